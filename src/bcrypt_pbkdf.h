@@ -1,0 +1,14 @@
+/* bcrypt_pbkdf, the key derivation of OpenSSH's encrypted private keys. */
+#ifndef HWKEY_BCRYPT_PBKDF_H
+#define HWKEY_BCRYPT_PBKDF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int	hwk_bcrypt_pbkdf(const char *pass, size_t passlen, const uint8_t *salt,
+	    size_t saltlen, uint8_t *key, size_t keylen, unsigned rounds);
+
+/* For tests: the initial Blowfish state word i (0..1041: P then S-boxes). */
+uint32_t hwk_blowfish_pi_word(unsigned i);
+
+#endif /* HWKEY_BCRYPT_PBKDF_H */
