@@ -1,0 +1,9 @@
+/* The backends' ops tables, for the registry and for the backends themselves. */
+#ifndef HWKEY_BACKENDS_H
+#define HWKEY_BACKENDS_H
+
+#include "hwkey/backend.h"
+
+extern const struct hwk_backend hwk_backend_software;
+
+#endif /* HWKEY_BACKENDS_H */

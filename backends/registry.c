@@ -1,0 +1,90 @@
+/*
+ * The table of backends, in the order --backend auto tries them: a token
+ * first, then a TPM, then software, which always works.  A new backend is
+ * one file in backends/ and one line here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "backends.h"
+
+static const struct hwk_backend *const builtin[] = {
+	&hwk_backend_software,
+	NULL,
+};
+
+static const struct hwk_backend *const *table = builtin;
+
+const struct hwk_backend *const *
+hwk_backends(void)
+{
+	return table;
+}
+
+void
+hwk_backends_override(const struct hwk_backend *const *t)
+{
+	table = t != NULL ? t : builtin;
+}
+
+const struct hwk_backend *
+hwk_backend_find(const char *name)
+{
+	const struct hwk_backend *const *b;
+
+	for (b = table; *b != NULL; b++)
+		if (strcmp((*b)->name, name) == 0)
+			return *b;
+	return NULL;
+}
+
+const struct hwk_backend *
+hwk_backend_for_slot(const uint8_t *slot, size_t len)
+{
+	const struct hwk_backend *const *b;
+
+	for (b = table; *b != NULL; b++)
+		if ((*b)->claims != NULL && (*b)->claims(slot, len))
+			return *b;
+	return NULL;
+}
+
+int
+hwk_backend_auto(struct hwk_ctx *ctx, const struct hwk_backend **bp,
+    char *why, size_t whylen)
+{
+	const struct hwk_backend *const *b;
+	size_t used = 0;
+	int n;
+
+	*bp = NULL;
+	if (whylen > 0)
+		why[0] = '\0';
+	for (b = table; *b != NULL; b++) {
+		hwk_ctx_clear_error(ctx);
+		if ((*b)->probe == NULL || (*b)->probe(ctx) == 0) {
+			*bp = *b;
+			break;
+		}
+		/* Say what was passed over, in the words of its probe. */
+		n = snprintf(why + used, whylen - used, "%s, ",
+		    *hwk_ctx_detail(ctx) != '\0' ? hwk_ctx_detail(ctx) :
+		    (*b)->name);
+		if (n > 0 && (size_t)n < whylen - used)
+			used += (size_t)n;
+	}
+	hwk_ctx_clear_error(ctx);
+	if (*bp == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE,
+		    "no backend is usable: %.*s", used >= 2 ? (int)used - 2 : 0,
+		    why);
+	if (used >= 2)
+		snprintf(why + used - 2, whylen - used + 2, ": using %s",
+		    (*bp)->name);
+	else
+		snprintf(why, whylen, "using %s", (*bp)->name);
+	return HWK_OK;
+}

@@ -1,0 +1,342 @@
+/*
+ * The software backend: the key is made by OpenSSL in memory and kept in an
+ * OpenSSH private key file, encrypted when it has a passphrase.  It is the
+ * fallback on machines with neither a token nor a TPM.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/sshkey.h"
+#include "openssh_key.h"
+#include "backends.h"
+
+#define PASS_MAX	1024
+
+static int
+sw_probe(struct hwk_ctx *ctx)
+{
+	(void)ctx;
+	return HWK_OK;		/* OpenSSL is always there */
+}
+
+static int
+sw_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
+{
+	if (gp->type != HWK_KEY_RSA)
+		return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
+		    "only RSA keys are supported");
+	return hwk_rsa_bits_check(ctx, gp->bits);
+}
+
+static int
+sw_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
+    struct hwk_key **keyp)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY *pkey = NULL;
+	int r;
+
+	*keyp = NULL;
+	if ((r = sw_check(ctx, gp)) != 0)
+		return r;
+	/* OpenSSL's default public exponent is 65537, as OpenSSH's. */
+	if ((pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
+	    EVP_PKEY_keygen_init(pctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_keygen_bits(pctx, (int)gp->bits) <= 0 ||
+	    EVP_PKEY_generate(pctx, &pkey) <= 0) {
+		r = hwk_ctx_error(ctx, HWK_ERR_CRYPTO,
+		    "OpenSSL could not generate an RSA-%u key", gp->bits);
+		goto out;
+	}
+	if ((r = hwk_key_new(&hwk_backend_software, keyp)) != 0 ||
+	    (r = hwk_key_set_comment(*keyp, gp->comment)) != 0) {
+		hwk_key_free(keyp);
+		goto out;
+	}
+	(*keyp)->pkey = pkey;
+	pkey = NULL;
+ out:
+	EVP_PKEY_free(pkey);
+	EVP_PKEY_CTX_free(pctx);
+	return r;
+}
+
+static int
+sw_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
+    const struct hwk_genparams *gp, struct hwk_buf *out)
+{
+	struct hwk_openssh_opts o;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	o.passphrase = gp->passphrase;
+	o.rounds = gp->kdf_rounds;
+	if ((r = hwk_openssh_write(key->pkey, gp->comment, &o, out)) != 0)
+		return hwk_ctx_error(ctx, r, "cannot encode the private key: %s",
+		    hwk_strerror(r));
+	return HWK_OK;
+}
+
+static const char *const pem_labels[] = {
+	"-----BEGIN " HWK_OPENSSH_LABEL "-----",
+	"-----BEGIN RSA PRIVATE KEY-----",
+	"-----BEGIN PRIVATE KEY-----",
+	"-----BEGIN ENCRYPTED PRIVATE KEY-----",
+	NULL,
+};
+
+/* Index of the armour that opens the slot, or -1. */
+static int
+slot_kind(const uint8_t *slot, size_t len)
+{
+	size_t skip = 0, n;
+	int i;
+
+	while (skip < len && (slot[skip] == ' ' || slot[skip] == '\t' ||
+	    slot[skip] == '\r' || slot[skip] == '\n'))
+		skip++;
+	for (i = 0; pem_labels[i] != NULL; i++) {
+		n = strlen(pem_labels[i]);
+		if (len - skip >= n && memcmp(slot + skip, pem_labels[i], n) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static int
+sw_claims(const uint8_t *slot, size_t len)
+{
+	return slot_kind(slot, len) >= 0;
+}
+
+static int
+pem_encrypted(const uint8_t *slot, size_t len, int kind)
+{
+	return kind == 3 || memmem(slot, len, "Proc-Type: 4,ENCRYPTED",
+	    strlen("Proc-Type: 4,ENCRYPTED")) != NULL;
+}
+
+static int
+sw_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
+{
+	struct hwk_openssh_info oi;
+	int kind = slot_kind(slot, len), r;
+
+	memset(info, 0, sizeof(*info));
+	if (kind < 0)
+		return HWK_ERR_FORMAT;
+	if (kind > 0) {		/* PEM: the public half is inside the secret */
+		info->protection = pem_encrypted(slot, len, kind) ?
+		    "passphrase" : "none";
+		return HWK_OK;
+	}
+	if ((r = hwk_openssh_info(slot, len, &oi)) != 0)
+		return r;
+	info->protection = hwk_openssh_encrypted(&oi) ? "passphrase" : "none";
+	info->pub = oi.pub;
+	oi.pub = NULL;
+	hwk_openssh_info_clear(&oi);
+	return HWK_OK;
+}
+
+/* The passphrase from -P, else from a prompt. */
+static int
+get_passphrase(struct hwk_ctx *ctx, char *buf, size_t len)
+{
+	const char *p = hwk_ctx_opt(ctx, "passphrase");
+
+	if (p != NULL) {
+		if (strlen(p) >= len)
+			return hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE,
+			    "the passphrase is too long");
+		strcpy(buf, p);
+		return HWK_OK;
+	}
+	return hwk_ctx_read_secret(ctx, "Enter passphrase: ", buf, len);
+}
+
+struct pem_cb {
+	struct hwk_ctx	*ctx;
+	int		 err;
+};
+
+static int
+pem_pass_cb(char *buf, int size, int rwflag, void *arg)
+{
+	struct pem_cb *cb = arg;
+	char pass[PASS_MAX];
+	size_t n;
+
+	(void)rwflag;
+	if ((cb->err = get_passphrase(cb->ctx, pass, sizeof(pass))) != 0)
+		return -1;
+	n = strlen(pass);
+	if (n >= (size_t)size) {
+		explicit_bzero(pass, sizeof(pass));
+		return -1;
+	}
+	memcpy(buf, pass, n);
+	explicit_bzero(pass, sizeof(pass));
+	return (int)n;
+}
+
+static int
+load_pem(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
+    EVP_PKEY **pkeyp)
+{
+	struct pem_cb cb = { ctx, 0 };
+	BIO *bio;
+
+	*pkeyp = NULL;
+	if ((bio = BIO_new_mem_buf(slot, (int)len)) == NULL)
+		return HWK_ERR_NOMEM;
+	*pkeyp = PEM_read_bio_PrivateKey(bio, NULL, pem_pass_cb, &cb);
+	BIO_free(bio);
+	if (*pkeyp != NULL)
+		return HWK_OK;
+	if (cb.err != 0)
+		return cb.err;
+	return hwk_ctx_error(ctx, HWK_ERR_FORMAT, "invalid format or "
+	    "incorrect passphrase supplied to decrypt private key");
+}
+
+static int
+sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
+    struct hwk_key **keyp)
+{
+	struct hwk_openssh_info oi;
+	EVP_PKEY *pkey = NULL;
+	char pass[PASS_MAX], *comment = NULL;
+	int kind = slot_kind(slot, len), r;
+
+	*keyp = NULL;
+	pass[0] = '\0';
+	memset(&oi, 0, sizeof(oi));
+	if (kind < 0)
+		return hwk_ctx_error(ctx, HWK_ERR_FORMAT,
+		    "not a private key file");
+	if (kind > 0) {
+		if ((r = load_pem(ctx, slot, len, &pkey)) != 0)
+			goto out;
+		if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
+			r = hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
+			    "the key is not an RSA key");
+			goto out;
+		}
+	} else {
+		if ((r = hwk_openssh_info(slot, len, &oi)) != 0) {
+			r = hwk_ctx_error(ctx, r, "invalid format: %s",
+			    hwk_strerror(r));
+			goto out;
+		}
+		if (hwk_openssh_encrypted(&oi) &&
+		    (r = get_passphrase(ctx, pass, sizeof(pass))) != 0)
+			goto out;
+		hwk_openssh_info_clear(&oi);
+		r = hwk_openssh_read(slot, len, pass, &pkey, &comment, &oi);
+		if (r == HWK_ERR_WRONG_PASSPHRASE) {
+			r = hwk_ctx_error(ctx, r, "incorrect passphrase "
+			    "supplied to decrypt private key");
+			goto out;
+		} else if (r == HWK_ERR_UNSUPPORTED) {
+			r = hwk_ctx_error(ctx, r, "the key is encrypted with "
+			    "%s, which hwkeygen cannot decrypt", oi.cipher);
+			goto out;
+		} else if (r == HWK_ERR_KEY_TYPE) {
+			r = hwk_ctx_error(ctx, r, "the key is of type %s; "
+			    "hwkeygen handles RSA keys only", oi.pub != NULL ?
+			    oi.pub->type : "unknown");
+			goto out;
+		} else if (r != 0) {
+			r = hwk_ctx_error(ctx, r, "invalid format: %s",
+			    hwk_strerror(r));
+			goto out;
+		}
+	}
+	if ((r = hwk_key_new(&hwk_backend_software, keyp)) != 0 ||
+	    (r = hwk_key_set_comment(*keyp, comment)) != 0) {
+		hwk_key_free(keyp);
+		goto out;
+	}
+	(*keyp)->pkey = pkey;
+	pkey = NULL;
+ out:
+	explicit_bzero(pass, sizeof(pass));
+	hwk_openssh_info_clear(&oi);
+	EVP_PKEY_free(pkey);
+	free(comment);
+	return r;
+}
+
+static const EVP_MD *
+sig_md(int alg)
+{
+	switch (alg) {
+	case HWK_SIG_RSA_SHA1:		return EVP_sha1();
+	case HWK_SIG_RSA_SHA256:	return EVP_sha256();
+	case HWK_SIG_RSA_SHA512:	return EVP_sha512();
+	}
+	return NULL;
+}
+
+static int
+sw_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp)
+{
+	EVP_MD_CTX *md = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	const EVP_MD *h;
+	uint8_t *sig = NULL;
+	size_t slen = 0;
+	int r = HWK_ERR_CRYPTO;
+
+	*sigp = NULL;
+	*siglenp = 0;
+	if ((h = sig_md(alg)) == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED,
+		    "unknown signature algorithm %d", alg);
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(md, &pctx, h, NULL, key->pkey) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_DigestSign(md, NULL, &slen, data, len) != 1 ||
+	    (sig = malloc(slen)) == NULL ||
+	    EVP_DigestSign(md, sig, &slen, data, len) != 1) {
+		free(sig);
+		r = hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "signing failed");
+		goto out;
+	}
+	*sigp = sig;
+	*siglenp = slen;
+	r = HWK_OK;
+ out:
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+const struct hwk_backend hwk_backend_software = {
+	.name = "software",
+	.summary = "key made by OpenSSL, kept in an OpenSSH private key file",
+	.flags = HWK_BF_PASSPHRASE,
+	.default_bits = HWK_RSA_DEFAULT_BITS,
+	.options = NULL,
+	.probe = sw_probe,
+	.check = sw_check,
+	.generate = sw_generate,
+	.write_slot = sw_write_slot,
+	.claims = sw_claims,
+	.slot_info = sw_slot_info,
+	.load = sw_load,
+	.sign = sw_sign,
+	.destroy = NULL,
+	.free_impl = NULL,
+};

@@ -1,0 +1,118 @@
+/*
+ * The backend interface: one const ops table per place a private key can
+ * live (memory, a TPM, a PKCS#11 token), listed in a NULL-terminated
+ * registry.  The CLI, the exporter and the agent only ever talk to these
+ * ops; an op a backend lacks is NULL and yields HWK_ERR_UNSUPPORTED.
+ */
+#ifndef HWKEY_BACKEND_H
+#define HWKEY_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+struct hwk_buf;
+struct hwk_ctx;
+struct hwk_pubkey;
+
+#define HWK_KEY_RSA		1
+
+enum hwk_sigalg {
+	HWK_SIG_RSA_SHA1 = 1,		/* "ssh-rsa" */
+	HWK_SIG_RSA_SHA256,		/* "rsa-sha2-256" */
+	HWK_SIG_RSA_SHA512,		/* "rsa-sha2-512" */
+};
+
+/* What a new key should be. */
+struct hwk_genparams {
+	int		 type;		/* HWK_KEY_RSA */
+	unsigned	 bits;		/* 0: the backend's default */
+	const char	*comment;
+	const char	*passphrase;	/* NULL or "": none */
+	unsigned	 kdf_rounds;	/* for keys in files; 0: default */
+};
+
+/* A key pair: the public half always, the private half or a handle to it. */
+struct hwk_key {
+	const struct hwk_backend *backend;
+	EVP_PKEY	*pkey;		/* public; the whole key for software */
+	char		*comment;	/* may be NULL */
+	void		*impl;		/* the backend's own state */
+};
+
+/* What a private slot tells without unlocking it. */
+struct hwk_slotinfo {
+	struct hwk_pubkey *pub;		/* NULL if the slot does not hold it */
+	const char	*protection;	/* "none", "passphrase", "PIN", ... */
+};
+
+/* A backend-specific long option ("--tcti STRING"). */
+struct hwk_optdesc {
+	const char	*name;
+	const char	*arg;		/* NULL: a flag without argument */
+	const char	*help;
+};
+
+#define HWK_BF_PASSPHRASE	0x01	/* generate uses a passphrase */
+#define HWK_BF_DEVICE		0x02	/* key lives in a device: roll back */
+
+struct hwk_backend {
+	const char	*name;
+	const char	*summary;
+	unsigned	 flags;
+	unsigned	 default_bits;
+	const struct hwk_optdesc *options;	/* NULL-name terminated */
+
+	/* 0 if usable here; otherwise the context says why not. */
+	int	(*probe)(struct hwk_ctx *ctx);
+	/* Refuses parameters the device cannot do, before any prompt. */
+	int	(*check)(struct hwk_ctx *ctx, const struct hwk_genparams *gp);
+	int	(*generate)(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
+		    struct hwk_key **keyp);
+	/* The bytes of the private slot: a key file or a handle stub. */
+	int	(*write_slot)(struct hwk_ctx *ctx, const struct hwk_key *key,
+		    const struct hwk_genparams *gp, struct hwk_buf *out);
+	/* Nonzero if the slot is in this backend's format. */
+	int	(*claims)(const uint8_t *slot, size_t len);
+	int	(*slot_info)(const uint8_t *slot, size_t len,
+		    struct hwk_slotinfo *info);
+	/* Opens a slot for signing; may ask for a passphrase or PIN. */
+	int	(*load)(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
+		    struct hwk_key **keyp);
+	/* A PKCS#1 v1.5 signature of data, as long as the modulus. */
+	int	(*sign)(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+		    const uint8_t *data, size_t len, uint8_t **sigp,
+		    size_t *siglenp);
+	/* Erases a key just generated from its device (rollback). */
+	int	(*destroy)(struct hwk_ctx *ctx, struct hwk_key *key);
+	/* Releases key->impl: handles, sessions, secrets. */
+	void	(*free_impl)(struct hwk_key *key);
+};
+
+/* The registry, in the order --backend auto tries them. */
+const struct hwk_backend *const *hwk_backends(void);
+/* Tests swap in their own table; NULL restores the built-in one. */
+void	hwk_backends_override(const struct hwk_backend *const *table);
+const struct hwk_backend *hwk_backend_find(const char *name);
+const struct hwk_backend *hwk_backend_for_slot(const uint8_t *slot,
+	    size_t len);
+/* The first backend whose probe succeeds; why says what was passed over. */
+int	hwk_backend_auto(struct hwk_ctx *ctx, const struct hwk_backend **bp,
+	    char *why, size_t whylen);
+
+/* Keys, whatever backend holds them. */
+int	hwk_key_new(const struct hwk_backend *b, struct hwk_key **keyp);
+void	hwk_key_free(struct hwk_key **keyp);
+int	hwk_key_set_comment(struct hwk_key *key, const char *comment);
+/* The ssh public key of key, with its comment. */
+int	hwk_key_pubkey(const struct hwk_key *key, struct hwk_pubkey **pubp);
+unsigned hwk_key_bits(const struct hwk_key *key);
+int	hwk_key_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+	    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp);
+void	hwk_slotinfo_clear(struct hwk_slotinfo *info);
+
+/* Checks an RSA size against the limits every backend shares. */
+int	hwk_rsa_bits_check(struct hwk_ctx *ctx, unsigned bits);
+
+#endif /* HWKEY_BACKEND_H */

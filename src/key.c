@@ -1,0 +1,103 @@
+/* Key objects and the calls on them that do not depend on the backend. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/sshkey.h"
+
+int
+hwk_key_new(const struct hwk_backend *b, struct hwk_key **keyp)
+{
+	if ((*keyp = calloc(1, sizeof(**keyp))) == NULL)
+		return HWK_ERR_NOMEM;
+	(*keyp)->backend = b;
+	return HWK_OK;
+}
+
+void
+hwk_key_free(struct hwk_key **keyp)
+{
+	struct hwk_key *k;
+
+	if (keyp == NULL || (k = *keyp) == NULL)
+		return;
+	if (k->impl != NULL && k->backend != NULL &&
+	    k->backend->free_impl != NULL)
+		k->backend->free_impl(k);
+	EVP_PKEY_free(k->pkey);
+	free(k->comment);
+	free(k);
+	*keyp = NULL;
+}
+
+int
+hwk_key_set_comment(struct hwk_key *key, const char *comment)
+{
+	char *c = NULL;
+
+	if (comment != NULL && (c = strdup(comment)) == NULL)
+		return HWK_ERR_NOMEM;
+	free(key->comment);
+	key->comment = c;
+	return HWK_OK;
+}
+
+int
+hwk_key_pubkey(const struct hwk_key *key, struct hwk_pubkey **pubp)
+{
+	*pubp = NULL;
+	if (key->pkey == NULL)
+		return HWK_ERR_INVALID_ARG;
+	return hwk_pubkey_from_evp(key->pkey, key->comment, pubp);
+}
+
+unsigned
+hwk_key_bits(const struct hwk_key *key)
+{
+	return key->pkey == NULL ? 0 : hwk_rsa_bits(key->pkey);
+}
+
+int
+hwk_key_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp)
+{
+	*sigp = NULL;
+	*siglenp = 0;
+	if (key->backend->sign == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED,
+		    "the %s backend cannot sign", key->backend->name);
+	return key->backend->sign(ctx, key, alg, data, len, sigp, siglenp);
+}
+
+void
+hwk_slotinfo_clear(struct hwk_slotinfo *info)
+{
+	hwk_pubkey_free(&info->pub);
+	memset(info, 0, sizeof(*info));
+}
+
+int
+hwk_rsa_bits_check(struct hwk_ctx *ctx, unsigned bits)
+{
+	if (bits < HWK_RSA_MIN_BITS) {
+		hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "Invalid RSA key length: "
+		    "%u bits is below the minimum of %u", bits,
+		    HWK_RSA_MIN_BITS);
+		hwk_ctx_hint(ctx, "RSA keys under %u bits are within reach of "
+		    "factoring and are refused; use -b %u or more (the "
+		    "default is %u).", HWK_RSA_MIN_BITS, HWK_RSA_MIN_BITS,
+		    HWK_RSA_DEFAULT_BITS);
+		return HWK_ERR_KEY_SIZE;
+	}
+	if (bits > HWK_RSA_MAX_BITS) {
+		hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "Invalid RSA key length: "
+		    "maximum is %u bits", HWK_RSA_MAX_BITS);
+		hwk_ctx_hint(ctx, "Use -b %u or less; 3072 or 4096 are usual.",
+		    HWK_RSA_MAX_BITS);
+		return HWK_ERR_KEY_SIZE;
+	}
+	return HWK_OK;
+}
