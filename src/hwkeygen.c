@@ -1,0 +1,1048 @@
+/*
+ * hwkeygen: ssh-keygen's key generation flow, with the private key made in
+ * a TPM, on a PKCS#11 token, or in software.  This file is the only part
+ * that talks to the user: options, prompts, messages, exit codes.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/sshkey.h"
+#include "cli.h"
+#include "keyfile.h"
+#include "prompt.h"
+
+#define MAX_LONGOPTS	64
+
+struct options {
+	const char	*type;
+	unsigned	 bits;
+	const char	*comment;
+	char		 path[PATH_MAX];
+	int		 have_path;
+	char		*new_pass;	/* -N */
+	unsigned	 rounds;	/* -a */
+	int		 quiet;
+	int		 print_public;	/* -y */
+	int		 fingerprint;	/* -l */
+	int		 verbose;	/* -v */
+	int		 list;
+	int		 backup;
+	const char	*backend;
+};
+
+static struct options opt;
+static FILE *info;		/* where messages for the user go */
+
+/* Long options; values >= OPT_BACKEND_BASE are the backends' own. */
+enum {
+	OPT_BACKEND = 256, OPT_BACKUP, OPT_LIST, OPT_HELP, OPT_VERSION,
+	OPT_BACKEND_BASE = 512,
+};
+
+static const struct option fixed_longopts[] = {
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "backup", no_argument, NULL, OPT_BACKUP },
+	{ "list", no_argument, NULL, OPT_LIST },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+};
+
+#define PARSE_DONE	(-1)	/* --help or --version: nothing more to do */
+
+static struct option longopts[MAX_LONGOPTS];
+static const struct hwk_optdesc *backend_opts[MAX_LONGOPTS];
+
+int
+hwk_exit_code(int err)
+{
+	switch (err) {
+	case HWK_OK:
+		return EXIT_OK;
+	case HWK_ERR_USAGE:
+		return EXIT_USAGE;
+	case HWK_ERR_CANCELLED:
+		return EXIT_CANCEL;
+	case HWK_ERR_NO_DEVICE:
+		return EXIT_NODEV;
+	case HWK_ERR_WRONG_PASSPHRASE:
+	case HWK_ERR_PIN_INCORRECT:
+	case HWK_ERR_PIN_LOCKED:
+	case HWK_ERR_LOCKOUT:
+		return EXIT_AUTH;
+	case HWK_ERR_SIGNAL:
+		return EXIT_SIGNAL;
+	}
+	return EXIT_FAIL;
+}
+
+void
+hwk_report(struct hwk_ctx *ctx, int err, const char *fmt, ...)
+{
+	const char *detail = ctx != NULL ? hwk_ctx_detail(ctx) : "";
+	va_list ap;
+
+	fflush(stdout);
+	fputs("hwkeygen: ", stderr);
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		if (*detail != '\0')
+			fprintf(stderr, ": %s", detail);
+	} else
+		fputs(*detail != '\0' ? detail : hwk_strerror(err), stderr);
+	fputc('\n', stderr);
+	if (ctx != NULL && *hwk_ctx_advice(ctx) != '\0')
+		fprintf(stderr, "hwkeygen: %s\n", hwk_ctx_advice(ctx));
+	if (ctx != NULL)
+		hwk_ctx_clear_error(ctx);
+}
+
+static int
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hwkeygen: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'hwkeygen --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+static void
+usage(FILE *f)
+{
+	const struct hwk_backend *const *b;
+	const struct hwk_optdesc *o;
+	char arg[64];
+
+	fprintf(f,
+"Usage: hwkeygen [-q] [-t rsa] [-b bits] [-C comment] [-f file] [-N passphrase]\n"
+"                [-a rounds] [--backend NAME] [--backup] [backend options]\n"
+"       hwkeygen -y [-f file] [-P passphrase]\n"
+"       hwkeygen -l [-v] [-f file]\n"
+"       hwkeygen --list\n"
+"\n"
+"Makes an SSH key pair the way ssh-keygen does, with the private key born\n"
+"inside a PKCS#11 token or a TPM when there is one, and in software when not.\n"
+"\n"
+"  -t rsa           key type (RSA is the one type every TPM and token makes)\n"
+"  -b bits          key size: 2048 to 16384; default 3072 in software,\n"
+"                   2048 on a TPM or token\n"
+"  -C comment       comment for the public key (default: user@host)\n"
+"  -f file          private key file (default: ~/.ssh/id_rsa); the public\n"
+"                   key goes to file.pub\n"
+"  -N passphrase    new passphrase ('' for none) instead of the prompt\n"
+"  -P passphrase    passphrase of an existing key, for -y\n"
+"  -a rounds        bcrypt KDF rounds for an encrypted key file (default 24)\n"
+"  -q               quiet\n"
+"  -y               print the public key of a private key file\n"
+"  -l               print the fingerprint of a key file (-v: with randomart)\n"
+"  --backend NAME   where the private key is made: auto (default)");
+	for (b = hwk_backends(); *b != NULL; b++)
+		fprintf(f, ", %s", (*b)->name);
+	fprintf(f, "\n"
+"  --backup         move an existing key pair to key_backup/ instead of\n"
+"                   asking whether to overwrite it\n"
+"  --list           list the key pairs in ~/.ssh\n"
+"  --help           this text\n"
+"  --version        the version\n");
+	for (b = hwk_backends(); *b != NULL; b++) {
+		if ((*b)->options == NULL || (*b)->options[0].name == NULL)
+			continue;
+		fprintf(f, "\nOptions of the %s backend:\n", (*b)->name);
+		for (o = (*b)->options; o->name != NULL; o++) {
+			snprintf(arg, sizeof(arg), "--%s%s%s", o->name,
+			    o->arg != NULL ? " " : "",
+			    o->arg != NULL ? o->arg : "");
+			fprintf(f, "  %-17s%s\n", arg, o->help);
+		}
+	}
+}
+
+const char *
+hwk_home_dir(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if (home != NULL && *home != '\0')
+		return home;
+	if ((pw = getpwuid(getuid())) != NULL && pw->pw_dir != NULL)
+		return pw->pw_dir;
+	return NULL;
+}
+
+/* Builds the getopt_long table from the fixed options and the backends'. */
+static int
+build_longopts(void)
+{
+	const struct hwk_backend *const *b;
+	const struct hwk_optdesc *o;
+	size_t n = 0, i;
+	int dup;
+
+	for (i = 0; i < sizeof(fixed_longopts) / sizeof(fixed_longopts[0]); i++)
+		longopts[n++] = fixed_longopts[i];
+	for (b = hwk_backends(); *b != NULL; b++) {
+		for (o = (*b)->options; o != NULL && o->name != NULL; o++) {
+			for (dup = 0, i = 0; i < n; i++)
+				if (strcmp(longopts[i].name, o->name) == 0)
+					dup = 1;
+			if (dup)
+				continue;	/* shared by two backends */
+			if (n + 1 >= MAX_LONGOPTS)
+				return -1;
+			backend_opts[n] = o;
+			longopts[n].name = o->name;
+			longopts[n].has_arg = o->arg != NULL ?
+			    required_argument : no_argument;
+			longopts[n].flag = NULL;
+			longopts[n].val = OPT_BACKEND_BASE + (int)n;
+			n++;
+		}
+	}
+	memset(&longopts[n], 0, sizeof(longopts[n]));
+	return 0;
+}
+
+/* Copies a secret given on the command line and blanks it in argv. */
+static char *
+take_secret(char *arg)
+{
+	char *s = strdup(arg);
+
+	explicit_bzero(arg, strlen(arg));
+	return s;
+}
+
+static int
+parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s == '\0' || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int
+check_type(const char *t)
+{
+	static const char *const others[] = { "ed25519", "ecdsa", "dsa",
+	    "ed25519-sk", "ecdsa-sk", "ssh-ed25519", "ssh-dss", NULL };
+	int i;
+
+	if (strcasecmp(t, "rsa") == 0 || strcmp(t, "ssh-rsa") == 0)
+		return 0;
+	for (i = 0; others[i] != NULL; i++)
+		if (strcasecmp(t, others[i]) == 0) {
+			fprintf(stderr, "hwkeygen: key type '%s' is not "
+			    "supported: hwkeygen makes RSA keys, the type "
+			    "every TPM and PKCS#11 token can generate\n"
+			    "hwkeygen: Use -t rsa (the default); for a "
+			    "software %s key use ssh-keygen -t %s.\n", t, t, t);
+			return -1;
+		}
+	usage_error("unknown key type '%s'; hwkeygen makes RSA keys (-t rsa)",
+	    t);
+	return -1;
+}
+
+static int
+parse_args(int argc, char **argv, struct hwk_ctx *ctx)
+{
+	const struct hwk_optdesc *o;
+	int ch, r;
+
+	memset(&opt, 0, sizeof(opt));
+	opt.backend = "auto";
+	optind = 0;		/* a full rescan: tests call this repeatedly */
+	if (build_longopts() != 0)
+		return usage_error("too many options");
+	while ((ch = getopt_long(argc, argv, "a:b:C:E:f:lN:P:qt:vy", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			if (parse_uint(optarg, 1, INT_MAX, &opt.rounds) != 0)
+				return usage_error("-a: '%s' is not a number of "
+				    "KDF rounds (1 or more; default 24)", optarg);
+			break;
+		case 'b':
+			if (parse_uint(optarg, 1, UINT_MAX, &opt.bits) != 0)
+				return usage_error("-b: '%s' is not a number of "
+				    "bits; use a size from %u to %u, such as "
+				    "3072 or 4096", optarg, HWK_RSA_MIN_BITS,
+				    HWK_RSA_MAX_BITS);
+			break;
+		case 'C':
+			opt.comment = optarg;
+			break;
+		case 'E':
+			if (strcasecmp(optarg, "sha256") != 0)
+				return usage_error("-E %s: only sha256 "
+				    "fingerprints are supported", optarg);
+			break;
+		case 'f':
+			if (strlen(optarg) + 5 >= sizeof(opt.path))
+				return usage_error("-f: the path is too long");
+			strcpy(opt.path, optarg);
+			opt.have_path = 1;
+			break;
+		case 'l':
+			opt.fingerprint = 1;
+			break;
+		case 'N':
+			free(opt.new_pass);
+			if ((opt.new_pass = take_secret(optarg)) == NULL)
+				return EXIT_FAIL;
+			break;
+		case 'P':
+			r = hwk_ctx_set_opt(ctx, "passphrase", optarg);
+			explicit_bzero(optarg, strlen(optarg));
+			if (r != 0)
+				return EXIT_FAIL;
+			break;
+		case 'q':
+			opt.quiet = 1;
+			break;
+		case 't':
+			opt.type = optarg;
+			if (check_type(optarg) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'v':
+			opt.verbose = 1;
+			break;
+		case 'y':
+			opt.print_public = 1;
+			break;
+		case OPT_BACKEND:
+			if (strcmp(optarg, "auto") != 0 &&
+			    hwk_backend_find(optarg) == NULL) {
+				const struct hwk_backend *const *b;
+
+				fprintf(stderr, "hwkeygen: unknown backend "
+				    "'%s'; choose one of: auto", optarg);
+				for (b = hwk_backends(); *b != NULL; b++)
+					fprintf(stderr, ", %s", (*b)->name);
+				fputc('\n', stderr);
+				return EXIT_USAGE;
+			}
+			opt.backend = optarg;
+			break;
+		case OPT_BACKUP:
+			opt.backup = 1;
+			break;
+		case OPT_LIST:
+			opt.list = 1;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			return PARSE_DONE;
+		case OPT_VERSION:
+			printf("hwkeygen %s\n", HWK_VERSION);
+			return PARSE_DONE;
+		default:
+			if (ch >= OPT_BACKEND_BASE &&
+			    ch < OPT_BACKEND_BASE + MAX_LONGOPTS) {
+				o = backend_opts[ch - OPT_BACKEND_BASE];
+				if (hwk_ctx_set_opt(ctx, o->name,
+				    o->arg != NULL ? optarg : "1") != 0)
+					return EXIT_FAIL;
+				break;
+			}
+			fputs("Try 'hwkeygen --help' for more information.\n",
+			    stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (opt.print_public + opt.fingerprint + opt.list > 1)
+		return usage_error("-y, -l and --list cannot be combined");
+	return EXIT_OK;
+}
+
+/* hwk_ui for the terminal. */
+static int
+ui_read_secret(void *arg, const char *prompt, char *buf, size_t len)
+{
+	(void)arg;
+	return hwk_prompt_secret(prompt, buf, len);
+}
+
+static void
+ui_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	if (!opt.quiet)
+		fprintf(info, "%s\n", msg);
+}
+
+static const struct hwk_ui terminal_ui = { ui_read_secret, ui_notice, NULL };
+
+static int
+default_path(char *buf, size_t len)
+{
+	const char *home = hwk_home_dir();
+
+	if (home == NULL || snprintf(buf, len, "%s/.ssh/id_rsa", home) >=
+	    (int)len) {
+		fprintf(stderr, "hwkeygen: cannot tell your home directory; "
+		    "give the key file with -f\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* ssh-keygen's "Enter file in which ... (%s): "; Enter keeps the default. */
+static int
+ask_filename(const char *prompt)
+{
+	char line[PATH_MAX], q[PATH_MAX + 128];
+	int r;
+
+	if (default_path(opt.path, sizeof(opt.path)) != 0)
+		return EXIT_FAIL;
+	snprintf(q, sizeof(q), "%s (%s): ", prompt, opt.path);
+	if ((r = hwk_prompt_line(q, line, sizeof(line))) != 0) {
+		fputc('\n', stdout);
+		fprintf(stderr, "hwkeygen: %s; nothing was done\n",
+		    r == HWK_ERR_CANCELLED ? "no file name given (input ended)" :
+		    "the file name is too long");
+		return r == HWK_ERR_CANCELLED ? EXIT_CANCEL : EXIT_USAGE;
+	}
+	if (line[0] != '\0') {
+		if (strlen(line) + 5 >= sizeof(opt.path)) {
+			fprintf(stderr, "hwkeygen: the file name is too long\n");
+			return EXIT_USAGE;
+		}
+		strcpy(opt.path, line);
+	}
+	opt.have_path = 1;
+	return EXIT_OK;
+}
+
+/* As ssh-keygen: a missing ~/.ssh is made (0700) when the key goes there. */
+static int
+make_ssh_dir(void)
+{
+	const char *home = hwk_home_dir();
+	char dir[PATH_MAX];
+	struct stat st;
+	size_t n;
+
+	if (home == NULL || snprintf(dir, sizeof(dir), "%s/.ssh", home) >=
+	    (int)sizeof(dir))
+		return EXIT_OK;
+	n = strlen(dir);
+	if (strncmp(opt.path, dir, n) != 0 || opt.path[n] != '/')
+		return EXIT_OK;
+	if (stat(dir, &st) == 0 || errno != ENOENT)
+		return EXIT_OK;
+	if (mkdir(dir, 0700) != 0) {
+		fprintf(stderr, "hwkeygen: could not create directory '%s': "
+		    "%s\n", dir, strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (!opt.quiet)
+		fprintf(stderr, "Created directory '%s'.\n", dir);
+	return EXIT_OK;
+}
+
+/* ssh-keygen's overwrite question; anything but y or Y keeps the file. */
+static int
+confirm_overwrite(void)
+{
+	char pub[PATH_MAX + 8], answer[16];
+	const char *which;
+	struct stat st;
+
+	snprintf(pub, sizeof(pub), "%s.pub", opt.path);
+	if (lstat(opt.path, &st) == 0)
+		which = opt.path;
+	else if (lstat(pub, &st) == 0)
+		which = pub;
+	else
+		return EXIT_OK;
+	if (opt.backup)
+		return EXIT_OK;		/* the old pair is kept, not lost */
+	printf("%s already exists.\n", which);
+	if (hwk_prompt_line("Overwrite (y/n)? ", answer, sizeof(answer)) != 0 ||
+	    (answer[0] != 'y' && answer[0] != 'Y')) {
+		fprintf(stderr, "hwkeygen: %s was not overwritten; use --backup "
+		    "to keep the old key in key_backup/ and make a new one\n",
+		    which);
+		return EXIT_CANCEL;
+	}
+	return EXIT_OK;
+}
+
+/* ssh-keygen's two passphrase prompts, until they agree. */
+static int
+ask_passphrase(char **passp)
+{
+	char *p1 = NULL, *p2 = NULL;
+	int r, rc = EXIT_FAIL;
+
+	*passp = NULL;
+	if ((p1 = malloc(HWK_SECRET_MAX)) == NULL ||
+	    (p2 = malloc(HWK_SECRET_MAX)) == NULL)
+		goto out;
+	for (;;) {
+		if ((r = hwk_prompt_secret("Enter passphrase (empty for no "
+		    "passphrase): ", p1, HWK_SECRET_MAX)) != 0 ||
+		    (r = hwk_prompt_secret("Enter same passphrase again: ", p2,
+		    HWK_SECRET_MAX)) != 0) {
+			if (r == HWK_ERR_CANCELLED)
+				fprintf(stderr, "hwkeygen: no passphrase given "
+				    "(input ended); nothing was written\n"
+				    "hwkeygen: Use -N '' for a key without a "
+				    "passphrase, or -N to give one.\n");
+			else if (r == HWK_ERR_TOO_LARGE)
+				fprintf(stderr, "hwkeygen: the passphrase is "
+				    "longer than %d characters\n",
+				    HWK_SECRET_MAX - 1);
+			rc = hwk_exit_code(r);
+			goto out;
+		}
+		if (strcmp(p1, p2) == 0)
+			break;
+		printf("Passphrases do not match.  Try again.\n");
+		fflush(stdout);
+	}
+	*passp = p1;
+	p1 = NULL;
+	rc = EXIT_OK;
+ out:
+	hwk_freezero(p1, HWK_SECRET_MAX);
+	hwk_freezero(p2, HWK_SECRET_MAX);
+	return rc;
+}
+
+static char *
+default_comment(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+	char host[256], *c = NULL;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (asprintf(&c, "%s@%s", pw != NULL ? pw->pw_name : "user",
+	    host) < 0)
+		return NULL;
+	return c;
+}
+
+/* "The key fingerprint is:" and the randomart, as ssh-keygen prints them. */
+static int
+print_fingerprint_art(const struct hwk_pubkey *pub)
+{
+	char fp[HWK_FP_LEN], *art = NULL;
+	uint8_t digest[32];
+	int r;
+
+	if ((r = hwk_fingerprint(pub->blob, pub->bloblen, fp, digest)) != 0 ||
+	    (r = hwk_randomart(digest, sizeof(digest), hwk_pubkey_label(pub),
+	    pub->bits, "SHA256", &art)) != 0)
+		return r;
+	printf("The key fingerprint is:\n%s %s\n", fp,
+	    pub->comment != NULL ? pub->comment : "");
+	printf("The key's randomart image is:\n%s\n", art);
+	free(art);
+	return HWK_OK;
+}
+
+/* Blocks the signals that would end us, to act on them when it is safe. */
+static void
+signals_block(sigset_t *saved)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &set, saved);
+}
+
+static int
+signal_pending(void)
+{
+	sigset_t p;
+
+	sigpending(&p);
+	return sigismember(&p, SIGINT) || sigismember(&p, SIGTERM) ||
+	    sigismember(&p, SIGHUP) || sigismember(&p, SIGQUIT);
+}
+
+/* Removes a key just made in a device, saying so if that fails too. */
+static void
+rollback(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    struct hwk_key *key)
+{
+	int r;
+
+	if (b->destroy == NULL || key == NULL)
+		return;
+	if ((r = b->destroy(ctx, key)) != 0)
+		hwk_report(ctx, r, "could not remove the new key from the "
+		    "%s device", b->name);
+}
+
+static int
+choose_backend(struct hwk_ctx *ctx, const struct hwk_backend **bp)
+{
+	char why[1024];
+	int r;
+
+	if (strcmp(opt.backend, "auto") != 0) {
+		*bp = hwk_backend_find(opt.backend);
+		if ((*bp)->probe != NULL && (r = (*bp)->probe(ctx)) != 0) {
+			hwk_report(ctx, r, "the %s backend cannot be used",
+			    opt.backend);
+			return r;
+		}
+		return HWK_OK;
+	}
+	if ((r = hwk_backend_auto(ctx, bp, why, sizeof(why))) != 0) {
+		hwk_report(ctx, r, NULL);
+		return r;
+	}
+	if (!opt.quiet && hwk_backends()[1] != NULL)
+		fprintf(info, "%s\n", why);
+	return HWK_OK;
+}
+
+static int
+do_generate(struct hwk_ctx *ctx)
+{
+	const struct hwk_backend *b = NULL;
+	struct hwk_genparams gp;
+	struct hwk_key *key = NULL;
+	struct hwk_pubkey *pub = NULL;
+	struct hwk_buf *slot = NULL;
+	struct hwk_export ex;
+	char *pass = NULL, *comment = NULL, *line = NULL, *publine = NULL;
+	sigset_t saved;
+	int r, rc = EXIT_FAIL, blocked = 0;
+
+	memset(&gp, 0, sizeof(gp));
+	memset(&ex, 0, sizeof(ex));
+	if ((r = choose_backend(ctx, &b)) != 0)
+		return hwk_exit_code(r);
+	gp.type = HWK_KEY_RSA;
+	gp.bits = opt.bits != 0 ? opt.bits : b->default_bits;
+	gp.kdf_rounds = opt.rounds;
+	if (opt.comment == NULL && (comment = default_comment()) == NULL)
+		goto out;
+	gp.comment = opt.comment != NULL ? opt.comment : comment;
+	/* Refuse what cannot be made before asking anything. */
+	if (b->check != NULL && (r = b->check(ctx, &gp)) != 0) {
+		hwk_report(ctx, r, NULL);
+		rc = r == HWK_ERR_KEY_SIZE ? EXIT_USAGE : hwk_exit_code(r);
+		goto out;
+	}
+	if (!opt.quiet)
+		printf("Generating public/private rsa key pair.\n");
+	if (!opt.have_path && (rc = ask_filename("Enter file in which to "
+	    "save the key")) != EXIT_OK)
+		goto out;
+	rc = EXIT_FAIL;
+	if (make_ssh_dir() != EXIT_OK)
+		goto out;
+	if ((r = hwk_export_check(ctx, opt.path)) != 0) {
+		hwk_report(ctx, r, NULL);
+		goto out;
+	}
+	if ((rc = confirm_overwrite()) != EXIT_OK)
+		goto out;
+	if (b->flags & HWK_BF_PASSPHRASE) {
+		if (opt.new_pass != NULL)
+			pass = strdup(opt.new_pass);
+		else if ((rc = ask_passphrase(&pass)) != EXIT_OK)
+			goto out;
+		if (pass == NULL) {
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		gp.passphrase = pass;
+	}
+	rc = EXIT_FAIL;
+
+	/* A key in a device must not outlive a Ctrl-C: act on it after. */
+	if (b->flags & HWK_BF_DEVICE) {
+		signals_block(&saved);
+		blocked = 1;
+	}
+	if ((r = b->generate(ctx, &gp, &key)) != 0) {
+		hwk_report(ctx, r, "could not generate the key");
+		rc = hwk_exit_code(r);
+		goto out;
+	}
+	if (blocked && signal_pending()) {
+		rollback(ctx, b, key);
+		fprintf(stderr, "hwkeygen: interrupted; the new key was "
+		    "removed and nothing was written\n");
+		rc = EXIT_SIGNAL;
+		goto out;
+	}
+	if ((slot = hwk_buf_new()) == NULL)
+		goto fail_rollback;
+	if ((r = b->write_slot(ctx, key, &gp, slot)) != 0) {
+		hwk_report(ctx, r, "could not encode the private key");
+		goto fail_rollback;
+	}
+	/* The .pub carries the comment even when it is empty, as ssh-keygen. */
+	if ((r = hwk_key_set_comment(key, gp.comment)) != 0 ||
+	    (r = hwk_key_pubkey(key, &pub)) != 0 ||
+	    (r = hwk_pubkey_format(pub, 1, &line)) != 0 ||
+	    asprintf(&publine, "%s\n", line) < 0) {
+		publine = NULL;
+		hwk_report(ctx, r, "could not encode the public key");
+		goto fail_rollback;
+	}
+	ex.path = opt.path;
+	ex.priv = slot;
+	ex.publine = publine;
+	ex.backup = opt.backup;
+	if ((r = hwk_export_pair(ctx, &ex)) != 0) {
+		hwk_report(ctx, r, NULL);
+		fprintf(stderr, "hwkeygen: nothing was written%s\n",
+		    opt.backup ? " and the old key pair is where it was" : "");
+		goto fail_rollback;
+	}
+	if (!opt.quiet) {
+		if (ex.backup_path[0] != '\0')
+			printf("Your old key pair has been moved to %s\n",
+			    ex.backup_path);
+		printf("Your identification has been saved in %s\n", opt.path);
+		printf("Your public key has been saved in %s.pub\n", opt.path);
+		if ((r = print_fingerprint_art(pub)) != 0) {
+			hwk_report(ctx, r, "could not compute the fingerprint");
+			goto out;
+		}
+	}
+	rc = EXIT_OK;
+	goto out;
+
+ fail_rollback:
+	rollback(ctx, b, key);
+ out:
+	if (blocked) {
+		/* Done either way: a Ctrl-C that came late changes nothing. */
+		struct timespec zero = { 0, 0 };
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGINT);
+		sigaddset(&set, SIGTERM);
+		sigaddset(&set, SIGHUP);
+		sigaddset(&set, SIGQUIT);
+		while (signal_pending() && sigtimedwait(&set, NULL, &zero) > 0)
+			;
+		sigprocmask(SIG_SETMASK, &saved, NULL);
+	}
+	if (pass != NULL)
+		hwk_freezero(pass, strlen(pass));
+	free(comment);
+	free(line);
+	free(publine);
+	hwk_buf_free(&slot);
+	hwk_pubkey_free(&pub);
+	hwk_key_free(&key);
+	return rc;
+}
+
+/* Opens a private slot with the backend whose format it is. */
+static int
+load_slot(struct hwk_ctx *ctx, const char *path, struct hwk_key **keyp)
+{
+	const struct hwk_backend *b;
+	struct hwk_buf *data = NULL;
+	int r;
+
+	*keyp = NULL;
+	if ((r = hwk_file_read(ctx, path, &data)) != 0) {
+		hwk_report(ctx, r, NULL);
+		return r;
+	}
+	if ((b = hwk_backend_for_slot(hwk_buf_ptr(data),
+	    hwk_buf_len(data))) == NULL) {
+		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "%s is not a private key "
+		    "file that hwkeygen knows (OpenSSH, TPM or PKCS#11 stub)",
+		    path);
+		hwk_report(ctx, r, NULL);
+		goto out;
+	}
+	if (b->load == NULL)
+		r = hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "the %s backend "
+		    "cannot open keys", b->name);
+	else
+		r = b->load(ctx, hwk_buf_ptr(data), hwk_buf_len(data), keyp);
+	if (r != 0)
+		hwk_report(ctx, r, "Load key \"%s\"", path);
+ out:
+	hwk_buf_free(&data);
+	return r;
+}
+
+/* The comment of path.pub, if there is one. */
+static char *
+pub_comment(const char *path)
+{
+	struct hwk_pubkey *pub = NULL;
+	struct hwk_buf *data = NULL;
+	char pubpath[PATH_MAX + 8], *text = NULL, *c = NULL;
+
+	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
+	if (hwk_file_read(NULL, pubpath, &data) != 0)
+		return NULL;
+	if ((text = hwk_buf_dup_string(data)) != NULL &&
+	    hwk_pubkey_from_line(text, &pub) == 0 && pub->comment != NULL)
+		c = strdup(pub->comment);
+	hwk_pubkey_free(&pub);
+	free(text);
+	hwk_buf_free(&data);
+	return c;
+}
+
+static int
+do_print_public(struct hwk_ctx *ctx)
+{
+	struct hwk_key *key = NULL;
+	struct hwk_pubkey *pub = NULL;
+	char *line = NULL, *c;
+	int r;
+
+	if (!opt.have_path && (r = ask_filename("Enter file in which the key "
+	    "is")) != EXIT_OK)
+		return r;
+	if ((r = load_slot(ctx, opt.path, &key)) != 0)
+		return hwk_exit_code(r);
+	/* A stub keeps no comment: take the one of its .pub. */
+	if (key->comment == NULL || *key->comment == '\0') {
+		c = pub_comment(opt.path);
+		hwk_key_set_comment(key, c);
+		free(c);
+	}
+	if (key->comment != NULL && *key->comment == '\0')
+		hwk_key_set_comment(key, NULL);
+	if ((r = hwk_key_pubkey(key, &pub)) != 0 ||
+	    (r = hwk_pubkey_format(pub, 1, &line)) != 0) {
+		hwk_report(ctx, r, "cannot encode the public key");
+		goto out;
+	}
+	printf("%s\n", line);
+ out:
+	free(line);
+	hwk_pubkey_free(&pub);
+	hwk_key_free(&key);
+	return hwk_exit_code(r);
+}
+
+static int
+print_fp_line(const struct hwk_pubkey *pub)
+{
+	char fp[HWK_FP_LEN], *art = NULL;
+	uint8_t digest[32];
+	int r;
+
+	if ((r = hwk_fingerprint(pub->blob, pub->bloblen, fp, digest)) != 0)
+		return r;
+	printf("%u %s %s (%s)\n", pub->bits, fp,
+	    pub->comment != NULL ? pub->comment : "no comment",
+	    hwk_pubkey_label(pub));
+	if (opt.verbose) {
+		if ((r = hwk_randomart(digest, sizeof(digest),
+		    hwk_pubkey_label(pub), pub->bits, "SHA256", &art)) != 0)
+			return r;
+		printf("%s\n", art);
+		free(art);
+	}
+	return HWK_OK;
+}
+
+/* Every key line of a public key file; -1 if none parses. */
+static int
+fingerprint_public_text(const char *text)
+{
+	struct hwk_pubkey *pub = NULL;
+	const char *p = text, *nl;
+	char *line;
+	int n = 0, r;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		line = strndup(p, nl != NULL ? (size_t)(nl - p) : strlen(p));
+		if (line == NULL)
+			return -1;
+		if (line[strspn(line, " \t\r")] != '\0' &&
+		    line[strspn(line, " \t\r")] != '#' &&
+		    hwk_pubkey_from_line(line, &pub) == 0) {
+			r = print_fp_line(pub);
+			hwk_pubkey_free(&pub);
+			if (r != 0) {
+				free(line);
+				return -1;
+			}
+			n++;
+		}
+		free(line);
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	return n > 0 ? 0 : -1;
+}
+
+static int
+do_fingerprint(struct hwk_ctx *ctx)
+{
+	const struct hwk_backend *b;
+	struct hwk_slotinfo si;
+	struct hwk_buf *data = NULL;
+	struct hwk_key *key = NULL;
+	struct hwk_pubkey *pub = NULL;
+	char pubpath[PATH_MAX + 8], *text = NULL, *c;
+	int r, rc = EXIT_FAIL;
+
+	memset(&si, 0, sizeof(si));
+	if (!opt.have_path && (r = ask_filename("Enter file in which the key "
+	    "is")) != EXIT_OK)
+		return r;
+	if ((r = hwk_file_read(ctx, opt.path, &data)) != 0) {
+		hwk_report(ctx, r, NULL);
+		return EXIT_FAIL;
+	}
+	b = hwk_backend_for_slot(hwk_buf_ptr(data), hwk_buf_len(data));
+	if (b == NULL) {
+		/* A public key file: every key line in it. */
+		if ((text = hwk_buf_dup_string(data)) != NULL &&
+		    fingerprint_public_text(text) == 0)
+			rc = EXIT_OK;
+		else
+			fprintf(stderr, "hwkeygen: %s is not a key file\n",
+			    opt.path);
+		goto out;
+	}
+	/* A private slot: its .pub first, as ssh-keygen does. */
+	snprintf(pubpath, sizeof(pubpath), "%s.pub", opt.path);
+	hwk_buf_free(&data);
+	if (hwk_file_read(NULL, pubpath, &data) == 0 &&
+	    (text = hwk_buf_dup_string(data)) != NULL &&
+	    hwk_pubkey_from_line(text, &pub) == 0) {
+		rc = print_fp_line(pub) == 0 ? EXIT_OK : EXIT_FAIL;
+		goto out;
+	}
+	hwk_buf_free(&data);
+	if ((r = hwk_file_read(ctx, opt.path, &data)) != 0) {
+		hwk_report(ctx, r, NULL);
+		goto out;
+	}
+	if (b->slot_info != NULL) {
+		if (b->slot_info(hwk_buf_ptr(data), hwk_buf_len(data),
+		    &si) != 0) {
+			fprintf(stderr, "hwkeygen: %s is not a valid key file: "
+			    "it is damaged or truncated\n", opt.path);
+			goto out;
+		}
+		if (si.pub != NULL) {
+			rc = print_fp_line(si.pub) == 0 ? EXIT_OK : EXIT_FAIL;
+			goto out;
+		}
+	}
+	/* The public half is not in the file: open the key. */
+	if ((r = load_slot(ctx, opt.path, &key)) != 0) {
+		rc = hwk_exit_code(r);
+		goto out;
+	}
+	c = pub_comment(opt.path);
+	if (c == NULL || *c == '\0' || hwk_key_set_comment(key, c) != 0)
+		hwk_key_set_comment(key, key->comment);
+	free(c);
+	if (key->comment != NULL && *key->comment == '\0')
+		hwk_key_set_comment(key, NULL);
+	if ((r = hwk_key_pubkey(key, &pub)) == 0 && print_fp_line(pub) == 0)
+		rc = EXIT_OK;
+ out:
+	hwk_slotinfo_clear(&si);
+	hwk_pubkey_free(&pub);
+	hwk_key_free(&key);
+	hwk_buf_free(&data);
+	free(text);
+	return rc;
+}
+
+int
+hwk_cli_main(int argc, char **argv)
+{
+	struct hwk_ctx *ctx = NULL;
+	char dir[PATH_MAX];
+	const char *home;
+	int rc;
+
+	info = stdout;
+	if ((ctx = hwk_ctx_new()) == NULL) {
+		fprintf(stderr, "hwkeygen: out of memory\n");
+		return EXIT_FAIL;
+	}
+	hwk_ctx_set_ui(ctx, &terminal_ui);
+	if ((rc = parse_args(argc, argv, ctx)) != EXIT_OK) {
+		if (rc == PARSE_DONE)
+			rc = EXIT_OK;
+		goto out;
+	}
+	if (opt.list) {
+		if ((home = hwk_home_dir()) == NULL) {
+			fprintf(stderr, "hwkeygen: cannot tell your home "
+			    "directory\n");
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		snprintf(dir, sizeof(dir), "%s/.ssh", home);
+		rc = hwk_list_keys(ctx, dir, stdout);
+	} else if (opt.print_public)
+		rc = do_print_public(ctx);
+	else if (opt.fingerprint)
+		rc = do_fingerprint(ctx);
+	else
+		rc = do_generate(ctx);
+ out:
+	if (opt.new_pass != NULL)
+		hwk_freezero(opt.new_pass, strlen(opt.new_pass));
+	hwk_ctx_free(&ctx);
+	if (fflush(stdout) != 0 && rc == EXIT_OK)
+		rc = EXIT_FAIL;
+	return rc;
+}

@@ -1,0 +1,380 @@
+/* Reading key files and writing key pairs all or nothing (keyfile.h). */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "keyfile.h"
+
+int
+hwk_file_read(struct hwk_ctx *ctx, const char *path, struct hwk_buf **outp)
+{
+	struct hwk_buf *b = NULL;
+	struct stat st;
+	uint8_t *p;
+	ssize_t n;
+	int fd, r;
+
+	*outp = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "%s: %s", path,
+		    strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "%s: not a regular file",
+		    path);
+		goto out;
+	}
+	if (st.st_size > HWK_KEYFILE_MAX) {
+		r = hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE, "%s: too large for a "
+		    "key file", path);
+		goto out;
+	}
+	if ((b = hwk_buf_new()) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto out;
+	}
+	for (;;) {
+		if ((r = hwk_buf_reserve(b, 4096, &p)) != 0)
+			goto out;
+		n = read(fd, p, 4096);
+		if (n < 0 && errno == EINTR) {
+			hwk_buf_consume_end(b, 4096);
+			continue;
+		}
+		if (n < 0) {
+			r = hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "%s: %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		hwk_buf_consume_end(b, 4096 - (size_t)n);
+		if (n == 0)
+			break;
+		if (hwk_buf_len(b) > HWK_KEYFILE_MAX) {
+			r = hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE,
+			    "%s: too large for a key file", path);
+			goto out;
+		}
+	}
+	*outp = b;
+	b = NULL;
+	r = HWK_OK;
+ out:
+	hwk_buf_free(&b);
+	close(fd);
+	return r;
+}
+
+/* The folder and the last component of path. */
+static int
+split_path(const char *path, char *dir, char *base)
+{
+	char tmp[PATH_MAX];
+
+	if (strlen(path) >= sizeof(tmp) || *path == '\0')
+		return HWK_ERR_INVALID_ARG;
+	strcpy(tmp, path);
+	strcpy(dir, dirname(tmp));
+	strcpy(tmp, path);
+	strcpy(base, basename(tmp));
+	if (*base == '\0' || strcmp(base, "/") == 0 || strcmp(base, ".") == 0 ||
+	    strcmp(base, "..") == 0)
+		return HWK_ERR_INVALID_ARG;
+	return HWK_OK;
+}
+
+static int
+not_symlink(struct hwk_ctx *ctx, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		hwk_ctx_error(ctx, HWK_ERR_EXISTS, "%s is a symbolic link; "
+		    "hwkeygen does not write through links", path);
+		hwk_ctx_hint(ctx, "Remove the link or give the real path "
+		    "with -f.");
+		return HWK_ERR_EXISTS;
+	}
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		hwk_ctx_error(ctx, HWK_ERR_EXISTS, "%s exists and is not a "
+		    "regular file", path);
+		hwk_ctx_hint(ctx, "Choose another path with -f.");
+		return HWK_ERR_EXISTS;
+	}
+	return HWK_OK;
+}
+
+int
+hwk_export_check(struct hwk_ctx *ctx, const char *path)
+{
+	char dir[PATH_MAX], base[PATH_MAX], pub[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (split_path(path, dir, base) != 0)
+		return hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG,
+		    "'%s' is not a usable file name", path);
+	if (snprintf(pub, sizeof(pub), "%s.pub", path) >= (int)sizeof(pub))
+		return hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG,
+		    "the path is too long");
+	if (stat(dir, &st) != 0) {
+		hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "cannot save the key in "
+		    "%s: %s", dir, strerror(errno));
+		hwk_ctx_hint(ctx, "Create the directory first (mkdir -p %s) or "
+		    "choose another path with -f.", dir);
+		return HWK_ERR_NOT_FOUND;
+	}
+	if (!S_ISDIR(st.st_mode))
+		return hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "cannot save the "
+		    "key in %s: not a directory", dir);
+	if (access(dir, W_OK | X_OK) != 0) {
+		hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "cannot save the key in "
+		    "%s: %s", dir, strerror(errno));
+		hwk_ctx_hint(ctx, "Choose a directory you can write to with "
+		    "-f, or fix its permissions.");
+		return HWK_ERR_SYSTEM;
+	}
+	if ((r = not_symlink(ctx, path)) != 0 ||
+	    (r = not_symlink(ctx, pub)) != 0)
+		return r;
+	return HWK_OK;
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		if ((n = write(fd, p, len)) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A new temporary file beside the target holding data, on disk. */
+static int
+write_temp(struct hwk_ctx *ctx, const char *dir, const char *base,
+    const char *target, const uint8_t *data, size_t len, mode_t mode,
+    char *tmp, size_t tmplen)
+{
+	int fd, saved;
+
+	if (snprintf(tmp, tmplen, "%s/.%s.hwk-XXXXXX", dir, base) >=
+	    (int)tmplen)
+		return hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG,
+		    "the path is too long");
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		saved = errno;
+		tmp[0] = '\0';
+		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM,
+		    "Saving key \"%s\" failed: %s", target, strerror(saved));
+	}
+	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 ||
+	    fsync(fd) != 0) {
+		saved = errno;
+		close(fd);
+		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM,
+		    "Saving key \"%s\" failed: %s", target, strerror(saved));
+	}
+	if (close(fd) != 0)
+		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM,
+		    "Saving key \"%s\" failed: %s", target, strerror(errno));
+	return HWK_OK;
+}
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/*
+ * Hard links to the old pair under key_backup/, with a name no older
+ * backup has: the old files live on there once the new ones replace them.
+ */
+static int
+make_backup(struct hwk_ctx *ctx, const char *dir, const char *base,
+    const char *path, const char *pub, char *bpriv, char *bpub, size_t len)
+{
+	char bdir[PATH_MAX], stamp[32];
+	struct stat st;
+	struct tm tm;
+	time_t now = time(NULL);
+	int n, i, has_priv = exists(path), has_pub = exists(pub);
+
+	bpriv[0] = bpub[0] = '\0';
+	if (snprintf(bdir, sizeof(bdir), "%s/key_backup", dir) >=
+	    (int)sizeof(bdir))
+		return hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG,
+		    "the path is too long");
+	if (mkdir(bdir, 0700) != 0 && errno != EEXIST)
+		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "cannot create %s: "
+		    "%s", bdir, strerror(errno));
+	if (lstat(bdir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "%s is not a "
+		    "directory; the old key was not moved", bdir);
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	for (i = 1; i < 1000; i++) {
+		n = i == 1 ? snprintf(bpriv, len, "%s/%s-%s", bdir, base,
+		    stamp) : snprintf(bpriv, len, "%s/%s-%s-%d", bdir, base,
+		    stamp, i);
+		if (n < 0 || (size_t)n + 4 >= len)
+			return hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG,
+			    "the path is too long");
+		snprintf(bpub, len, "%s.pub", bpriv);
+		if (exists(bpriv) || exists(bpub))
+			continue;
+		if (has_priv && link(path, bpriv) != 0) {
+			if (errno == EEXIST)
+				continue;
+			goto fail;
+		}
+		if (has_pub && link(pub, bpub) != 0) {
+			if (errno == EEXIST) {
+				if (has_priv)
+					unlink(bpriv);
+				continue;
+			}
+			if (has_priv)
+				unlink(bpriv);
+			goto fail;
+		}
+		if (!has_priv)
+			bpriv[0] = '\0';
+		if (!has_pub)
+			bpub[0] = '\0';
+		return HWK_OK;
+	}
+	errno = EEXIST;
+ fail:
+	n = errno;
+	bpriv[0] = bpub[0] = '\0';
+	return hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "cannot keep the old key in "
+	    "%s: %s; nothing was changed", bdir, strerror(n));
+}
+
+static void
+fsync_dir(const char *dir)
+{
+	int fd;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int
+hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
+{
+	char dir[PATH_MAX], base[PATH_MAX], pub[PATH_MAX];
+	char tpriv[PATH_MAX], tpub[PATH_MAX], old[PATH_MAX];
+	char bpriv[PATH_MAX], bpub[PATH_MAX];
+	sigset_t block, saved;
+	int r, had_priv, keep_old = 0;
+
+	tpriv[0] = tpub[0] = old[0] = bpriv[0] = bpub[0] = '\0';
+	ex->backup_path[0] = '\0';
+	if ((r = hwk_export_check(ctx, ex->path)) != 0)
+		return r;
+	split_path(ex->path, dir, base);
+	snprintf(pub, sizeof(pub), "%s.pub", ex->path);
+
+	/* Ctrl-C waits until the files are whole and the temporaries gone. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &block, &saved);
+
+	if ((r = write_temp(ctx, dir, base, ex->path, hwk_buf_ptr(ex->priv),
+	    hwk_buf_len(ex->priv), 0600, tpriv, sizeof(tpriv))) != 0 ||
+	    (r = write_temp(ctx, dir, base, pub,
+	    (const uint8_t *)ex->publine, strlen(ex->publine), 0644, tpub,
+	    sizeof(tpub))) != 0)
+		goto out;
+
+	had_priv = exists(ex->path);
+	if (ex->backup && (had_priv || exists(pub))) {
+		if ((r = make_backup(ctx, dir, base, ex->path, pub, bpriv, bpub,
+		    sizeof(bpriv))) != 0)
+			goto out;
+		if (bpriv[0] != '\0')
+			strcpy(old, bpriv);
+		keep_old = 1;
+	} else if (had_priv) {
+		/* A link to restore the old key should the second rename fail. */
+		if (snprintf(old, sizeof(old), "%s/.%s.hwk-old-%ld", dir, base,
+		    (long)getpid()) >= (int)sizeof(old) ||
+		    (unlink(old), link(ex->path, old)) != 0) {
+			r = hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Saving key "
+			    "\"%s\" failed: %s", ex->path, strerror(errno));
+			old[0] = '\0';
+			goto out;
+		}
+	}
+	if (rename(tpriv, ex->path) != 0) {
+		r = hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Saving key \"%s\" "
+		    "failed: %s", ex->path, strerror(errno));
+		goto out;
+	}
+	tpriv[0] = '\0';
+	if (rename(tpub, pub) != 0) {
+		r = hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Saving key \"%s\" "
+		    "failed: %s", pub, strerror(errno));
+		/* Put the old private key back: never a mismatched pair. */
+		if (old[0] == '\0')
+			unlink(ex->path);
+		else if (rename(old, ex->path) == 0) {
+			if (keep_old)
+				bpriv[0] = '\0';
+			old[0] = '\0';
+		} else {
+			hwk_ctx_hint(ctx, "The old private key is kept as %s.",
+			    old);
+			bpriv[0] = old[0] = '\0';	/* the only copy */
+		}
+		goto out;
+	}
+	tpub[0] = '\0';
+	if (keep_old)
+		snprintf(ex->backup_path, sizeof(ex->backup_path), "%s",
+		    bpriv[0] != '\0' ? bpriv : bpub);
+	r = HWK_OK;
+ out:
+	if (tpriv[0] != '\0')
+		unlink(tpriv);
+	if (tpub[0] != '\0')
+		unlink(tpub);
+	if (r != HWK_OK) {
+		/* The old pair is still in place: its backup links must go. */
+		if (bpriv[0] != '\0')
+			unlink(bpriv);
+		if (bpub[0] != '\0')
+			unlink(bpub);
+	}
+	if (!keep_old && old[0] != '\0')
+		unlink(old);
+	fsync_dir(dir);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	return r;
+}

@@ -1,0 +1,37 @@
+/* Key files on disk: reading them, and writing a key pair all or nothing. */
+#ifndef HWKEY_KEYFILE_H
+#define HWKEY_KEYFILE_H
+
+#include <limits.h>
+#include <stddef.h>
+
+struct hwk_buf;
+struct hwk_ctx;
+
+#define HWK_KEYFILE_MAX	(1024 * 1024)
+
+/* The whole of a (small) file. */
+int	hwk_file_read(struct hwk_ctx *ctx, const char *path,
+	    struct hwk_buf **outp);
+
+struct hwk_export {
+	const char	*path;		/* private slot; public is path.pub */
+	const struct hwk_buf *priv;
+	const char	*publine;	/* with its newline */
+	int		 backup;	/* move an old pair to key_backup/ */
+	char		 backup_path[PATH_MAX];	/* out: where it went, or "" */
+};
+
+/*
+ * Checks that path can be written before anything is generated: the folder
+ * exists and is writable, and neither file is a symbolic link.
+ */
+int	hwk_export_check(struct hwk_ctx *ctx, const char *path);
+/*
+ * Writes the private slot (0600) and path.pub (0644) through temporary files
+ * in the same folder, fsynced and renamed: both files or neither.  Signals
+ * wait until it is done, so Ctrl-C leaves no temporary file behind.
+ */
+int	hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex);
+
+#endif /* HWKEY_KEYFILE_H */

@@ -1,0 +1,216 @@
+/* hwkeygen --list: the key pairs in ~/.ssh and where their private halves live. */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/sshkey.h"
+#include "cli.h"
+#include "keyfile.h"
+
+struct row {
+	char	*path;
+	char	 type[32];
+	char	 bits[16];
+	char	 fp[HWK_FP_LEN];
+	char	*comment;
+	char	 backend[32];
+	char	 protection[32];
+	int	 mismatch;
+};
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int
+is_regular(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static struct hwk_pubkey *
+read_pub(const char *path)
+{
+	struct hwk_buf *data = NULL;
+	struct hwk_pubkey *pub = NULL;
+	char *text;
+
+	if (hwk_file_read(NULL, path, &data) != 0)
+		return NULL;
+	if ((text = hwk_buf_dup_string(data)) != NULL)
+		hwk_pubkey_from_line(text, &pub);
+	free(text);
+	hwk_buf_free(&data);
+	return pub;
+}
+
+/* Fills a row for dir/name; 0 if it is a key pair worth listing. */
+static int
+examine(const char *dir, const char *name, struct row *row)
+{
+	const struct hwk_backend *b = NULL;
+	struct hwk_slotinfo si;
+	struct hwk_buf *data = NULL;
+	struct hwk_pubkey *pub = NULL;
+	char path[PATH_MAX], pubpath[PATH_MAX + 8];
+	const struct hwk_pubkey *k;
+	int r = -1;
+
+	memset(row, 0, sizeof(*row));
+	memset(&si, 0, sizeof(si));
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
+	    (int)sizeof(path) || !is_regular(path))
+		return -1;
+	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
+	pub = read_pub(pubpath);
+	if (hwk_file_read(NULL, path, &data) == 0)
+		b = hwk_backend_for_slot(hwk_buf_ptr(data), hwk_buf_len(data));
+	if (b == NULL && pub == NULL)
+		goto out;	/* neither a private slot nor half of a pair */
+	if (b != NULL && b->slot_info != NULL &&
+	    b->slot_info(hwk_buf_ptr(data), hwk_buf_len(data), &si) != 0)
+		snprintf(row->protection, sizeof(row->protection), "damaged");
+	else if (si.protection != NULL)
+		snprintf(row->protection, sizeof(row->protection), "%s",
+		    si.protection);
+	else
+		snprintf(row->protection, sizeof(row->protection), "?");
+	snprintf(row->backend, sizeof(row->backend), "%s",
+	    b != NULL ? b->name : "unknown");
+	k = pub != NULL ? pub : si.pub;
+	if (pub != NULL && si.pub != NULL && (pub->bloblen != si.pub->bloblen ||
+	    memcmp(pub->blob, si.pub->blob, pub->bloblen) != 0))
+		row->mismatch = 1;
+	if (k != NULL) {
+		snprintf(row->type, sizeof(row->type), "%s",
+		    hwk_pubkey_label(k));
+		snprintf(row->bits, sizeof(row->bits), "%u", k->bits);
+		if (hwk_fingerprint(k->blob, k->bloblen, row->fp, NULL) != 0)
+			snprintf(row->fp, sizeof(row->fp), "?");
+		if (pub != NULL && pub->comment != NULL)
+			row->comment = strdup(pub->comment);
+	} else {
+		snprintf(row->type, sizeof(row->type), "?");
+		snprintf(row->bits, sizeof(row->bits), "?");
+		snprintf(row->fp, sizeof(row->fp), "? (no %s.pub)", name);
+	}
+	if ((row->path = strdup(path)) == NULL)
+		goto out;
+	r = 0;
+ out:
+	hwk_slotinfo_clear(&si);
+	hwk_pubkey_free(&pub);
+	hwk_buf_free(&data);
+	return r;
+}
+
+static int
+row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct row *)a)->path,
+	    ((const struct row *)b)->path);
+}
+
+static size_t
+maxlen(size_t cur, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	return n > cur ? n : cur;
+}
+
+int
+hwk_list_keys(struct hwk_ctx *ctx, const char *dir, FILE *out)
+{
+	struct row *rows = NULL, *nr;
+	struct dirent *de;
+	size_t n = 0, i, w[6];
+	DIR *d;
+
+	(void)ctx;
+	if ((d = opendir(dir)) == NULL) {
+		if (errno == ENOENT) {
+			fprintf(out, "No key pairs: %s does not exist.\n", dir);
+			return EXIT_OK;
+		}
+		fprintf(stderr, "hwkeygen: cannot read %s: %s\n", dir,
+		    strerror(errno));
+		return EXIT_FAIL;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || ends_with(de->d_name, ".pub"))
+			continue;
+		if ((nr = realloc(rows, (n + 1) * sizeof(*rows))) == NULL) {
+			closedir(d);
+			goto fail;
+		}
+		rows = nr;
+		if (examine(dir, de->d_name, &rows[n]) == 0)
+			n++;
+	}
+	closedir(d);
+	if (n == 0) {
+		fprintf(out, "No key pairs in %s.\n", dir);
+		free(rows);
+		return EXIT_OK;
+	}
+	qsort(rows, n, sizeof(*rows), row_cmp);
+	w[0] = strlen("PATH");
+	w[1] = strlen("TYPE");
+	w[2] = strlen("BITS");
+	w[3] = strlen("FINGERPRINT");
+	w[4] = strlen("BACKEND");
+	w[5] = strlen("PROTECTION");
+	for (i = 0; i < n; i++) {
+		w[0] = maxlen(w[0], rows[i].path);
+		w[1] = maxlen(w[1], rows[i].type);
+		w[2] = maxlen(w[2], rows[i].bits);
+		w[3] = maxlen(w[3], rows[i].fp);
+		w[4] = maxlen(w[4], rows[i].backend);
+		w[5] = maxlen(w[5], rows[i].protection);
+	}
+	fprintf(out, "%-*s  %-*s  %*s  %-*s  %-*s  %-*s  %s\n", (int)w[0],
+	    "PATH", (int)w[1], "TYPE", (int)w[2], "BITS", (int)w[3],
+	    "FINGERPRINT", (int)w[4], "BACKEND", (int)w[5], "PROTECTION",
+	    "COMMENT");
+	for (i = 0; i < n; i++)
+		fprintf(out, "%-*s  %-*s  %*s  %-*s  %-*s  %-*s  %s\n",
+		    (int)w[0], rows[i].path, (int)w[1], rows[i].type,
+		    (int)w[2], rows[i].bits, (int)w[3], rows[i].fp, (int)w[4],
+		    rows[i].backend, (int)w[5], rows[i].protection,
+		    rows[i].comment != NULL ? rows[i].comment : "");
+	for (i = 0; i < n; i++)
+		if (rows[i].mismatch)
+			fprintf(out, "warning: %s.pub does not match the "
+			    "public key inside %s\n", rows[i].path,
+			    rows[i].path);
+	for (i = 0; i < n; i++) {
+		free(rows[i].path);
+		free(rows[i].comment);
+	}
+	free(rows);
+	return EXIT_OK;
+ fail:
+	for (i = 0; i < n; i++) {
+		free(rows[i].path);
+		free(rows[i].comment);
+	}
+	free(rows);
+	fprintf(stderr, "hwkeygen: out of memory\n");
+	return EXIT_FAIL;
+}

@@ -1,0 +1,190 @@
+/* Prompts for lines and secrets (prompt.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "hwkey/error.h"
+#include "prompt.h"
+
+static volatile sig_atomic_t caught[NSIG];
+
+static void
+on_signal(int sig)
+{
+	caught[sig] = 1;
+}
+
+static const int watched[] = {
+	SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN,
+	SIGTTOU,
+};
+#define NWATCHED (sizeof(watched) / sizeof(watched[0]))
+
+/* Reads one character: from the tty fd, or through stdio from stdin. */
+static int
+next_char(int fd, char *c)
+{
+	ssize_t n;
+	int ch;
+
+	if (fd < 0) {
+		clearerr(stdin);
+		if ((ch = getc(stdin)) == EOF)
+			return ferror(stdin) && errno == EINTR ? -1 : 0;
+		*c = (char)ch;
+		return 1;
+	}
+	n = read(fd, c, 1);
+	return n < 0 ? -1 : (int)n;
+}
+
+int
+hwk_prompt_secret(const char *prompt, char *buf, size_t len)
+{
+	struct sigaction sa, saved[NWATCHED];
+	struct termios term, oterm;
+	int ttyfd, outfd, echo_off = 0, got_sig = 0, eof = 0, toolong = 0;
+	size_t i, pos;
+	int n, r;
+	char c;
+
+	if (len == 0)
+		return HWK_ERR_INVALID_ARG;
+ restart:
+	buf[0] = '\0';
+	pos = 0;
+	eof = toolong = 0;
+	memset((void *)caught, 0, sizeof(caught));
+	/* The terminal if there is one, else stdin with the prompt on stderr. */
+	ttyfd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	outfd = ttyfd >= 0 ? ttyfd : STDERR_FILENO;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;	/* no SA_RESTART: read must return */
+	for (i = 0; i < NWATCHED; i++)
+		sigaction(watched[i], &sa, &saved[i]);
+
+	if (ttyfd >= 0 && tcgetattr(ttyfd, &oterm) == 0) {
+		term = oterm;
+		term.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		if (tcsetattr(ttyfd, TCSAFLUSH, &term) == 0)
+			echo_off = (oterm.c_lflag & ECHO) != 0;
+	}
+	/* Nowhere to report a failed write to; the read still decides. */
+	(void)!write(outfd, prompt, strlen(prompt));
+	for (;;) {
+		n = next_char(ttyfd, &c);
+		if (n < 0) {
+			if (errno != EINTR)
+				break;
+			for (i = 0; i < NWATCHED; i++)
+				if (caught[watched[i]])
+					got_sig = watched[i];
+			if (got_sig != 0)
+				break;
+			continue;
+		}
+		if (n == 0) {
+			eof = pos == 0;
+			break;
+		}
+		if (c == '\n' || c == '\r')
+			break;
+		if (pos < len - 1)
+			buf[pos++] = c;
+		else
+			toolong = 1;
+	}
+	buf[pos] = '\0';
+	c = 0;
+	if (echo_off)
+		(void)!write(outfd, "\n", 1);
+	if (ttyfd >= 0) {
+		if (echo_off || (oterm.c_lflag & ECHO) == 0)
+			tcsetattr(ttyfd, TCSAFLUSH, &oterm);
+		close(ttyfd);
+	}
+	for (i = 0; i < NWATCHED; i++)
+		sigaction(watched[i], &saved[i], NULL);
+
+	if (got_sig != 0) {
+		explicit_bzero(buf, len);
+		/* Act on the signal now the terminal is restored. */
+		kill(getpid(), got_sig);
+		if (got_sig == SIGTSTP || got_sig == SIGTTIN ||
+		    got_sig == SIGTTOU) {
+			got_sig = 0;
+			goto restart;
+		}
+		return HWK_ERR_SIGNAL;
+	}
+	if (eof)
+		r = HWK_ERR_CANCELLED;
+	else if (toolong)
+		r = HWK_ERR_TOO_LARGE;
+	else
+		r = HWK_OK;
+	if (r != HWK_OK)
+		explicit_bzero(buf, len);
+	return r;
+}
+
+int
+hwk_prompt_line(const char *prompt, char *buf, size_t len)
+{
+	size_t n;
+
+	if (len == 0)
+		return HWK_ERR_INVALID_ARG;
+	buf[0] = '\0';
+	fputs(prompt, stdout);
+	fflush(stdout);
+	if (fgets(buf, (int)len, stdin) == NULL) {
+		buf[0] = '\0';
+		return HWK_ERR_CANCELLED;
+	}
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n == len - 1 && !feof(stdin))
+		return HWK_ERR_TOO_LARGE;
+	buf[n] = '\0';
+	return HWK_OK;
+}
+
+int
+hwk_pin_source_read(const char *source, char *buf, size_t len)
+{
+	FILE *f;
+	size_t n;
+	int r;
+
+	if (len == 0)
+		return HWK_ERR_INVALID_ARG;
+	buf[0] = '\0';
+	if (strncmp(source, "file:", 5) != 0)
+		return HWK_ERR_UNSUPPORTED;
+	if ((f = fopen(source + 5, "re")) == NULL)
+		return HWK_ERR_SYSTEM;
+	setvbuf(f, NULL, _IONBF, 0);	/* no copy of the PIN in a buffer */
+	if (fgets(buf, (int)len, f) == NULL) {
+		r = ferror(f) ? HWK_ERR_SYSTEM : HWK_ERR_FORMAT; /* empty */
+		goto out;
+	}
+	n = strcspn(buf, "\r\n");
+	if (buf[n] == '\0' && n == len - 1) {
+		r = HWK_ERR_TOO_LARGE;
+		goto out;
+	}
+	buf[n] = '\0';
+	r = HWK_OK;
+ out:
+	fclose(f);
+	if (r != HWK_OK)
+		explicit_bzero(buf, len);
+	return r;
+}
