@@ -1,0 +1,44 @@
+# Sourced by tests that log in: an sshd of our own on 127.0.0.1.
+# shellcheck shell=bash
+
+# start_sshd DIR AUTHORIZED_KEYS: sets SSHD_PORT and SSHD_PID, and stops
+# the server when the test exits.
+start_sshd() {
+	local dir=$1 ak=$2 try
+	mkdir -p "$dir"
+	[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd
+	ssh-keygen -q -t ed25519 -N '' -f "$dir/hostkey" || return 1
+	for try in 1 2 3; do
+		SSHD_PORT=$(free_port)
+		cat >"$dir/sshd_config" <<CFG
+Port $SSHD_PORT
+ListenAddress 127.0.0.1
+HostKey $dir/hostkey
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $ak
+StrictModes no
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+LogLevel VERBOSE
+CFG
+		/usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
+		SSHD_PID=$!
+		at_exit "kill_wait $SSHD_PID"
+		if wait_port "$SSHD_PORT" 10; then
+			return 0
+		fi
+		kill_wait "$SSHD_PID"
+	done
+	echo "# sshd did not start:" && sed 's/^/#   /' "$dir/sshd.log"
+	return 1
+}
+
+# ssh_cmd ARGS...: stock ssh to our sshd, no user config, no host key prompts.
+ssh_cmd() {
+	ssh -F /dev/null -p "$SSHD_PORT" -o StrictHostKeyChecking=no \
+	    -o UserKnownHostsFile=/dev/null -o BatchMode=yes \
+	    -o ConnectTimeout=10 -o LogLevel=ERROR "$@"
+}
