@@ -61,6 +61,7 @@ FAKES := $(wildcard tests/fakes/*.c)
 FAKE_SO := $(FAKES:tests/fakes/%.c=$(B)/tests/%.so)
 
 .PHONY: all run check unit integration bench deps install uninstall clean
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: $(B)/hwkeygen

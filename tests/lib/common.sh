@@ -60,6 +60,11 @@ check_match() {
 	if printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"; else
 		not_ok "$1" "wanted /$2/ in:" "$3"; fi
 }
+# check_line DESC LINE TEXT: TEXT has LINE as one whole line (no regex).
+check_line() {
+	if printf '%s\n' "$3" | grep -Fxq -- "$2"; then ok "$1"; else
+		not_ok "$1" "wanted the line '$2' in:" "$3"; fi
+}
 # check_no_match DESC REGEX TEXT
 check_no_match() {
 	if ! printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"; else
