@@ -1,0 +1,21 @@
+/* A backend for unit tests: no device, every step's result chosen by the test. */
+#ifndef HWKEY_MOCK_BACKEND_H
+#define HWKEY_MOCK_BACKEND_H
+
+#include "hwkey/backend.h"
+
+struct mock_state {
+	int	 probe_rc, check_rc, generate_rc, write_rc, destroy_rc;
+	int	 probe_calls, generate_calls, write_calls, destroy_calls;
+	const char *probe_detail;
+	char	 seen_opt[64];		/* value of --mock-opt at generate */
+	unsigned seen_bits;
+	void	(*on_generate)(void);	/* runs inside generate */
+};
+
+extern struct mock_state mock;
+extern const struct hwk_backend hwk_mock_backend;
+
+void	mock_reset(void);
+
+#endif /* HWKEY_MOCK_BACKEND_H */
