@@ -145,6 +145,19 @@ sw_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
 	info->protection = hwk_openssh_encrypted(&oi) ? "passphrase" : "none";
 	info->pub = oi.pub;
 	oi.pub = NULL;
+	/* The comment is in the private section: readable if not encrypted. */
+	if (!hwk_openssh_encrypted(&oi)) {
+		EVP_PKEY *k = NULL;
+
+		hwk_openssh_info_clear(&oi);
+		if (hwk_openssh_read(slot, len, NULL, &k, &info->comment,
+		    &oi) == 0 && info->comment != NULL &&
+		    *info->comment == '\0') {
+			free(info->comment);
+			info->comment = NULL;
+		}
+		EVP_PKEY_free(k);
+	}
 	hwk_openssh_info_clear(&oi);
 	return HWK_OK;
 }

@@ -38,25 +38,28 @@ bf_init(struct bf_state *c)
 	memcpy(c->s, blowfish_pi + BF_ROUNDS + 2, sizeof(c->s));
 }
 
-static inline uint32_t
-bf_f(const struct bf_state *c, uint32_t x)
-{
-	return ((c->s[0][x >> 24] + c->s[1][(x >> 16) & 0xff]) ^
-	    c->s[2][(x >> 8) & 0xff]) + c->s[3][x & 0xff];
-}
+/* Blowfish's round function, on the four S-boxes as one flat array. */
+#define BF_F(s, x) ((((s)[(x) >> 24] + (s)[0x100 + (((x) >> 16) & 0xff)]) ^ \
+	(s)[0x200 + (((x) >> 8) & 0xff)]) + (s)[0x300 + ((x) & 0xff)])
+#define BF_ROUND(s, p, a, b, n)	((a) ^= BF_F(s, b) ^ (p)[n])
 
+/* Encrypts one block; unrolled, since the KDF runs it millions of times. */
 static void
 bf_encipher(const struct bf_state *c, uint32_t *xl, uint32_t *xr)
 {
+	const uint32_t *s = &c->s[0][0], *p = c->p;
 	uint32_t l = *xl, r = *xr;
-	int i;
 
-	l ^= c->p[0];
-	for (i = 1; i <= BF_ROUNDS; i += 2) {
-		r ^= bf_f(c, l) ^ c->p[i];
-		l ^= bf_f(c, r) ^ c->p[i + 1];
-	}
-	*xl = r ^ c->p[BF_ROUNDS + 1];
+	l ^= p[0];
+	BF_ROUND(s, p, r, l, 1);  BF_ROUND(s, p, l, r, 2);
+	BF_ROUND(s, p, r, l, 3);  BF_ROUND(s, p, l, r, 4);
+	BF_ROUND(s, p, r, l, 5);  BF_ROUND(s, p, l, r, 6);
+	BF_ROUND(s, p, r, l, 7);  BF_ROUND(s, p, l, r, 8);
+	BF_ROUND(s, p, r, l, 9);  BF_ROUND(s, p, l, r, 10);
+	BF_ROUND(s, p, r, l, 11); BF_ROUND(s, p, l, r, 12);
+	BF_ROUND(s, p, r, l, 13); BF_ROUND(s, p, l, r, 14);
+	BF_ROUND(s, p, r, l, 15); BF_ROUND(s, p, l, r, 16);
+	*xl = r ^ p[BF_ROUNDS + 1];
 	*xr = l;
 }
 
@@ -75,24 +78,35 @@ stream_word(const uint8_t *data, size_t len, size_t *pos)
 	return w;
 }
 
+/* bcrypt_hash's keys and salts are 64 bytes: 16 big-endian words. */
+#define KWORDS	16
+
+static void
+to_words(const uint8_t b[64], uint32_t w[KWORDS])
+{
+	size_t pos = 0;
+	int i;
+
+	for (i = 0; i < KWORDS; i++)
+		w[i] = stream_word(b, 64, &pos);
+}
+
 /*
  * Eksblowfish's key schedule: mix key into P, then re-encrypt the whole
  * state, each block first XORed with the next words of data (if any).
  */
 static void
-bf_expand(struct bf_state *c, const uint8_t *data, size_t datalen,
-    const uint8_t *key, size_t keylen)
+bf_expand(struct bf_state *c, const uint32_t *data, const uint32_t *key)
 {
 	uint32_t l = 0, r = 0;
-	size_t kpos = 0, dpos = 0;
-	int i, j;
+	int i, j, k = 0;
 
 	for (i = 0; i < BF_ROUNDS + 2; i++)
-		c->p[i] ^= stream_word(key, keylen, &kpos);
+		c->p[i] ^= key[i % KWORDS];
 	for (i = 0; i < BF_ROUNDS + 2; i += 2) {
 		if (data != NULL) {
-			l ^= stream_word(data, datalen, &dpos);
-			r ^= stream_word(data, datalen, &dpos);
+			l ^= data[k++ % KWORDS];
+			r ^= data[k++ % KWORDS];
 		}
 		bf_encipher(c, &l, &r);
 		c->p[i] = l;
@@ -101,8 +115,8 @@ bf_expand(struct bf_state *c, const uint8_t *data, size_t datalen,
 	for (i = 0; i < 4; i++) {
 		for (j = 0; j < 256; j += 2) {
 			if (data != NULL) {
-				l ^= stream_word(data, datalen, &dpos);
-				r ^= stream_word(data, datalen, &dpos);
+				l ^= data[k++ % KWORDS];
+				r ^= data[k++ % KWORDS];
 			}
 			bf_encipher(c, &l, &r);
 			c->s[i][j] = l;
@@ -118,15 +132,17 @@ bcrypt_hash(const uint8_t sha2pass[64], const uint8_t sha2salt[64],
 {
 	static const char magic[] = "OxychromaticBlowfishSwatDynamite";
 	struct bf_state st;
-	uint32_t cdata[HASH_WORDS];
+	uint32_t cdata[HASH_WORDS], pass[KWORDS], salt[KWORDS];
 	size_t pos = 0;
 	int i, j;
 
+	to_words(sha2pass, pass);
+	to_words(sha2salt, salt);
 	bf_init(&st);
-	bf_expand(&st, sha2salt, 64, sha2pass, 64);
+	bf_expand(&st, salt, pass);
 	for (i = 0; i < 64; i++) {
-		bf_expand(&st, NULL, 0, sha2salt, 64);
-		bf_expand(&st, NULL, 0, sha2pass, 64);
+		bf_expand(&st, NULL, salt);
+		bf_expand(&st, NULL, pass);
 	}
 	for (i = 0; i < HASH_WORDS; i++)
 		cdata[i] = stream_word((const uint8_t *)magic, HASH_SIZE, &pos);
@@ -140,6 +156,8 @@ bcrypt_hash(const uint8_t sha2pass[64], const uint8_t sha2salt[64],
 		out[4 * i + 0] = (uint8_t)cdata[i];
 	}
 	explicit_bzero(cdata, sizeof(cdata));
+	explicit_bzero(pass, sizeof(pass));
+	explicit_bzero(salt, sizeof(salt));
 	explicit_bzero(&st, sizeof(st));
 }
 

@@ -978,6 +978,9 @@ do_fingerprint(struct hwk_ctx *ctx)
 			goto out;
 		}
 		if (si.pub != NULL) {
+			free(si.pub->comment);
+			si.pub->comment = si.comment;
+			si.comment = NULL;
 			rc = print_fp_line(si.pub) == 0 ? EXIT_OK : EXIT_FAIL;
 			goto out;
 		}

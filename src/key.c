@@ -76,6 +76,7 @@ void
 hwk_slotinfo_clear(struct hwk_slotinfo *info)
 {
 	hwk_pubkey_free(&info->pub);
+	free(info->comment);
 	memset(info, 0, sizeof(*info));
 }
 

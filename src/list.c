@@ -104,6 +104,8 @@ examine(const char *dir, const char *name, struct row *row)
 			snprintf(row->fp, sizeof(row->fp), "?");
 		if (pub != NULL && pub->comment != NULL)
 			row->comment = strdup(pub->comment);
+		else if (pub == NULL && si.comment != NULL)
+			row->comment = strdup(si.comment);
 	} else {
 		snprintf(row->type, sizeof(row->type), "?");
 		snprintf(row->bits, sizeof(row->bits), "?");

@@ -73,8 +73,7 @@ hwk_prompt_secret(const char *prompt, char *buf, size_t len)
 	if (ttyfd >= 0 && tcgetattr(ttyfd, &oterm) == 0) {
 		term = oterm;
 		term.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-		if (tcsetattr(ttyfd, TCSAFLUSH, &term) == 0)
-			echo_off = (oterm.c_lflag & ECHO) != 0;
+		echo_off = tcsetattr(ttyfd, TCSAFLUSH, &term) == 0;
 	}
 	/* Nowhere to report a failed write to; the read still decides. */
 	(void)!write(outfd, prompt, strlen(prompt));
@@ -103,10 +102,11 @@ hwk_prompt_secret(const char *prompt, char *buf, size_t len)
 	}
 	buf[pos] = '\0';
 	c = 0;
+	/* The Enter the terminal did not echo. */
 	if (echo_off)
 		(void)!write(outfd, "\n", 1);
 	if (ttyfd >= 0) {
-		if (echo_off || (oterm.c_lflag & ECHO) == 0)
+		if (echo_off)
 			tcsetattr(ttyfd, TCSAFLUSH, &oterm);
 		close(ttyfd);
 	}

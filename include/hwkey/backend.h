@@ -44,6 +44,7 @@ struct hwk_key {
 /* What a private slot tells without unlocking it. */
 struct hwk_slotinfo {
 	struct hwk_pubkey *pub;		/* NULL if the slot does not hold it */
+	char		*comment;	/* NULL unless readable without a secret */
 	const char	*protection;	/* "none", "passphrase", "PIN", ... */
 };
 

@@ -1,0 +1,17 @@
+# RSA-3072 key generation: hwkeygen (software backend) beside ssh-keygen.
+. "$(dirname "$0")/../lib/common.sh"
+N=${BENCH_N:-31}
+cd "$T_TMP" || exit 1
+echo "RSA-3072 keygen, no passphrase, $N runs each, interleaved:"
+$PY "$TOP/tests/bench/timeit.py" --keygen "$B/tests/keygentime.so" "$N" \
+    hwkeygen "'$HWK' -q -t rsa -b 3072 -N '' -C bench -f h{i}" \
+    ssh-keygen "ssh-keygen -q -t rsa -b 3072 -N '' -C bench -f s{i}"
+echo "RSA-3072 keygen with a passphrase (bcrypt KDF, 24 rounds), $N runs each:"
+$PY "$TOP/tests/bench/timeit.py" --keygen "$B/tests/keygentime.so" "$N" \
+    hwkeygen "'$HWK' -q -t rsa -b 3072 -N 'pw' -a 24 -C bench -f hp{i}" \
+    ssh-keygen "ssh-keygen -q -t rsa -b 3072 -N 'pw' -a 24 -C bench -f sp{i}"
+echo "Opening a bcrypt-24 encrypted key (-y), same file, $N runs each:"
+cp "$FIXTURES/rsa2048-enc24.key" enc24 && chmod 600 enc24
+$PY "$TOP/tests/bench/timeit.py" "$N" \
+    hwkeygen "'$HWK' -y -P pw -f enc24" \
+    ssh-keygen "ssh-keygen -y -P pw -f enc24"

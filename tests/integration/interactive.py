@@ -1,0 +1,188 @@
+# The ssh-keygen flow on a pseudo-terminal: prompts, answers, end of input,
+# Ctrl-C, compared with what ssh-keygen itself prints.  Prints TAP.
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+
+import pexpect
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HWK = os.path.join(TOP, "build", "hwkeygen")
+n = 0
+failed = 0
+
+
+def ok(cond, desc, detail=""):
+    global n, failed
+    n += 1
+    if cond:
+        print("ok %d - %s" % (n, desc))
+    else:
+        failed += 1
+        print("not ok %d - %s" % (n, desc))
+        for line in str(detail).splitlines():
+            print("#   " + line)
+    sys.stdout.flush()
+
+
+def spawn(argv, home):
+    env = dict(os.environ, HOME=home, LC_ALL="C")
+    return pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8",
+                         timeout=120)
+
+
+def finish(c):
+    c.expect(pexpect.EOF)
+    c.close()
+    return c.exitstatus, c.signalstatus
+
+
+def transcript(argv, home, answers):
+    """Runs argv answering each prompt in turn; returns output and status."""
+    c = spawn(argv, home)
+    out = ""
+    prompts = [r"Enter file in which to save the key \(.*\): ",
+               r"Overwrite \(y/n\)\? ",
+               r"Enter passphrase \(empty for no passphrase\): ",
+               r"Enter same passphrase again: ",
+               pexpect.EOF]
+    answers = list(answers)
+    while True:
+        i = c.expect(prompts)
+        out += c.before + (c.after if isinstance(c.after, str) else "")
+        if i == len(prompts) - 1:
+            break
+        c.sendline(answers.pop(0))
+    c.close()
+    return out.replace("\r\n", "\n"), c.exitstatus
+
+
+tmp = tempfile.mkdtemp(prefix="hwk-pty.")
+try:
+    home = os.path.join(tmp, "home")
+    os.mkdir(home)
+    ssh = os.path.join(home, ".ssh")
+    key = os.path.join(ssh, "id_rsa")
+
+    # 1. Enter keeps the default; ~/.ssh is made; a mismatch asks again.
+    out, rc = transcript([HWK, "-b", "2048", "-C", "you@example.com"], home,
+                         ["", "one", "two", "pass phrase", "pass phrase"])
+    ok(rc == 0, "default flow exits 0", out)
+    expect_start = ("Generating public/private rsa key pair.\n"
+                    "Enter file in which to save the key (%s): \n"
+                    "Created directory '%s'.\n"
+                    "Enter passphrase (empty for no passphrase): \n"
+                    "Enter same passphrase again: \n"
+                    "Passphrases do not match.  Try again.\n"
+                    "Enter passphrase (empty for no passphrase): \n"
+                    "Enter same passphrase again: \n"
+                    "Your identification has been saved in %s\n"
+                    "Your public key has been saved in %s.pub\n"
+                    "The key fingerprint is:\n" % (key, ssh, key, key))
+    ok(out.startswith(expect_start), "prompts and messages word for word",
+       out)
+    ok(os.path.isdir(ssh) and stat.S_IMODE(os.stat(ssh).st_mode) == 0o700,
+       "~/.ssh created 0700")
+    r = subprocess.run(["ssh-keygen", "-y", "-P", "pass phrase", "-f", key],
+                       capture_output=True, text=True)
+    ok(r.returncode == 0, "the typed passphrase protects the key", r.stderr)
+    fp = subprocess.run(["ssh-keygen", "-l", "-f", key + ".pub"],
+                        capture_output=True, text=True).stdout.split()[1]
+    ok(("\n%s you@example.com\n" % fp) in out, "fingerprint line printed")
+    art = subprocess.run(["ssh-keygen", "-lv", "-f", key + ".pub"],
+                         capture_output=True, text=True).stdout
+    art = "\n".join(art.splitlines()[1:]) + "\n"
+    ok(out.endswith("The key's randomart image is:\n" + art),
+       "randomart printed as ssh-keygen draws it", out)
+
+    # 2. Same transcript as ssh-keygen's for the same answers (-f given).
+    theirs, trc = transcript(["ssh-keygen", "-t", "rsa", "-b", "2048", "-C",
+                              "x@y", "-f", os.path.join(tmp, "theirs")],
+                             home, ["a", "b", "", ""])
+    ours, orc = transcript([HWK, "-t", "rsa", "-b", "2048", "-C", "x@y",
+                            "-f", os.path.join(tmp, "ours")], home,
+                           ["a", "b", "", ""])
+    norm = lambda s, w: re.sub(r"SHA256:\S+", "FP",
+                               s.split("The key's randomart")[0]
+                               ).replace(os.path.join(tmp, w), "KEY")
+    ok(trc == 0 and orc == 0 and norm(ours, "ours") == norm(theirs, "theirs"),
+       "same transcript as ssh-keygen", "ours:\n%s\ntheirs:\n%s" % (
+           norm(ours, "ours"), norm(theirs, "theirs")))
+
+    # 3. An existing key: anything but y keeps it.
+    before = open(key).read()
+    out, rc = transcript([HWK, "-b", "2048"], home, ["", "n"])
+    ok(rc == 3, "answering n exits 3", out)
+    ok("%s already exists.\nOverwrite (y/n)? n\n" % key in out,
+       "asks ssh-keygen's overwrite question", out)
+    ok(open(key).read() == before, "answering n leaves the key as it was")
+    out, rc = transcript([HWK, "-b", "2048"], home, ["", "y", "", ""])
+    ok(rc == 0 and open(key).read() != before, "answering y replaces it",
+       out)
+
+    # 4. --backup: no question, the old pair moves to key_backup/.
+    before = open(key + ".pub").read()
+    out, rc = transcript([HWK, "-b", "2048", "--backup"], home, ["", "", ""])
+    ok(rc == 0 and "Overwrite" not in out, "--backup does not ask", out)
+    bdir = os.path.join(ssh, "key_backup")
+    moved = [f for f in os.listdir(bdir) if f.endswith(".pub")] \
+        if os.path.isdir(bdir) else []
+    ok(len(moved) == 1 and open(os.path.join(bdir, moved[0])).read() ==
+       before, "old pair kept in ~/.ssh/key_backup/", moved)
+    ok(stat.S_IMODE(os.stat(bdir).st_mode) == 0o700, "key_backup is 0700")
+    ok("Your old key pair has been moved to %s/" % bdir in out,
+       "says where the old pair went", out)
+
+    # 5. End of input at the passphrase prompt: nothing written.
+    k5 = os.path.join(tmp, "eof")
+    c = spawn([HWK, "-b", "2048", "-f", k5], home)
+    c.expect("Enter passphrase")
+    c.sendeof()
+    rc, sig = finish(c)
+    ok(rc == 3 and not os.path.exists(k5) and not os.path.exists(k5 + ".pub"),
+       "EOF at the passphrase prompt: exit 3, no files", c.before)
+    ok("no passphrase given" in c.before, "EOF says what happened", c.before)
+
+    # 6. Ctrl-C at the passphrase prompt: nothing written, echo restored.
+    c = spawn([HWK, "-b", "2048", "-f", k5], home)
+    c.expect("Enter passphrase")
+    c.sendintr()
+    rc, sig = finish(c)
+    ok(sig == signal.SIGINT and not os.path.exists(k5),
+       "Ctrl-C at the prompt ends it and writes nothing", (rc, sig))
+    leftovers = [f for f in os.listdir(tmp) if ".hwk-" in f]
+    ok(leftovers == [], "no temporary files left", leftovers)
+
+    # 7. A typed file name is used.
+    k7 = os.path.join(tmp, "typed")
+    out, rc = transcript([HWK, "-b", "2048"], home, [k7, "", ""])
+    ok(rc == 0 and os.path.exists(k7) and os.path.exists(k7 + ".pub"),
+       "a typed file name is used", out)
+
+    # 8. No terminal at all: the passphrase comes from stdin, as ssh-keygen.
+    k8 = os.path.join(tmp, "piped")
+    r = subprocess.run(["setsid", HWK, "-q", "-b", "2048", "-f", k8],
+                       input="pw8\npw8\n", capture_output=True, text=True,
+                       env=dict(os.environ, HOME=home))
+    ok(r.returncode == 0, "passphrase read from stdin without a tty",
+       r.stderr)
+    r2 = subprocess.run(["ssh-keygen", "-y", "-P", "pw8", "-f", k8],
+                        capture_output=True, text=True)
+    ok(r2.returncode == 0, "and it is the key's passphrase", r2.stderr)
+    k9 = os.path.join(tmp, "devnull")
+    r = subprocess.run(["setsid", HWK, "-q", "-b", "2048", "-f", k9],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, env=dict(os.environ, HOME=home))
+    ok(r.returncode == 3 and not os.path.exists(k9),
+       "stdin at EOF and no tty: exit 3, nothing written", r.stderr)
+    ok("-N ''" in r.stderr, "and says how to give a passphrase", r.stderr)
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+print("1..%d" % n)
+sys.exit(1 if failed else 0)
