@@ -26,7 +26,7 @@ DEBS := gcc make pkg-config libc6-dev libssl-dev openssl libcmocka-dev \
 	openssh-client openssh-server \
 	swtpm swtpm-tools tpm2-tools tpm2-openssl \
 	softhsm2 opensc opensc-pkcs11 \
-	python3 python3-pexpect python3-bcrypt \
+	python3 python3-pexpect python3-bcrypt clang \
 	groff-base time procps
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wformat=2 \
@@ -57,10 +57,16 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(B)/%.o)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(B)/fuzz/%.o)
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FAKES := $(wildcard tests/fakes/*.c)
 FAKE_SO := $(FAKES:tests/fakes/%.c=$(B)/tests/%.so)
 
-.PHONY: all run check unit integration bench deps install uninstall clean
+.PHONY: all run check unit integration bench deps install uninstall clean \
+	fuzz fuzz-smoke
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -112,6 +118,25 @@ $(B)/tests/%.so: tests/fakes/%.c
 	$(Q)$(CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra \
 		-Werror -fPIC -shared -o $@ $< -ldl
 
+# libFuzzer harnesses, built with clang and sanitizers on their own objects.
+$(B)/fuzz/%.o: %.c | $(B)/blowfish_pi.h
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) \
+		$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+	@echo "  FUZZLD  $@"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) \
+		$(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# A few seconds of each harness, from the fixtures; FUZZ_TIME=600 for more.
+fuzz: $(FUZZ_BIN)
+	$(Q)tests/run-fuzz $(FUZZ_BIN)
+
+fuzz-smoke: $(FUZZ_BIN)
+	$(Q)FUZZ_RUNS=20000 tests/run-fuzz $(FUZZ_BIN)
+
 run: deps $(B)/hwkeygen
 	$(B)/hwkeygen $(ARGS)
 
@@ -121,8 +146,8 @@ unit: $(UNIT_BIN)
 integration: $(B)/hwkeygen $(FAKE_SO)
 	$(Q)tests/run-integration
 
-check: deps all $(UNIT_BIN) $(FAKE_SO)
-	$(Q)tests/run-all $(UNIT_BIN)
+check: deps all $(UNIT_BIN) $(FAKE_SO) $(FUZZ_BIN)
+	$(Q)FUZZ="$(FUZZ_BIN)" tests/run-all $(UNIT_BIN)
 
 bench: deps $(B)/hwkeygen $(FAKE_SO)
 	$(Q)tests/bench/run

@@ -144,7 +144,7 @@ hwk_buf_reserve(struct hwk_buf *b, size_t len, uint8_t **dp)
 	if (b->alloc - b->size < len)
 		buf_pack(b);
 	need = b->size + len;
-	if (need > b->alloc) {
+	if (need > b->alloc || b->d == NULL) {
 		nalloc = b->alloc < 256 ? 256 : b->alloc;
 		while (nalloc < need)
 			nalloc = nalloc > b->max / 2 ? b->max : nalloc * 2;
