@@ -156,11 +156,12 @@ deps:
 	$(Q)tests/lib/deps $(DEBS)
 
 install: $(B)/hwkeygen
-	install -d $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(B)/hwkeygen $(DESTDIR)$(BINDIR)/hwkeygen
+	install -m 0644 docs/hwkeygen.1 $(DESTDIR)$(MANDIR)/man1/hwkeygen.1
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/hwkeygen
+	rm -f $(DESTDIR)$(BINDIR)/hwkeygen $(DESTDIR)$(MANDIR)/man1/hwkeygen.1
 
 clean:
 	rm -rf $(B)
