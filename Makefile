@@ -39,7 +39,7 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
-CPPFLAGS += -Iinclude -Isrc -I$(B)
+CPPFLAGS += -Iinclude -Isrc -Isrc/agent -I$(B)
 CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP $(PKG_CFLAGS)
 LDFLAGS += $(HARDEN_LD)
 LDLIBS += $(PKG_LIBS)
@@ -50,8 +50,8 @@ else
 Q := @
 endif
 
-LIB_SRC := $(filter-out src/main.c src/gen_blowfish_pi.c,$(wildcard src/*.c)) \
-	$(wildcard backends/*.c)
+LIB_SRC := $(filter-out src/main.c src/gen_blowfish_pi.c src/agent/main.c, \
+	$(wildcard src/*.c src/agent/*.c)) $(wildcard backends/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -70,9 +70,13 @@ FAKE_SO := $(FAKES:tests/fakes/%.c=$(B)/tests/%.so)
 .SECONDARY:
 .DEFAULT_GOAL := all
 
-all: $(B)/hwkeygen
+all: $(B)/hwkeygen $(B)/hwkey-agent
 
 $(B)/hwkeygen: $(B)/src/main.o $(B)/libhwkey.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/hwkey-agent: $(B)/src/agent/main.o $(B)/libhwkey.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -143,7 +147,7 @@ run: deps $(B)/hwkeygen
 unit: $(UNIT_BIN)
 	$(Q)tests/run-unit $(UNIT_BIN)
 
-integration: $(B)/hwkeygen $(FAKE_SO)
+integration: all $(FAKE_SO)
 	$(Q)tests/run-integration
 
 check: deps all $(UNIT_BIN) $(FAKE_SO) $(FUZZ_BIN)
@@ -155,13 +159,15 @@ bench: deps $(B)/hwkeygen $(FAKE_SO)
 deps:
 	$(Q)tests/lib/deps $(DEBS)
 
-install: $(B)/hwkeygen
+install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(B)/hwkeygen $(DESTDIR)$(BINDIR)/hwkeygen
+	install -m 0755 $(B)/hwkey-agent $(DESTDIR)$(BINDIR)/hwkey-agent
 	install -m 0644 docs/hwkeygen.1 $(DESTDIR)$(MANDIR)/man1/hwkeygen.1
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/hwkeygen $(DESTDIR)$(MANDIR)/man1/hwkeygen.1
+	rm -f $(DESTDIR)$(BINDIR)/hwkeygen $(DESTDIR)$(BINDIR)/hwkey-agent \
+		$(DESTDIR)$(MANDIR)/man1/hwkeygen.1
 
 clean:
 	rm -rf $(B)

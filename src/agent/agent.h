@@ -1,0 +1,82 @@
+/* hwkey-agent: an SSH agent serving the keys behind hwkeygen's stubs. */
+#ifndef HWKEY_AGENT_H
+#define HWKEY_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hwk_buf;
+struct hwk_ctx;
+struct hwk_key;
+struct hwk_pubkey;
+struct hwk_backend;
+
+/* Agent protocol numbers (RFC 9987). */
+#define AGENT_FAILURE			5
+#define AGENT_SUCCESS			6
+#define AGENTC_REQUEST_IDENTITIES	11
+#define AGENT_IDENTITIES_ANSWER		12
+#define AGENTC_SIGN_REQUEST		13
+#define AGENT_SIGN_RESPONSE		14
+#define AGENTC_ADD_IDENTITY		17
+#define AGENTC_REMOVE_IDENTITY		18
+#define AGENTC_REMOVE_ALL_IDENTITIES	19
+#define AGENTC_ADD_SMARTCARD_KEY	20
+#define AGENTC_REMOVE_SMARTCARD_KEY	21
+#define AGENTC_LOCK			22
+#define AGENTC_UNLOCK			23
+#define AGENTC_ADD_ID_CONSTRAINED	25
+#define AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED 26
+#define AGENTC_EXTENSION		27
+
+#define AGENT_RSA_SHA2_256		0x02
+#define AGENT_RSA_SHA2_512		0x04
+
+#define AGENT_MAX_MSG			(256 * 1024)
+
+/* A key the agent offers: its public half from the .pub, its slot on disk. */
+struct hwk_identity {
+	char		*path;
+	struct hwk_pubkey *pub;
+	const struct hwk_backend *backend;
+	struct hwk_key	*key;		/* opened at its first signature */
+	unsigned	 signatures;
+};
+
+enum { AGENT_LOG_ERR, AGENT_LOG_INFO, AGENT_LOG_DEBUG };
+
+struct hwk_agent {
+	struct hwk_ctx	*ctx;
+	struct hwk_identity *ids;
+	size_t		 nids;
+	int		 allow_sha1;
+	int		 locked;
+	uint8_t		 lock_salt[16];
+	uint8_t		 lock_hash[32];
+	unsigned	 failed_unlocks;
+	void		(*log)(int level, const char *fmt, ...)
+			    __attribute__((format(printf, 2, 3)));
+};
+
+/* Adds the key of a stub (with its .pub beside it when there is one). */
+int	hwk_agent_add(struct hwk_agent *a, const char *path);
+/* Adds every device-backed stub in dir that has a .pub beside it. */
+int	hwk_agent_add_dir(struct hwk_agent *a, const char *dir);
+void	hwk_agent_clear(struct hwk_agent *a);
+
+/*
+ * Answers one request (its type byte and body, without the length) by
+ * appending the answer (type byte and body) to reply.  Never fails for a
+ * malformed request: that is answered with AGENT_FAILURE.
+ */
+int	hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
+	    struct hwk_buf *reply);
+
+/* The listening side: poll loop over a UNIX socket until *stop is set. */
+int	hwk_agent_serve(struct hwk_agent *a, int listen_fd,
+	    volatile int *stop);
+
+/* A hwk_ui that asks through SSH_ASKPASS, as ssh does. */
+void	hwk_agent_askpass_ui(struct hwk_ctx *ctx);
+
+#endif /* HWKEY_AGENT_H */

@@ -1,0 +1,110 @@
+/*
+ * How hwkey-agent asks for a PIN or password: it has no terminal, so it runs
+ * SSH_ASKPASS as ssh does, honouring SSH_ASKPASS_REQUIRE.
+ */
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "agent.h"
+
+#define DEFAULT_ASKPASS	"/usr/bin/ssh-askpass"
+
+/* Whether SSH_ASKPASS may be used, by ssh's rules. */
+static int
+askpass_allowed(void)
+{
+	const char *req = getenv("SSH_ASKPASS_REQUIRE");
+	const char *d = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
+
+	if (req != NULL && strcasecmp(req, "never") == 0)
+		return 0;
+	if (req != NULL && strcasecmp(req, "force") == 0)
+		return 1;
+	return (d != NULL && *d != '\0') || (w != NULL && *w != '\0');
+}
+
+static int
+askpass_read(void *arg, const char *prompt, char *buf, size_t len)
+{
+	const char *prog = getenv("SSH_ASKPASS");
+	struct hwk_ctx *ctx = arg;
+	int p[2], status;
+	size_t pos = 0;
+	ssize_t n;
+	pid_t pid;
+	char c;
+
+	buf[0] = '\0';
+	if (!askpass_allowed())
+		return hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "a PIN or password "
+		    "is needed but there is no way to ask: set SSH_ASKPASS "
+		    "(and SSH_ASKPASS_REQUIRE=force without a display), or "
+		    "start the agent with --pin-source");
+	if (prog == NULL || *prog == '\0')
+		prog = DEFAULT_ASKPASS;
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "pipe: %s",
+		    strerror(errno));
+	if ((pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "fork: %s",
+		    strerror(errno));
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		if (dup2(p[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		execlp(prog, prog, prompt, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		n = read(p[0], &c, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || c == '\n' || c == '\r')
+			break;
+		if (pos < len - 1)
+			buf[pos++] = c;
+	}
+	buf[pos] = '\0';
+	c = 0;
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		explicit_bzero(buf, len);
+		return hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "%s was cancelled "
+		    "or failed", prog);
+	}
+	return HWK_OK;
+}
+
+static void
+askpass_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;	/* the agent logs its own messages */
+}
+
+void
+hwk_agent_askpass_ui(struct hwk_ctx *ctx)
+{
+	struct hwk_ui ui = { askpass_read, askpass_notice, ctx };
+
+	hwk_ctx_set_ui(ctx, &ui);
+}

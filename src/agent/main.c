@@ -1,0 +1,465 @@
+/*
+ * hwkey-agent: lets stock ssh use TPM and token keys.  ssh signs through an
+ * agent whenever the agent holds the key an identity file's .pub names, so
+ * this agent offers the keys behind hwkeygen's stubs, read-only.
+ */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "agent.h"
+#include "cli.h"
+
+#define MAX_LONGOPTS	64
+
+enum {
+	OPT_ALLOW_SHA1 = 256, OPT_HELP, OPT_VERSION, OPT_BACKEND_BASE = 512,
+};
+
+static const struct option fixed_longopts[] = {
+	{ "allow-sha1", no_argument, NULL, OPT_ALLOW_SHA1 },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+};
+
+static struct option longopts[MAX_LONGOPTS];
+static const struct hwk_optdesc *backend_opts[MAX_LONGOPTS];
+static int foreground, debug, to_syslog;
+static volatile int stop;
+
+static void
+logmsg(int level, const char *fmt, ...)
+{
+	va_list ap;
+	char ts[32];
+	time_t t;
+
+	if (level == AGENT_LOG_DEBUG && !debug)
+		return;
+	va_start(ap, fmt);
+	if (to_syslog)
+		vsyslog(level == AGENT_LOG_ERR ? LOG_ERR : level ==
+		    AGENT_LOG_INFO ? LOG_INFO : LOG_DEBUG, fmt, ap);
+	else {
+		t = time(NULL);
+		strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&t));
+		fprintf(stderr, "hwkey-agent[%d] %s: ", (int)getpid(), ts);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	}
+	va_end(ap);
+}
+
+static void
+usage(FILE *f)
+{
+	const struct hwk_backend *const *b;
+	const struct hwk_optdesc *o;
+	char arg[64];
+
+	fprintf(f,
+"Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1] [options]\n"
+"                   [STUB ...]\n"
+"       hwkey-agent [-c | -s] -k\n"
+"\n"
+"An SSH agent for the keys behind hwkeygen's stubs (TPM key files, PKCS#11\n"
+"URIs).  With no STUB, every such stub in ~/.ssh with a .pub beside it.\n"
+"\n"
+"  -a SOCKET       listen there (default $XDG_RUNTIME_DIR/hwkey-agent/socket)\n"
+"  -c, -s          print csh or sh lines that set SSH_AUTH_SOCK\n"
+"  -D              stay in the foreground\n"
+"  -d              stay in the foreground and log debug messages\n"
+"  -k              stop the agent named by SSH_AGENT_PID (or -a's pid file)\n"
+"  --allow-sha1    also make ssh-rsa (SHA-1) signatures\n"
+"  --help, --version\n");
+	for (b = hwk_backends(); *b != NULL; b++) {
+		if ((*b)->options == NULL || (*b)->options[0].name == NULL)
+			continue;
+		fprintf(f, "\nOptions of the %s backend:\n", (*b)->name);
+		for (o = (*b)->options; o->name != NULL; o++) {
+			snprintf(arg, sizeof(arg), "--%s%s%s", o->name,
+			    o->arg != NULL ? " " : "",
+			    o->arg != NULL ? o->arg : "");
+			fprintf(f, "  %-16s%s\n", arg, o->help);
+		}
+	}
+}
+
+static int
+build_longopts(void)
+{
+	const struct hwk_backend *const *b;
+	const struct hwk_optdesc *o;
+	size_t n = 0, i;
+	int dup;
+
+	for (i = 0; i < sizeof(fixed_longopts) / sizeof(fixed_longopts[0]); i++)
+		longopts[n++] = fixed_longopts[i];
+	for (b = hwk_backends(); *b != NULL; b++)
+		for (o = (*b)->options; o != NULL && o->name != NULL; o++) {
+			for (dup = 0, i = 0; i < n; i++)
+				if (strcmp(longopts[i].name, o->name) == 0)
+					dup = 1;
+			if (dup)
+				continue;
+			if (n + 1 >= MAX_LONGOPTS)
+				return -1;
+			backend_opts[n] = o;
+			longopts[n].name = o->name;
+			longopts[n].has_arg = o->arg != NULL ?
+			    required_argument : no_argument;
+			longopts[n].flag = NULL;
+			longopts[n].val = OPT_BACKEND_BASE + (int)n;
+			n++;
+		}
+	memset(&longopts[n], 0, sizeof(longopts[n]));
+	return 0;
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* The default socket: a 0700 folder of ours in the runtime directory. */
+static int
+default_socket(char *path, size_t len, char *dir, size_t dirlen)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+
+	if (rt != NULL && *rt == '/') {
+		snprintf(dir, dirlen, "%s/hwkey-agent", rt);
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+			return -1;
+	} else {
+		snprintf(dir, dirlen, "/tmp/hwkey-agent-XXXXXX");
+		if (mkdtemp(dir) == NULL)
+			return -1;
+	}
+	if (snprintf(path, len, "%s/socket", dir) >= (int)len)
+		return -1;
+	return 0;
+}
+
+/* The socket's folder must be ours alone, or the socket is not private. */
+static int
+check_dir(const char *sock)
+{
+	char dir[PATH_MAX], *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", sock);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (lstat(dir, &st) != 0) {
+		fprintf(stderr, "hwkey-agent: %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+	    (st.st_mode & 077) != 0) {
+		fprintf(stderr, "hwkey-agent: %s must be a directory of yours "
+		    "with mode 0700 (chmod 700 %s), or others could reach the "
+		    "socket\n", dir, dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+listen_on(const char *path)
+{
+	struct sockaddr_un sun;
+	mode_t old;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "hwkey-agent: socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+	    SOCK_NONBLOCK, 0)) < 0) {
+		fprintf(stderr, "hwkey-agent: socket: %s\n", strerror(errno));
+		return -1;
+	}
+	/* A socket left by an agent that died can go; a live one cannot. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		fprintf(stderr, "hwkey-agent: an agent is already listening "
+		    "on %s\n", path);
+		close(fd);
+		return -1;
+	}
+	unlink(path);
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    listen(fd, 128) != 0) {
+		umask(old);
+		fprintf(stderr, "hwkey-agent: %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	umask(old);
+	chmod(path, 0600);
+	return fd;
+}
+
+static void
+print_env(int csh, const char *sock, pid_t pid)
+{
+	if (csh) {
+		printf("setenv SSH_AUTH_SOCK %s;\n", sock);
+		printf("setenv SSH_AGENT_PID %d;\n", (int)pid);
+	} else {
+		printf("SSH_AUTH_SOCK=%s; export SSH_AUTH_SOCK;\n", sock);
+		printf("SSH_AGENT_PID=%d; export SSH_AGENT_PID;\n", (int)pid);
+	}
+	printf("echo Agent pid %d;\n", (int)pid);
+	fflush(stdout);
+}
+
+static int
+kill_agent(int csh, const char *sock)
+{
+	const char *s = getenv("SSH_AGENT_PID");
+	char pidfile[PATH_MAX + 8], buf[32];
+	long pid = 0;
+	FILE *f;
+
+	if (s != NULL && *s != '\0')
+		pid = strtol(s, NULL, 10);
+	else if (sock != NULL) {
+		snprintf(pidfile, sizeof(pidfile), "%s.pid", sock);
+		if ((f = fopen(pidfile, "re")) != NULL) {
+			if (fgets(buf, sizeof(buf), f) != NULL)
+				pid = strtol(buf, NULL, 10);
+			fclose(f);
+		}
+	}
+	if (pid < 1) {
+		fprintf(stderr, "hwkey-agent: no agent to stop: SSH_AGENT_PID "
+		    "is not set%s\n", sock == NULL ? " (or give -a SOCKET)" :
+		    " and the socket has no pid file");
+		return EXIT_FAIL;
+	}
+	if (kill((pid_t)pid, SIGTERM) != 0) {
+		fprintf(stderr, "hwkey-agent: cannot stop pid %ld: %s\n", pid,
+		    strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (csh)
+		printf("unsetenv SSH_AUTH_SOCK;\nunsetenv SSH_AGENT_PID;\n");
+	else
+		printf("unset SSH_AUTH_SOCK;\nunset SSH_AGENT_PID;\n");
+	printf("echo Agent pid %ld killed;\n", pid);
+	return EXIT_OK;
+}
+
+static void
+no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &rl);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct hwk_agent agent;
+	struct sigaction sa;
+	sigset_t block;
+	char sock[PATH_MAX], dir[PATH_MAX], pidfile[PATH_MAX + 8], ssh[PATH_MAX];
+	const char *home, *shell = getenv("SHELL");
+	int ch, i, csh, kill_mode = 0, lfd = -1, rc = EXIT_FAIL, made_dir = 0;
+	int r;
+	pid_t pid;
+	FILE *f;
+
+	memset(&agent, 0, sizeof(agent));
+	sock[0] = dir[0] = '\0';
+	csh = shell != NULL && strlen(shell) >= 3 &&
+	    strcmp(shell + strlen(shell) - 3, "csh") == 0;
+	if (build_longopts() != 0 || (agent.ctx = hwk_ctx_new()) == NULL)
+		return EXIT_FAIL;
+	while ((ch = getopt_long(argc, argv, "a:cDdks", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			snprintf(sock, sizeof(sock), "%s", optarg);
+			break;
+		case 'c':
+			csh = 1;
+			break;
+		case 's':
+			csh = 0;
+			break;
+		case 'D':
+			foreground = 1;
+			break;
+		case 'd':
+			foreground = debug = 1;
+			break;
+		case 'k':
+			kill_mode = 1;
+			break;
+		case OPT_ALLOW_SHA1:
+			agent.allow_sha1 = 1;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			rc = EXIT_OK;
+			goto out;
+		case OPT_VERSION:
+			printf("hwkey-agent %s\n", HWK_VERSION);
+			rc = EXIT_OK;
+			goto out;
+		default:
+			if (ch >= OPT_BACKEND_BASE &&
+			    ch < OPT_BACKEND_BASE + MAX_LONGOPTS) {
+				const struct hwk_optdesc *o =
+				    backend_opts[ch - OPT_BACKEND_BASE];
+
+				if (hwk_ctx_set_opt(agent.ctx, o->name,
+				    o->arg != NULL ? optarg : "1") != 0)
+					goto out;
+				break;
+			}
+			fputs("Try 'hwkey-agent --help' for more information.\n",
+			    stderr);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (kill_mode) {
+		rc = kill_agent(csh, sock[0] != '\0' ? sock : NULL);
+		goto out;
+	}
+	no_core_dumps();
+	agent.log = logmsg;
+	hwk_agent_askpass_ui(agent.ctx);
+
+	/* The keys first, so that mistakes are seen before we go away. */
+	if (optind < argc) {
+		for (i = optind; i < argc; i++)
+			if ((r = hwk_agent_add(&agent, argv[i])) != 0) {
+				fprintf(stderr, "hwkey-agent: %s\n",
+				    *hwk_ctx_detail(agent.ctx) != '\0' ?
+				    hwk_ctx_detail(agent.ctx) :
+				    hwk_strerror(r));
+				goto out;
+			}
+	} else if ((home = hwk_home_dir()) != NULL) {
+		snprintf(ssh, sizeof(ssh), "%s/.ssh", home);
+		hwk_agent_add_dir(&agent, ssh);
+	}
+	if (agent.nids == 0)
+		fprintf(stderr, "hwkey-agent: no keys: give stubs as arguments, "
+		    "or make some with hwkeygen --backend tpm2 or pkcs11\n");
+
+	if (sock[0] == '\0') {
+		if (default_socket(sock, sizeof(sock), dir, sizeof(dir)) != 0) {
+			fprintf(stderr, "hwkey-agent: cannot make a folder for "
+			    "the socket: %s\n", strerror(errno));
+			goto out;
+		}
+		made_dir = 1;
+	}
+	if (check_dir(sock) != 0 || (lfd = listen_on(sock)) < 0)
+		goto out;
+	snprintf(pidfile, sizeof(pidfile), "%s.pid", sock);
+
+	/* Signals only interrupt the wait in the poll loop. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+
+	if (!foreground) {
+		fflush(stdout);
+		if ((pid = fork()) < 0) {
+			fprintf(stderr, "hwkey-agent: fork: %s\n",
+			    strerror(errno));
+			goto out;
+		}
+		if (pid > 0) {
+			print_env(csh, sock, pid);
+			close(lfd);
+			lfd = -1;
+			made_dir = 0;	/* the child owns them now */
+			sock[0] = '\0';
+			rc = EXIT_OK;
+			goto out;
+		}
+		setsid();
+		if (chdir("/") != 0)
+			goto out;
+		if ((i = open("/dev/null", O_RDWR)) >= 0) {
+			dup2(i, STDIN_FILENO);
+			dup2(i, STDOUT_FILENO);
+			dup2(i, STDERR_FILENO);
+			if (i > STDERR_FILENO)
+				close(i);
+		}
+		openlog("hwkey-agent", LOG_PID, LOG_AUTH);
+		to_syslog = 1;
+	} else
+		print_env(csh, sock, getpid());
+	if ((f = fopen(pidfile, "we")) != NULL) {
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+	}
+	logmsg(AGENT_LOG_INFO, "serving %zu key%s on %s", agent.nids,
+	    agent.nids == 1 ? "" : "s", sock);
+	for (i = 0; (size_t)i < agent.nids; i++)
+		logmsg(AGENT_LOG_INFO, "  %s (%s)", agent.ids[i].path,
+		    agent.ids[i].backend->name);
+	hwk_agent_serve(&agent, lfd, &stop);
+	logmsg(AGENT_LOG_INFO, "stopping");
+	unlink(pidfile);
+	rc = EXIT_OK;
+ out:
+	/* Flush every device handle, remove the socket and its folder. */
+	hwk_agent_clear(&agent);
+	hwk_ctx_free(&agent.ctx);
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(sock);
+	}
+	if (made_dir && dir[0] != '\0')
+		rmdir(dir);
+	return rc;
+}

@@ -1,0 +1,448 @@
+/*
+ * The agent protocol (RFC 9987) for hwkey-agent: identities from stubs,
+ * signatures through the backends, LOCK/UNLOCK, session-bind; every other
+ * request, and every malformed one, answered with FAILURE.
+ */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/sshkey.h"
+#include "agent.h"
+#include "keyfile.h"
+
+#define LOCK_ITER	10000
+
+static void
+nolog(int level, const char *fmt, ...)
+{
+	(void)level;
+	(void)fmt;
+}
+
+#define LOG(a, lvl, ...) ((a)->log != NULL ? (a)->log : nolog)(lvl, __VA_ARGS__)
+
+static struct hwk_pubkey *
+read_pub(const char *path)
+{
+	struct hwk_buf *data = NULL;
+	struct hwk_pubkey *pub = NULL;
+	char *text;
+
+	if (hwk_file_read(NULL, path, &data) != 0)
+		return NULL;
+	if ((text = hwk_buf_dup_string(data)) != NULL)
+		hwk_pubkey_from_line(text, &pub);
+	free(text);
+	hwk_buf_free(&data);
+	return pub;
+}
+
+static int
+same_blob(const struct hwk_pubkey *a, const struct hwk_pubkey *b)
+{
+	return a->bloblen == b->bloblen &&
+	    memcmp(a->blob, b->blob, a->bloblen) == 0;
+}
+
+/* Opens the slot of an identity with its backend. */
+static int
+open_key(struct hwk_agent *a, struct hwk_identity *id, struct hwk_key **keyp)
+{
+	struct hwk_buf *data = NULL;
+	int r;
+
+	*keyp = NULL;
+	if ((r = hwk_file_read(a->ctx, id->path, &data)) != 0)
+		return r;
+	if (id->backend->load == NULL)
+		r = hwk_ctx_error(a->ctx, HWK_ERR_UNSUPPORTED, "the %s backend "
+		    "cannot open keys", id->backend->name);
+	else
+		r = id->backend->load(a->ctx, hwk_buf_ptr(data),
+		    hwk_buf_len(data), keyp);
+	hwk_buf_free(&data);
+	return r;
+}
+
+int
+hwk_agent_add(struct hwk_agent *a, const char *path)
+{
+	struct hwk_identity id, *nids;
+	struct hwk_slotinfo si;
+	struct hwk_buf *data = NULL;
+	char pubpath[PATH_MAX + 8];
+	size_t i;
+	int r;
+
+	memset(&id, 0, sizeof(id));
+	memset(&si, 0, sizeof(si));
+	if ((r = hwk_file_read(a->ctx, path, &data)) != 0)
+		goto out;
+	if ((id.backend = hwk_backend_for_slot(hwk_buf_ptr(data),
+	    hwk_buf_len(data))) == NULL) {
+		r = hwk_ctx_error(a->ctx, HWK_ERR_FORMAT, "%s is not a key file "
+		    "hwkeygen knows", path);
+		goto out;
+	}
+	if ((id.path = strdup(path)) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto out;
+	}
+	/* The public key: the .pub, else the slot, else the opened key. */
+	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
+	if ((id.pub = read_pub(pubpath)) == NULL &&
+	    id.backend->slot_info != NULL &&
+	    id.backend->slot_info(hwk_buf_ptr(data), hwk_buf_len(data),
+	    &si) == 0 && si.pub != NULL) {
+		id.pub = si.pub;
+		si.pub = NULL;
+	}
+	/* No device is touched here: keys are opened at their first use. */
+	if (id.pub == NULL) {
+		r = hwk_ctx_error(a->ctx, HWK_ERR_NOT_FOUND, "%s: no public key; "
+		    "put it beside the stub (hwkeygen -y -f %s > %s.pub)", path,
+		    path, path);
+		goto out;
+	}
+	for (i = 0; i < a->nids; i++)
+		if (same_blob(a->ids[i].pub, id.pub)) {
+			LOG(a, AGENT_LOG_INFO, "%s: same key as %s, skipped",
+			    path, a->ids[i].path);
+			r = HWK_OK;
+			goto out;
+		}
+	if ((nids = realloc(a->ids, (a->nids + 1) * sizeof(*nids))) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto out;
+	}
+	a->ids = nids;
+	a->ids[a->nids++] = id;
+	memset(&id, 0, sizeof(id));
+	r = HWK_OK;
+ out:
+	hwk_slotinfo_clear(&si);
+	hwk_pubkey_free(&id.pub);
+	free(id.path);
+	hwk_buf_free(&data);
+	return r;
+}
+
+int
+hwk_agent_add_dir(struct hwk_agent *a, const char *dir)
+{
+	const struct hwk_backend *b;
+	struct hwk_buf *data = NULL;
+	struct dirent **names = NULL;
+	char path[PATH_MAX], pub[PATH_MAX + 8];
+	struct stat st;
+	int i, n, r;
+
+	if ((n = scandir(dir, &names, NULL, alphasort)) < 0)
+		return hwk_ctx_error(a->ctx, HWK_ERR_SYSTEM, "cannot read %s",
+		    dir);
+	for (i = 0; i < n; i++) {
+		if (names[i]->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir,
+		    names[i]->d_name) >= (int)sizeof(path))
+			continue;
+		snprintf(pub, sizeof(pub), "%s.pub", path);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+		    stat(pub, &st) != 0)
+			continue;
+		if (hwk_file_read(NULL, path, &data) != 0)
+			continue;
+		b = hwk_backend_for_slot(hwk_buf_ptr(data), hwk_buf_len(data));
+		hwk_buf_free(&data);
+		/* Only keys that live in a device: software keys have ssh-agent. */
+		if (b == NULL || (b->flags & HWK_BF_DEVICE) == 0)
+			continue;
+		if ((r = hwk_agent_add(a, path)) != 0)
+			LOG(a, AGENT_LOG_ERR, "%s: %s", path,
+			    *hwk_ctx_detail(a->ctx) != '\0' ?
+			    hwk_ctx_detail(a->ctx) : hwk_strerror(r));
+	}
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return HWK_OK;
+}
+
+void
+hwk_agent_clear(struct hwk_agent *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nids; i++) {
+		hwk_key_free(&a->ids[i].key);	/* flushes device handles */
+		hwk_pubkey_free(&a->ids[i].pub);
+		free(a->ids[i].path);
+	}
+	free(a->ids);
+	a->ids = NULL;
+	a->nids = 0;
+	explicit_bzero(a->lock_hash, sizeof(a->lock_hash));
+}
+
+static int
+failure(struct hwk_buf *reply)
+{
+	return hwk_buf_put_u8(reply, AGENT_FAILURE);
+}
+
+static int
+identities(struct hwk_agent *a, struct hwk_buf *reply)
+{
+	size_t i, n = a->locked ? 0 : a->nids;
+	int r;
+
+	if ((r = hwk_buf_put_u8(reply, AGENT_IDENTITIES_ANSWER)) != 0 ||
+	    (r = hwk_buf_put_u32(reply, (uint32_t)n)) != 0)
+		return r;
+	for (i = 0; i < n; i++)
+		if ((r = hwk_buf_put_string(reply, a->ids[i].pub->blob,
+		    a->ids[i].pub->bloblen)) != 0 ||
+		    (r = hwk_buf_put_cstring(reply, a->ids[i].pub->comment != NULL ?
+		    a->ids[i].pub->comment : "")) != 0)
+			return r;
+	return HWK_OK;
+}
+
+static int
+sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
+{
+	struct hwk_identity *id = NULL;
+	struct hwk_pubkey *kpub = NULL;
+	struct hwk_buf *sig = NULL;
+	const uint8_t *blob, *data;
+	const char *alg;
+	uint8_t *raw = NULL;
+	size_t bloblen, datalen, rawlen = 0, modlen, i;
+	uint32_t flags;
+	size_t start = hwk_buf_len(reply);
+	int algno, r;
+
+	if (hwk_buf_get_string_direct(req, &blob, &bloblen) != 0 ||
+	    hwk_buf_get_string_direct(req, &data, &datalen) != 0 ||
+	    hwk_buf_get_u32(req, &flags) != 0 || hwk_buf_len(req) != 0)
+		return failure(reply);
+	if (a->locked) {
+		LOG(a, AGENT_LOG_INFO, "sign refused: the agent is locked");
+		return failure(reply);
+	}
+	for (i = 0; i < a->nids; i++)
+		if (a->ids[i].pub->bloblen == bloblen &&
+		    memcmp(a->ids[i].pub->blob, blob, bloblen) == 0)
+			id = &a->ids[i];
+	if (id == NULL) {
+		LOG(a, AGENT_LOG_DEBUG, "sign refused: unknown key");
+		return failure(reply);
+	}
+	if (flags & AGENT_RSA_SHA2_256) {
+		alg = "rsa-sha2-256";
+		algno = HWK_SIG_RSA_SHA256;
+	} else if (flags & AGENT_RSA_SHA2_512) {
+		alg = "rsa-sha2-512";
+		algno = HWK_SIG_RSA_SHA512;
+	} else if (a->allow_sha1) {
+		alg = "ssh-rsa";
+		algno = HWK_SIG_RSA_SHA1;
+	} else {
+		LOG(a, AGENT_LOG_INFO, "%s: refused an ssh-rsa (SHA-1) "
+		    "signature; start the agent with --allow-sha1 to allow it",
+		    id->path);
+		return failure(reply);
+	}
+	hwk_ctx_clear_error(a->ctx);
+	if (id->key == NULL) {
+		if ((r = open_key(a, id, &id->key)) != 0)
+			goto fail;
+		/* The slot must hold the key its .pub announces. */
+		if ((r = hwk_key_pubkey(id->key, &kpub)) != 0)
+			goto fail;
+		if (!same_blob(kpub, id->pub)) {
+			r = hwk_ctx_error(a->ctx, HWK_ERR_FORMAT, "the key does "
+			    "not match %s.pub", id->path);
+			goto fail;
+		}
+	}
+	if ((r = hwk_key_sign(a->ctx, id->key, algno, data, datalen, &raw,
+	    &rawlen)) != 0)
+		goto fail;
+	/* RSA signatures are as long as the modulus, zeros in front. */
+	modlen = (hwk_key_bits(id->key) + 7) / 8;
+	if (rawlen > modlen) {
+		r = hwk_ctx_error(a->ctx, HWK_ERR_INTERNAL, "signature longer "
+		    "than the modulus");
+		goto fail;
+	}
+	if ((sig = hwk_buf_new()) == NULL ||
+	    (r = hwk_buf_put_cstring(sig, alg)) != 0 ||
+	    (r = hwk_buf_put_u32(sig, (uint32_t)modlen)) != 0)
+		goto fail;
+	for (i = rawlen; i < modlen; i++)
+		if ((r = hwk_buf_put_u8(sig, 0)) != 0)
+			goto fail;
+	if ((r = hwk_buf_put(sig, raw, rawlen)) != 0 ||
+	    (r = hwk_buf_put_u8(reply, AGENT_SIGN_RESPONSE)) != 0 ||
+	    (r = hwk_buf_put_stringb(reply, sig)) != 0)
+		goto fail;
+	id->signatures++;
+	LOG(a, AGENT_LOG_DEBUG, "%s: %s signature", id->path, alg);
+	r = HWK_OK;
+	goto out;
+ fail:
+	LOG(a, AGENT_LOG_ERR, "%s: signature failed: %s", id->path,
+	    *hwk_ctx_detail(a->ctx) != '\0' ? hwk_ctx_detail(a->ctx) :
+	    hwk_strerror(r));
+	/* Open afresh next time unless only the PIN or password was wrong. */
+	if (r != HWK_ERR_PIN_INCORRECT && r != HWK_ERR_WRONG_PASSPHRASE)
+		hwk_key_free(&id->key);
+	hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
+	r = failure(reply);
+ out:
+	free(raw);
+	hwk_buf_free(&sig);
+	hwk_pubkey_free(&kpub);
+	return r;
+}
+
+static int
+lock_hash(const struct hwk_agent *a, const uint8_t *pw, size_t len,
+    uint8_t out[32])
+{
+	return PKCS5_PBKDF2_HMAC((const char *)pw, (int)len, a->lock_salt,
+	    sizeof(a->lock_salt), LOCK_ITER, EVP_sha256(), 32, out) == 1 ?
+	    HWK_OK : HWK_ERR_CRYPTO;
+}
+
+static int
+lock(struct hwk_agent *a, int type, struct hwk_buf *req, struct hwk_buf *reply)
+{
+	const uint8_t *pw;
+	uint8_t h[32];
+	size_t len;
+	struct timespec delay;
+
+	if (hwk_buf_get_string_direct(req, &pw, &len) != 0 ||
+	    hwk_buf_len(req) != 0)
+		return failure(reply);
+	if (type == AGENTC_LOCK) {
+		if (a->locked || RAND_bytes(a->lock_salt,
+		    sizeof(a->lock_salt)) != 1 ||
+		    lock_hash(a, pw, len, a->lock_hash) != 0)
+			return failure(reply);
+		a->locked = 1;
+		LOG(a, AGENT_LOG_INFO, "locked");
+		return hwk_buf_put_u8(reply, AGENT_SUCCESS);
+	}
+	if (!a->locked || lock_hash(a, pw, len, h) != 0)
+		return failure(reply);
+	if (CRYPTO_memcmp(h, a->lock_hash, sizeof(h)) != 0) {
+		explicit_bzero(h, sizeof(h));
+		/* Slow down guessing a little, as ssh-agent does. */
+		if (a->failed_unlocks < 10)
+			a->failed_unlocks++;
+		delay.tv_sec = 0;
+		delay.tv_nsec = 100000000L * (long)a->failed_unlocks / 2;
+		nanosleep(&delay, NULL);
+		LOG(a, AGENT_LOG_INFO, "unlock refused: wrong passphrase");
+		return failure(reply);
+	}
+	explicit_bzero(h, sizeof(h));
+	explicit_bzero(a->lock_hash, sizeof(a->lock_hash));
+	a->locked = 0;
+	a->failed_unlocks = 0;
+	LOG(a, AGENT_LOG_INFO, "unlocked");
+	return hwk_buf_put_u8(reply, AGENT_SUCCESS);
+}
+
+static int
+extension(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
+{
+	const uint8_t *name;
+	size_t len;
+	uint8_t fwd;
+
+	if (hwk_buf_get_string_direct(req, &name, &len) != 0)
+		return failure(reply);
+	if (len == strlen("session-bind@openssh.com") &&
+	    memcmp(name, "session-bind@openssh.com", len) == 0) {
+		/* Host key, session id, signature, forwarding flag. */
+		if (hwk_buf_get_string_direct(req, NULL, NULL) != 0 ||
+		    hwk_buf_get_string_direct(req, NULL, NULL) != 0 ||
+		    hwk_buf_get_string_direct(req, NULL, NULL) != 0 ||
+		    hwk_buf_get_u8(req, &fwd) != 0 || hwk_buf_len(req) != 0)
+			return failure(reply);
+		LOG(a, AGENT_LOG_DEBUG, "session-bind%s", fwd ?
+		    " (forwarded)" : "");
+		return hwk_buf_put_u8(reply, AGENT_SUCCESS);
+	}
+	LOG(a, AGENT_LOG_DEBUG, "unsupported extension %.*s",
+	    len > 64 ? 64 : (int)len, (const char *)name);
+	return failure(reply);
+}
+
+int
+hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
+    struct hwk_buf *reply)
+{
+	struct hwk_buf *req;
+	uint8_t type;
+	int r;
+
+	if ((req = hwk_buf_from(msg, len)) == NULL)
+		return HWK_ERR_NOMEM;
+	if (hwk_buf_get_u8(req, &type) != 0) {
+		r = failure(reply);
+		goto out;
+	}
+	switch (type) {
+	case AGENTC_REQUEST_IDENTITIES:
+		r = hwk_buf_len(req) == 0 ? identities(a, reply) :
+		    failure(reply);
+		break;
+	case AGENTC_SIGN_REQUEST:
+		r = sign(a, req, reply);
+		break;
+	case AGENTC_LOCK:
+	case AGENTC_UNLOCK:
+		r = lock(a, type, req, reply);
+		break;
+	case AGENTC_EXTENSION:
+		r = extension(a, req, reply);
+		break;
+	case AGENTC_ADD_IDENTITY:
+	case AGENTC_ADD_ID_CONSTRAINED:
+	case AGENTC_REMOVE_IDENTITY:
+	case AGENTC_REMOVE_ALL_IDENTITIES:
+	case AGENTC_ADD_SMARTCARD_KEY:
+	case AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED:
+	case AGENTC_REMOVE_SMARTCARD_KEY:
+		LOG(a, AGENT_LOG_INFO, "refused request %u: hwkey-agent is "
+		    "read-only; its keys are the stubs it was started with",
+		    type);
+		r = failure(reply);
+		break;
+	default:
+		LOG(a, AGENT_LOG_DEBUG, "unknown request %u", type);
+		r = failure(reply);
+		break;
+	}
+ out:
+	hwk_buf_free(&req);
+	return r;
+}

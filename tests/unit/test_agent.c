@@ -1,0 +1,376 @@
+/*
+ * Unit tests of hwkey-agent's protocol handling, with a software key from
+ * the fixtures: answers, signatures checked with OpenSSL, every truncation
+ * and oversize length of a request, LOCK/UNLOCK, read-only refusals.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/sshkey.h"
+#include "agent.h"
+#include "fixture.h"
+
+static struct hwk_agent agent;
+static struct hwk_pubkey *pub;
+
+static int
+setup(void **state)
+{
+	char *text;
+
+	(void)state;
+	memset(&agent, 0, sizeof(agent));
+	agent.ctx = hwk_ctx_new();
+	assert_int_equal(hwk_agent_add(&agent,
+	    "tests/fixtures/rsa2048.key"), 0);
+	assert_int_equal(agent.nids, 1);
+	text = fixture_read("rsa2048.key.pub", NULL);
+	assert_int_equal(hwk_pubkey_from_line(text, &pub), 0);
+	free(text);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	hwk_agent_clear(&agent);
+	hwk_ctx_free(&agent.ctx);
+	hwk_pubkey_free(&pub);
+	return 0;
+}
+
+/* Dispatches msg and returns the reply (type byte first). */
+static struct hwk_buf *
+ask(const struct hwk_buf *msg)
+{
+	struct hwk_buf *reply = hwk_buf_new();
+
+	assert_int_equal(hwk_agent_dispatch(&agent, hwk_buf_ptr(msg),
+	    hwk_buf_len(msg), reply), 0);
+	assert_true(hwk_buf_len(reply) >= 1);
+	return reply;
+}
+
+static uint8_t
+ask_type(const struct hwk_buf *msg)
+{
+	struct hwk_buf *r = ask(msg);
+	uint8_t t = hwk_buf_ptr(r)[0];
+
+	hwk_buf_free(&r);
+	return t;
+}
+
+static struct hwk_buf *
+sign_request(const uint8_t *blob, size_t bloblen, const char *data,
+    uint32_t flags)
+{
+	struct hwk_buf *m = hwk_buf_new();
+
+	assert_int_equal(hwk_buf_put_u8(m, AGENTC_SIGN_REQUEST), 0);
+	assert_int_equal(hwk_buf_put_string(m, blob, bloblen), 0);
+	assert_int_equal(hwk_buf_put_cstring(m, data), 0);
+	assert_int_equal(hwk_buf_put_u32(m, flags), 0);
+	return m;
+}
+
+static void
+test_identities(void **state)
+{
+	struct hwk_buf *m = hwk_buf_new(), *r;
+	const uint8_t *blob;
+	size_t len;
+	uint32_t n;
+	uint8_t t;
+	char *c;
+
+	(void)state;
+	hwk_buf_put_u8(m, AGENTC_REQUEST_IDENTITIES);
+	r = ask(m);
+	assert_int_equal(hwk_buf_get_u8(r, &t), 0);
+	assert_int_equal(t, AGENT_IDENTITIES_ANSWER);
+	assert_int_equal(hwk_buf_get_u32(r, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(hwk_buf_get_string_direct(r, &blob, &len), 0);
+	assert_int_equal(len, pub->bloblen);
+	assert_memory_equal(blob, pub->blob, len);
+	assert_int_equal(hwk_buf_get_cstring(r, &c, NULL), 0);
+	assert_string_equal(c, "fixture@hwkeygen");
+	free(c);
+	assert_int_equal(hwk_buf_len(r), 0);
+	hwk_buf_free(&r);
+	/* A trailing byte makes it malformed. */
+	hwk_buf_put_u8(m, 0);
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	hwk_buf_free(&m);
+}
+
+/* Checks a SIGN_RESPONSE: algorithm name and a valid PKCS#1 signature. */
+static void
+check_signature(struct hwk_buf *r, const char *want_alg, const EVP_MD *md,
+    const char *data)
+{
+	struct hwk_buf *sig;
+	EVP_PKEY *pk = NULL;
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	const uint8_t *s;
+	size_t slen;
+	uint8_t t;
+	char *alg;
+
+	assert_int_equal(hwk_buf_get_u8(r, &t), 0);
+	assert_int_equal(t, AGENT_SIGN_RESPONSE);
+	assert_int_equal(hwk_buf_get_stringb(r, &sig), 0);
+	assert_int_equal(hwk_buf_len(r), 0);
+	assert_int_equal(hwk_buf_get_cstring(sig, &alg, NULL), 0);
+	assert_string_equal(alg, want_alg);
+	assert_int_equal(hwk_buf_get_string_direct(sig, &s, &slen), 0);
+	assert_int_equal(slen, 256);	/* padded to the modulus */
+	assert_int_equal(hwk_pubkey_to_evp(pub, &pk), 0);
+	assert_int_equal(EVP_DigestVerifyInit(mctx, &pctx, md, NULL, pk), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(pctx,
+	    RSA_PKCS1_PADDING), 1);
+	assert_int_equal(EVP_DigestVerify(mctx, s, slen, (const uint8_t *)data,
+	    strlen(data)), 1);
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_free(pk);
+	free(alg);
+	hwk_buf_free(&sig);
+}
+
+static void
+test_sign(void **state)
+{
+	struct hwk_buf *m, *r;
+
+	(void)state;
+	m = sign_request(pub->blob, pub->bloblen, "to be signed",
+	    AGENT_RSA_SHA2_512);
+	r = ask(m);
+	check_signature(r, "rsa-sha2-512", EVP_sha512(), "to be signed");
+	hwk_buf_free(&r);
+	hwk_buf_free(&m);
+	m = sign_request(pub->blob, pub->bloblen, "other data",
+	    AGENT_RSA_SHA2_256);
+	r = ask(m);
+	check_signature(r, "rsa-sha2-256", EVP_sha256(), "other data");
+	hwk_buf_free(&r);
+	hwk_buf_free(&m);
+	assert_int_equal(agent.ids[0].signatures, 2);
+}
+
+static void
+test_sha1(void **state)
+{
+	struct hwk_buf *m, *r;
+
+	(void)state;
+	m = sign_request(pub->blob, pub->bloblen, "x", 0);
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	agent.allow_sha1 = 1;
+	r = ask(m);
+	check_signature(r, "ssh-rsa", EVP_sha1(), "x");
+	hwk_buf_free(&r);
+	hwk_buf_free(&m);
+}
+
+static void
+test_unknown_key(void **state)
+{
+	struct hwk_buf *m;
+	uint8_t *other = malloc(pub->bloblen);
+
+	(void)state;
+	memcpy(other, pub->blob, pub->bloblen);
+	other[pub->bloblen - 1] ^= 1;
+	m = sign_request(other, pub->bloblen, "x", AGENT_RSA_SHA2_256);
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	hwk_buf_free(&m);
+	free(other);
+}
+
+static void
+test_every_truncation(void **state)
+{
+	struct hwk_buf *m, *cut;
+	size_t i;
+
+	(void)state;
+	m = sign_request(pub->blob, pub->bloblen, "data", AGENT_RSA_SHA2_256);
+	for (i = 0; i < hwk_buf_len(m); i++) {
+		cut = hwk_buf_from(hwk_buf_ptr(m), i);
+		assert_int_equal(ask_type(cut), AGENT_FAILURE);
+		hwk_buf_free(&cut);
+	}
+	/* The whole request works; one byte more does not. */
+	assert_int_equal(ask_type(m), AGENT_SIGN_RESPONSE);
+	hwk_buf_put_u8(m, 0);
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	hwk_buf_free(&m);
+}
+
+static void
+test_oversize_lengths(void **state)
+{
+	static const uint8_t huge[] = { AGENTC_SIGN_REQUEST,
+	    0xff, 0xff, 0xff, 0xff, 'a' };
+	static const uint8_t big_data[] = { AGENTC_SIGN_REQUEST,
+	    0, 0, 0, 1, 'k', 0x7f, 0xff, 0xff, 0xff, 'd' };
+	struct hwk_buf *m;
+
+	(void)state;
+	m = hwk_buf_from(huge, sizeof(huge));
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	hwk_buf_free(&m);
+	m = hwk_buf_from(big_data, sizeof(big_data));
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	hwk_buf_free(&m);
+	m = hwk_buf_from("", 0);
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	hwk_buf_free(&m);
+}
+
+static struct hwk_buf *
+lock_msg(uint8_t type, const char *pw)
+{
+	struct hwk_buf *m = hwk_buf_new();
+
+	hwk_buf_put_u8(m, type);
+	hwk_buf_put_cstring(m, pw);
+	return m;
+}
+
+static void
+test_lock(void **state)
+{
+	struct hwk_buf *lk = lock_msg(AGENTC_LOCK, "secret");
+	struct hwk_buf *bad = lock_msg(AGENTC_UNLOCK, "wrong");
+	struct hwk_buf *good = lock_msg(AGENTC_UNLOCK, "secret");
+	struct hwk_buf *ids = hwk_buf_new(), *r, *s;
+	uint32_t n;
+	uint8_t t;
+
+	(void)state;
+	hwk_buf_put_u8(ids, AGENTC_REQUEST_IDENTITIES);
+	s = sign_request(pub->blob, pub->bloblen, "x", AGENT_RSA_SHA2_256);
+	assert_int_equal(ask_type(good), AGENT_FAILURE);	/* not locked */
+	assert_int_equal(ask_type(lk), AGENT_SUCCESS);
+	assert_int_equal(ask_type(lk), AGENT_FAILURE);	/* already */
+	r = ask(ids);
+	assert_int_equal(hwk_buf_get_u8(r, &t), 0);
+	assert_int_equal(hwk_buf_get_u32(r, &n), 0);
+	assert_int_equal(n, 0);			/* nothing shown while locked */
+	hwk_buf_free(&r);
+	assert_int_equal(ask_type(s), AGENT_FAILURE);
+	assert_int_equal(ask_type(bad), AGENT_FAILURE);
+	assert_int_equal(ask_type(good), AGENT_SUCCESS);
+	assert_int_equal(ask_type(s), AGENT_SIGN_RESPONSE);
+	hwk_buf_free(&lk);
+	hwk_buf_free(&bad);
+	hwk_buf_free(&good);
+	hwk_buf_free(&ids);
+	hwk_buf_free(&s);
+}
+
+static void
+test_read_only(void **state)
+{
+	static const uint8_t types[] = { AGENTC_ADD_IDENTITY,
+	    AGENTC_ADD_ID_CONSTRAINED, AGENTC_REMOVE_IDENTITY,
+	    AGENTC_REMOVE_ALL_IDENTITIES, AGENTC_ADD_SMARTCARD_KEY,
+	    AGENTC_REMOVE_SMARTCARD_KEY, 9, 1, 200 };
+	struct hwk_buf *m;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(types); i++) {
+		m = hwk_buf_new();
+		hwk_buf_put_u8(m, types[i]);
+		hwk_buf_put_cstring(m, "whatever");
+		assert_int_equal(ask_type(m), AGENT_FAILURE);
+		hwk_buf_free(&m);
+	}
+	assert_int_equal(agent.nids, 1);
+}
+
+static void
+test_session_bind(void **state)
+{
+	struct hwk_buf *m = hwk_buf_new();
+
+	(void)state;
+	hwk_buf_put_u8(m, AGENTC_EXTENSION);
+	hwk_buf_put_cstring(m, "session-bind@openssh.com");
+	hwk_buf_put_cstring(m, "hostkey");
+	hwk_buf_put_cstring(m, "session id");
+	hwk_buf_put_cstring(m, "signature");
+	hwk_buf_put_u8(m, 0);
+	assert_int_equal(ask_type(m), AGENT_SUCCESS);
+	hwk_buf_consume_end(m, 1);	/* no forwarding flag */
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	hwk_buf_reset(m);
+	hwk_buf_put_u8(m, AGENTC_EXTENSION);
+	hwk_buf_put_cstring(m, "query");
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	hwk_buf_free(&m);
+}
+
+static void
+test_garbage(void **state)
+{
+	uint8_t msg[64];
+	struct hwk_buf *m, *r;
+	unsigned seed = 1;
+	int i, j;
+
+	(void)state;
+	for (i = 0; i < 2000; i++) {
+		for (j = 0; j < (int)sizeof(msg); j++) {
+			seed = seed * 1103515245 + 12345;
+			msg[j] = (uint8_t)(seed >> 16);
+		}
+		msg[0] = (uint8_t)(i % 30);	/* every request type */
+		m = hwk_buf_from(msg, 1 + (size_t)i % (sizeof(msg) - 1));
+		r = ask(m);
+		hwk_buf_free(&r);
+		hwk_buf_free(&m);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_identities, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sha1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_key, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_every_truncation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_oversize_lengths, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_session_bind, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
