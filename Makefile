@@ -10,6 +10,8 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+SYSTEMD_USER_DIR ?= $(shell $(PKG_CONFIG) --variable=systemduserunitdir \
+	systemd 2>/dev/null || echo $(PREFIX)/lib/systemd/user)
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
@@ -163,11 +165,18 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 $(B)/hwkeygen $(DESTDIR)$(BINDIR)/hwkeygen
 	install -m 0755 $(B)/hwkey-agent $(DESTDIR)$(BINDIR)/hwkey-agent
-	install -m 0644 docs/hwkeygen.1 $(DESTDIR)$(MANDIR)/man1/hwkeygen.1
+	install -m 0644 docs/hwkeygen.1 docs/hwkey-agent.1 \
+		$(DESTDIR)$(MANDIR)/man1/
+	install -d $(DESTDIR)$(SYSTEMD_USER_DIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' src/agent/hwkey-agent.service.in \
+		>$(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hwkeygen $(DESTDIR)$(BINDIR)/hwkey-agent \
-		$(DESTDIR)$(MANDIR)/man1/hwkeygen.1
+		$(DESTDIR)$(MANDIR)/man1/hwkeygen.1 \
+		$(DESTDIR)$(MANDIR)/man1/hwkey-agent.1 \
+		$(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.service
 
 clean:
 	rm -rf $(B)

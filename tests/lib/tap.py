@@ -1,0 +1,109 @@
+# TAP output and the test rig for Python integration tests: temp dirs,
+# cleanups that always run, processes stopped by their pid.
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(TOP, "build")
+HWK = os.path.join(BUILD, "hwkeygen")
+AGENT = os.path.join(BUILD, "hwkey-agent")
+FIXTURES = os.path.join(TOP, "tests", "fixtures")
+
+_n = 0
+_failed = 0
+_cleanups = []
+
+
+def ok(cond, desc, detail=""):
+    global _n, _failed
+    _n += 1
+    if cond:
+        print("ok %d - %s" % (_n, desc))
+    else:
+        _failed += 1
+        print("not ok %d - %s" % (_n, desc))
+        for line in str(detail).splitlines():
+            print("#   " + line)
+    sys.stdout.flush()
+    return cond
+
+
+def skip(desc):
+    ok(True, "# SKIP " + desc)
+
+
+def at_exit(fn):
+    _cleanups.append(fn)
+
+
+def _cleanup():
+    for fn in reversed(_cleanups):
+        try:
+            fn()
+        except Exception:
+            pass
+
+
+atexit.register(_cleanup)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
+
+
+def tempdir():
+    d = tempfile.mkdtemp(prefix="hwk-test.")
+    at_exit(lambda: shutil.rmtree(d, ignore_errors=True))
+    return d
+
+
+def stop(proc, timeout=5):
+    """Stops a process we started, by its pid, and reaps it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def start(argv, **kw):
+    p = subprocess.Popen(argv, **kw)
+    at_exit(lambda: stop(p))
+    return p
+
+
+def run(argv, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    return subprocess.run(argv, **kw)
+
+
+def wait_for(pred, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def done():
+    print("1..%d" % _n)
+    sys.stdout.flush()
+    _cleanup()
+    _cleanups.clear()
+    sys.exit(1 if _failed else 0)
