@@ -10,6 +10,12 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
+UDEV_RULES_DIR ?= $(shell d=$$($(PKG_CONFIG) --variable=udevdir udev \
+	2>/dev/null) && [ -n "$$d" ] && echo $$d/rules.d || \
+	echo /usr/lib/udev/rules.d)
+BASH_COMPLETION_DIR ?= $(shell $(PKG_CONFIG) --variable=completionsdir \
+	bash-completion 2>/dev/null || \
+	echo $(PREFIX)/share/bash-completion/completions)
 SYSTEMD_USER_DIR ?= $(shell $(PKG_CONFIG) --variable=systemduserunitdir \
 	systemd 2>/dev/null || echo $(PREFIX)/lib/systemd/user)
 DESTDIR ?=
@@ -29,7 +35,7 @@ DEBS := gcc make pkg-config libc6-dev libssl-dev openssl libcmocka-dev \
 	swtpm swtpm-tools tpm2-tools tpm2-openssl \
 	softhsm2 opensc opensc-pkcs11 \
 	python3 python3-pexpect python3-bcrypt clang \
-	groff-base time procps
+	groff-base time procps udev
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wformat=2 \
 	-Wstrict-prototypes -Wpointer-arith -Wvla
@@ -171,12 +177,19 @@ install: all
 	sed 's|@BINDIR@|$(BINDIR)|g' src/agent/hwkey-agent.service.in \
 		>$(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.service
+	install -d $(DESTDIR)$(UDEV_RULES_DIR) $(DESTDIR)$(BASH_COMPLETION_DIR)
+	install -m 0644 udev/70-hwkeygen.rules $(DESTDIR)$(UDEV_RULES_DIR)/
+	install -m 0644 src/completion/hwkeygen src/completion/hwkey-agent \
+		$(DESTDIR)$(BASH_COMPLETION_DIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hwkeygen $(DESTDIR)$(BINDIR)/hwkey-agent \
 		$(DESTDIR)$(MANDIR)/man1/hwkeygen.1 \
 		$(DESTDIR)$(MANDIR)/man1/hwkey-agent.1 \
-		$(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.service
+		$(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.service \
+		$(DESTDIR)$(UDEV_RULES_DIR)/70-hwkeygen.rules \
+		$(DESTDIR)$(BASH_COMPLETION_DIR)/hwkeygen \
+		$(DESTDIR)$(BASH_COMPLETION_DIR)/hwkey-agent
 
 clean:
 	rm -rf $(B)
