@@ -48,7 +48,7 @@ TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 CPPFLAGS += -Iinclude -Isrc -Isrc/agent -I$(B)
-CFLAGS += -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) -MMD -MP $(PKG_CFLAGS)
+CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(HARDEN) -MMD -MP $(PKG_CFLAGS)
 LDFLAGS += $(HARDEN_LD)
 LDLIBS += $(PKG_LIBS)
 

@@ -53,8 +53,8 @@ hwk_backend_for_slot(const uint8_t *slot, size_t len)
 }
 
 int
-hwk_backend_auto(struct hwk_ctx *ctx, const struct hwk_backend **bp,
-    char *why, size_t whylen)
+hwk_backend_auto(struct hwk_ctx *ctx, unsigned need,
+    const struct hwk_backend **bp, char *why, size_t whylen)
 {
 	const struct hwk_backend *const *b;
 	size_t used = 0;
@@ -64,6 +64,8 @@ hwk_backend_auto(struct hwk_ctx *ctx, const struct hwk_backend **bp,
 	if (whylen > 0)
 		why[0] = '\0';
 	for (b = table; *b != NULL; b++) {
+		if (((*b)->flags & need) != need)
+			continue;
 		hwk_ctx_clear_error(ctx);
 		if ((*b)->probe == NULL || (*b)->probe(ctx) == 0) {
 			*bp = *b;
@@ -77,10 +79,14 @@ hwk_backend_auto(struct hwk_ctx *ctx, const struct hwk_backend **bp,
 			used += (size_t)n;
 	}
 	hwk_ctx_clear_error(ctx);
-	if (*bp == NULL)
+	if (*bp == NULL) {
+		if (used >= 2)
+			why[used - 2] = '\0';
 		return hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE,
-		    "no backend is usable: %.*s", used >= 2 ? (int)used - 2 : 0,
-		    why);
+		    "no %s is usable: %s", need & HWK_BF_DEVICE ?
+		    "hardware backend" : "backend",
+		    used >= 2 ? why : "none is built in");
+	}
 	if (used >= 2)
 		snprintf(why + used - 2, whylen - used + 2, ": using %s",
 		    (*bp)->name);

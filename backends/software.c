@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -16,6 +17,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/out.h"
 #include "hwkey/sshkey.h"
 #include "openssh_key.h"
 #include "backends.h"
@@ -336,6 +338,18 @@ sw_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	return r;
 }
 
+static int
+sw_describe(struct hwk_ctx *ctx, struct hwk_out *out)
+{
+	(void)ctx;
+	hwk_out_str(out, "library", OpenSSL_version(OPENSSL_VERSION));
+	hwk_out_int(out, "rsa_bits_min", HWK_RSA_MIN_BITS);
+	hwk_out_int(out, "rsa_bits_max", HWK_RSA_MAX_BITS);
+	hwk_out_str(out, "key_file", "openssh-key-v1, aes256-ctr + bcrypt "
+	    "with a passphrase");
+	return HWK_OK;
+}
+
 const struct hwk_backend hwk_backend_software = {
 	.name = "software",
 	.summary = "key made by OpenSSL, kept in an OpenSSH private key file",
@@ -352,4 +366,5 @@ const struct hwk_backend hwk_backend_software = {
 	.sign = sw_sign,
 	.destroy = NULL,
 	.free_impl = NULL,
+	.describe = sw_describe,
 };

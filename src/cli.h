@@ -24,8 +24,9 @@ int	hwk_exit_code(int err);
 /* Prints the context's error (or msg if it has none) and its advice. */
 void	hwk_report(struct hwk_ctx *ctx, int err, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-/* The key pairs in dir, one line each (hwkeygen --list). */
-int	hwk_list_keys(struct hwk_ctx *ctx, const char *dir, FILE *out);
+/* The key pairs in dir, one line each or as JSON (hwkeygen --list). */
+int	hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json,
+	    FILE *out);
 /* The user's home: $HOME, else the password database. */
 const char *hwk_home_dir(void);
 

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/out.h"
 #include "hwkey/sshkey.h"
 #include "cli.h"
 #include "keyfile.h"
@@ -42,6 +44,9 @@ struct options {
 	int		 verbose;	/* -v */
 	int		 list;
 	int		 backup;
+	int		 json;
+	int		 backends;	/* --backends */
+	int		 require_hw;
 	const char	*backend;
 };
 
@@ -51,7 +56,7 @@ static FILE *info;		/* where messages for the user go */
 /* Long options; values >= OPT_BACKEND_BASE are the backends' own. */
 enum {
 	OPT_BACKEND = 256, OPT_BACKUP, OPT_LIST, OPT_HELP, OPT_VERSION,
-	OPT_BACKEND_BASE = 512,
+	OPT_JSON, OPT_BACKENDS, OPT_REQUIRE_HW, OPT_BACKEND_BASE = 512,
 };
 
 static const struct option fixed_longopts[] = {
@@ -60,6 +65,9 @@ static const struct option fixed_longopts[] = {
 	{ "list", no_argument, NULL, OPT_LIST },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "backends", no_argument, NULL, OPT_BACKENDS },
+	{ "require-hardware", no_argument, NULL, OPT_REQUIRE_HW },
 };
 
 #define PARSE_DONE	(-1)	/* --help or --version: nothing more to do */
@@ -141,7 +149,8 @@ usage(FILE *f)
 "                [-a rounds] [--backend NAME] [--backup] [backend options]\n"
 "       hwkeygen -y [-f file] [-P passphrase]\n"
 "       hwkeygen -l [-v] [-f file]\n"
-"       hwkeygen --list\n"
+"       hwkeygen --list [--json]\n"
+"       hwkeygen --backends [--json]\n"
 "\n"
 "Makes an SSH key pair the way ssh-keygen does, with the private key born\n"
 "inside a PKCS#11 token or a TPM when there is one, and in software when not.\n"
@@ -164,7 +173,11 @@ usage(FILE *f)
 	fprintf(f, "\n"
 "  --backup         move an existing key pair to key_backup/ instead of\n"
 "                   asking whether to overwrite it\n"
+"  --require-hardware  refuse to fall back to a key in a file\n"
 "  --list           list the key pairs in ~/.ssh\n"
+"  --backends       what each backend finds on this machine\n"
+"  --json           machine-readable output for --list, --backends and\n"
+"                   key generation (no prompts: use -f, -N, --pin-source)\n"
 "  --help           this text\n"
 "  --version        the version\n");
 	for (b = hwk_backends(); *b != NULL; b++) {
@@ -364,6 +377,15 @@ parse_args(int argc, char **argv, struct hwk_ctx *ctx)
 		case OPT_LIST:
 			opt.list = 1;
 			break;
+		case OPT_JSON:
+			opt.json = 1;
+			break;
+		case OPT_BACKENDS:
+			opt.backends = 1;
+			break;
+		case OPT_REQUIRE_HW:
+			opt.require_hw = 1;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return PARSE_DONE;
@@ -386,8 +408,24 @@ parse_args(int argc, char **argv, struct hwk_ctx *ctx)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (opt.print_public + opt.fingerprint + opt.list > 1)
-		return usage_error("-y, -l and --list cannot be combined");
+	if (opt.print_public + opt.fingerprint + opt.list + opt.backends > 1)
+		return usage_error("-y, -l, --list and --backends cannot be "
+		    "combined");
+	if (opt.require_hw && strcmp(opt.backend, "auto") != 0 &&
+	    (hwk_backend_find(opt.backend)->flags & HWK_BF_DEVICE) == 0)
+		return usage_error("--require-hardware and --backend %s "
+		    "contradict each other: the %s backend keeps the key in a "
+		    "file", opt.backend, opt.backend);
+	if (opt.json && (opt.print_public || opt.fingerprint))
+		return usage_error("--json goes with --list, --backends and "
+		    "key generation");
+	if (opt.json && !opt.list && !opt.backends) {
+		/* Scripts get no prompts: everything must be on the line. */
+		if (!opt.have_path)
+			return usage_error("--json does not prompt: give the "
+			    "key file with -f");
+	}
+	info = opt.json ? stderr : stdout;
 	return EXIT_OK;
 }
 
@@ -396,6 +434,11 @@ static int
 ui_read_secret(void *arg, const char *prompt, char *buf, size_t len)
 {
 	(void)arg;
+	if (opt.json) {
+		fprintf(stderr, "hwkeygen: %s\nhwkeygen: --json does not prompt: "
+		    "give the secret with -N, -P or --pin-source\n", prompt);
+		return HWK_ERR_CANCELLED;
+	}
 	return hwk_prompt_secret(prompt, buf, len);
 }
 
@@ -495,6 +538,12 @@ confirm_overwrite(void)
 		return EXIT_OK;
 	if (opt.backup)
 		return EXIT_OK;		/* the old pair is kept, not lost */
+	if (opt.json) {
+		fprintf(stderr, "hwkeygen: %s already exists and --json does not "
+		    "prompt: add --backup to keep it in key_backup/, or remove "
+		    "it\n", which);
+		return EXIT_CANCEL;
+	}
 	printf("%s already exists.\n", which);
 	if (hwk_prompt_line("Overwrite (y/n)? ", answer, sizeof(answer)) != 0 ||
 	    (answer[0] != 'y' && answer[0] != 'Y')) {
@@ -575,9 +624,9 @@ print_fingerprint_art(const struct hwk_pubkey *pub)
 	    (r = hwk_randomart(digest, sizeof(digest), hwk_pubkey_label(pub),
 	    pub->bits, "SHA256", &art)) != 0)
 		return r;
-	printf("The key fingerprint is:\n%s %s\n", fp,
+	fprintf(info, "The key fingerprint is:\n%s %s\n", fp,
 	    pub->comment != NULL ? pub->comment : "");
-	printf("The key's randomart image is:\n%s\n", art);
+	fprintf(info, "The key's randomart image is:\n%s\n", art);
 	free(art);
 	return HWK_OK;
 }
@@ -635,13 +684,129 @@ choose_backend(struct hwk_ctx *ctx, const struct hwk_backend **bp)
 		}
 		return HWK_OK;
 	}
-	if ((r = hwk_backend_auto(ctx, bp, why, sizeof(why))) != 0) {
+	if ((r = hwk_backend_auto(ctx, opt.require_hw ? HWK_BF_DEVICE : 0, bp,
+	    why, sizeof(why))) != 0) {
 		hwk_report(ctx, r, NULL);
+		if (opt.require_hw)
+			fprintf(stderr, "hwkeygen: --require-hardware: nothing "
+			    "was written\n");
 		return r;
 	}
 	if (!opt.quiet && hwk_backends()[1] != NULL)
 		fprintf(info, "%s\n", why);
 	return HWK_OK;
+}
+
+/* "Generating ... N s" on the terminal while a slow device works. */
+struct progress {
+	pthread_t	 thread;
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	int		 done;
+	int		 running;
+	const char	*backend;
+	unsigned	 bits;
+};
+
+static void *
+progress_run(void *arg)
+{
+	struct progress *p = arg;
+	struct timespec start, until;
+	int shown = 0;
+	long secs;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	pthread_mutex_lock(&p->lock);
+	for (secs = 1; !p->done; secs++) {
+		until = start;
+		until.tv_sec += secs;
+		while (!p->done && pthread_cond_timedwait(&p->cond, &p->lock,
+		    &until) == 0)
+			;
+		if (p->done)
+			break;
+		fprintf(stderr, "\rGenerating the %u-bit key (%s)... %ld s ",
+		    p->bits, p->backend, secs);
+		fflush(stderr);
+		shown = 1;
+	}
+	if (shown) {
+		fputs("\r\033[K", stderr);	/* leave the line clean */
+		fflush(stderr);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void
+progress_start(struct progress *p, const char *backend, unsigned bits)
+{
+	pthread_condattr_t ca;
+	sigset_t all, old;
+
+	memset(p, 0, sizeof(*p));
+	if (opt.quiet || !isatty(STDERR_FILENO))
+		return;
+	p->backend = backend;
+	p->bits = bits;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	/* Signals stay with the main thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	p->running = pthread_create(&p->thread, NULL, progress_run, p) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void
+progress_stop(struct progress *p)
+{
+	if (!p->running)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->done = 1;
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	p->running = 0;
+}
+
+/* The result of a generation for scripts (--json). */
+static int
+print_json_result(const struct hwk_backend *b, const struct hwk_pubkey *pub,
+    const char *publine, const struct hwk_export *ex)
+{
+	struct hwk_out *o;
+	char fp[HWK_FP_LEN], pubpath[PATH_MAX + 8];
+	int r;
+
+	if ((o = hwk_out_new(1)) == NULL ||
+	    hwk_fingerprint(pub->blob, pub->bloblen, fp, NULL) != 0) {
+		hwk_out_free(&o);
+		return -1;
+	}
+	snprintf(pubpath, sizeof(pubpath), "%s.pub", opt.path);
+	hwk_out_begin_object(o, NULL);
+	hwk_out_str(o, "path", opt.path);
+	hwk_out_str(o, "public_path", pubpath);
+	hwk_out_str(o, "backend", b->name);
+	hwk_out_str(o, "type", hwk_pubkey_label(pub));
+	hwk_out_int(o, "bits", pub->bits);
+	hwk_out_str(o, "fingerprint", fp);
+	hwk_out_str(o, "comment", pub->comment);
+	hwk_out_str(o, "public_key", publine);
+	hwk_out_str(o, "backup", ex->backup_path[0] != '\0' ?
+	    ex->backup_path : NULL);
+	hwk_out_end_object(o);
+	r = hwk_out_print(o, stdout);
+	hwk_out_free(&o);
+	return r;
 }
 
 static int
@@ -654,9 +819,11 @@ do_generate(struct hwk_ctx *ctx)
 	struct hwk_buf *slot = NULL;
 	struct hwk_export ex;
 	char *pass = NULL, *comment = NULL, *line = NULL, *publine = NULL;
+	struct progress progress;
 	sigset_t saved;
 	int r, rc = EXIT_FAIL, blocked = 0;
 
+	memset(&progress, 0, sizeof(progress));
 	memset(&gp, 0, sizeof(gp));
 	memset(&ex, 0, sizeof(ex));
 	if ((r = choose_backend(ctx, &b)) != 0)
@@ -673,8 +840,14 @@ do_generate(struct hwk_ctx *ctx)
 		rc = r == HWK_ERR_KEY_SIZE ? EXIT_USAGE : hwk_exit_code(r);
 		goto out;
 	}
+	if (opt.json && (b->flags & HWK_BF_PASSPHRASE) && opt.new_pass == NULL) {
+		fprintf(stderr, "hwkeygen: --json does not prompt: give the "
+		    "passphrase with -N (-N '' for none)\n");
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (!opt.quiet)
-		printf("Generating public/private rsa key pair.\n");
+		fprintf(info, "Generating public/private rsa key pair.\n");
 	if (!opt.have_path && (rc = ask_filename("Enter file in which to "
 	    "save the key")) != EXIT_OK)
 		goto out;
@@ -705,7 +878,10 @@ do_generate(struct hwk_ctx *ctx)
 		signals_block(&saved);
 		blocked = 1;
 	}
-	if ((r = b->generate(ctx, &gp, &key)) != 0) {
+	progress_start(&progress, b->name, gp.bits);
+	r = b->generate(ctx, &gp, &key);
+	progress_stop(&progress);
+	if (r != 0) {
 		hwk_report(ctx, r, "could not generate the key");
 		rc = hwk_exit_code(r);
 		goto out;
@@ -744,21 +920,26 @@ do_generate(struct hwk_ctx *ctx)
 	}
 	if (!opt.quiet) {
 		if (ex.backup_path[0] != '\0')
-			printf("Your old key pair has been moved to %s\n",
+			fprintf(info, "Your old key pair has been moved to %s\n",
 			    ex.backup_path);
-		printf("Your identification has been saved in %s\n", opt.path);
-		printf("Your public key has been saved in %s.pub\n", opt.path);
+		fprintf(info, "Your identification has been saved in %s\n",
+		    opt.path);
+		fprintf(info, "Your public key has been saved in %s.pub\n",
+		    opt.path);
 		if ((r = print_fingerprint_art(pub)) != 0) {
 			hwk_report(ctx, r, "could not compute the fingerprint");
 			goto out;
 		}
 	}
+	if (opt.json && print_json_result(b, pub, line, &ex) != 0)
+		goto out;
 	rc = EXIT_OK;
 	goto out;
 
  fail_rollback:
 	rollback(ctx, b, key);
  out:
+	progress_stop(&progress);
 	if (blocked) {
 		/* Done either way: a Ctrl-C that came late changes nothing. */
 		struct timespec zero = { 0, 0 };
@@ -1007,6 +1188,39 @@ do_fingerprint(struct hwk_ctx *ctx)
 	return rc;
 }
 
+/* hwkeygen --backends: what each backend finds on this machine. */
+static int
+do_backends(struct hwk_ctx *ctx)
+{
+	const struct hwk_backend *const *b;
+	struct hwk_out *o;
+	int r, rc;
+
+	if ((o = hwk_out_new(opt.json)) == NULL)
+		return EXIT_FAIL;
+	hwk_out_begin_object(o, NULL);
+	for (b = hwk_backends(); *b != NULL; b++) {
+		hwk_out_begin_object(o, (*b)->name);
+		hwk_out_str(o, "summary", (*b)->summary);
+		hwk_ctx_clear_error(ctx);
+		r = (*b)->probe != NULL ? (*b)->probe(ctx) : 0;
+		hwk_out_bool(o, "usable", r == 0);
+		if (r != 0)
+			hwk_out_str(o, "reason", *hwk_ctx_detail(ctx) != '\0' ?
+			    hwk_ctx_detail(ctx) : hwk_strerror(r));
+		hwk_out_bool(o, "hardware", ((*b)->flags & HWK_BF_DEVICE) != 0);
+		hwk_out_int(o, "default_bits", (*b)->default_bits);
+		hwk_ctx_clear_error(ctx);
+		if ((*b)->describe != NULL)
+			(*b)->describe(ctx, o);
+		hwk_out_end_object(o);
+	}
+	hwk_out_end_object(o);
+	rc = hwk_out_print(o, stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+	hwk_out_free(&o);
+	return rc;
+}
+
 int
 hwk_cli_main(int argc, char **argv)
 {
@@ -1034,8 +1248,10 @@ hwk_cli_main(int argc, char **argv)
 			goto out;
 		}
 		snprintf(dir, sizeof(dir), "%s/.ssh", home);
-		rc = hwk_list_keys(ctx, dir, stdout);
-	} else if (opt.print_public)
+		rc = hwk_list_keys(ctx, dir, opt.json, stdout);
+	} else if (opt.backends)
+		rc = do_backends(ctx);
+	else if (opt.print_public)
 		rc = do_print_public(ctx);
 	else if (opt.fingerprint)
 		rc = do_fingerprint(ctx);
@@ -1044,6 +1260,7 @@ hwk_cli_main(int argc, char **argv)
  out:
 	if (opt.new_pass != NULL)
 		hwk_freezero(opt.new_pass, strlen(opt.new_pass));
+	opt.new_pass = NULL;
 	hwk_ctx_free(&ctx);
 	if (fflush(stdout) != 0 && rc == EXIT_OK)
 		rc = EXIT_FAIL;

@@ -12,6 +12,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/out.h"
 #include "hwkey/sshkey.h"
 #include "cli.h"
 #include "keyfile.h"
@@ -136,9 +137,39 @@ maxlen(size_t cur, const char *s)
 	return n > cur ? n : cur;
 }
 
-int
-hwk_list_keys(struct hwk_ctx *ctx, const char *dir, FILE *out)
+static int
+print_json(struct row *rows, size_t n, FILE *out)
 {
+	struct hwk_out *o;
+	size_t i;
+	int r;
+
+	if ((o = hwk_out_new(1)) == NULL)
+		return EXIT_FAIL;
+	hwk_out_begin_array(o, NULL);
+	for (i = 0; i < n; i++) {
+		hwk_out_begin_object(o, NULL);
+		hwk_out_str(o, "path", rows[i].path);
+		hwk_out_str(o, "type", rows[i].type);
+		hwk_out_int(o, "bits", atoi(rows[i].bits));
+		hwk_out_str(o, "fingerprint", rows[i].fp[0] == 'S' ?
+		    rows[i].fp : NULL);
+		hwk_out_str(o, "backend", rows[i].backend);
+		hwk_out_str(o, "protection", rows[i].protection);
+		hwk_out_str(o, "comment", rows[i].comment);
+		hwk_out_bool(o, "public_key_matches", !rows[i].mismatch);
+		hwk_out_end_object(o);
+	}
+	hwk_out_end_array(o);
+	r = hwk_out_print(o, out);
+	hwk_out_free(&o);
+	return r == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+int
+hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
+{
+	int rc;
 	struct row *rows = NULL, *nr;
 	struct dirent *de;
 	size_t n = 0, i, w[6];
@@ -147,7 +178,11 @@ hwk_list_keys(struct hwk_ctx *ctx, const char *dir, FILE *out)
 	(void)ctx;
 	if ((d = opendir(dir)) == NULL) {
 		if (errno == ENOENT) {
-			fprintf(out, "No key pairs: %s does not exist.\n", dir);
+			if (json)
+				fputs("[]\n", out);
+			else
+				fprintf(out, "No key pairs: %s does not exist.\n",
+				    dir);
 			return EXIT_OK;
 		}
 		fprintf(stderr, "hwkeygen: cannot read %s: %s\n", dir,
@@ -167,11 +202,18 @@ hwk_list_keys(struct hwk_ctx *ctx, const char *dir, FILE *out)
 	}
 	closedir(d);
 	if (n == 0) {
-		fprintf(out, "No key pairs in %s.\n", dir);
+		if (json)
+			fputs("[]\n", out);
+		else
+			fprintf(out, "No key pairs in %s.\n", dir);
 		free(rows);
 		return EXIT_OK;
 	}
 	qsort(rows, n, sizeof(*rows), row_cmp);
+	if (json) {
+		rc = print_json(rows, n, out);
+		goto done;
+	}
 	w[0] = strlen("PATH");
 	w[1] = strlen("TYPE");
 	w[2] = strlen("BITS");
@@ -201,12 +243,14 @@ hwk_list_keys(struct hwk_ctx *ctx, const char *dir, FILE *out)
 			fprintf(out, "warning: %s.pub does not match the "
 			    "public key inside %s\n", rows[i].path,
 			    rows[i].path);
+	rc = EXIT_OK;
+ done:
 	for (i = 0; i < n; i++) {
 		free(rows[i].path);
 		free(rows[i].comment);
 	}
 	free(rows);
-	return EXIT_OK;
+	return rc;
  fail:
 	for (i = 0; i < n; i++) {
 		free(rows[i].path);

@@ -14,6 +14,7 @@
 
 struct hwk_buf;
 struct hwk_ctx;
+struct hwk_out;
 struct hwk_pubkey;
 
 #define HWK_KEY_RSA		1
@@ -89,6 +90,8 @@ struct hwk_backend {
 	int	(*destroy)(struct hwk_ctx *ctx, struct hwk_key *key);
 	/* Releases key->impl: handles, sessions, secrets. */
 	void	(*free_impl)(struct hwk_key *key);
+	/* What the backend finds here, for --backends (members of an object). */
+	int	(*describe)(struct hwk_ctx *ctx, struct hwk_out *out);
 };
 
 /* The registry, in the order --backend auto tries them. */
@@ -98,9 +101,12 @@ void	hwk_backends_override(const struct hwk_backend *const *table);
 const struct hwk_backend *hwk_backend_find(const char *name);
 const struct hwk_backend *hwk_backend_for_slot(const uint8_t *slot,
 	    size_t len);
-/* The first backend whose probe succeeds; why says what was passed over. */
-int	hwk_backend_auto(struct hwk_ctx *ctx, const struct hwk_backend **bp,
-	    char *why, size_t whylen);
+/*
+ * The first backend with all the flags in need whose probe succeeds; why
+ * says what was passed over and what was chosen.
+ */
+int	hwk_backend_auto(struct hwk_ctx *ctx, unsigned need,
+	    const struct hwk_backend **bp, char *why, size_t whylen);
 
 /* Keys, whatever backend holds them. */
 int	hwk_key_new(const struct hwk_backend *b, struct hwk_key **keyp);

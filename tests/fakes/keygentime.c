@@ -4,6 +4,8 @@
  * to $HWK_KEYGEN_TIME_FILE.  The rest of a program's wall time is what it
  * adds around OpenSSL: that is what the software benchmark compares, since
  * the prime search itself varies from run to run by a factor of three.
+ * HWK_KEYGEN_DELAY=SECONDS also makes each generation that much slower, to
+ * test what the user sees during a slow one.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -52,6 +54,8 @@ EVP_PKEY_generate(void *ctx, void **pkey)
 		    "EVP_PKEY_generate");
 	t0 = now();
 	depth++;
+	if (getenv("HWK_KEYGEN_DELAY") != NULL)
+		sleep((unsigned)atoi(getenv("HWK_KEYGEN_DELAY")));
 	r = real(ctx, pkey);
 	if (--depth == 0)
 		record(now() - t0);

@@ -181,6 +181,26 @@ try:
     ok(r.returncode == 3 and not os.path.exists(k9),
        "stdin at EOF and no tty: exit 3, nothing written", r.stderr)
     ok("-N ''" in r.stderr, "and says how to give a passphrase", r.stderr)
+    # 9. A slow generation shows the seconds on a terminal, and only there.
+    slow = dict(LD_PRELOAD=os.path.join(TOP, "build", "tests",
+                                        "keygentime.so"),
+                HWK_KEYGEN_DELAY="3")
+    k10 = os.path.join(tmp, "slow")
+    c = pexpect.spawn(HWK, ["-b", "2048", "-N", "", "-f", k10],
+                      env=dict(os.environ, HOME=home, **slow),
+                      encoding="utf-8", timeout=60)
+    i = c.expect([r"Generating the 2048-bit key \(software\)\.\.\. 2 s",
+                  pexpect.EOF])
+    ok(i == 0, "a slow generation shows elapsed seconds", c.before)
+    c.expect(pexpect.EOF)
+    c.close()
+    ok(c.exitstatus == 0 and "\x1b[K" in c.before,
+       "and clears the line when done", repr(c.before[:200]))
+    r = subprocess.run([HWK, "-b", "2048", "-N", "", "-f", k10 + "b"],
+                       capture_output=True, text=True,
+                       env=dict(os.environ, HOME=home, **slow))
+    ok(r.returncode == 0 and "Generating the" not in r.stderr,
+       "no progress when not on a terminal", r.stderr)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

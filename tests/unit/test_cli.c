@@ -444,6 +444,72 @@ test_fingerprint_files(void **state)
 	assert_non_null(strstr(err, "No such file or directory"));
 }
 
+static void
+test_json_generation(void **state)
+{
+	(void)state;
+	/* No prompts with --json: the file must be given. */
+	assert_int_equal(run(NULL, "--backend", "mock", "--json", NULL),
+	    EXIT_USAGE);
+	assert_non_null(strstr(err, "--json does not prompt: give the key file "
+	    "with -f"));
+	assert_int_equal(run(NULL, "--backend", "software", "--json", "-f",
+	    key, NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "give the passphrase with -N"));
+	assert_int_equal(run(NULL, "--backend", "mock", "--json", "-C", "j",
+	    "-f", key, NULL), EXIT_OK);
+	/* stdout is the JSON alone; the usual messages went to stderr. */
+	assert_memory_equal(out, "{\n  \"path\": \"", 12);
+	assert_non_null(strstr(out, "\"backend\": \"mock\""));
+	assert_non_null(strstr(out, "\"bits\": 2048"));
+	assert_non_null(strstr(out, "\"comment\": \"j\""));
+	assert_non_null(strstr(out, "\"backup\": null"));
+	assert_non_null(strstr(err, "Your identification has been saved"));
+	/* An existing key is not silently replaced. */
+	assert_int_equal(run(NULL, "--backend", "mock", "--json", "-f", key,
+	    NULL), EXIT_CANCEL);
+	assert_non_null(strstr(err, "add --backup"));
+	assert_int_equal(run(NULL, "--backend", "mock", "--json", "--backup",
+	    "-f", key, NULL), EXIT_OK);
+	assert_null(strstr(out, "\"backup\": null"));
+}
+
+static void
+test_require_hardware(void **state)
+{
+	(void)state;
+	assert_int_equal(run(NULL, "--require-hardware", "--backend",
+	    "software", "-f", key, NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "contradict"));
+	mock.probe_rc = -13;
+	mock.probe_detail = "no mock device here";
+	assert_int_equal(run(NULL, "--require-hardware", "-N", "", "-f", key,
+	    NULL), EXIT_NODEV);
+	assert_non_null(strstr(err, "no hardware backend is usable: no mock "
+	    "device here"));
+	assert_false(exists(key));
+	mock.probe_rc = 0;
+	assert_int_equal(run(NULL, "--require-hardware", "-f", key, NULL),
+	    EXIT_OK);
+	assert_int_equal(mock.generate_calls, 1);
+}
+
+static void
+test_backends(void **state)
+{
+	(void)state;
+	mock.probe_rc = -13;
+	mock.probe_detail = "nothing plugged in";
+	assert_int_equal(run(NULL, "--backends", NULL), EXIT_OK);
+	assert_non_null(strstr(out, "mock:\n  summary: unit-test backend\n"
+	    "  usable: no\n  reason: nothing plugged in\n"));
+	assert_non_null(strstr(out, "software:\n"));
+	assert_int_equal(run(NULL, "--backends", "--json", NULL), EXIT_OK);
+	assert_non_null(strstr(out, "\"mock\": {"));
+	assert_non_null(strstr(out, "\"usable\": false"));
+	assert_non_null(strstr(out, "\"library\": \"OpenSSL"));
+}
+
 int
 main(void)
 {
@@ -475,6 +541,11 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_fingerprint_files, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_json_generation, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_require_hardware, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_backends, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
