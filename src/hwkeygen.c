@@ -316,6 +316,9 @@ parse_args(int argc, char **argv, struct hwk_ctx *ctx)
 				    HWK_RSA_MAX_BITS);
 			break;
 		case 'C':
+			if (strpbrk(optarg, "\r\n") != NULL)
+				return usage_error("-C: a comment cannot hold a "
+				    "line break (the .pub file is one line)");
 			opt.comment = optarg;
 			break;
 		case 'E':

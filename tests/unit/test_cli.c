@@ -210,6 +210,9 @@ test_bad_usage(void **state)
 	assert_int_equal(run(NULL, "--no-such-option", NULL), EXIT_USAGE);
 	assert_int_equal(run(NULL, "-a", "0", NULL), EXIT_USAGE);
 	assert_int_equal(run(NULL, "-E", "md5", NULL), EXIT_USAGE);
+	assert_int_equal(run(NULL, "-C", "two\nlines", "-f", key, NULL),
+	    EXIT_USAGE);
+	assert_non_null(strstr(err, "cannot hold a line break"));
 	assert_int_equal(mock.generate_calls, 0);
 }
 
