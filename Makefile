@@ -17,7 +17,7 @@ CFLAGS ?= -O2 -g
 B := build
 
 # Libraries, all through pkg-config.
-PKGS := libcrypto
+PKGS := libcrypto tss2-esys tss2-sys tss2-tctildr tss2-mu tss2-rc
 TEST_PKGS := cmocka
 
 # Debian packages for the build, the tests and the benchmarks.
