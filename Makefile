@@ -59,6 +59,8 @@ UNIT_HELPERS := $(filter-out $(UNIT_SRC),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJ := $(UNIT_HELPERS:%.c=$(B)/%.o)
 FAKES := $(wildcard tests/fakes/*.c)
 FAKE_SO := $(FAKES:tests/fakes/%.c=$(B)/tests/%.so)
+TOOLS := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOLS:tests/tools/%.c=$(B)/tests/tools/%)
 
 .PHONY: all run check unit integration bench deps install uninstall clean
 .SECONDARY:
@@ -112,16 +114,21 @@ $(B)/tests/%.so: tests/fakes/%.c
 	$(Q)$(CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra \
 		-Werror -fPIC -shared -o $@ $< -ldl
 
+# Test-only programs on the library (signing before hwk-agent exists).
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libhwkey.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 run: deps $(B)/hwkeygen
 	$(B)/hwkeygen $(ARGS)
 
 unit: $(UNIT_BIN)
 	$(Q)tests/run-unit $(UNIT_BIN)
 
-integration: $(B)/hwkeygen $(FAKE_SO)
+integration: $(B)/hwkeygen $(FAKE_SO) $(TOOL_BIN)
 	$(Q)tests/run-integration
 
-check: deps all $(UNIT_BIN) $(FAKE_SO)
+check: deps all $(UNIT_BIN) $(FAKE_SO) $(TOOL_BIN)
 	$(Q)tests/run-all $(UNIT_BIN)
 
 bench: deps $(B)/hwkeygen
