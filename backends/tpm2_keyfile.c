@@ -108,6 +108,16 @@ mu_error(TSS2_RC rc)
 	return HWK_ERR_FORMAT;
 }
 
+/* MU says "insufficient buffer" for both ends: tell a size too big apart. */
+static int
+tpm2b_oversize(const uint8_t *p, size_t len, size_t max)
+{
+	UINT16 size = 0;
+
+	return Tss2_MU_UINT16_Unmarshal(p, len, NULL, &size) ==
+	    TSS2_RC_SUCCESS && size > max;
+}
+
 /* The TPM structures out of the two OCTET STRINGs, with nothing left over. */
 static int
 unmarshal(const HWK_TPMKEY *k, struct hwk_tpm2_keyfile *kf, const char **whyp)
@@ -119,6 +129,10 @@ unmarshal(const HWK_TPMKEY *k, struct hwk_tpm2_keyfile *kf, const char **whyp)
 	p = ASN1_STRING_get0_data(k->pubkey);
 	len = (size_t)ASN1_STRING_length(k->pubkey);
 	off = 0;
+	if (tpm2b_oversize(p, len, sizeof(kf->pub.publicArea))) {
+		why(whyp, "the public area is larger than a TPM allows");
+		return HWK_ERR_TOO_LARGE;
+	}
 	if ((rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(p, len, &off,
 	    &kf->pub)) != TSS2_RC_SUCCESS) {
 		why(whyp, "the public area is damaged");
@@ -131,6 +145,10 @@ unmarshal(const HWK_TPMKEY *k, struct hwk_tpm2_keyfile *kf, const char **whyp)
 	p = ASN1_STRING_get0_data(k->privkey);
 	len = (size_t)ASN1_STRING_length(k->privkey);
 	off = 0;
+	if (tpm2b_oversize(p, len, sizeof(kf->priv.buffer))) {
+		why(whyp, "the private area is larger than a TPM allows");
+		return HWK_ERR_TOO_LARGE;
+	}
 	if ((rc = Tss2_MU_TPM2B_PRIVATE_Unmarshal(p, len, &off,
 	    &kf->priv)) != TSS2_RC_SUCCESS) {
 		why(whyp, "the private area is damaged");
