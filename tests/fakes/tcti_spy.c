@@ -9,6 +9,8 @@
  *                          error without reaching the TPM
  *   HWK_SPY_KILL_AT=n      before the n-th command, SIGKILL HWK_SPY_KILL_PID
  *                          (the TPM goes away mid-operation)
+ *   HWK_SPY_LOSE_AT=n      before the n-th command, flush every transient
+ *                          object and session, as a TPM reset would
  *   HWK_SPY_NO_SHA512=1    TPM2_Sign of a 64-byte digest is answered as a TPM
  *                          without SHA-512 would: TPM_RC_SIZE on parameter 1
  *
@@ -108,6 +110,32 @@ sign_sha512(const uint8_t *cmd, size_t size)
 	return off + 2 <= size && cmd[off] == 0 && cmd[off + 1] == 64;
 }
 
+/* Flushes the first few object and session handles behind the client's back. */
+static void
+lose_all(struct spy *s)
+{
+	static const uint32_t first[] = { 0x80000000, 0x02000000, 0x03000000 };
+	uint8_t cmd[14] = { 0x80, 0x01, 0, 0, 0, 14, 0, 0, 0x01, 0x65 };
+	uint8_t resp[64];
+	size_t i, j, n;
+	uint32_t h;
+
+	for (i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+		for (j = 0; j < 4; j++) {
+			h = first[i] + (uint32_t)j;
+			cmd[10] = (uint8_t)(h >> 24);
+			cmd[11] = (uint8_t)(h >> 16);
+			cmd[12] = (uint8_t)(h >> 8);
+			cmd[13] = (uint8_t)h;
+			n = sizeof(resp);
+			if (Tss2_Tcti_Transmit(s->inner, sizeof(cmd), cmd) ==
+			    TSS2_RC_SUCCESS)
+				Tss2_Tcti_Receive(s->inner, &n, resp,
+				    TSS2_TCTI_TIMEOUT_BLOCK);
+		}
+	}
+}
+
 static TSS2_RC
 spy_transmit(TSS2_TCTI_CONTEXT *ctx, size_t size, const uint8_t *cmd)
 {
@@ -124,6 +152,8 @@ spy_transmit(TSS2_TCTI_CONTEXT *ctx, size_t size, const uint8_t *cmd)
 		return TSS2_TCTI_RC_IO_ERROR;
 	if (n == env_num("HWK_SPY_KILL_AT"))
 		kill_tpm();
+	if (n == env_num("HWK_SPY_LOSE_AT"))
+		lose_all(s);
 	s->faking = 0;
 	if (getenv("HWK_SPY_NO_SHA512") != NULL && sign_sha512(cmd, size)) {
 		/* TPM_ST_NO_SESSIONS, size 10, TPM_RC_SIZE + P + 1 */
