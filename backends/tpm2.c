@@ -533,16 +533,37 @@ parent_close(struct tpm2_conn *c, uint32_t handle, ESYS_TR *trp)
 	*trp = ESYS_TR_NONE;
 }
 
+/*
+ * The connection of a keygen, from probe through check to generate: each
+ * TCTI init loads a library and connects, so one is enough.  It holds
+ * nothing in the TPM; generate, or a failed check, closes it.
+ */
+static struct tpm2_conn keygen_conn;
+
+static int
+keygen_conn_get(struct hwk_ctx *ctx, struct tpm2_conn **cp)
+{
+	const char *conf = tcti_conf(ctx);
+	int r;
+
+	*cp = NULL;
+	if (keygen_conn.esys == NULL ||
+	    strcmp(keygen_conn.conf, conf != NULL ? conf : "") != 0) {
+		conn_close(&keygen_conn);
+		if ((r = conn_open(ctx, &keygen_conn)) != 0)
+			return r;
+	}
+	*cp = &keygen_conn;
+	return HWK_OK;
+}
+
+/* Reaches the TPM without a command: the TCTI connects or opens the device. */
 static int
 tpm2_probe(struct hwk_ctx *ctx)
 {
-	struct tpm2_conn c;
-	int r;
+	struct tpm2_conn *c;
 
-	if ((r = conn_open(ctx, &c)) != 0)
-		return r;
-	conn_close(&c);
-	return HWK_OK;
+	return keygen_conn_get(ctx, &c);
 }
 
 static TSS2_RC
@@ -599,30 +620,26 @@ bits_refused(struct hwk_ctx *ctx, struct tpm2_conn *c, unsigned bits)
 static int
 tpm2_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 {
-	struct tpm2_conn c;
+	struct tpm2_conn *c = NULL;
 	uint32_t parent;
 	TSS2_RC rc;
 	int r;
 
-	memset(&c, 0, sizeof(c));
 	if (gp->type != HWK_KEY_RSA)
-		return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
+		r = hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
 		    "only RSA keys are supported");
-	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
-	    (r = parent_option(ctx, &parent)) != 0)
-		return r;
-	if ((r = conn_open(ctx, &c)) != 0)
-		return r;
-	if ((rc = test_rsa_bits(&c, gp->bits)) != TSS2_RC_SUCCESS) {
-		r = rc_is_refusal(rc) ? bits_refused(ctx, &c, gp->bits) :
-		    tss_error(ctx, &c, rc, "a question (TPM2_TestParms)");
-		goto out;
-	}
-	if (parent != TPM2_RH_OWNER && (r = parent_check(ctx, &c, parent)) != 0)
-		goto out;
-	r = HWK_OK;
- out:
-	conn_close(&c);
+	else if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
+	    (r = parent_option(ctx, &parent)) != 0 ||
+	    (r = keygen_conn_get(ctx, &c)) != 0)
+		;
+	else if ((rc = test_rsa_bits(c, gp->bits)) != TSS2_RC_SUCCESS)
+		r = rc_is_refusal(rc) ? bits_refused(ctx, c, gp->bits) :
+		    tss_error(ctx, c, rc, "a question (TPM2_TestParms)");
+	else if (parent != TPM2_RH_OWNER)
+		r = parent_check(ctx, c, parent);
+	/* Kept open for generate only when the keygen goes on. */
+	if (r != 0)
+		conn_close(&keygen_conn);
 	return r;
 }
 
@@ -688,7 +705,7 @@ static int
 tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
     struct hwk_key **keyp)
 {
-	struct tpm2_conn c;
+	struct tpm2_conn *c = NULL;
 	struct tpm2_key *tk = NULL;
 	TPM2B_SENSITIVE_CREATE sens;
 	TPM2B_PUBLIC tmpl, *pub = NULL;
@@ -702,17 +719,19 @@ tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	int r;
 
 	*keyp = NULL;
-	memset(&c, 0, sizeof(c));
 	memset(&sens, 0, sizeof(sens));
 	memset(&outside, 0, sizeof(outside));
 	memset(&pcrs, 0, sizeof(pcrs));
-	if (gp->type != HWK_KEY_RSA)
-		return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
+	parent_handle = TPM2_RH_OWNER;
+	plen = gp->passphrase != NULL ? strlen(gp->passphrase) : 0;
+	if (gp->type != HWK_KEY_RSA) {
+		r = hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
 		    "only RSA keys are supported");
+		goto out;
+	}
 	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
 	    (r = parent_option(ctx, &parent_handle)) != 0)
-		return r;
-	plen = gp->passphrase != NULL ? strlen(gp->passphrase) : 0;
+		goto out;
 	if (plen > AUTH_MAX) {
 		hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE, "the passphrase is %zu "
 		    "bytes; a TPM key's password is at most %d (the size of "
@@ -720,7 +739,8 @@ tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		hwk_ctx_hint(ctx, "Choose a passphrase of at most %d "
 		    "characters; the TPM's lockout makes short ones safe.",
 		    AUTH_MAX);
-		return HWK_ERR_TOO_LARGE;
+		r = HWK_ERR_TOO_LARGE;
+		goto out;
 	}
 	if (!gp->bits_given)
 		hwk_ctx_notice(ctx, "Making an RSA-%u key inside the TPM (the "
@@ -729,10 +749,12 @@ tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	else
 		hwk_ctx_notice(ctx, "Making an RSA-%u key inside the TPM.",
 		    gp->bits);
-	if ((tk = tpm2_key_new()) == NULL)
-		return HWK_ERR_NOMEM;
-	if ((r = conn_open(ctx, &c)) != 0 ||
-	    (r = parent_open(ctx, &c, parent_handle, &parent)) != 0)
+	if ((tk = tpm2_key_new()) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = keygen_conn_get(ctx, &c)) != 0 ||
+	    (r = parent_open(ctx, c, parent_handle, &parent)) != 0)
 		goto out;
 	key_template(gp->bits, &tmpl);
 	if (plen > 0) {
@@ -741,43 +763,43 @@ tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		 * salted to the parent, which only this TPM can unwrap.  With
 		 * continueSession clear the TPM ends the session itself.
 		 */
-		rc = Esys_StartAuthSession(c.esys, parent, parent,
+		rc = Esys_StartAuthSession(c->esys, parent, parent,
 		    ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
 		    TPM2_SE_HMAC, &session_aes, TPM2_ALG_SHA256, &session);
 		if (rc != TSS2_RC_SUCCESS) {
 			session = ESYS_TR_NONE;
-			r = tss_error(ctx, &c, rc, "a salted session "
+			r = tss_error(ctx, c, rc, "a salted session "
 			    "(TPM2_StartAuthSession)");
 			goto out;
 		}
-		if ((rc = Esys_TRSess_SetAttributes(c.esys, session,
+		if ((rc = Esys_TRSess_SetAttributes(c->esys, session,
 		    TPMA_SESSION_DECRYPT, 0xff)) != TSS2_RC_SUCCESS) {
-			r = tss_error(ctx, &c, rc, "setting up the session");
+			r = tss_error(ctx, c, rc, "setting up the session");
 			goto out;
 		}
 		sens.sensitive.userAuth.size = (UINT16)plen;
 		memcpy(sens.sensitive.userAuth.buffer, gp->passphrase, plen);
 	}
-	rc = Esys_Create(c.esys, parent, session != ESYS_TR_NONE ? session :
+	rc = Esys_Create(c->esys, parent, session != ESYS_TR_NONE ? session :
 	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
 	    &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
 	if (rc != TSS2_RC_SUCCESS) {
 		if (rc_base(rc) == TPM2_RC_KEY_SIZE ||
 		    rc_base(rc) == TPM2_RC_VALUE)
-			r = bits_refused(ctx, &c, gp->bits);
+			r = bits_refused(ctx, c, gp->bits);
 		else if (rc_base(rc) == TPM2_RC_AUTH_FAIL ||
 		    rc_base(rc) == TPM2_RC_BAD_AUTH)
 			r = hwk_ctx_error(ctx, HWK_ERR_DEVICE, "the parent key "
 			    "0x%08x has a password; hwkeygen uses parents "
 			    "without one", parent_handle);
 		else
-			r = tss_error(ctx, &c, rc, "making the key "
+			r = tss_error(ctx, c, rc, "making the key "
 			    "(TPM2_Create)");
 		goto out;
 	}
 	/* The TPM ended the session with the command (continueSession clear). */
 	if (session != ESYS_TR_NONE)
-		Esys_TR_Close(c.esys, &session);
+		Esys_TR_Close(c->esys, &session);
 	session = ESYS_TR_NONE;
 	tk->kf.empty_auth = plen == 0;
 	tk->kf.parent = parent_handle;
@@ -787,9 +809,11 @@ tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	tk = NULL;	/* owned by *keyp, or freed */
  out:
 	explicit_bzero(&sens, sizeof(sens));
-	conn_flush(&c, &session);
-	parent_close(&c, parent_handle, &parent);
-	conn_close(&c);
+	if (c != NULL) {
+		conn_flush(c, &session);
+		parent_close(c, parent_handle, &parent);
+	}
+	conn_close(&keygen_conn);
 	Esys_Free(pub);
 	Esys_Free(priv);
 	free(tk);
