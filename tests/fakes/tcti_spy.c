@@ -5,6 +5,8 @@
  * swtpm:host=127.0.0.1,port=2321.  Environment:
  *
  *   HWK_SPY_LOG=file       appends "0xCCCCCCCC" (the command code) per command
+ *   HWK_SPY_TIMES=file     appends "0xCCCCCCCC usec" per response: the time
+ *                          the TPM took, from sending to the whole answer
  *   HWK_SPY_FAIL_AT=n      the n-th command of the process fails with an I/O
  *                          error without reaching the TPM
  *   HWK_SPY_KILL_AT=n      before the n-th command, SIGKILL HWK_SPY_KILL_PID
@@ -39,6 +41,8 @@ struct spy {
 	ldr_fini_fn			 fini;
 	uint8_t				 fake[10];	/* a made-up response */
 	int				 faking;
+	uint32_t			 cc;		/* the command in flight */
+	struct timespec			 sent;
 };
 
 static uint32_t
@@ -155,6 +159,8 @@ spy_transmit(TSS2_TCTI_CONTEXT *ctx, size_t size, const uint8_t *cmd)
 	if (n == env_num("HWK_SPY_LOSE_AT"))
 		lose_all(s);
 	s->faking = 0;
+	s->cc = size >= 10 ? be32(cmd + 6) : 0;
+	clock_gettime(CLOCK_MONOTONIC, &s->sent);
 	if (getenv("HWK_SPY_NO_SHA512") != NULL && sign_sha512(cmd, size)) {
 		/* TPM_ST_NO_SESSIONS, size 10, TPM_RC_SIZE + P + 1 */
 		static const uint8_t r[10] = { 0x80, 0x01, 0, 0, 0, 10,
@@ -172,9 +178,23 @@ spy_receive(TSS2_TCTI_CONTEXT *ctx, size_t *size, uint8_t *resp,
     int32_t timeout)
 {
 	struct spy *s = (struct spy *)ctx;
+	const char *times = getenv("HWK_SPY_TIMES");
+	struct timespec now;
+	TSS2_RC rc;
+	FILE *f;
 
-	if (!s->faking)
-		return Tss2_Tcti_Receive(s->inner, size, resp, timeout);
+	if (!s->faking) {
+		rc = Tss2_Tcti_Receive(s->inner, size, resp, timeout);
+		if (rc == TSS2_RC_SUCCESS && resp != NULL && times != NULL &&
+		    (f = fopen(times, "a")) != NULL) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			fprintf(f, "0x%08x %ld\n", s->cc,
+			    (long)(now.tv_sec - s->sent.tv_sec) * 1000000 +
+			    (now.tv_nsec - s->sent.tv_nsec) / 1000);
+			fclose(f);
+		}
+		return rc;
+	}
 	if (resp == NULL) {
 		*size = sizeof(s->fake);
 		return TSS2_RC_SUCCESS;
