@@ -114,7 +114,7 @@ $(B)/tests/%.so: tests/fakes/%.c
 	$(Q)$(CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra \
 		-Werror -fPIC -shared -o $@ $< -ldl
 
-# Test-only programs on the library (signing before hwk-agent exists).
+# Test-only programs on the library (signing before hwkey-agent exists).
 $(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libhwkey.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)

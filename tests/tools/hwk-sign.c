@@ -1,7 +1,7 @@
 /*
  * hwk-sign: a test-only tool that opens a private slot with whichever
  * backend claims it and signs a file with it, as the agent will, so tests
- * can check signatures with openssl before hwk-agent exists.
+ * can check signatures with openssl before hwkey-agent exists.
  *
  *   hwk-sign [-a sha1|sha256|sha512] [-n count] [-P passphrase]
  *            [-o name=value]... -f keyfile -i datafile -s sigfile
