@@ -87,7 +87,10 @@ struct tpm2_key {
 	struct tpm2_conn	 conn;
 	ESYS_TR			 handle;	/* the loaded key */
 	ESYS_TR			 session;	/* salted HMAC session for it */
-	int			 authed;	/* its password is set */
+	int			 authed;	/* its password is set on handle */
+	/* The password the TPM took, to load the key again after a reset. */
+	TPM2B_AUTH		 auth;
+	int			 have_auth;
 };
 
 /* The TSS logs to stderr; library code must not, unless the user asks. */
@@ -968,11 +971,22 @@ key_load(struct hwk_ctx *ctx, struct tpm2_key *tk)
 	return r;
 }
 
-/* Sets the key's password: -P, else a prompt, only when the key has one. */
+/* Forgets the password: it was wrong, or the key is done with. */
+static void
+auth_forget(struct tpm2_key *tk)
+{
+	explicit_bzero(&tk->auth, sizeof(tk->auth));
+	tk->have_auth = 0;
+	tk->authed = 0;
+}
+
+/*
+ * Sets the key's password, if it has one: the one it took before (the key
+ * was loaded again), else -P, else a prompt.
+ */
 static int
 key_auth(struct hwk_ctx *ctx, struct tpm2_key *tk)
 {
-	TPM2B_AUTH auth;
 	const char *p;
 	char pass[PASS_MAX];
 	size_t n;
@@ -982,7 +996,8 @@ key_auth(struct hwk_ctx *ctx, struct tpm2_key *tk)
 	if (tk->kf.empty_auth || tk->authed)
 		return HWK_OK;
 	pass[0] = '\0';
-	memset(&auth, 0, sizeof(auth));
+	if (tk->have_auth)
+		goto set;
 	if ((p = hwk_ctx_opt(ctx, "passphrase")) != NULL) {
 		if (strlen(p) >= sizeof(pass)) {
 			r = hwk_ctx_error(ctx, HWK_ERR_WRONG_PASSPHRASE, "wrong "
@@ -999,9 +1014,11 @@ key_auth(struct hwk_ctx *ctx, struct tpm2_key *tk)
 		    "bytes)", AUTH_MAX);
 		goto out;
 	}
-	auth.size = (UINT16)n;
-	memcpy(auth.buffer, pass, n);
-	if ((rc = Esys_TR_SetAuth(tk->conn.esys, tk->handle, &auth)) !=
+	tk->auth.size = (UINT16)n;
+	memcpy(tk->auth.buffer, pass, n);
+	tk->have_auth = 1;
+ set:
+	if ((rc = Esys_TR_SetAuth(tk->conn.esys, tk->handle, &tk->auth)) !=
 	    TSS2_RC_SUCCESS) {
 		r = tss_error(ctx, &tk->conn, rc, "setting the password");
 		goto out;
@@ -1010,7 +1027,6 @@ key_auth(struct hwk_ctx *ctx, struct tpm2_key *tk)
 	r = HWK_OK;
  out:
 	explicit_bzero(pass, sizeof(pass));
-	explicit_bzero(&auth, sizeof(auth));
 	return r;
 }
 
@@ -1169,7 +1185,7 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
  fail:
 	if (rc_base(rc) == TPM2_RC_AUTH_FAIL || rc_base(rc) == TPM2_RC_BAD_AUTH ||
 	    rc_base(rc) == TPM2_RC_LOCKOUT) {
-		tk->authed = 0;		/* ask again next time */
+		auth_forget(tk);	/* ask again next time */
 		r = auth_error(ctx, &tk->conn, rc);
 	} else
 		r = tss_error(ctx, &tk->conn, rc, "the signature (TPM2_Sign)");
@@ -1269,6 +1285,7 @@ tpm2_free_impl(struct hwk_key *key)
 	if (tk == NULL)
 		return;
 	key_unload(tk);
+	auth_forget(tk);
 	hwk_tpm2_keyfile_clear(&tk->kf);
 	free(tk);
 	key->impl = NULL;

@@ -307,9 +307,9 @@ tpm_clean "SHA-512 fallback"
 check "a kept key lost from the TPM is loaded again (no password)" env \
     HWK_SPY_LOSE_AT=5 "$SIGN" -o tcti="$SPY:$A_TCTI" -n 2 -f k1 -i data -s sl1
 check "... and the signature verifies" verify sha256 k1.pem sl1
-check "a kept key and its session lost are loaded again (password)" env \
-    HWK_SPY_LOSE_AT=6 "$SIGN" -o tcti="$SPY:$A_TCTI" -n 2 \
-    -P 'correct horse' -f k2 -i data -s sl2
+check "a kept key and its session lost are loaded again, the password \
+not asked twice" eval "echo 'correct horse' | HWK_SPY_LOSE_AT=6 setsid -w \
+    '$SIGN' -o tcti='$SPY:$A_TCTI' -n 2 -f k2 -i data -s sl2"
 check "... and the signature verifies" verify sha256 k2.pem sl2
 tpm_clean "reloading a lost key"
 
