@@ -5,6 +5,7 @@
  * swtpm:host=127.0.0.1,port=2321.  Environment:
  *
  *   HWK_SPY_LOG=file       appends "0xCCCCCCCC" (the command code) per command
+ *   HWK_SPY_DUMP=file      appends every command's bytes as sent
  *   HWK_SPY_TIMES=file     appends "0xCCCCCCCC usec" per response: the time
  *                          the TPM took, from sending to the whole answer
  *   HWK_SPY_FAIL_AT=n      the n-th command of the process fails with an I/O
@@ -144,12 +145,16 @@ static TSS2_RC
 spy_transmit(TSS2_TCTI_CONTEXT *ctx, size_t size, const uint8_t *cmd)
 {
 	struct spy *s = (struct spy *)ctx;
-	const char *log = getenv("HWK_SPY_LOG");
+	const char *log = getenv("HWK_SPY_LOG"), *dump = getenv("HWK_SPY_DUMP");
 	unsigned long n = next_command();
 	FILE *f;
 
 	if (log != NULL && size >= 10 && (f = fopen(log, "a")) != NULL) {
 		fprintf(f, "0x%08x\n", be32(cmd + 6));
+		fclose(f);
+	}
+	if (dump != NULL && (f = fopen(dump, "ab")) != NULL) {
+		fwrite(cmd, 1, size, f);
 		fclose(f);
 	}
 	if (n == env_num("HWK_SPY_FAIL_AT"))

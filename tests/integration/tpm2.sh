@@ -294,6 +294,24 @@ for n in 1 2 3 4 5; do
 	tpm_clean "signing losing command $n"
 done
 
+# The password on the bus: ours never in clear; tpm2-openssl's, sent
+# without a session, shows that the dump would show it.
+rm -f bus.bin
+check "keygen with a passphrase, every command recorded" env \
+    HWK_SPY_DUMP=$T_TMP/bus.bin "$HWK" --backend tpm2 --tcti "$SPY:$A_TCTI" \
+    -q -N 'Sesame-7f3a' -f kbus
+check "... and a signature with it" env HWK_SPY_DUMP=$T_TMP/bus.bin \
+    "$SIGN" -o tcti="$SPY:$A_TCTI" -P 'Sesame-7f3a' -f kbus -i data -s sbus
+check "the password never crossed the bus in clear" \
+    eval '! grep -aq Sesame-7f3a bus.bin'
+rm -f bus.bin
+HWK_SPY_DUMP=$T_TMP/bus.bin TPM2OPENSSL_TCTI="$SPY:$A_TCTI" openssl genpkey \
+    -provider tpm2 -algorithm RSA -pkeyopt bits:2048 \
+    -pkeyopt user-auth:Sesame-7f3a -out obus.pem 2>/dev/null
+check "(a password sent without a session is seen in the same record)" \
+    grep -aq Sesame-7f3a bus.bin
+tpm_clean "the password on the bus"
+
 # A TPM without SHA-512: the signature comes from a raw RSA decrypt.
 rm -f spy.log
 check "a TPM without SHA-512 still signs rsa-sha2-512" env HWK_SPY_NO_SHA512=1 \
