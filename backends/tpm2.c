@@ -295,13 +295,14 @@ static int
 tss_error(struct hwk_ctx *ctx, const struct tpm2_conn *c, TSS2_RC rc,
     const char *what)
 {
-	switch (rc_is_tcti(rc) ? 0 : rc_base(rc)) {
-	case 0:
+	if (rc_is_tcti(rc)) {
 		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "lost the TPM at %s "
 		    "during %s (%s)", c->name, what, Tss2_RC_Decode(rc));
 		hwk_ctx_hint(ctx, "The TPM stopped answering; nothing was "
 		    "kept.  Check that it is still there and try again.");
 		return HWK_ERR_NO_DEVICE;
+	}
+	switch (rc_base(rc)) {
 	case TPM2_RC_OBJECT_MEMORY:
 	case TPM2_RC_SESSION_MEMORY:
 	case TPM2_RC_MEMORY:

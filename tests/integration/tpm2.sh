@@ -154,6 +154,11 @@ check "... verified by openssl" verify sha256 theirs-pw.pub.pem stp
 check_rc 5 "... and refuses a wrong password" "$SIGN" -P abd \
     -f theirs-pw.pem -i data -s stp2
 tpm2_dictionarylockout -c >/dev/null 2>&1
+openssl genpkey -provider tpm2 -algorithm EC -pkeyopt group:P-256 \
+    -out theirs-ec.pem 2>/dev/null
+out=$("$HWK" -y -f theirs-ec.pem 2>&1)
+check_eq "their ECC key is refused (exit 1)" 1 "$?"
+check_match "... as not RSA" 'it is not an RSA key' "$out"
 tpm_clean "tpm2-openssl keys"
 
 # --- A persistent parent ---------------------------------------------------
