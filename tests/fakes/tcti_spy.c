@@ -12,6 +12,8 @@
  *                          error without reaching the TPM
  *   HWK_SPY_KILL_AT=n      before the n-th command, SIGKILL HWK_SPY_KILL_PID
  *                          (the TPM goes away mid-operation)
+ *   HWK_SPY_SIGINT_AT=n    before the n-th command, SIGINT to this process
+ *                          (the user's Ctrl-C while the TPM works)
  *   HWK_SPY_LOSE_AT=n      before the n-th command, flush every transient
  *                          object and session, as a TPM reset would
  *   HWK_SPY_NO_SHA512=1    TPM2_Sign of a 64-byte digest is answered as a TPM
@@ -26,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <tss2/tss2_tcti.h>
 
@@ -163,6 +166,8 @@ spy_transmit(TSS2_TCTI_CONTEXT *ctx, size_t size, const uint8_t *cmd)
 		kill_tpm();
 	if (n == env_num("HWK_SPY_LOSE_AT"))
 		lose_all(s);
+	if (n == env_num("HWK_SPY_SIGINT_AT"))
+		kill(getpid(), SIGINT);
 	s->faking = 0;
 	s->cc = size >= 10 ? be32(cmd + 6) : 0;
 	clock_gettime(CLOCK_MONOTONIC, &s->sent);

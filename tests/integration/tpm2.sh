@@ -299,6 +299,14 @@ for n in 1 2 3 4 5; do
 	tpm_clean "signing losing command $n"
 done
 
+# Ctrl-C while the TPM makes the key: the key is dropped, nothing written.
+out=$(HWK_SPY_SIGINT_AT=3 "$HWK" --backend tpm2 --tcti "$SPY:$A_TCTI" \
+    -q -N '' -f kint 2>&1)
+check_eq "Ctrl-C during TPM2_Create: exit 130" 130 "$?"
+check_match "... says the new key was removed" 'interrupted' "$out"
+no_files kint
+tpm_clean "Ctrl-C"
+
 # The password on the bus: ours never in clear; tpm2-openssl's, sent
 # without a session, shows that the dump would show it.
 rm -f bus.bin
