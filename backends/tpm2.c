@@ -664,6 +664,31 @@ key_template(unsigned bits, TPM2B_PUBLIC *t)
 	t->publicArea.parameters.rsaDetail.exponent = 0;	/* 65537 */
 }
 
+/*
+ * ESYS keeps a copy of TPM2_Create's inputs, the password among them, in
+ * its context until it frees it, unwiped.  A Create that ESYS refuses
+ * before sending anything (its parent is no object ESYS knows) stores
+ * zeros over that copy.
+ */
+static void
+scrub_create_inputs(struct tpm2_conn *c)
+{
+	TPM2B_SENSITIVE_CREATE sens;
+	TPM2B_PUBLIC pub;
+	TPM2B_DATA outside;
+	TPML_PCR_SELECTION pcrs;
+
+	if (c->esys == NULL)
+		return;
+	memset(&sens, 0, sizeof(sens));
+	memset(&pub, 0, sizeof(pub));
+	memset(&outside, 0, sizeof(outside));
+	memset(&pcrs, 0, sizeof(pcrs));
+	(void)Esys_Create_Async(c->esys, (ESYS_TR)0xfffffffeU,
+	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &pub, &outside,
+	    &pcrs);
+}
+
 static struct tpm2_key *
 tpm2_key_new(void)
 {
@@ -787,6 +812,8 @@ tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	rc = Esys_Create(c->esys, parent, session != ESYS_TR_NONE ? session :
 	    ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &tmpl,
 	    &outside, &pcrs, &priv, &pub, NULL, NULL, NULL);
+	if (plen > 0)
+		scrub_create_inputs(c);
 	if (rc != TSS2_RC_SUCCESS) {
 		if (rc_base(rc) == TPM2_RC_KEY_SIZE ||
 		    rc_base(rc) == TPM2_RC_VALUE)
