@@ -275,7 +275,7 @@ check_rc 4 "signing with no TPM: exit 4" "$SIGN" \
 
 # --- Commands on the bus, and a TPM that fails mid-operation ---------------
 rm -f spy.log
-HWK_SPY_LOG=$T_TMP/spy.log "$HWK" --backend tpm2 --tcti "$SPY:$A_TCTI" -q \
+HWK_SPY_LOG="$T_TMP/spy.log" "$HWK" --backend tpm2 --tcti "$SPY:$A_TCTI" -q \
     -N '' -f kcount
 check_eq "a keygen sends 4 TPM commands (TestParms, CreatePrimary, Create, \
 FlushContext)" "0x0000018a 0x00000131 0x00000153 0x00000165" \
@@ -311,14 +311,14 @@ tpm_clean "Ctrl-C"
 # without a session, shows that the dump would show it.
 rm -f bus.bin
 check "keygen with a passphrase, every command recorded" env \
-    HWK_SPY_DUMP=$T_TMP/bus.bin "$HWK" --backend tpm2 --tcti "$SPY:$A_TCTI" \
+    HWK_SPY_DUMP="$T_TMP/bus.bin" "$HWK" --backend tpm2 --tcti "$SPY:$A_TCTI" \
     -q -N 'Sesame-7f3a' -f kbus
-check "... and a signature with it" env HWK_SPY_DUMP=$T_TMP/bus.bin \
+check "... and a signature with it" env HWK_SPY_DUMP="$T_TMP/bus.bin" \
     "$SIGN" -o tcti="$SPY:$A_TCTI" -P 'Sesame-7f3a' -f kbus -i data -s sbus
 check "the password never crossed the bus in clear" \
     eval '! grep -aq Sesame-7f3a bus.bin'
 rm -f bus.bin
-HWK_SPY_DUMP=$T_TMP/bus.bin TPM2OPENSSL_TCTI="$SPY:$A_TCTI" openssl genpkey \
+HWK_SPY_DUMP="$T_TMP/bus.bin" TPM2OPENSSL_TCTI="$SPY:$A_TCTI" openssl genpkey \
     -provider tpm2 -algorithm RSA -pkeyopt bits:2048 \
     -pkeyopt user-auth:Sesame-7f3a -out obus.pem 2>/dev/null
 check "(a password sent without a session is seen in the same record)" \
@@ -328,7 +328,7 @@ tpm_clean "the password on the bus"
 # A TPM without SHA-512: the signature comes from a raw RSA decrypt.
 rm -f spy.log
 check "a TPM without SHA-512 still signs rsa-sha2-512" env HWK_SPY_NO_SHA512=1 \
-    HWK_SPY_LOG=$T_TMP/spy.log "$SIGN" -o tcti="$SPY:$A_TCTI" -a sha512 \
+    HWK_SPY_LOG="$T_TMP/spy.log" "$SIGN" -o tcti="$SPY:$A_TCTI" -a sha512 \
     -f k1 -i data -s s512
 check "... and the signature verifies" verify sha512 k1.pem s512
 check_match "... made by TPM2_RSA_Decrypt" '^0x00000159$' "$(cat spy.log)"

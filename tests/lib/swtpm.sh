@@ -24,9 +24,9 @@ for _ in range(50):
 # swtpm_run DIR: starts (or restarts) a swtpm on DIR's state; sets SWTPM_PID,
 # SWTPM_PORT and SWTPM_TCTI.  The TPM keeps its seeds across restarts.
 swtpm_run() {
-	local dir=$1 try
+	local dir=$1
 	mkdir -p "$dir"
-	for try in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		SWTPM_PORT=$(free_port_pair)
 		[ -n "$SWTPM_PORT" ] || continue
 		swtpm socket --tpm2 \
