@@ -25,7 +25,7 @@ CFLAGS ?= -O2 -g
 B := build
 
 # Libraries, all through pkg-config.
-PKGS := libcrypto
+PKGS := libcrypto tss2-esys tss2-sys tss2-tctildr tss2-mu tss2-rc
 TEST_PKGS := cmocka
 
 # Debian packages for the build, the tests and the benchmarks.
@@ -47,7 +47,7 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
-CPPFLAGS += -Iinclude -Isrc -Isrc/agent -I$(B)
+CPPFLAGS += -Iinclude -Isrc -Isrc/agent -Ibackends -I$(B)
 CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(HARDEN) -MMD -MP $(PKG_CFLAGS)
 LDFLAGS += $(HARDEN_LD)
 LDLIBS += $(PKG_LIBS)
@@ -72,6 +72,8 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FAKES := $(wildcard tests/fakes/*.c)
 FAKE_SO := $(FAKES:tests/fakes/%.c=$(B)/tests/%.so)
+TOOLS := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOLS:tests/tools/%.c=$(B)/tests/tools/%)
 
 .PHONY: all run check unit integration bench deps install uninstall clean \
 	fuzz fuzz-smoke
@@ -149,16 +151,21 @@ fuzz: $(FUZZ_BIN)
 fuzz-smoke: $(FUZZ_BIN)
 	$(Q)FUZZ_RUNS=20000 tests/run-fuzz $(FUZZ_BIN)
 
+# Test-only programs on the library.
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libhwkey.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 run: deps $(B)/hwkeygen
 	$(B)/hwkeygen $(ARGS)
 
 unit: $(UNIT_BIN)
 	$(Q)tests/run-unit $(UNIT_BIN)
 
-integration: all $(FAKE_SO)
+integration: all $(FAKE_SO) $(TOOL_BIN)
 	$(Q)tests/run-integration
 
-check: deps all $(UNIT_BIN) $(FAKE_SO) $(FUZZ_BIN)
+check: deps all $(UNIT_BIN) $(FAKE_SO) $(TOOL_BIN) $(FUZZ_BIN)
 	$(Q)FUZZ="$(FUZZ_BIN)" tests/run-all $(UNIT_BIN)
 
 bench: deps $(B)/hwkeygen $(FAKE_SO)

@@ -4,6 +4,7 @@
 
 #include "hwkey/backend.h"
 
+extern const struct hwk_backend hwk_backend_tpm2;
 extern const struct hwk_backend hwk_backend_software;
 
 #endif /* HWKEY_BACKENDS_H */

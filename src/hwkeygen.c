@@ -833,6 +833,7 @@ do_generate(struct hwk_ctx *ctx)
 		return hwk_exit_code(r);
 	gp.type = HWK_KEY_RSA;
 	gp.bits = opt.bits != 0 ? opt.bits : b->default_bits;
+	gp.bits_given = opt.bits != 0;
 	gp.kdf_rounds = opt.rounds;
 	if (opt.comment == NULL && (comment = default_comment()) == NULL)
 		goto out;

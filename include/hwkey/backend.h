@@ -29,6 +29,7 @@ enum hwk_sigalg {
 struct hwk_genparams {
 	int		 type;		/* HWK_KEY_RSA */
 	unsigned	 bits;		/* 0: the backend's default */
+	int		 bits_given;	/* bits came from the user (-b) */
 	const char	*comment;
 	const char	*passphrase;	/* NULL or "": none */
 	unsigned	 kdf_rounds;	/* for keys in files; 0: default */
