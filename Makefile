@@ -17,7 +17,7 @@ CFLAGS ?= -O2 -g
 B := build
 
 # Libraries, all through pkg-config.
-PKGS := libcrypto
+PKGS := libcrypto p11-kit-1
 TEST_PKGS := cmocka
 
 # Debian packages for the build, the tests and the benchmarks.
