@@ -5,5 +5,6 @@
 #include "hwkey/backend.h"
 
 extern const struct hwk_backend hwk_backend_software;
+extern const struct hwk_backend hwk_backend_pkcs11;
 
 #endif /* HWKEY_BACKENDS_H */
