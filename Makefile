@@ -106,11 +106,12 @@ $(B)/tests/test_%: $(B)/tests/test_%.o $(UNIT_HELPER_OBJ) $(B)/libhwkey.a
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
 # Test-only shared objects (fault injection, fake PKCS#11 modules).
-$(B)/tests/%.so: tests/fakes/%.c
+FAKE_CFLAGS = $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
+$(B)/tests/%.so: tests/fakes/%.c $(wildcard tests/fakes/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra \
-		-Werror -fPIC -shared -o $@ $< -ldl
+	$(Q)$(CC) $(CPPFLAGS) $(FAKE_CFLAGS) -std=c11 -D_GNU_SOURCE -O2 -g \
+		-Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
 run: deps $(B)/hwkeygen
 	$(B)/hwkeygen $(ARGS)
