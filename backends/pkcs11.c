@@ -957,6 +957,41 @@ check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
 	return HWK_OK;
 }
 
+/*
+ * The label the token gave the new key, which is not always the one asked
+ * for (ykcs11 names keys after their slot): the stub must name the object
+ * that is there.  NULL when it has none.
+ */
+static int
+read_label(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
+    char **labelp)
+{
+	CK_ATTRIBUTE a = { CKA_LABEL, NULL, 0 };
+	char *l = NULL;
+	CK_RV rv;
+
+	*labelp = NULL;
+	rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || (rv == CKR_OK &&
+	    (a.ulValueLen == 0 || a.ulValueLen == CK_UNAVAILABLE_INFORMATION)))
+		return HWK_OK;
+	if (rv == CKR_OK && a.ulValueLen > 4096)
+		rv = CKR_GENERAL_ERROR;
+	if (rv == CKR_OK && (l = calloc(1, a.ulValueLen + 1)) == NULL)
+		return HWK_ERR_NOMEM;
+	if (rv == CKR_OK) {
+		a.pValue = l;
+		rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
+	}
+	if (rv != CKR_OK) {
+		free(l);
+		return rv_error(ctx, rv, "cannot read the new key's label on "
+		    "token %s", c->name);
+	}
+	*labelp = l;
+	return HWK_OK;
+}
+
 /* Erases the pair, private half first; both are tried whatever happens. */
 static int
 destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
@@ -1214,8 +1249,11 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		goto out;
 	}
 	/* The pair exists: from here on a failure must remove it. */
+	free(pk->label);
+	pk->label = NULL;
 	if ((r = read_rsa(ctx, pk->conn, pk->pub, &pkey)) != 0 ||
-	    (r = check_private(ctx, pk->conn, pk->priv)) != 0) {
+	    (r = check_private(ctx, pk->conn, pk->priv)) != 0 ||
+	    (r = read_label(ctx, pk->conn, pk->priv, &pk->label)) != 0) {
 		char detail[1024], advice[1024];
 
 		snprintf(detail, sizeof(detail), "%s", hwk_ctx_detail(ctx));
