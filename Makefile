@@ -116,7 +116,7 @@ $(B)/tests/%.so: tests/fakes/%.c $(wildcard tests/fakes/*.h)
 run: deps $(B)/hwkeygen
 	$(B)/hwkeygen $(ARGS)
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(FAKE_SO)
 	$(Q)tests/run-unit $(UNIT_BIN)
 
 integration: $(B)/hwkeygen $(FAKE_SO)

@@ -59,6 +59,7 @@ struct p11_conn {
 	CK_SESSION_HANDLE sess;
 	int		 rw;
 	CK_USER_TYPE	 user;		/* who is logged in, or NO_USER */
+	unsigned	 epoch;		/* new session: old handles may be stale */
 	unsigned	 refs;
 	struct p11_conn	*next;
 };
@@ -67,6 +68,7 @@ struct p11_conn {
 struct p11_key {
 	struct p11_conn	*conn;
 	CK_OBJECT_HANDLE pub, priv;	/* CK_INVALID_HANDLE until found */
+	unsigned	 epoch;		/* conn->epoch they were found in */
 	uint8_t		 id[HWK_P11_ID_MAX];
 	size_t		 idlen;
 	char		*label;		/* CKA_LABEL, may be NULL */
@@ -618,6 +620,7 @@ sess_restart(struct p11_conn *c)
 {
 	c->mod->fn->C_CloseSession(c->sess);
 	c->user = NO_USER;
+	c->epoch++;	/* a token may drop handles with its last session */
 	return c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION |
 	    (c->rw ? CKF_RW_SESSION : 0), NULL, NULL, &c->sess);
 }
@@ -1222,6 +1225,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	if ((r = conn_open(ctx, &tok, 1, &pk->conn)) != 0 ||
 	    (r = conn_login(ctx, pk->conn, o.login, o.pin_source)) != 0)
 		goto out;
+	pk->epoch = pk->conn->epoch;
 	if (o.idlen > 0) {
 		memcpy(pk->id, o.id, o.idlen);
 		pk->idlen = o.idlen;
@@ -1404,8 +1408,10 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	pk->idlen = st.idlen;
 	pk->label = st.label;
 	st.label = NULL;
-	if ((r = conn_open(ctx, &tok, 0, &pk->conn)) != 0 ||
-	    (r = find_public(ctx, pk, &pkey)) != 0)
+	if ((r = conn_open(ctx, &tok, 0, &pk->conn)) != 0)
+		goto out;
+	pk->epoch = pk->conn->epoch;
+	if ((r = find_public(ctx, pk, &pkey)) != 0)
 		goto out;
 	if ((r = hwk_key_new(&hwk_backend_pkcs11, keyp)) != 0)
 		goto out;
@@ -1494,6 +1500,10 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	if ((r = conn_login(ctx, c, CKU_USER, hwk_ctx_opt(ctx,
 	    "pin-source"))) != 0)
 		return r;
+	if (pk->epoch != c->epoch) {
+		pk->pub = pk->priv = CK_INVALID_HANDLE;
+		pk->epoch = c->epoch;
+	}
 	if (pk->priv == CK_INVALID_HANDLE) {
 		if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
 		    &pk->priv)) != CKR_OK) {
@@ -1555,7 +1565,6 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	    hwk_ctx_opt(ctx, "pin-source"))) != 0) {
 		/* PKCS#11 2.40 cannot cancel C_SignInit: a new session can. */
 		sess_restart(c);
-		pk->priv = CK_INVALID_HANDLE;
 		goto out;
 	}
 	if ((rv = fn->C_Sign(c->sess, (CK_BYTE *)in, inlen, sig, siglen)) !=
@@ -1591,7 +1600,6 @@ p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	r = sign_once(ctx, pk, alg, data, len, sig, &siglen, &lost);
 	if (r != 0 && lost) {
 		/* Token reset or pulled and put back: once more, afresh. */
-		pk->priv = CK_INVALID_HANDLE;
 		siglen = modlen;
 		if ((r = conn_reopen(ctx, pk->conn)) == 0)
 			r = sign_once(ctx, pk, alg, data, len, sig, &siglen,
