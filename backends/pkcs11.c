@@ -1162,6 +1162,14 @@ p11_probe(struct hwk_ctx *ctx)
 
 	if ((r = opts_get(ctx, &o)) != 0)
 		return r;
+	/*
+	 * Whoever names a module or a token wants a key there, not one in
+	 * software: check() will say what is wrong with it, if anything.
+	 */
+	if (o.module != NULL || o.uri != NULL) {
+		opts_clear(&o);
+		return HWK_OK;
+	}
 	r = select_token(ctx, &o, o.uri, 1, &tok);
 	/* Several tokens are usable: check() asks which one. */
 	if (r == HWK_ERR_AMBIGUOUS) {

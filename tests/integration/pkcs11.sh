@@ -205,6 +205,10 @@ out=$("$HWK" -q --backend pkcs11 --module /nonexistent/p11.so -f km 2>&1)
 check_eq "a missing module: exit 4" 4 "$?"
 check_match "it says the module cannot be loaded" \
     'cannot load PKCS#11 module /nonexistent/p11.so' "$out"
+out=$("$HWK" --module /nonexistent/p11.so -f km 2>&1)
+check_eq "without --backend too: a named module is never swapped for software" \
+    4 "$?"
+check_no_match "(no software key was made)" 'using software|saved' "$out"
 out=$("$HWK" -q --backend pkcs11 --module "$B/tests/rename_fault.so" -f km 2>&1)
 check_eq "a library that is no PKCS#11 module: exit 4" 4 "$?"
 check_match "it says so" 'cannot load PKCS#11 module' "$out"
