@@ -157,6 +157,30 @@ out=$(HWK_FAKE_KEYPAD_PIN=$PIN "$HWK" --module "$FAULT" -f kk </dev/null 2>&1)
 check_eq "a keypad reader logs in without a PIN from us" 0 "$?"
 check_match "and the user is told to use the keypad" "reader's keypad" "$out"
 
+# A signal at the PIN prompt ends us there, before anything is made.
+n=$(objects)
+mkfifo pinfifo
+sleep 60 >pinfifo &
+writer=$!
+at_exit "kill_wait $writer"
+setsid "$HWK" -q --module "$M" -f ksig <pinfifo >sig.out 2>&1 &
+pid=$!
+for i in $(seq 50); do
+	grep -q 'Enter PIN' sig.out 2>/dev/null && break
+	sleep 0.1
+done
+kill -TERM "$pid"
+for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then
+	kill -9 "$pid"
+	not_ok "a signal at the PIN prompt ends hwkeygen" "it kept waiting"
+else
+	wait "$pid"
+	check_eq "a signal at the PIN prompt ends hwkeygen" 143 "$?"
+fi
+kill_wait "$writer"
+check_eq "nothing was made" "$n" "$(ls ksig* 2>/dev/null; objects)"
+
 # --- Faults after the key exists: it is removed again.
 n=$(objects)
 out=$(HWK_FAKE_FAIL=C_GenerateKeyPair HWK_FAKE_FAIL_RV=0x31 "$HWK" -q \
