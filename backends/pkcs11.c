@@ -30,7 +30,6 @@
 #include "backends.h"
 #include "pkcs11_int.h"
 
-#define MOD_NAME_MAX	(PATH_MAX + 16)
 #define MAX_SLOTS	64
 #define RSA_MAX_BYTES	(HWK_RSA_MAX_BITS / 8)
 #define NO_USER		((CK_USER_TYPE)-1)	/* nobody logged in */
@@ -43,6 +42,7 @@ struct p11_mod {
 	CK_FUNCTION_LIST *fn;
 	char		*path;		/* its file, as a stub names it */
 	CK_INFO		 info;
+	int		 registered;	/* one of p11-kit's registered modules */
 	struct p11_mod	*next;
 };
 
@@ -64,7 +64,10 @@ struct p11_conn {
 	struct p11_conn	*next;
 };
 
-/* key->impl: a key on a token, found by its CKA_ID. */
+/*
+ * key->impl: a key on a token, found by its CKA_ID.  Keys of one token
+ * share a p11_conn; none of this is locked, so one thread at a time.
+ */
 struct p11_key {
 	struct p11_conn	*conn;
 	CK_OBJECT_HANDLE pub, priv;	/* CK_INVALID_HANDLE until found */
@@ -247,7 +250,7 @@ mods_registered(struct hwk_ctx *ctx)
 	CK_FUNCTION_LIST **all = NULL;
 	struct hwk_buf *notes = NULL;
 	struct p11_mod *m;
-	char *name, *trust;
+	char *name, *trust, *file;
 	size_t i;
 	CK_RV rv;
 	int r = HWK_OK;
@@ -266,10 +269,19 @@ mods_registered(struct hwk_ctx *ctx)
 	for (i = 0; all[i] != NULL; i++) {
 		name = p11_kit_module_get_name(all[i]);
 		trust = p11_kit_config_option(all[i], "trust-policy");
+		file = p11_kit_module_get_filename(all[i]);
+		for (m = mods; m != NULL && file != NULL; m = m->next)
+			if (strcmp(m->path, file) == 0)
+				break;
+		free(file);
 		/* A store of CA certificates holds no keys to sign with. */
 		if ((p11_kit_module_get_flags(all[i]) &
 		    P11_KIT_MODULE_TRUSTED) || (trust != NULL &&
 		    strcmp(trust, "yes") == 0)) {
+			p11_kit_module_release(all[i]);
+		} else if (m != NULL) {
+			/* Loaded already, by its path: once is enough. */
+			m->registered = 1;
 			p11_kit_module_release(all[i]);
 		} else if ((rv = p11_kit_module_initialize(all[i])) !=
 		    CKR_OK) {
@@ -283,7 +295,8 @@ mods_registered(struct hwk_ctx *ctx)
 			for (i++; all[i] != NULL; i++)
 				p11_kit_module_release(all[i]);
 			goto out;
-		}
+		} else
+			m->registered = 1;
 		free(name);
 		free(trust);
 	}
@@ -443,6 +456,8 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 	mname = uri != NULL ? p11_kit_uri_get_module_name(uri) : NULL;
 	for (m = only != NULL ? only : mods; m != NULL;
 	    m = only != NULL ? NULL : m->next) {
+		if (only == NULL && !m->registered)
+			continue;
 		if (mname != NULL && only == NULL) {
 			name = p11_kit_module_get_name(m->fn);
 			r = name != NULL && strcmp(name, mname) == 0;
@@ -700,6 +715,7 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
     const char *pin_source)
 {
 	CK_TOKEN_INFO ti;
+	CK_SESSION_INFO sinfo;
 	CK_FLAGS locked, final, low;
 	char *pin = NULL, prompt[HWK_P11_NAME_MAX + 64], label[33];
 	const char *whose = who == CKU_SO ? "SO PIN" : "PIN";
@@ -708,6 +724,15 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 
 	if (who != CKU_CONTEXT_SPECIFIC && c->user == who)
 		return HWK_OK;
+	/* Logged in by another session of ours: no PIN to ask for. */
+	if (who != CKU_CONTEXT_SPECIFIC &&
+	    c->mod->fn->C_GetSessionInfo(c->sess, &sinfo) == CKR_OK &&
+	    (who == CKU_SO ? sinfo.state == CKS_RW_SO_FUNCTIONS :
+	    (sinfo.state == CKS_RO_USER_FUNCTIONS ||
+	    sinfo.state == CKS_RW_USER_FUNCTIONS))) {
+		c->user = who;
+		return HWK_OK;
+	}
 	/* Fresh flags: the count of wrong tries changes under us. */
 	if (c->mod->fn->C_GetTokenInfo(c->slot, &ti) != CKR_OK)
 		ti = c->ti;
