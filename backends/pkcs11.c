@@ -1079,6 +1079,9 @@ keygen_error(struct hwk_ctx *ctx, CK_RV rv, const struct p11_conn *c,
 			    "security officer only: add --login so (on a "
 			    "YubiKey with ykcs11, the SO PIN is the management "
 			    "key).");
+		else
+			hwk_ctx_hint(ctx, "This token makes keys for its user, "
+			    "not its security officer: leave out --login so.");
 		break;
 	case CKR_FUNCTION_NOT_SUPPORTED:
 		hwk_ctx_hint(ctx, "The module cannot generate keys; OpenSC's "

@@ -114,6 +114,11 @@ check_match "an id that is taken is refused" 'id 7a7b is already used' "$out"
 check_eq "and nothing is made" "$n" "$(objects)"
 check_rc 2 "--id that is not hex is a usage error" gen --id 0g -f k4
 check_rc 2 "-b 32768 is refused before anything" gen -b 32768 -f k4
+printf '%s\n' "$SOPIN" >sopin
+out=$(gen --login so --pin-source file:sopin -f k4 2>&1)
+check_match "SoftHSM2 makes keys for its user: --login so is told to go" \
+    'leave out --login so' "$out"
+check_eq "(and nothing was made)" "" "$(ls k4* 2>/dev/null)"
 
 # --- PINs: wrong, empty, prompted, low, final, locked, keypad.
 n=$(objects)
