@@ -399,26 +399,39 @@ slot_list(struct p11_mod *m, CK_SLOT_ID *slots, CK_ULONG *n)
 	return rv;
 }
 
-/* Why a token cannot make our key, or NULL if it can. */
-static const char *
-keygen_unfit(struct p11_tok *t, const struct p11_opts *o)
+/* Nonzero if a token cannot make our key; why says why. */
+static int
+keygen_unfit(struct p11_tok *t, const struct p11_opts *o, char *why,
+    size_t len)
 {
 	CK_MECHANISM_INFO mi;
+	char nb[48];
+	CK_RV rv;
 
 	if (!(t->ti.flags & CKF_TOKEN_INITIALIZED))
-		return "is not initialised";
-	if (t->ti.flags & CKF_WRITE_PROTECTED)
-		return "is read-only";
-	if (o->login == CKU_USER && (t->ti.flags & CKF_LOGIN_REQUIRED) &&
+		snprintf(why, len, "is not initialised");
+	else if (t->ti.flags & CKF_WRITE_PROTECTED)
+		snprintf(why, len, "is read-only");
+	else if (o->login == CKU_USER && (t->ti.flags & CKF_LOGIN_REQUIRED) &&
 	    !(t->ti.flags & CKF_USER_PIN_INITIALIZED))
-		return "has no user PIN set";
-	memset(&mi, 0, sizeof(mi));
-	if (t->mod->fn->C_GetMechanismInfo(t->slot, CKM_RSA_PKCS_KEY_PAIR_GEN,
-	    &mi) != CKR_OK || !(mi.flags & CKF_GENERATE_KEY_PAIR))
-		return "cannot make RSA keys";
-	t->min_bits = mi.ulMinKeySize;
-	t->max_bits = mi.ulMaxKeySize;
-	return NULL;
+		snprintf(why, len, "has no user PIN set");
+	else {
+		memset(&mi, 0, sizeof(mi));
+		rv = t->mod->fn->C_GetMechanismInfo(t->slot,
+		    CKM_RSA_PKCS_KEY_PAIR_GEN, &mi);
+		if (rv == CKR_MECHANISM_INVALID ||
+		    (rv == CKR_OK && !(mi.flags & CKF_GENERATE_KEY_PAIR)))
+			snprintf(why, len, "cannot make RSA keys");
+		else if (rv != CKR_OK)
+			snprintf(why, len, "would not say if it makes RSA keys "
+			    "(%s)", hwk_p11_rv_name(rv, nb, sizeof(nb)));
+		else {
+			t->min_bits = mi.ulMinKeySize;
+			t->max_bits = mi.ulMaxKeySize;
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /*
@@ -435,9 +448,9 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 	CK_SLOT_INFO si;
 	CK_ULONG n, i;
 	struct p11_tok t;
-	const char *mp, *mname, *why;
-	char *name;
-	int r, any = 0;
+	const char *mp, *mname;
+	char *name, why[128], nb[48];
+	int r, any = 0, unfit;
 	CK_RV rv;
 
 	*ntoks = 0;
@@ -467,8 +480,6 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 		}
 		any = 1;
 		if ((rv = slot_list(m, slots, &n)) != CKR_OK) {
-			char nb[48];
-
 			note_add(notes, "module %s: cannot list its slots (%s)",
 			    m->path, hwk_p11_rv_name(rv, nb, sizeof(nb)));
 			continue;
@@ -480,9 +491,19 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 			memset(&t, 0, sizeof(t));
 			t.mod = m;
 			t.slot = slots[i];
-			if (m->fn->C_GetSlotInfo(t.slot, &si) != CKR_OK ||
-			    m->fn->C_GetTokenInfo(t.slot, &t.ti) != CKR_OK)
+			if ((rv = m->fn->C_GetSlotInfo(t.slot, &si)) ==
+			    CKR_OK)
+				rv = m->fn->C_GetTokenInfo(t.slot, &t.ti);
+			if (rv == CKR_TOKEN_NOT_PRESENT ||
+			    rv == CKR_DEVICE_REMOVED)
 				continue;	/* pulled out meanwhile */
+			if (rv != CKR_OK) {
+				note_add(notes, "module %s: slot %lu: cannot "
+				    "read its token (%s)", m->path,
+				    (unsigned long)t.slot, hwk_p11_rv_name(rv,
+				    nb, sizeof(nb)));
+				continue;
+			}
 			hwk_p11_token_name(&t.ti, t.name, sizeof(t.name));
 			if (strcmp(t.name, "''") == 0)	/* uninitialised */
 				snprintf(t.name, sizeof(t.name), "in slot %lu",
@@ -493,10 +514,12 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 				    t.name);
 				continue;
 			}
-			why = keygen ? keygen_unfit(&t, o) :
-			    !(t.ti.flags & CKF_TOKEN_INITIALIZED) ?
-			    "is not initialised" : NULL;
-			if (why != NULL) {
+			if (keygen)
+				unfit = keygen_unfit(&t, o, why, sizeof(why));
+			else if ((unfit = !(t.ti.flags &
+			    CKF_TOKEN_INITIALIZED)))
+				snprintf(why, sizeof(why), "is not initialised");
+			if (unfit) {
 				note_add(notes, "token %s %s", t.name, why);
 				continue;
 			}

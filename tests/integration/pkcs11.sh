@@ -229,6 +229,43 @@ check_match "the key made meanwhile is removed" \
     'interrupted; the new key was removed' "$(cat int.out)"
 check_eq "no files, no objects" "$n" "$(ls kint* 2>/dev/null; objects)"
 
+# Any call failing at any of its first three uses: either a whole key
+# (both files, two objects) or nothing at all, and never silence.
+n=$(objects)
+for call in C_GetSlotList C_GetTokenInfo C_GetMechanismInfo C_OpenSession \
+    C_Login C_FindObjectsInit C_FindObjects C_GenerateKeyPair \
+    C_GetAttributeValue; do
+	for nth in 1 2 3; do
+		out=$(HWK_FAKE_FAIL=$call HWK_FAKE_FAIL_NTH=$nth "$HWK" -q \
+		    --module "$FAULT" --pin-source file:pin -f kany 2>&1)
+		rc=$?
+		now=$(objects)
+		if [ "$rc" -eq 0 ] && [ -f kany ] && [ -f kany.pub ] &&
+		    [ "$now" -eq $((n + 2)) ]; then
+			ok "$call failing the ${nth}th time: a whole key"
+			kid=$(stub_id kany | tr -d %)
+			for t in privkey pubkey; do
+				pkcs11-tool --module "$M" --token-label hwk-test \
+				    --login --pin "$PIN" --delete-object \
+				    --type "$t" --id "$kid" >/dev/null 2>&1
+			done
+			rm -f kany kany.pub
+		elif [ "$rc" -ne 0 ] && [ "$nth" -ge 1 ] &&
+		    [ -z "$(ls kany* 2>/dev/null)" ] && [ "$now" -eq "$n" ] &&
+		    printf '%s\n' "$out" | grep -q 'hwkeygen: .*CKR_'; then
+			ok "$call failing the ${nth}th time: nothing, and says why"
+		else
+			not_ok "$call failing the ${nth}th time" "exit $rc," \
+			    "objects $n -> $now, files: $(ls kany* 2>/dev/null)" \
+			    "$out"
+		fi
+		if [ "$nth" -eq 1 ] && [ "$rc" -eq 0 ]; then
+			not_ok "$call is used, so its first failure must show"
+		fi
+	done
+done
+n=$(objects)
+
 # --- Bad modules and tokens that are not there.
 out=$("$HWK" -q --backend pkcs11 --module /nonexistent/p11.so -f km 2>&1)
 check_eq "a missing module: exit 4" 4 "$?"
