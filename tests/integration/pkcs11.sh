@@ -242,7 +242,7 @@ for call in C_GetSlotList C_GetTokenInfo C_GetMechanismInfo C_OpenSession \
 		now=$(objects)
 		if [ "$rc" -eq 0 ] && [ -f kany ] && [ -f kany.pub ] &&
 		    [ "$now" -eq $((n + 2)) ]; then
-			ok "$call failing the ${nth}th time: a whole key"
+			ok "$call failing at its use $nth: a whole key"
 			kid=$(stub_id kany | tr -d %)
 			for t in privkey pubkey; do
 				pkcs11-tool --module "$M" --token-label hwk-test \
@@ -253,9 +253,9 @@ for call in C_GetSlotList C_GetTokenInfo C_GetMechanismInfo C_OpenSession \
 		elif [ "$rc" -ne 0 ] && [ "$nth" -ge 1 ] &&
 		    [ -z "$(ls kany* 2>/dev/null)" ] && [ "$now" -eq "$n" ] &&
 		    printf '%s\n' "$out" | grep -q 'hwkeygen: .*CKR_'; then
-			ok "$call failing the ${nth}th time: nothing, and says why"
+			ok "$call failing at its use $nth: nothing, and says why"
 		else
-			not_ok "$call failing the ${nth}th time" "exit $rc," \
+			not_ok "$call failing at its use $nth" "exit $rc," \
 			    "objects $n -> $now, files: $(ls kany* 2>/dev/null)" \
 			    "$out"
 		fi
@@ -265,6 +265,14 @@ for call in C_GetSlotList C_GetTokenInfo C_GetMechanismInfo C_OpenSession \
 	done
 done
 n=$(objects)
+# kk's stub names the fault module: -y through it, each call failing once.
+for call in C_GetSlotList C_GetTokenInfo C_OpenSession C_FindObjectsInit \
+    C_FindObjects C_GetAttributeValue; do
+	out=$(HWK_FAKE_FAIL=$call "$HWK" -y -f kk 2>&1)
+	rc=$?
+	check_match "-y with $call failing: non-zero exit, and it says why" \
+	    '^hwkeygen: .*CKR_DEVICE_ERROR' "$([ "$rc" -ne 0 ] && echo "$out")"
+done
 
 # --- Bad modules and tokens that are not there.
 out=$("$HWK" -q --backend pkcs11 --module /nonexistent/p11.so -f km 2>&1)
