@@ -125,7 +125,7 @@ integration: $(B)/hwkeygen $(FAKE_SO)
 check: deps all $(UNIT_BIN) $(FAKE_SO)
 	$(Q)tests/run-all $(UNIT_BIN)
 
-bench: deps $(B)/hwkeygen
+bench: deps $(B)/hwkeygen $(FAKE_SO)
 	$(Q)tests/bench/run
 
 deps:

@@ -12,7 +12,8 @@
  *                             and uses this one
  *   HWK_FAKE_NO_HASH_SIGN=1   no CKM_SHA*_RSA_PKCS: only raw CKM_RSA_PKCS
  *   HWK_FAKE_DELAY_MS=n       C_GenerateKeyPair takes n ms longer
- *   HWK_FAKE_LOG=path         one line per call, "C_Name rv"
+ *   HWK_FAKE_LOG=path         one line per call, "C_Name rv", and
+ *                             "keygen_ms t": the real C_GenerateKeyPair's time
  */
 #include <time.h>
 
@@ -169,11 +170,16 @@ fk_GenerateKeyPair(CK_SESSION_HANDLE sess, CK_MECHANISM *m,
 {
 	unsigned long ms = env_ulong("HWK_FAKE_DELAY_MS", 0);
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+	struct timespec t0, t1;
 	CK_RV rv;
 
 	FAULT("C_GenerateKeyPair");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rv = real->C_GenerateKeyPair(sess, m, pubt, npub, privt, npriv, pub,
 	    priv);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fwd_log("keygen_ms %.3f", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	if (ms > 0)
 		nanosleep(&ts, NULL);
 	return done("C_GenerateKeyPair", rv);
