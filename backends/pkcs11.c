@@ -1387,7 +1387,7 @@ p11_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
 	return HWK_OK;
 }
 
-/* The public key of pk: from its public object, else (logged in) its private one. */
+/* The public key of pk: its public object, else (logged in) its private one. */
 static int
 find_public(struct hwk_ctx *ctx, struct p11_key *pk, EVP_PKEY **pkeyp)
 {
