@@ -1,4 +1,4 @@
-/* Unit tests of what PKCS#11 return codes mean: hwk errors, exit codes, names. */
+/* Unit tests of what PKCS#11 return codes mean: hwk errors, exits, names. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
