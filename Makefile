@@ -25,7 +25,7 @@ CFLAGS ?= -O2 -g
 B := build
 
 # Libraries, all through pkg-config.
-PKGS := libcrypto tss2-esys tss2-sys tss2-tctildr tss2-mu tss2-rc
+PKGS := libcrypto tss2-esys tss2-sys tss2-tctildr tss2-mu tss2-rc p11-kit-1
 TEST_PKGS := cmocka
 
 # Debian packages for the build, the tests and the benchmarks.
@@ -126,11 +126,12 @@ $(B)/tests/test_%: $(B)/tests/test_%.o $(UNIT_HELPER_OBJ) $(B)/libhwkey.a
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
 # Test-only shared objects (fault injection, fake PKCS#11 modules).
-$(B)/tests/%.so: tests/fakes/%.c
+FAKE_CFLAGS = $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
+$(B)/tests/%.so: tests/fakes/%.c $(wildcard tests/fakes/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra \
-		-Werror -fPIC -shared -o $@ $< -ldl
+	$(Q)$(CC) $(CPPFLAGS) $(FAKE_CFLAGS) -std=c11 -D_GNU_SOURCE -O2 -g \
+		-Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
 # libFuzzer harnesses, built with clang and sanitizers on their own objects.
 $(B)/fuzz/%.o: %.c | $(B)/blowfish_pi.h
@@ -159,7 +160,7 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libhwkey.a
 run: deps $(B)/hwkeygen
 	$(B)/hwkeygen $(ARGS)
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(FAKE_SO)
 	$(Q)tests/run-unit $(UNIT_BIN)
 
 integration: all $(FAKE_SO) $(TOOL_BIN)

@@ -6,5 +6,6 @@
 
 extern const struct hwk_backend hwk_backend_tpm2;
 extern const struct hwk_backend hwk_backend_software;
+extern const struct hwk_backend hwk_backend_pkcs11;
 
 #endif /* HWKEY_BACKENDS_H */

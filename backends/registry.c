@@ -12,6 +12,7 @@
 #include "backends.h"
 
 static const struct hwk_backend *const builtin[] = {
+	&hwk_backend_pkcs11,
 	&hwk_backend_tpm2,
 	&hwk_backend_software,
 	NULL,

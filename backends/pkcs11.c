@@ -1,0 +1,1730 @@
+/*
+ * The PKCS#11 backend: the key pair is generated on a smartcard, USB token
+ * or HSM through its PKCS#11 module (loaded by p11-kit), the private half
+ * never leaves it, and the private slot holds only an RFC 7512 URI naming
+ * the key.  Signing logs in to the token on first use.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/sshkey.h"
+#include "prompt.h"
+#include "backends.h"
+#include "pkcs11_int.h"
+
+#define MAX_SLOTS	64
+#define RSA_MAX_BYTES	(HWK_RSA_MAX_BITS / 8)
+#define NO_USER		((CK_USER_TYPE)-1)	/* nobody logged in */
+
+/*
+ * A module, loaded and initialised.  C_Initialize is once per process, so
+ * a module stays loaded until exit and is shared by every key on it.
+ */
+struct p11_mod {
+	CK_FUNCTION_LIST *fn;
+	char		*path;		/* its file, as a stub names it */
+	CK_INFO		 info;
+	int		 registered;	/* one of p11-kit's registered modules */
+	struct p11_mod	*next;
+};
+
+/*
+ * A session on one token, shared by the keys on it (the login state of a
+ * token is shared by an application's sessions anyway): an agent holding
+ * several keys of one token logs in once and signs many times.
+ */
+struct p11_conn {
+	struct p11_mod	*mod;
+	CK_SLOT_ID	 slot;
+	CK_TOKEN_INFO	 ti;
+	char		 name[HWK_P11_NAME_MAX];	/* for messages */
+	CK_SESSION_HANDLE sess;
+	int		 rw;
+	CK_USER_TYPE	 user;		/* who is logged in, or NO_USER */
+	unsigned	 epoch;		/* new session: old handles may be stale */
+	unsigned	 refs;
+	struct p11_conn	*next;
+};
+
+/*
+ * key->impl: a key on a token, found by its CKA_ID.  Keys of one token
+ * share a p11_conn; none of this is locked, so one thread at a time.
+ */
+struct p11_key {
+	struct p11_conn	*conn;
+	CK_OBJECT_HANDLE pub, priv;	/* CK_INVALID_HANDLE until found */
+	unsigned	 epoch;		/* conn->epoch they were found in */
+	uint8_t		 id[HWK_P11_ID_MAX];
+	size_t		 idlen;
+	char		*label;		/* CKA_LABEL, may be NULL */
+	int		 mechs_known;	/* sign mechanisms asked for */
+	int		 has_sha256, has_sha512, has_sha1;
+	int		 always_auth;	/* CKA_ALWAYS_AUTHENTICATE */
+};
+
+/* A token in a slot, as a scan finds it. */
+struct p11_tok {
+	struct p11_mod	*mod;
+	CK_SLOT_ID	 slot;
+	CK_TOKEN_INFO	 ti;
+	CK_ULONG	 min_bits, max_bits;	/* of RSA keygen; 0: unknown */
+	char		 name[HWK_P11_NAME_MAX];
+};
+
+/* The backend's options, checked. */
+struct p11_opts {
+	P11KitUri	*uri;		/* --token, or NULL */
+	const char	*token;		/* its text */
+	const char	*module;	/* --module, or NULL */
+	const char	*pin_source;	/* --pin-source, else the URI's */
+	CK_USER_TYPE	 login;		/* CKU_USER or CKU_SO */
+	uint8_t		 id[HWK_P11_ID_MAX];
+	size_t		 idlen;		/* 0: choose a fresh one */
+	const char	*label;		/* --label, or NULL */
+};
+
+static struct p11_mod *mods;
+static struct p11_conn *conns;
+static int registered_tried;
+static char *registered_note;	/* why registered modules are missing */
+static int atexit_done;
+
+/* Formats a CKR_ failure of call into ctx and returns its hwk_err. */
+static int
+rv_error(struct hwk_ctx *ctx, CK_RV rv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+rv_error(struct hwk_ctx *ctx, CK_RV rv, const char *fmt, ...)
+{
+	char what[512], nb[48];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return hwk_ctx_error(ctx, hwk_p11_rv_err(rv), "%s: %s", what,
+	    hwk_p11_rv_name(rv, nb, sizeof(nb)));
+}
+
+/* Appends "; text" (or text) to a note list. */
+static void
+note_add(struct hwk_buf *notes, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+note_add(struct hwk_buf *notes, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	hwk_buf_putf(notes, "%s%s", hwk_buf_len(notes) > 0 ? "; " : "", line);
+}
+
+static void
+mods_finalize(void)
+{
+	struct p11_mod *m;
+	struct p11_conn *c;
+
+	while ((c = conns) != NULL) {
+		conns = c->next;
+		free(c);
+	}
+	while ((m = mods) != NULL) {
+		mods = m->next;
+		p11_kit_module_finalize(m->fn);
+		p11_kit_module_release(m->fn);
+		free(m->path);
+		free(m);
+	}
+	free(registered_note);
+	registered_note = NULL;
+	registered_tried = 0;
+}
+
+/* Takes over an initialised module; fn is released on failure. */
+static int
+mod_add(struct hwk_ctx *ctx, CK_FUNCTION_LIST *fn, const char *given,
+    struct p11_mod **mp)
+{
+	struct p11_mod *m = NULL;
+	char *file;
+	CK_RV rv;
+
+	*mp = NULL;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		p11_kit_module_finalize(fn);
+		p11_kit_module_release(fn);
+		return HWK_ERR_NOMEM;
+	}
+	m->fn = fn;
+	file = p11_kit_module_get_filename(fn);
+	m->path = strdup(file != NULL ? file : given);
+	free(file);
+	if (m->path == NULL ||
+	    (rv = fn->C_GetInfo(&m->info)) != CKR_OK) {
+		rv = m->path == NULL ? CKR_HOST_MEMORY : rv;
+		p11_kit_module_finalize(fn);
+		p11_kit_module_release(fn);
+		free(m->path);
+		free(m);
+		return rv_error(ctx, rv, "module %s: C_GetInfo", given);
+	}
+	if (!atexit_done && atexit(mods_finalize) == 0)
+		atexit_done = 1;
+	m->next = mods;
+	mods = m;
+	*mp = m;
+	return HWK_OK;
+}
+
+/* The module at path, loading it the first time. */
+static int
+mod_load(struct hwk_ctx *ctx, const char *path, struct p11_mod **mp)
+{
+	CK_FUNCTION_LIST *fn;
+	struct p11_mod *m;
+	char abs[PATH_MAX];
+	const char *p = path;
+	CK_RV rv;
+
+	*mp = NULL;
+	/* p11-kit reads a relative path in its own module folder. */
+	if (strchr(path, '/') != NULL && path[0] != '/') {
+		if (realpath(path, abs) == NULL)
+			return hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot "
+			    "load PKCS#11 module %s: %s", path,
+			    strerror(errno));
+		p = abs;
+	}
+	for (m = mods; m != NULL; m = m->next)
+		if (strcmp(m->path, p) == 0) {
+			*mp = m;
+			return HWK_OK;
+		}
+	p11_kit_be_quiet();
+	if ((fn = p11_kit_module_load(p, 0)) == NULL) {
+		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot load PKCS#11 "
+		    "module %s: %s", path, p11_kit_message() != NULL ?
+		    p11_kit_message() : "unknown error");
+		hwk_ctx_hint(ctx, "Give the module's file with --module, for "
+		    "example --module /usr/lib/x86_64-linux-gnu/"
+		    "opensc-pkcs11.so.");
+		return HWK_ERR_NO_DEVICE;
+	}
+	if ((rv = p11_kit_module_initialize(fn)) != CKR_OK) {
+		p11_kit_module_release(fn);
+		rv_error(ctx, rv, "PKCS#11 module %s failed to start "
+		    "(C_Initialize)", path);
+		return HWK_ERR_NO_DEVICE;
+	}
+	return mod_add(ctx, fn, p, mp);
+}
+
+/* Loads the modules registered with p11-kit, once; trust stores left out. */
+static int
+mods_registered(struct hwk_ctx *ctx)
+{
+	CK_FUNCTION_LIST **all = NULL;
+	struct hwk_buf *notes = NULL;
+	struct p11_mod *m;
+	char *name, *trust, *file;
+	size_t i;
+	CK_RV rv;
+	int r = HWK_OK;
+
+	if (registered_tried)
+		return HWK_OK;
+	registered_tried = 1;
+	if ((notes = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	p11_kit_be_quiet();
+	if ((all = p11_kit_modules_load(NULL, 0)) == NULL) {
+		note_add(notes, "p11-kit could not load its modules: %s",
+		    p11_kit_message() != NULL ? p11_kit_message() : "unknown");
+		goto out;
+	}
+	for (i = 0; all[i] != NULL; i++) {
+		name = p11_kit_module_get_name(all[i]);
+		trust = p11_kit_config_option(all[i], "trust-policy");
+		file = p11_kit_module_get_filename(all[i]);
+		for (m = mods; m != NULL && file != NULL; m = m->next)
+			if (strcmp(m->path, file) == 0)
+				break;
+		free(file);
+		/* A store of CA certificates holds no keys to sign with. */
+		if ((p11_kit_module_get_flags(all[i]) &
+		    P11_KIT_MODULE_TRUSTED) || (trust != NULL &&
+		    strcmp(trust, "yes") == 0)) {
+			p11_kit_module_release(all[i]);
+		} else if (m != NULL) {
+			/* Loaded already, by its path: once is enough. */
+			m->registered = 1;
+			p11_kit_module_release(all[i]);
+		} else if ((rv = p11_kit_module_initialize(all[i])) !=
+		    CKR_OK) {
+			note_add(notes, "module %s failed to start: %s",
+			    name != NULL ? name : "?", p11_kit_strerror(rv));
+			p11_kit_module_release(all[i]);
+		} else if ((r = mod_add(ctx, all[i], name != NULL ? name :
+		    "?", &m)) != 0) {
+			free(name);
+			free(trust);
+			for (i++; all[i] != NULL; i++)
+				p11_kit_module_release(all[i]);
+			goto out;
+		} else
+			m->registered = 1;
+		free(name);
+		free(trust);
+	}
+ out:
+	free(all);		/* the modules are ours or released */
+	if (hwk_buf_len(notes) > 0)
+		registered_note = hwk_buf_dup_string(notes);
+	hwk_buf_free(&notes);
+	return r;
+}
+
+static void
+opts_clear(struct p11_opts *o)
+{
+	p11_kit_uri_free(o->uri);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Reads and checks the backend's options from the context. */
+static int
+opts_get(struct hwk_ctx *ctx, struct p11_opts *o)
+{
+	const char *s;
+	int r;
+
+	memset(o, 0, sizeof(*o));
+	o->login = CKU_USER;
+	o->module = hwk_ctx_opt(ctx, "module");
+	o->label = hwk_ctx_opt(ctx, "label");
+	o->pin_source = hwk_ctx_opt(ctx, "pin-source");
+	if (o->module != NULL && *o->module == '\0')
+		return hwk_ctx_error(ctx, HWK_ERR_USAGE, "--module: give the "
+		    "file of a PKCS#11 module");
+	if ((o->token = hwk_ctx_opt(ctx, "token")) != NULL) {
+		if ((r = hwk_p11_uri_parse(ctx, "--token", o->token,
+		    &o->uri)) != 0)
+			return r;
+		if (p11_kit_uri_get_pin_value(o->uri) != NULL) {
+			opts_clear(o);
+			hwk_ctx_error(ctx, HWK_ERR_USAGE, "--token: a PIN in "
+			    "the URI (pin-value) would show in the process "
+			    "list and the shell history");
+			hwk_ctx_hint(ctx, "Put the PIN in a file only you can "
+			    "read and give --pin-source file:PATH.");
+			return HWK_ERR_USAGE;
+		}
+		if (o->pin_source == NULL)
+			o->pin_source = p11_kit_uri_get_pin_source(o->uri);
+	}
+	if (o->pin_source != NULL && strncmp(o->pin_source, "file:", 5) != 0) {
+		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--pin-source '%s': only "
+		    "file: sources are supported", o->pin_source);
+		hwk_ctx_hint(ctx, "Write --pin-source file:/path/to/pinfile.");
+		opts_clear(o);
+		return HWK_ERR_USAGE;
+	}
+	if ((s = hwk_ctx_opt(ctx, "login")) != NULL) {
+		if (strcmp(s, "so") == 0)
+			o->login = CKU_SO;
+		else if (strcmp(s, "user") != 0) {
+			opts_clear(o);
+			return hwk_ctx_error(ctx, HWK_ERR_USAGE, "--login '%s': "
+			    "use --login user (the default) or --login so", s);
+		}
+	}
+	if ((s = hwk_ctx_opt(ctx, "id")) != NULL &&
+	    hwk_p11_id_parse(s, o->id, &o->idlen) != 0) {
+		opts_clear(o);
+		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--id '%s' is not a key id "
+		    "in hex (1 to %d bytes)", s, HWK_P11_ID_MAX);
+		hwk_ctx_hint(ctx, "Write it as hex digits, such as --id 01 or "
+		    "--id 4a5b.");
+		return HWK_ERR_USAGE;
+	}
+	return HWK_OK;
+}
+
+/* The slots with a token in module m. */
+static CK_RV
+slot_list(struct p11_mod *m, CK_SLOT_ID *slots, CK_ULONG *n)
+{
+	CK_ULONG count = 0;
+	CK_RV rv;
+	int tries;
+
+	/* A token plugged in between the two calls makes the list grow. */
+	for (tries = 0; tries < 3; tries++) {
+		if ((rv = m->fn->C_GetSlotList(CK_TRUE, NULL, &count)) !=
+		    CKR_OK)
+			return rv;
+		if (count > MAX_SLOTS)
+			count = MAX_SLOTS;
+		*n = count;
+		if (count == 0)
+			return CKR_OK;
+		rv = m->fn->C_GetSlotList(CK_TRUE, slots, n);
+		if (rv != CKR_BUFFER_TOO_SMALL)
+			return rv;
+	}
+	return rv;
+}
+
+/* Nonzero if a token cannot make our key; why says why. */
+static int
+keygen_unfit(struct p11_tok *t, const struct p11_opts *o, char *why,
+    size_t len)
+{
+	CK_MECHANISM_INFO mi;
+	char nb[48];
+	CK_RV rv;
+
+	if (!(t->ti.flags & CKF_TOKEN_INITIALIZED))
+		snprintf(why, len, "is not initialised");
+	else if (t->ti.flags & CKF_WRITE_PROTECTED)
+		snprintf(why, len, "is read-only");
+	else if (o->login == CKU_USER && (t->ti.flags & CKF_LOGIN_REQUIRED) &&
+	    !(t->ti.flags & CKF_USER_PIN_INITIALIZED))
+		snprintf(why, len, "has no user PIN set");
+	else {
+		memset(&mi, 0, sizeof(mi));
+		rv = t->mod->fn->C_GetMechanismInfo(t->slot,
+		    CKM_RSA_PKCS_KEY_PAIR_GEN, &mi);
+		if (rv == CKR_MECHANISM_INVALID ||
+		    (rv == CKR_OK && !(mi.flags & CKF_GENERATE_KEY_PAIR)))
+			snprintf(why, len, "cannot make RSA keys");
+		else if (rv != CKR_OK)
+			snprintf(why, len, "would not say if it makes RSA keys "
+			    "(%s)", hwk_p11_rv_name(rv, nb, sizeof(nb)));
+		else {
+			t->min_bits = mi.ulMinKeySize;
+			t->max_bits = mi.ulMaxKeySize;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/*
+ * The tokens of the modules in use that match o->uri (and, for keygen,
+ * can make the key); notes says what else was found and why it is unfit.
+ */
+static int
+scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
+    int keygen, struct p11_tok *toks, size_t max, size_t *ntoks,
+    struct hwk_buf *notes)
+{
+	struct p11_mod *only = NULL, *m;
+	CK_SLOT_ID slots[MAX_SLOTS];
+	CK_SLOT_INFO si;
+	CK_ULONG n, i;
+	struct p11_tok t;
+	const char *mp, *mname;
+	char *name, why[128], nb[48];
+	int r, any = 0, unfit;
+	CK_RV rv;
+
+	*ntoks = 0;
+	mp = o->module;
+	if (mp == NULL && uri != NULL)
+		mp = p11_kit_uri_get_module_path(uri);
+	if (mp != NULL) {
+		if ((r = mod_load(ctx, mp, &only)) != 0)
+			return r;
+	} else {
+		if ((r = mods_registered(ctx)) != 0)
+			return r;
+		if (registered_note != NULL)
+			note_add(notes, "%s", registered_note);
+	}
+	mname = uri != NULL ? p11_kit_uri_get_module_name(uri) : NULL;
+	for (m = only != NULL ? only : mods; m != NULL;
+	    m = only != NULL ? NULL : m->next) {
+		if (only == NULL && !m->registered)
+			continue;
+		if (mname != NULL && only == NULL) {
+			name = p11_kit_module_get_name(m->fn);
+			r = name != NULL && strcmp(name, mname) == 0;
+			free(name);
+			if (!r)
+				continue;
+		}
+		any = 1;
+		if ((rv = slot_list(m, slots, &n)) != CKR_OK) {
+			note_add(notes, "module %s: cannot list its slots (%s)",
+			    m->path, hwk_p11_rv_name(rv, nb, sizeof(nb)));
+			continue;
+		}
+		if (n == 0)
+			note_add(notes, "module %s: no slot with a token",
+			    m->path);
+		for (i = 0; i < n; i++) {
+			memset(&t, 0, sizeof(t));
+			t.mod = m;
+			t.slot = slots[i];
+			if ((rv = m->fn->C_GetSlotInfo(t.slot, &si)) ==
+			    CKR_OK)
+				rv = m->fn->C_GetTokenInfo(t.slot, &t.ti);
+			if (rv == CKR_TOKEN_NOT_PRESENT ||
+			    rv == CKR_DEVICE_REMOVED)
+				continue;	/* pulled out meanwhile */
+			if (rv != CKR_OK) {
+				note_add(notes, "module %s: slot %lu: cannot "
+				    "read its token (%s)", m->path,
+				    (unsigned long)t.slot, hwk_p11_rv_name(rv,
+				    nb, sizeof(nb)));
+				continue;
+			}
+			hwk_p11_token_name(&t.ti, t.name, sizeof(t.name));
+			if (strcmp(t.name, "''") == 0)	/* uninitialised */
+				snprintf(t.name, sizeof(t.name), "in slot %lu",
+				    (unsigned long)t.slot);
+			if (!hwk_p11_uri_match(uri, &m->info, t.slot, &si,
+			    &t.ti)) {
+				note_add(notes, "token %s does not match",
+				    t.name);
+				continue;
+			}
+			if (keygen)
+				unfit = keygen_unfit(&t, o, why, sizeof(why));
+			else if ((unfit = !(t.ti.flags &
+			    CKF_TOKEN_INITIALIZED)))
+				snprintf(why, sizeof(why), "is not initialised");
+			if (unfit) {
+				note_add(notes, "token %s %s", t.name, why);
+				continue;
+			}
+			if (*ntoks < max)
+				toks[*ntoks] = t;
+			(*ntoks)++;
+		}
+	}
+	if (!any && mp == NULL && mname != NULL)
+		note_add(notes, "no registered module is named %s", mname);
+	else if (!any && mp == NULL)
+		note_add(notes, "no PKCS#11 module is registered with p11-kit");
+	return HWK_OK;
+}
+
+/*
+ * The one token the options point at.  keygen: one that can make keys.
+ * stub: the token a stub names (then o->uri is not used).
+ */
+static int
+select_token(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
+    int keygen, struct p11_tok *tok)
+{
+	struct p11_tok toks[8];
+	struct hwk_buf *notes = NULL;
+	char *found = NULL, *turi = NULL;
+	size_t n = 0, i;
+	int r;
+
+	memset(tok, 0, sizeof(*tok));
+	if ((notes = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	if ((r = scan(ctx, o, uri, keygen, toks, 8, &n, notes)) != 0)
+		goto out;
+	if ((found = hwk_buf_dup_string(notes)) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto out;
+	}
+	if (n == 1) {
+		*tok = toks[0];
+		goto out;
+	}
+	if (n > 1) {
+		hwk_buf_reset(notes);
+		for (i = 0; i < n && i < 8; i++)
+			note_add(notes, "%s in %s", toks[i].name,
+			    toks[i].mod->path);
+		free(found);
+		if ((found = hwk_buf_dup_string(notes)) == NULL ||
+		    hwk_p11_token_uri(&toks[0].ti, &turi) != 0) {
+			r = HWK_ERR_NOMEM;
+			goto out;
+		}
+		r = hwk_ctx_error(ctx, HWK_ERR_AMBIGUOUS, "%zu tokens %s: %s",
+		    n, keygen ? "could hold the new key" : "match", found);
+		hwk_ctx_hint(ctx, "Choose one with --token, for example "
+		    "--token '%s'.", turi);
+		goto out;
+	}
+	if (uri != NULL && uri == o->uri)
+		r = hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no token matches "
+		    "--token '%s' (%s)", o->token, *found != '\0' ? found :
+		    "nothing found");
+	else
+		r = hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "%s (%s)", keygen ?
+		    "no token that can make an RSA key" : "no token",
+		    *found != '\0' ? found : "nothing found");
+	if (keygen)
+		hwk_ctx_hint(ctx, "Plug in the token, or name its module with "
+		    "--module and the token with --token.");
+ out:
+	free(turi);
+	free(found);
+	hwk_buf_free(&notes);
+	return r;
+}
+
+/* A session on the token, shared with other keys on it. */
+static int
+conn_open(struct hwk_ctx *ctx, const struct p11_tok *t, int rw,
+    struct p11_conn **cp)
+{
+	struct p11_conn *c;
+	CK_RV rv;
+
+	*cp = NULL;
+	for (c = conns; c != NULL; c = c->next)
+		if (c->mod == t->mod && c->slot == t->slot &&
+		    (c->rw || !rw)) {
+			c->refs++;
+			*cp = c;
+			return HWK_OK;
+		}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return HWK_ERR_NOMEM;
+	c->mod = t->mod;
+	c->slot = t->slot;
+	c->ti = t->ti;
+	memcpy(c->name, t->name, sizeof(c->name));
+	c->rw = rw;
+	c->user = NO_USER;
+	if ((rv = c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION |
+	    (rw ? CKF_RW_SESSION : 0), NULL, NULL, &c->sess)) != CKR_OK) {
+		free(c);
+		return rv_error(ctx, rv, "cannot open a session on token %s",
+		    t->name);
+	}
+	c->refs = 1;
+	c->next = conns;
+	conns = c;
+	*cp = c;
+	return HWK_OK;
+}
+
+static void
+conn_put(struct p11_conn **cp)
+{
+	struct p11_conn *c = *cp, **pp;
+
+	*cp = NULL;
+	if (c == NULL || --c->refs > 0)
+		return;
+	for (pp = &conns; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	/* Closing the last session of a token also logs it out. */
+	c->mod->fn->C_CloseSession(c->sess);
+	free(c);
+}
+
+/* Closes the session and opens a new one; the login is gone then. */
+static CK_RV
+sess_restart(struct p11_conn *c)
+{
+	c->mod->fn->C_CloseSession(c->sess);
+	c->user = NO_USER;
+	c->epoch++;	/* a token may drop handles with its last session */
+	return c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION |
+	    (c->rw ? CKF_RW_SESSION : 0), NULL, NULL, &c->sess);
+}
+
+/* Opens the session anew after the token dropped it (removed, reset). */
+static int
+conn_reopen(struct hwk_ctx *ctx, struct p11_conn *c)
+{
+	CK_RV rv;
+
+	if ((rv = sess_restart(c)) != CKR_OK)
+		return rv_error(ctx, rv, "cannot open a session on token %s",
+		    c->name);
+	return HWK_OK;
+}
+
+/* Nonzero if one of the signals that end us is waiting. */
+static int
+signal_waiting(void)
+{
+	sigset_t p;
+
+	sigpending(&p);
+	return sigismember(&p, SIGINT) || sigismember(&p, SIGTERM) ||
+	    sigismember(&p, SIGHUP) || sigismember(&p, SIGQUIT);
+}
+
+/*
+ * Asks for a PIN with the ui.  Nothing exists on the token yet, so Ctrl-C
+ * at the prompt may end us even while the CLI holds signals back for
+ * keygen; a signal that still got held back aborts before the PIN is used.
+ */
+static int
+ask_pin(struct hwk_ctx *ctx, const char *prompt, char *pin, size_t len)
+{
+	sigset_t set, saved;
+	int r;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	sigprocmask(SIG_UNBLOCK, &set, &saved);
+	r = hwk_ctx_read_secret(ctx, prompt, pin, len);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	if (r == 0 && signal_waiting()) {
+		explicit_bzero(pin, len);
+		return hwk_ctx_error(ctx, HWK_ERR_SIGNAL, "interrupted at the "
+		    "PIN prompt; the PIN was not used");
+	}
+	return r;
+}
+
+/* What the token says about the tries left, after a wrong PIN. */
+static const char *
+tries_left(CK_FLAGS flags, CK_USER_TYPE who)
+{
+	int so = who == CKU_SO;
+
+	if (flags & (so ? CKF_SO_PIN_LOCKED : CKF_USER_PIN_LOCKED))
+		return "the token says the PIN is now locked";
+	if (flags & (so ? CKF_SO_PIN_FINAL_TRY : CKF_USER_PIN_FINAL_TRY))
+		return "the token says one more wrong PIN will lock it";
+	if (flags & (so ? CKF_SO_PIN_COUNT_LOW : CKF_USER_PIN_COUNT_LOW))
+		return "the token says few tries remain";
+	return "the token does not say how many tries remain";
+}
+
+/*
+ * Logs in as who (CKU_USER, CKU_SO or CKU_CONTEXT_SPECIFIC): with a PIN
+ * from pin_source or the ui, or on the reader's keypad.  A wrong PIN is
+ * reported, never tried again: each try counts towards locking the token.
+ */
+static int
+conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
+    const char *pin_source)
+{
+	CK_TOKEN_INFO ti;
+	CK_SESSION_INFO sinfo;
+	CK_FLAGS locked, final, low;
+	char *pin = NULL, prompt[HWK_P11_NAME_MAX + 64], label[33];
+	const char *whose = who == CKU_SO ? "SO PIN" : "PIN";
+	CK_RV rv;
+	int r;
+
+	if (who != CKU_CONTEXT_SPECIFIC && c->user == who)
+		return HWK_OK;
+	/* Logged in by another session of ours: no PIN to ask for. */
+	if (who != CKU_CONTEXT_SPECIFIC &&
+	    c->mod->fn->C_GetSessionInfo(c->sess, &sinfo) == CKR_OK &&
+	    (who == CKU_SO ? sinfo.state == CKS_RW_SO_FUNCTIONS :
+	    (sinfo.state == CKS_RO_USER_FUNCTIONS ||
+	    sinfo.state == CKS_RW_USER_FUNCTIONS))) {
+		c->user = who;
+		return HWK_OK;
+	}
+	/* Fresh flags: the count of wrong tries changes under us. */
+	if (c->mod->fn->C_GetTokenInfo(c->slot, &ti) != CKR_OK)
+		ti = c->ti;
+	if (who == CKU_USER && !(ti.flags & CKF_LOGIN_REQUIRED))
+		return HWK_OK;
+	locked = who == CKU_SO ? CKF_SO_PIN_LOCKED : CKF_USER_PIN_LOCKED;
+	final = who == CKU_SO ? CKF_SO_PIN_FINAL_TRY : CKF_USER_PIN_FINAL_TRY;
+	low = who == CKU_SO ? CKF_SO_PIN_COUNT_LOW : CKF_USER_PIN_COUNT_LOW;
+	if (ti.flags & locked) {
+		hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "the %s of token %s is "
+		    "locked", whose, c->name);
+		hwk_ctx_hint(ctx, who == CKU_SO ? "Only the token's maker "
+		    "or a reset can help now." : "Unblock it with the SO PIN "
+		    "(pkcs11-tool --init-pin --login --login-type so; on a "
+		    "YubiKey: yubico-piv-tool -a unblock-pin with the PUK).");
+		return HWK_ERR_PIN_LOCKED;
+	}
+	if (ti.flags & final)
+		hwk_ctx_notice(ctx, "Warning: one more wrong %s locks token %s.",
+		    whose, c->name);
+	else if (ti.flags & low)
+		hwk_ctx_notice(ctx, "Warning: a wrong %s was given for token "
+		    "%s since the last right one; few tries remain.", whose,
+		    c->name);
+	if (ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH) {
+		hwk_ctx_notice(ctx, "Enter the %s for token %s on the reader's "
+		    "keypad.", whose, c->name);
+		rv = c->mod->fn->C_Login(c->sess, who, NULL, 0);
+	} else {
+		if ((pin = malloc(HWK_SECRET_MAX)) == NULL)
+			return HWK_ERR_NOMEM;
+		if (pin_source != NULL) {
+			if ((r = hwk_pin_source_read(pin_source, pin,
+			    HWK_SECRET_MAX)) != 0) {
+				hwk_ctx_error(ctx, r, "cannot read the %s from "
+				    "%s: %s", whose, pin_source, r ==
+				    HWK_ERR_SYSTEM ? strerror(errno) : r ==
+				    HWK_ERR_FORMAT ? "the file is empty" :
+				    hwk_strerror(r));
+				goto out;
+			}
+		} else {
+			hwk_p11_field(ti.label, sizeof(ti.label), label,
+			    sizeof(label));
+			snprintf(prompt, sizeof(prompt), "Enter %s%s for '%s': ",
+			    whose, who == CKU_CONTEXT_SPECIFIC ? " again" : "",
+			    label);
+			if ((r = ask_pin(ctx, prompt, pin,
+			    HWK_SECRET_MAX)) != 0) {
+				if (r == HWK_ERR_CANCELLED)
+					hwk_ctx_error(ctx, r, "no %s given; "
+					    "nothing was done", whose);
+				goto out;
+			}
+		}
+		/* An empty line is a slip, not a try worth spending. */
+		if (*pin == '\0') {
+			r = hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "empty %s; "
+			    "the token was not asked", whose);
+			goto out;
+		}
+		rv = c->mod->fn->C_Login(c->sess, who, (CK_UTF8CHAR *)pin,
+		    strlen(pin));
+		hwk_freezero(pin, HWK_SECRET_MAX);
+		pin = NULL;
+	}
+	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+		if (who != CKU_CONTEXT_SPECIFIC)
+			c->user = who;
+		r = HWK_OK;
+	} else if (rv == CKR_PIN_INCORRECT) {
+		if (c->mod->fn->C_GetTokenInfo(c->slot, &ti) != CKR_OK)
+			ti.flags = 0;
+		r = hwk_ctx_error(ctx, (ti.flags & locked) ?
+		    HWK_ERR_PIN_LOCKED : HWK_ERR_PIN_INCORRECT, "incorrect %s "
+		    "for token %s; %s", whose, c->name, tries_left(ti.flags,
+		    who));
+		hwk_ctx_hint(ctx, "hwkeygen never tries a PIN twice, so that "
+		    "a slip costs one try only; run it again with the right "
+		    "%s.", whose);
+	} else if (rv == CKR_PIN_LOCKED) {
+		r = hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "the %s of token "
+		    "%s is locked", whose, c->name);
+	} else if (rv == CKR_PIN_LEN_RANGE) {
+		r = hwk_ctx_error(ctx, HWK_ERR_PIN_INCORRECT, "the %s has the "
+		    "wrong length: token %s wants %lu to %lu characters",
+		    whose, c->name, (unsigned long)ti.ulMinPinLen,
+		    (unsigned long)ti.ulMaxPinLen);
+	} else {
+		r = rv_error(ctx, rv, "cannot log in to token %s as %s",
+		    c->name, who == CKU_SO ? "security officer" : "user");
+		if (rv == CKR_USER_PIN_NOT_INITIALIZED)
+			hwk_ctx_hint(ctx, "Set a user PIN first (pkcs11-tool "
+			    "--init-pin).");
+	}
+ out:
+	if (pin != NULL)
+		hwk_freezero(pin, HWK_SECRET_MAX);
+	return r;
+}
+
+/* Up to max objects matching tmpl. */
+static CK_RV
+find(struct p11_conn *c, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+    CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *count)
+{
+	CK_FUNCTION_LIST *fn = c->mod->fn;
+	CK_RV rv, rv2;
+
+	*count = 0;
+	if ((rv = fn->C_FindObjectsInit(c->sess, tmpl, n)) != CKR_OK)
+		return rv;
+	rv = fn->C_FindObjects(c->sess, objs, max, count);
+	rv2 = fn->C_FindObjectsFinal(c->sess);
+	return rv != CKR_OK ? rv : rv2;
+}
+
+/* The first object of a class with an id, or CK_INVALID_HANDLE. */
+static CK_RV
+find_by_id(struct p11_conn *c, CK_OBJECT_CLASS cls, const uint8_t *id,
+    size_t idlen, CK_OBJECT_HANDLE *obj)
+{
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_ID, (void *)id, idlen },
+	};
+	CK_ULONG n;
+	CK_RV rv;
+
+	*obj = CK_INVALID_HANDLE;
+	if ((rv = find(c, tmpl, 2, obj, 1, &n)) == CKR_OK && n == 0)
+		*obj = CK_INVALID_HANDLE;
+	return rv;
+}
+
+/* Nonzero if any object (key, certificate, data) has this id. */
+static CK_RV
+id_taken(struct p11_conn *c, const uint8_t *id, size_t idlen, int *taken)
+{
+	CK_ATTRIBUTE tmpl[] = { { CKA_ID, (void *)id, idlen } };
+	CK_OBJECT_HANDLE obj;
+	CK_ULONG n;
+	CK_RV rv;
+
+	rv = find(c, tmpl, 1, &obj, 1, &n);
+	*taken = rv == CKR_OK && n > 0;
+	return rv;
+}
+
+/*
+ * The smallest one-byte id no object uses: a YubiKey's ykcs11 takes 1 to
+ * 4 for its slots 9a, 9c, 9d, 9e (and only one-byte ids), and any other
+ * token is content with it.  Random bytes only if all 255 are in use.
+ */
+static int
+fresh_id(struct hwk_ctx *ctx, struct p11_conn *c, uint8_t *id, size_t *len)
+{
+	unsigned v;
+	int taken;
+	CK_RV rv;
+
+	for (v = 1; v <= 255; v++) {
+		id[0] = (uint8_t)v;
+		if ((rv = id_taken(c, id, 1, &taken)) != CKR_OK)
+			return rv_error(ctx, rv, "cannot search token %s",
+			    c->name);
+		if (!taken) {
+			*len = 1;
+			return HWK_OK;
+		}
+	}
+	if (RAND_bytes(id, 16) != 1)
+		return hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "no random bytes for "
+		    "a key id");
+	*len = 16;
+	return HWK_OK;
+}
+
+/* The RSA public key of obj (a public or a private key object). */
+static int
+read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
+    EVP_PKEY **pkeyp)
+{
+	CK_ATTRIBUTE a[] = {
+		{ CKA_MODULUS, NULL, 0 },
+		{ CKA_PUBLIC_EXPONENT, NULL, 0 },
+	};
+	uint8_t *n = NULL, *e = NULL;
+	CK_RV rv;
+	int r;
+
+	*pkeyp = NULL;
+	if ((rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, a, 2)) !=
+	    CKR_OK) {
+		r = rv_error(ctx, rv, "cannot read the public key from token "
+		    "%s", c->name);
+		goto out;
+	}
+	if (a[0].ulValueLen == 0 || a[0].ulValueLen > RSA_MAX_BYTES + 1 ||
+	    a[1].ulValueLen == 0 || a[1].ulValueLen > 8) {
+		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave an RSA "
+		    "public key of impossible size", c->name);
+		goto out;
+	}
+	if ((n = malloc(a[0].ulValueLen)) == NULL ||
+	    (e = malloc(a[1].ulValueLen)) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto out;
+	}
+	a[0].pValue = n;
+	a[1].pValue = e;
+	if ((rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, a, 2)) !=
+	    CKR_OK) {
+		r = rv_error(ctx, rv, "cannot read the public key from token "
+		    "%s", c->name);
+		goto out;
+	}
+	if ((r = hwk_rsa_from_ne(n, a[0].ulValueLen, e, a[1].ulValueLen,
+	    pkeyp)) != 0)
+		r = hwk_ctx_error(ctx, r, "token %s gave an RSA public key "
+		    "that OpenSSL refuses", c->name);
+ out:
+	free(n);
+	free(e);
+	return r;
+}
+
+/* Refuses a private key the token left readable. */
+static int
+check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
+{
+	CK_BBOOL sens = CK_FALSE, extr = CK_TRUE;
+	CK_ATTRIBUTE a[] = {
+		{ CKA_SENSITIVE, &sens, sizeof(sens) },
+		{ CKA_EXTRACTABLE, &extr, sizeof(extr) },
+	};
+	CK_RV rv;
+
+	rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, a, 2);
+	/* A module that does not keep an attribute says so per attribute. */
+	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
+	    rv != CKR_ATTRIBUTE_SENSITIVE)
+		return rv_error(ctx, rv, "cannot read the new key's attributes "
+		    "on token %s", c->name);
+	if ((a[0].ulValueLen == sizeof(sens) && sens != CK_TRUE) ||
+	    (a[1].ulValueLen == sizeof(extr) && extr != CK_FALSE))
+		return hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s made a "
+		    "private key that can be read out (%s); it was removed",
+		    c->name, sens != CK_TRUE ? "not sensitive" : "extractable");
+	return HWK_OK;
+}
+
+/*
+ * The label the token gave the new key, which is not always the one asked
+ * for (ykcs11 names keys after their slot): the stub must name the object
+ * that is there.  NULL when it has none.
+ */
+static int
+read_label(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
+    char **labelp)
+{
+	CK_ATTRIBUTE a = { CKA_LABEL, NULL, 0 };
+	char *l = NULL;
+	CK_RV rv;
+
+	*labelp = NULL;
+	rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || (rv == CKR_OK &&
+	    (a.ulValueLen == 0 || a.ulValueLen == CK_UNAVAILABLE_INFORMATION)))
+		return HWK_OK;
+	if (rv == CKR_OK && a.ulValueLen > 4096)
+		rv = CKR_GENERAL_ERROR;
+	if (rv == CKR_OK && (l = calloc(1, a.ulValueLen + 1)) == NULL)
+		return HWK_ERR_NOMEM;
+	if (rv == CKR_OK) {
+		a.pValue = l;
+		rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
+	}
+	if (rv != CKR_OK) {
+		free(l);
+		return rv_error(ctx, rv, "cannot read the new key's label on "
+		    "token %s", c->name);
+	}
+	*labelp = l;
+	return HWK_OK;
+}
+
+/* Erases the pair, private half first; both are tried whatever happens. */
+static int
+destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
+{
+	CK_FUNCTION_LIST *fn = pk->conn->mod->fn;
+	CK_RV rv1 = CKR_OK, rv2 = CKR_OK;
+
+	if (pk->priv != CK_INVALID_HANDLE &&
+	    (rv1 = fn->C_DestroyObject(pk->conn->sess, pk->priv)) == CKR_OK)
+		pk->priv = CK_INVALID_HANDLE;
+	if (pk->pub != CK_INVALID_HANDLE &&
+	    (rv2 = fn->C_DestroyObject(pk->conn->sess, pk->pub)) == CKR_OK)
+		pk->pub = CK_INVALID_HANDLE;
+	if (rv1 != CKR_OK || rv2 != CKR_OK) {
+		char idhex[2 * HWK_P11_ID_MAX + 1];
+
+		hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
+		rv_error(ctx, rv1 != CKR_OK ? rv1 : rv2, "cannot remove the "
+		    "new key (id %s) from token %s", idhex, pk->conn->name);
+		hwk_ctx_hint(ctx, "Remove it by hand: pkcs11-tool --module %s "
+		    "--login --delete-object --type privkey --id %s (and "
+		    "--type pubkey).", pk->conn->mod->path, idhex);
+		return hwk_p11_rv_err(rv1 != CKR_OK ? rv1 : rv2);
+	}
+	return HWK_OK;
+}
+
+static void
+p11_key_free(struct p11_key *pk)
+{
+	if (pk == NULL)
+		return;
+	conn_put(&pk->conn);
+	free(pk->label);
+	free(pk);
+}
+
+/* Why a token refused C_GenerateKeyPair, in words, with what to try. */
+static int
+keygen_error(struct hwk_ctx *ctx, CK_RV rv, const struct p11_conn *c,
+    const struct p11_opts *o, unsigned bits)
+{
+	int r = rv_error(ctx, rv, "token %s could not generate an RSA-%u key",
+	    c->name, bits);
+
+	switch (rv) {
+	case CKR_DEVICE_MEMORY:
+		r = hwk_ctx_error(ctx, HWK_ERR_DEVICE_FULL, "token %s has no "
+		    "room for another key (CKR_DEVICE_MEMORY)", c->name);
+		hwk_ctx_hint(ctx, "Remove a key you no longer use (pkcs11-tool "
+		    "--login --delete-object ...), or use another token.");
+		break;
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_USER_TYPE_INVALID:
+		if (o->login == CKU_USER)
+			hwk_ctx_hint(ctx, "This token makes keys for its "
+			    "security officer only: add --login so (on a "
+			    "YubiKey with ykcs11, the SO PIN is the management "
+			    "key).");
+		else
+			hwk_ctx_hint(ctx, "This token makes keys for its user, "
+			    "not its security officer: leave out --login so.");
+		break;
+	case CKR_FUNCTION_NOT_SUPPORTED:
+		hwk_ctx_hint(ctx, "The module cannot generate keys; OpenSC's "
+		    "PIV driver is one such.  For a YubiKey use ykcs11 "
+		    "(--module libykcs11.so).");
+		break;
+	case CKR_ATTRIBUTE_VALUE_INVALID:
+	case CKR_TEMPLATE_INCONSISTENT:
+	case CKR_TEMPLATE_INCOMPLETE:
+		hwk_ctx_hint(ctx, "Some tokens take only certain key ids; on a "
+		    "YubiKey (ykcs11) use --id 01, 02, 03 or 04 for the PIV "
+		    "slots 9a, 9c, 9d, 9e.");
+		break;
+	case CKR_KEY_SIZE_RANGE:
+		hwk_ctx_hint(ctx, "Try -b 2048.");
+		break;
+	}
+	return r;
+}
+
+static void
+attr_add(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ATTRIBUTE_TYPE type, void *p,
+    CK_ULONG len)
+{
+	t[*n].type = type;
+	t[*n].pValue = p;
+	t[*n].ulValueLen = len;
+	(*n)++;
+}
+
+/* C_GenerateKeyPair with our templates; both handles on success. */
+static CK_RV
+keygen(struct p11_key *pk, unsigned bits, CK_OBJECT_HANDLE *pub,
+    CK_OBJECT_HANDLE *priv)
+{
+	CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+	CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY, privc = CKO_PRIVATE_KEY;
+	CK_KEY_TYPE kt = CKK_RSA;
+	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+	CK_ULONG mbits = bits;
+	CK_BYTE e[] = { 0x01, 0x00, 0x01 };	/* 65537, as OpenSSH's */
+	CK_ATTRIBUTE pubt[10], privt[11];
+	CK_ULONG np = 0, nq = 0;
+	size_t labellen = pk->label != NULL ? strlen(pk->label) : 0;
+	CK_RV rv;
+
+	/* Only attributes that ykcs11, the strictest module, also knows. */
+	attr_add(pubt, &np, CKA_CLASS, &pubc, sizeof(pubc));
+	attr_add(pubt, &np, CKA_KEY_TYPE, &kt, sizeof(kt));
+	attr_add(pubt, &np, CKA_TOKEN, &yes, sizeof(yes));
+	attr_add(pubt, &np, CKA_PRIVATE, &no, sizeof(no));
+	attr_add(pubt, &np, CKA_VERIFY, &yes, sizeof(yes));
+	attr_add(pubt, &np, CKA_ENCRYPT, &no, sizeof(no));
+	attr_add(pubt, &np, CKA_MODULUS_BITS, &mbits, sizeof(mbits));
+	attr_add(pubt, &np, CKA_PUBLIC_EXPONENT, e, sizeof(e));
+	attr_add(pubt, &np, CKA_ID, pk->id, pk->idlen);
+	attr_add(privt, &nq, CKA_CLASS, &privc, sizeof(privc));
+	attr_add(privt, &nq, CKA_KEY_TYPE, &kt, sizeof(kt));
+	attr_add(privt, &nq, CKA_TOKEN, &yes, sizeof(yes));
+	attr_add(privt, &nq, CKA_PRIVATE, &yes, sizeof(yes));
+	attr_add(privt, &nq, CKA_SENSITIVE, &yes, sizeof(yes));
+	attr_add(privt, &nq, CKA_SIGN, &yes, sizeof(yes));
+	attr_add(privt, &nq, CKA_DECRYPT, &no, sizeof(no));
+	attr_add(privt, &nq, CKA_ID, pk->id, pk->idlen);
+	if (labellen > 0) {
+		attr_add(pubt, &np, CKA_LABEL, pk->label, labellen);
+		attr_add(privt, &nq, CKA_LABEL, pk->label, labellen);
+	}
+	/* Last, so that it can be left out for modules that refuse it. */
+	attr_add(privt, &nq, CKA_EXTRACTABLE, &no, sizeof(no));
+	rv = pk->conn->mod->fn->C_GenerateKeyPair(pk->conn->sess, &mech, pubt,
+	    np, privt, nq, pub, priv);
+	/*
+	 * ykcs11 refuses CKA_EXTRACTABLE (its keys can never leave the card
+	 * anyway); check_private() still makes sure of the result.
+	 */
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
+		rv = pk->conn->mod->fn->C_GenerateKeyPair(pk->conn->sess, &mech,
+		    pubt, np, privt, nq - 1, pub, priv);
+	return rv;
+}
+
+static int
+bits_fit(struct hwk_ctx *ctx, const struct p11_tok *t, unsigned bits)
+{
+	if ((t->min_bits != 0 && bits < t->min_bits) ||
+	    (t->max_bits != 0 && bits > t->max_bits)) {
+		hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "token %s makes RSA keys of "
+		    "%lu to %lu bits, not %u", t->name,
+		    (unsigned long)t->min_bits, (unsigned long)t->max_bits,
+		    bits);
+		hwk_ctx_hint(ctx, "Use -b %lu (or another size the token "
+		    "makes).", (unsigned long)(t->max_bits >= 2048 &&
+		    t->min_bits <= 2048 ? 2048 : t->max_bits));
+		return HWK_ERR_KEY_SIZE;
+	}
+	return HWK_OK;
+}
+
+static int
+p11_probe(struct hwk_ctx *ctx)
+{
+	struct p11_opts o;
+	struct p11_tok tok;
+	int r;
+
+	if ((r = opts_get(ctx, &o)) != 0)
+		return r;
+	/*
+	 * Whoever names a module or a token wants a key there, not one in
+	 * software: check() will say what is wrong with it, if anything.
+	 */
+	if (o.module != NULL || o.uri != NULL) {
+		opts_clear(&o);
+		return HWK_OK;
+	}
+	r = select_token(ctx, &o, o.uri, 1, &tok);
+	/* Several tokens are usable: check() asks which one. */
+	if (r == HWK_ERR_AMBIGUOUS) {
+		hwk_ctx_clear_error(ctx);
+		r = HWK_OK;
+	}
+	opts_clear(&o);
+	return r;
+}
+
+static int
+p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
+{
+	struct p11_opts o;
+	struct p11_tok tok;
+	int r;
+
+	if (gp->type != HWK_KEY_RSA)
+		return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
+		    "only RSA keys are supported");
+	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0)
+		return r;
+	if ((r = opts_get(ctx, &o)) != 0)
+		return r;
+	if ((r = select_token(ctx, &o, o.uri, 1, &tok)) == 0)
+		r = bits_fit(ctx, &tok, gp->bits);
+	opts_clear(&o);
+	return r;
+}
+
+static int
+p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
+    struct hwk_key **keyp)
+{
+	struct p11_opts o;
+	struct p11_tok tok;
+	struct p11_key *pk = NULL;
+	EVP_PKEY *pkey = NULL;
+	char idhex[2 * HWK_P11_ID_MAX + 1];
+	const char *label;
+	int r, taken;
+	CK_RV rv;
+
+	*keyp = NULL;
+	if ((r = opts_get(ctx, &o)) != 0)
+		return r;
+	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
+	    (r = select_token(ctx, &o, o.uri, 1, &tok)) != 0 ||
+	    (r = bits_fit(ctx, &tok, gp->bits)) != 0)
+		goto out;
+	if ((pk = calloc(1, sizeof(*pk))) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto out;
+	}
+	pk->pub = pk->priv = CK_INVALID_HANDLE;
+	label = o.label != NULL ? o.label : gp->comment;
+	if (label != NULL && (pk->label = strdup(label)) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto out;
+	}
+	if ((r = conn_open(ctx, &tok, 1, &pk->conn)) != 0 ||
+	    (r = conn_login(ctx, pk->conn, o.login, o.pin_source)) != 0)
+		goto out;
+	pk->epoch = pk->conn->epoch;
+	if (o.idlen > 0) {
+		memcpy(pk->id, o.id, o.idlen);
+		pk->idlen = o.idlen;
+		if ((rv = id_taken(pk->conn, pk->id, pk->idlen, &taken)) !=
+		    CKR_OK) {
+			r = rv_error(ctx, rv, "cannot search token %s",
+			    tok.name);
+			goto out;
+		}
+		if (taken) {
+			hwk_p11_id_format(pk->id, pk->idlen, idhex,
+			    sizeof(idhex));
+			r = hwk_ctx_error(ctx, HWK_ERR_EXISTS, "id %s is "
+			    "already used on token %s", idhex, tok.name);
+			hwk_ctx_hint(ctx, "Leave out --id for a free one, or "
+			    "remove the old key first (pkcs11-tool --login "
+			    "--delete-object --id %s).", idhex);
+			goto out;
+		}
+	} else if ((r = fresh_id(ctx, pk->conn, pk->id, &pk->idlen)) != 0)
+		goto out;
+	if ((rv = keygen(pk, gp->bits, &pk->pub, &pk->priv)) != CKR_OK) {
+		pk->pub = pk->priv = CK_INVALID_HANDLE;
+		r = keygen_error(ctx, rv, pk->conn, &o, gp->bits);
+		goto out;
+	}
+	/* The pair exists: from here on a failure must remove it. */
+	free(pk->label);
+	pk->label = NULL;
+	if ((r = read_rsa(ctx, pk->conn, pk->pub, &pkey)) != 0 ||
+	    (r = check_private(ctx, pk->conn, pk->priv)) != 0 ||
+	    (r = read_label(ctx, pk->conn, pk->priv, &pk->label)) != 0) {
+		char detail[1024], advice[1024];
+
+		snprintf(detail, sizeof(detail), "%s", hwk_ctx_detail(ctx));
+		snprintf(advice, sizeof(advice), "%s", hwk_ctx_advice(ctx));
+		if (destroy_pair(ctx, pk) == 0) {
+			hwk_ctx_error(ctx, r, "%s; the new key was removed from "
+			    "the token", detail);
+			if (*advice != '\0')
+				hwk_ctx_hint(ctx, "%s", advice);
+		}
+		goto out;
+	}
+	if ((r = hwk_key_new(&hwk_backend_pkcs11, keyp)) != 0 ||
+	    (r = hwk_key_set_comment(*keyp, gp->comment)) != 0) {
+		destroy_pair(ctx, pk);
+		hwk_key_free(keyp);
+		goto out;
+	}
+	(*keyp)->pkey = pkey;
+	(*keyp)->impl = pk;
+	pkey = NULL;
+	pk = NULL;
+ out:
+	EVP_PKEY_free(pkey);
+	p11_key_free(pk);
+	opts_clear(&o);
+	return r;
+}
+
+static int
+p11_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
+    const struct hwk_genparams *gp, struct hwk_buf *out)
+{
+	const struct p11_key *pk = key->impl;
+	char *stub = NULL;
+	int r;
+
+	(void)gp;
+	if (pk == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "not a key on "
+		    "a token");
+	if ((r = hwk_p11_stub_format(&pk->conn->ti, pk->id, pk->idlen,
+	    pk->label, pk->conn->mod->path, &stub)) != 0)
+		return hwk_ctx_error(ctx, r, "cannot write the key's URI");
+	r = hwk_buf_put(out, stub, strlen(stub));
+	free(stub);
+	return r;
+}
+
+static int
+p11_claims(const uint8_t *slot, size_t len)
+{
+	return len >= 7 && memcmp(slot, "pkcs11:", 7) == 0;
+}
+
+static int
+p11_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
+{
+	struct hwk_p11_stub st;
+	int r;
+
+	memset(info, 0, sizeof(*info));
+	if ((r = hwk_p11_stub_parse(slot, len, &st, NULL)) != 0)
+		return r;
+	hwk_p11_stub_clear(&st);
+	info->pub = NULL;		/* the .pub holds it; the token too */
+	info->protection = "token PIN";
+	return HWK_OK;
+}
+
+/* The public key of pk: its public object, else (logged in) its private one. */
+static int
+find_public(struct hwk_ctx *ctx, struct p11_key *pk, EVP_PKEY **pkeyp)
+{
+	struct p11_conn *c = pk->conn;
+	char idhex[2 * HWK_P11_ID_MAX + 1];
+	CK_RV rv;
+	int r;
+
+	*pkeyp = NULL;
+	if ((rv = find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
+	    &pk->pub)) != CKR_OK)
+		return rv_error(ctx, rv, "cannot search token %s", c->name);
+	if (pk->pub != CK_INVALID_HANDLE)
+		return read_rsa(ctx, c, pk->pub, pkeyp);
+	/* Some tokens keep no public object: the private one has n and e. */
+	if ((r = conn_login(ctx, c, CKU_USER, hwk_ctx_opt(ctx,
+	    "pin-source"))) != 0)
+		return r;
+	if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
+	    &pk->priv)) != CKR_OK)
+		return rv_error(ctx, rv, "cannot search token %s", c->name);
+	if (pk->priv != CK_INVALID_HANDLE)
+		return read_rsa(ctx, c, pk->priv, pkeyp);
+	hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
+	hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s has no key with id %s",
+	    c->name, idhex);
+	hwk_ctx_hint(ctx, "The key was removed from the token, or the file "
+	    "names another token with the same label and serial.");
+	return HWK_ERR_NOT_FOUND;
+}
+
+static int
+p11_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
+    struct hwk_key **keyp)
+{
+	struct hwk_p11_stub st;
+	struct p11_opts o;
+	struct p11_tok tok;
+	struct p11_key *pk = NULL;
+	P11KitUri *uri = NULL;
+	EVP_PKEY *pkey = NULL;
+	char name[HWK_P11_NAME_MAX];
+	int r;
+
+	*keyp = NULL;
+	memset(&st, 0, sizeof(st));
+	if ((r = opts_get(ctx, &o)) != 0)
+		return r;
+	if ((r = hwk_p11_stub_parse(slot, len, &st, &uri)) != 0) {
+		r = hwk_ctx_error(ctx, r, "not a PKCS#11 key stub (one "
+		    "pkcs11: URI naming a private key by its id)");
+		goto out;
+	}
+	/* --module wins over the stub's: modules move between releases. */
+	if (o.module == NULL)
+		o.module = st.module;
+	if ((r = select_token(ctx, &o, uri, 0, &tok)) != 0) {
+		if (r == HWK_ERR_NO_DEVICE) {
+			char found[1024];
+
+			snprintf(found, sizeof(found), "%s",
+			    hwk_ctx_detail(ctx));
+			hwk_p11_token_name(&st.token, name, sizeof(name));
+			hwk_ctx_error(ctx, r, "the token that holds this key, "
+			    "%s, is not present: %s", name, found);
+			hwk_ctx_hint(ctx, "Plug it in, or give --module if "
+			    "another module serves it now.");
+		}
+		goto out;
+	}
+	if ((pk = calloc(1, sizeof(*pk))) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto out;
+	}
+	pk->pub = pk->priv = CK_INVALID_HANDLE;
+	memcpy(pk->id, st.id, st.idlen);
+	pk->idlen = st.idlen;
+	pk->label = st.label;
+	st.label = NULL;
+	if ((r = conn_open(ctx, &tok, 0, &pk->conn)) != 0)
+		goto out;
+	pk->epoch = pk->conn->epoch;
+	if ((r = find_public(ctx, pk, &pkey)) != 0)
+		goto out;
+	if ((r = hwk_key_new(&hwk_backend_pkcs11, keyp)) != 0)
+		goto out;
+	(*keyp)->pkey = pkey;
+	(*keyp)->impl = pk;
+	pkey = NULL;
+	pk = NULL;
+ out:
+	EVP_PKEY_free(pkey);
+	p11_key_free(pk);
+	p11_kit_uri_free(uri);
+	hwk_p11_stub_clear(&st);
+	opts_clear(&o);
+	return r;
+}
+
+/* Which hash-and-sign mechanisms the token has, asked once per key. */
+static void
+sign_mechs(struct p11_key *pk)
+{
+	CK_FUNCTION_LIST *fn = pk->conn->mod->fn;
+	CK_MECHANISM_INFO mi;
+
+	if (pk->mechs_known)
+		return;
+	pk->has_sha256 = fn->C_GetMechanismInfo(pk->conn->slot,
+	    CKM_SHA256_RSA_PKCS, &mi) == CKR_OK && (mi.flags & CKF_SIGN);
+	pk->has_sha512 = fn->C_GetMechanismInfo(pk->conn->slot,
+	    CKM_SHA512_RSA_PKCS, &mi) == CKR_OK && (mi.flags & CKF_SIGN);
+	pk->has_sha1 = fn->C_GetMechanismInfo(pk->conn->slot,
+	    CKM_SHA1_RSA_PKCS, &mi) == CKR_OK && (mi.flags & CKF_SIGN);
+	pk->mechs_known = 1;
+}
+
+/* DER DigestInfo { algorithm, digest } of data, for a raw CKM_RSA_PKCS. */
+static int
+digest_info(const EVP_MD *md, const uint8_t *data, size_t len,
+    uint8_t **dip, size_t *dilen)
+{
+	X509_SIG *sig = NULL;
+	X509_ALGOR *alg;
+	ASN1_OCTET_STRING *dg;
+	unsigned char h[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned hlen = 0;
+	int n, r = HWK_ERR_CRYPTO;
+
+	*dip = NULL;
+	*dilen = 0;
+	if (EVP_Digest(data, len, h, &hlen, md, NULL) != 1 ||
+	    (sig = X509_SIG_new()) == NULL)
+		goto out;
+	X509_SIG_getm(sig, &alg, &dg);
+	if (X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)),
+	    V_ASN1_NULL, NULL) != 1 ||
+	    ASN1_OCTET_STRING_set(dg, h, (int)hlen) != 1 ||
+	    (n = i2d_X509_SIG(sig, &der)) <= 0)
+		goto out;
+	*dip = der;
+	*dilen = (size_t)n;
+	r = HWK_OK;
+ out:
+	X509_SIG_free(sig);
+	return r;
+}
+
+/* One signature, no retries; *lost if the session or login went away. */
+static int
+sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
+    const uint8_t *data, size_t len, uint8_t *sig, CK_ULONG *siglen,
+    int *lost)
+{
+	struct p11_conn *c = pk->conn;
+	CK_FUNCTION_LIST *fn = c->mod->fn;
+	CK_MECHANISM mech = { CKM_RSA_PKCS, NULL, 0 };
+	CK_BBOOL aa = CK_FALSE;
+	CK_ATTRIBUTE a = { CKA_ALWAYS_AUTHENTICATE, &aa, sizeof(aa) };
+	const EVP_MD *md;
+	uint8_t *di = NULL;
+	const uint8_t *in = data;
+	size_t inlen = len;
+	char idhex[2 * HWK_P11_ID_MAX + 1];
+	int r, hashed;
+	CK_RV rv;
+
+	*lost = 0;
+	if ((r = conn_login(ctx, c, CKU_USER, hwk_ctx_opt(ctx,
+	    "pin-source"))) != 0)
+		return r;
+	if (pk->epoch != c->epoch) {
+		pk->pub = pk->priv = CK_INVALID_HANDLE;
+		pk->epoch = c->epoch;
+	}
+	if (pk->priv == CK_INVALID_HANDLE) {
+		if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
+		    &pk->priv)) != CKR_OK) {
+			*lost = rv == CKR_SESSION_HANDLE_INVALID ||
+			    rv == CKR_SESSION_CLOSED;
+			return rv_error(ctx, rv, "cannot search token %s",
+			    c->name);
+		}
+		if (pk->priv == CK_INVALID_HANDLE) {
+			hwk_p11_id_format(pk->id, pk->idlen, idhex,
+			    sizeof(idhex));
+			return hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s "
+			    "has no private key with id %s", c->name, idhex);
+		}
+		if (fn->C_GetAttributeValue(c->sess, pk->priv, &a, 1) ==
+		    CKR_OK)
+			pk->always_auth = aa == CK_TRUE;
+	}
+	sign_mechs(pk);
+	switch (alg) {
+	case HWK_SIG_RSA_SHA256:
+		md = EVP_sha256();
+		hashed = pk->has_sha256;
+		mech.mechanism = CKM_SHA256_RSA_PKCS;
+		break;
+	case HWK_SIG_RSA_SHA512:
+		md = EVP_sha512();
+		hashed = pk->has_sha512;
+		mech.mechanism = CKM_SHA512_RSA_PKCS;
+		break;
+	case HWK_SIG_RSA_SHA1:
+		md = EVP_sha1();
+		hashed = pk->has_sha1;
+		mech.mechanism = CKM_SHA1_RSA_PKCS;
+		break;
+	default:
+		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "unknown "
+		    "signature algorithm %d", alg);
+	}
+	if (!hashed) {
+		/* The token pads, we hash: PKCS#1 v1.5 over a DigestInfo. */
+		mech.mechanism = CKM_RSA_PKCS;
+		if ((r = digest_info(md, data, len, &di, &inlen)) != 0) {
+			r = hwk_ctx_error(ctx, r, "cannot hash the data");
+			goto out;
+		}
+		in = di;
+	}
+	if ((rv = fn->C_SignInit(c->sess, &mech, pk->priv)) != CKR_OK) {
+		*lost = rv == CKR_SESSION_HANDLE_INVALID ||
+		    rv == CKR_SESSION_CLOSED || rv == CKR_USER_NOT_LOGGED_IN ||
+		    rv == CKR_OBJECT_HANDLE_INVALID ||
+		    rv == CKR_KEY_HANDLE_INVALID;
+		r = rv_error(ctx, rv, "token %s cannot start signing", c->name);
+		goto out;
+	}
+	/* A key that asks every time (YubiKey slot 9c) wants the PIN now. */
+	if (pk->always_auth && (r = conn_login(ctx, c, CKU_CONTEXT_SPECIFIC,
+	    hwk_ctx_opt(ctx, "pin-source"))) != 0) {
+		/* PKCS#11 2.40 cannot cancel C_SignInit: a new session can. */
+		sess_restart(c);
+		goto out;
+	}
+	if ((rv = fn->C_Sign(c->sess, (CK_BYTE *)in, inlen, sig, siglen)) !=
+	    CKR_OK) {
+		r = rv_error(ctx, rv, "token %s could not sign", c->name);
+		goto out;
+	}
+	r = HWK_OK;
+ out:
+	OPENSSL_free(di);
+	return r;
+}
+
+static int
+p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp)
+{
+	struct p11_key *pk = key->impl;
+	uint8_t *sig = NULL;
+	size_t modlen;
+	CK_ULONG siglen;
+	int r, lost;
+
+	*sigp = NULL;
+	*siglenp = 0;
+	if (pk == NULL || key->pkey == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "not a key on "
+		    "a token");
+	modlen = (hwk_rsa_bits(key->pkey) + 7) / 8;
+	if (modlen == 0 || (sig = calloc(1, modlen)) == NULL)
+		return HWK_ERR_NOMEM;
+	siglen = modlen;
+	r = sign_once(ctx, pk, alg, data, len, sig, &siglen, &lost);
+	if (r != 0 && lost) {
+		/* Token reset or pulled and put back: once more, afresh. */
+		siglen = modlen;
+		if ((r = conn_reopen(ctx, pk->conn)) == 0)
+			r = sign_once(ctx, pk, alg, data, len, sig, &siglen,
+			    &lost);
+	}
+	if (r != 0)
+		goto out;
+	if (siglen > modlen) {
+		r = hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s gave a "
+		    "signature longer than the key", pk->conn->name);
+		goto out;
+	}
+	/* The agent protocol wants the signature as long as the modulus. */
+	if (siglen < modlen) {
+		memmove(sig + (modlen - siglen), sig, siglen);
+		memset(sig, 0, modlen - siglen);
+	}
+	*sigp = sig;
+	*siglenp = modlen;
+	sig = NULL;
+ out:
+	free(sig);
+	return r;
+}
+
+static int
+p11_destroy(struct hwk_ctx *ctx, struct hwk_key *key)
+{
+	struct p11_key *pk = key->impl;
+
+	if (pk == NULL)
+		return HWK_OK;
+	return destroy_pair(ctx, pk);
+}
+
+static void
+p11_free_impl(struct hwk_key *key)
+{
+	p11_key_free(key->impl);
+	key->impl = NULL;
+}
+
+static const struct hwk_optdesc p11_options[] = {
+	{ "module", "PATH", "PKCS#11 module (default: p11-kit's registered)" },
+	{ "token", "URI", "pkcs11: URI of the token (label, serial, ...)" },
+	{ "pin-source", "SOURCE", "where the PIN is: file:PATH" },
+	{ "login", "user|so", "log in as user (default) or SO (ykcs11)" },
+	{ "id", "HEX", "CKA_ID of the new key (ykcs11: 01-04)" },
+	{ "label", "TEXT", "CKA_LABEL of the new key (default: comment)" },
+	{ NULL, NULL, NULL },
+};
+
+const struct hwk_backend hwk_backend_pkcs11 = {
+	.name = "pkcs11",
+	.summary = "key made on a PKCS#11 token; the file names it by URI",
+	.flags = HWK_BF_DEVICE,
+	.default_bits = 2048,
+	.options = p11_options,
+	.probe = p11_probe,
+	.check = p11_check,
+	.generate = p11_generate,
+	.write_slot = p11_write_slot,
+	.claims = p11_claims,
+	.slot_info = p11_slot_info,
+	.load = p11_load,
+	.sign = p11_sign,
+	.destroy = p11_destroy,
+	.free_impl = p11_free_impl,
+};

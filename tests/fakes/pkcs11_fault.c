@@ -1,0 +1,236 @@
+/*
+ * A test-only PKCS#11 module that forwards to a real one and breaks on
+ * request, to drive the PKCS#11 backend down its failure paths:
+ *
+ *   HWK_FAKE_REAL=path        the module to forward to (SoftHSM2)
+ *   HWK_FAKE_FAIL=C_Name      the call to fail ...
+ *   HWK_FAKE_FAIL_NTH=n       ... its n-th time (default 1; 0: every time)
+ *   HWK_FAKE_FAIL_AFTER=C_X   ... counting only once C_X has succeeded
+ *   HWK_FAKE_FAIL_RV=code     ... with this CKR_ (default CKR_DEVICE_ERROR)
+ *   HWK_FAKE_TOKEN_FLAGS=n    flags added to every token's info
+ *   HWK_FAKE_KEYPAD_PIN=pin   a keypad reader: C_Login wants a NULL PIN
+ *                             and uses this one
+ *   HWK_FAKE_NO_HASH_SIGN=1   no CKM_SHA*_RSA_PKCS: only raw CKM_RSA_PKCS
+ *   HWK_FAKE_DELAY_MS=n       C_GenerateKeyPair takes n ms longer
+ *   HWK_FAKE_LOG=path         one line per call, "C_Name rv", and
+ *                             "keygen_ms t": the real C_GenerateKeyPair's time
+ */
+#include <time.h>
+
+#include "p11fwd.h"
+
+static int armed = -1;		/* -1: not yet decided */
+static unsigned long seen;	/* calls of the one to fail, since armed */
+
+/* Nonzero if this call of name is the one to fail. */
+static int
+fault(const char *name)
+{
+	const char *which = getenv("HWK_FAKE_FAIL");
+	unsigned long nth = env_ulong("HWK_FAKE_FAIL_NTH", 1);
+
+	if (armed < 0)
+		armed = getenv("HWK_FAKE_FAIL_AFTER") == NULL;
+	if (!armed || which == NULL || strcmp(which, name) != 0)
+		return 0;
+	seen++;
+	return nth == 0 || seen == nth;
+}
+
+/* Logs the call and arms the fault once its trigger has succeeded. */
+static CK_RV
+done(const char *name, CK_RV rv)
+{
+	const char *after = getenv("HWK_FAKE_FAIL_AFTER");
+
+	fwd_log("%s 0x%lx", name, (unsigned long)rv);
+	if (rv == CKR_OK && after != NULL && strcmp(after, name) == 0)
+		armed = 1;
+	return rv;
+}
+
+#define FAULT(name) do { \
+	if (fault(name)) \
+		return done(name, env_ulong("HWK_FAKE_FAIL_RV", \
+		    CKR_DEVICE_ERROR)); \
+	} while (0)
+
+static int
+hidden(CK_MECHANISM_TYPE m)
+{
+	return env_ulong("HWK_FAKE_NO_HASH_SIGN", 0) &&
+	    (m == CKM_SHA1_RSA_PKCS || m == CKM_SHA256_RSA_PKCS ||
+	    m == CKM_SHA384_RSA_PKCS || m == CKM_SHA512_RSA_PKCS);
+}
+
+static CK_RV
+fk_GetSlotList(CK_BBOOL present, CK_SLOT_ID *list, CK_ULONG *count)
+{
+	FAULT("C_GetSlotList");
+	return done("C_GetSlotList", real->C_GetSlotList(present, list, count));
+}
+
+static CK_RV
+fk_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
+{
+	CK_RV rv;
+
+	FAULT("C_GetTokenInfo");
+	if ((rv = real->C_GetTokenInfo(slot, info)) == CKR_OK) {
+		info->flags |= env_ulong("HWK_FAKE_TOKEN_FLAGS", 0);
+		if (getenv("HWK_FAKE_KEYPAD_PIN") != NULL)
+			info->flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
+	}
+	return done("C_GetTokenInfo", rv);
+}
+
+static CK_RV
+fk_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE *list,
+    CK_ULONG *count)
+{
+	CK_ULONG i, n;
+	CK_RV rv;
+
+	FAULT("C_GetMechanismList");
+	rv = real->C_GetMechanismList(slot, list, count);
+	if (rv == CKR_OK && list != NULL) {
+		for (i = n = 0; i < *count; i++)
+			if (!hidden(list[i]))
+				list[n++] = list[i];
+		*count = n;
+	}
+	return done("C_GetMechanismList", rv);
+}
+
+static CK_RV
+fk_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE m,
+    CK_MECHANISM_INFO *info)
+{
+	FAULT("C_GetMechanismInfo");
+	if (hidden(m))
+		return done("C_GetMechanismInfo", CKR_MECHANISM_INVALID);
+	return done("C_GetMechanismInfo", real->C_GetMechanismInfo(slot, m,
+	    info));
+}
+
+static CK_RV
+fk_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, void *app, CK_NOTIFY notify,
+    CK_SESSION_HANDLE *sess)
+{
+	FAULT("C_OpenSession");
+	return done("C_OpenSession", real->C_OpenSession(slot, flags, app,
+	    notify, sess));
+}
+
+static CK_RV
+fk_Login(CK_SESSION_HANDLE sess, CK_USER_TYPE who, CK_UTF8CHAR *pin,
+    CK_ULONG len)
+{
+	const char *keypad = getenv("HWK_FAKE_KEYPAD_PIN");
+
+	FAULT("C_Login");
+	if (keypad != NULL) {
+		/* The PIN goes in on the reader, never through the host. */
+		if (pin != NULL)
+			return done("C_Login", CKR_ARGUMENTS_BAD);
+		return done("C_Login", real->C_Login(sess, who,
+		    (CK_UTF8CHAR *)keypad, strlen(keypad)));
+	}
+	return done("C_Login", real->C_Login(sess, who, pin, len));
+}
+
+static CK_RV
+fk_FindObjectsInit(CK_SESSION_HANDLE sess, CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	FAULT("C_FindObjectsInit");
+	return done("C_FindObjectsInit", real->C_FindObjectsInit(sess, t, n));
+}
+
+static CK_RV
+fk_FindObjects(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE *objs, CK_ULONG max,
+    CK_ULONG *n)
+{
+	FAULT("C_FindObjects");
+	return done("C_FindObjects", real->C_FindObjects(sess, objs, max, n));
+}
+
+static CK_RV
+fk_GetAttributeValue(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj,
+    CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	FAULT("C_GetAttributeValue");
+	return done("C_GetAttributeValue", real->C_GetAttributeValue(sess, obj,
+	    t, n));
+}
+
+static CK_RV
+fk_GenerateKeyPair(CK_SESSION_HANDLE sess, CK_MECHANISM *m,
+    CK_ATTRIBUTE *pubt, CK_ULONG npub, CK_ATTRIBUTE *privt, CK_ULONG npriv,
+    CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+{
+	unsigned long ms = env_ulong("HWK_FAKE_DELAY_MS", 0);
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+	struct timespec t0, t1;
+	CK_RV rv;
+
+	FAULT("C_GenerateKeyPair");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rv = real->C_GenerateKeyPair(sess, m, pubt, npub, privt, npriv, pub,
+	    priv);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	fwd_log("keygen_ms %.3f", (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (ms > 0)
+		nanosleep(&ts, NULL);
+	return done("C_GenerateKeyPair", rv);
+}
+
+static CK_RV
+fk_DestroyObject(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj)
+{
+	FAULT("C_DestroyObject");
+	return done("C_DestroyObject", real->C_DestroyObject(sess, obj));
+}
+
+static CK_RV
+fk_SignInit(CK_SESSION_HANDLE sess, CK_MECHANISM *m, CK_OBJECT_HANDLE key)
+{
+	FAULT("C_SignInit");
+	if (hidden(m->mechanism))
+		return done("C_SignInit", CKR_MECHANISM_INVALID);
+	fwd_log("mechanism 0x%lx", (unsigned long)m->mechanism);
+	return done("C_SignInit", real->C_SignInit(sess, m, key));
+}
+
+static CK_RV
+fk_Sign(CK_SESSION_HANDLE sess, CK_BYTE *data, CK_ULONG len, CK_BYTE *sig,
+    CK_ULONG *siglen)
+{
+	FAULT("C_Sign");
+	return done("C_Sign", real->C_Sign(sess, data, len, sig, siglen));
+}
+
+CK_RV
+C_GetFunctionList(CK_FUNCTION_LIST **list)
+{
+	CK_RV rv;
+
+	if ((rv = fwd_load()) != CKR_OK)
+		return rv;
+	ours.C_GetFunctionList = C_GetFunctionList;
+	ours.C_GetSlotList = fk_GetSlotList;
+	ours.C_GetTokenInfo = fk_GetTokenInfo;
+	ours.C_GetMechanismList = fk_GetMechanismList;
+	ours.C_GetMechanismInfo = fk_GetMechanismInfo;
+	ours.C_OpenSession = fk_OpenSession;
+	ours.C_Login = fk_Login;
+	ours.C_FindObjectsInit = fk_FindObjectsInit;
+	ours.C_FindObjects = fk_FindObjects;
+	ours.C_GetAttributeValue = fk_GetAttributeValue;
+	ours.C_GenerateKeyPair = fk_GenerateKeyPair;
+	ours.C_DestroyObject = fk_DestroyObject;
+	ours.C_SignInit = fk_SignInit;
+	ours.C_Sign = fk_Sign;
+	*list = &ours;
+	return CKR_OK;
+}

@@ -1,0 +1,348 @@
+/*
+ * The pkcs11 backend's ops driven directly against a SoftHSM2 token this
+ * test makes for itself, through build/tests/pkcs11_fault.so: generate,
+ * the stub, load, lazy login, signing with the token's hash-and-sign
+ * mechanisms and with raw CKM_RSA_PKCS over a DigestInfo, a session that
+ * dies between signatures, destroy.  Skipped where SoftHSM2 is missing.
+ */
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+
+#define FAULT_SO	"build/tests/pkcs11_fault.so"
+#define PIN		"87654321"
+
+static const char *const softhsm_paths[] = {
+	"/usr/lib/softhsm/libsofthsm2.so",
+	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+	"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+	"/usr/lib64/softhsm/libsofthsm2.so",
+	"/usr/lib64/pkcs11/libsofthsm2.so",
+	"/usr/local/lib/softhsm/libsofthsm2.so",
+	NULL,
+};
+
+struct fixture {
+	char	 dir[64];
+	char	 module[PATH_MAX];	/* the fault module, absolute */
+	char	 pinsrc[128];
+	char	 log[128];
+	const struct hwk_backend *b;
+	struct hwk_ctx *ctx;
+};
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char conf[128], cmd[512];
+	const char *real = NULL;
+	FILE *fp;
+	int i;
+
+	*state = f;
+	for (i = 0; softhsm_paths[i] != NULL && real == NULL; i++)
+		if (access(softhsm_paths[i], R_OK) == 0)
+			real = softhsm_paths[i];
+	if (real == NULL || system("softhsm2-util --version >/dev/null 2>&1")
+	    != 0 || realpath(FAULT_SO, f->module) == NULL)
+		return 0;	/* the tests skip */
+	strcpy(f->dir, "/tmp/hwk-p11unit.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", f->dir);
+	if ((fp = fopen(conf, "w")) == NULL)
+		return -1;
+	fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n"
+	    "log.level = ERROR\n", f->dir);
+	fclose(fp);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	setenv("HWK_FAKE_REAL", real, 1);
+	snprintf(f->log, sizeof(f->log), "%s/calls.log", f->dir);
+	setenv("HWK_FAKE_LOG", f->log, 1);
+	snprintf(cmd, sizeof(cmd), "softhsm2-util --init-token --free --label "
+	    "unit --pin %s --so-pin 11223344 >/dev/null", PIN);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(f->pinsrc, sizeof(f->pinsrc), "file:%s/pin", f->dir);
+	if ((fp = fopen(f->pinsrc + 5, "w")) == NULL)
+		return -1;
+	fprintf(fp, "%s\n", PIN);
+	fclose(fp);
+	if ((f->b = hwk_backend_find("pkcs11")) == NULL ||
+	    (f->ctx = hwk_ctx_new()) == NULL ||
+	    hwk_ctx_set_opt(f->ctx, "module", f->module) != 0 ||
+	    hwk_ctx_set_opt(f->ctx, "pin-source", f->pinsrc) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	if (f->dir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	hwk_ctx_free(&f->ctx);
+	free(f);
+	return 0;
+}
+
+static void
+need_token(struct fixture *f)
+{
+	if (f->ctx == NULL)
+		skip();
+}
+
+/* How many lines of the call log start with prefix. */
+static int
+log_count(struct fixture *f, const char *prefix)
+{
+	char line[256];
+	FILE *fp;
+	int n = 0;
+
+	if ((fp = fopen(f->log, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, prefix, strlen(prefix)) == 0)
+			n++;
+	fclose(fp);
+	return n;
+}
+
+static void
+log_reset(struct fixture *f)
+{
+	unlink(f->log);
+}
+
+static void
+verify(EVP_PKEY *pkey, const EVP_MD *md, const uint8_t *data, size_t len,
+    const uint8_t *sig, size_t siglen)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *p = NULL;
+
+	assert_non_null(m);
+	assert_int_equal(EVP_DigestVerifyInit(m, &p, md, NULL, pkey), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_padding(p, RSA_PKCS1_PADDING), 1);
+	assert_int_equal(EVP_DigestVerify(m, sig, siglen, data, len), 1);
+	EVP_MD_CTX_free(m);
+}
+
+/* A new key on the token and the bytes of its stub. */
+static struct hwk_key *
+make_key(struct fixture *f, struct hwk_buf **stubp)
+{
+	struct hwk_genparams gp;
+	struct hwk_key *key = NULL;
+
+	memset(&gp, 0, sizeof(gp));
+	gp.type = HWK_KEY_RSA;
+	gp.bits = 2048;
+	gp.comment = "unit@test";
+	assert_int_equal(f->b->check(f->ctx, &gp), 0);
+	assert_int_equal(f->b->generate(f->ctx, &gp, &key), 0);
+	assert_non_null(key);
+	assert_int_equal(hwk_key_bits(key), 2048);
+	*stubp = hwk_buf_new();
+	assert_int_equal(f->b->write_slot(f->ctx, key, &gp, *stubp), 0);
+	assert_true(f->b->claims(hwk_buf_ptr(*stubp), hwk_buf_len(*stubp)));
+	return key;
+}
+
+static void
+test_sign_both_ways(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *a = NULL, *b = NULL;
+	const uint8_t data[] = "the session hash an SSH server asks to sign";
+	uint8_t *s1 = NULL, *s2 = NULL, *s3 = NULL;
+	size_t l1, l2, l3;
+
+	need_token(f);
+	key = make_key(f, &stub);
+	/* Closing the generating session logs the token out. */
+	hwk_key_free(&key);
+	log_reset(f);
+
+	/* Load needs no PIN: public objects are readable without login. */
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(log_count(f, "C_Login"), 0);
+	log_reset(f);
+	/* The first signature logs in; the second does not again. */
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data,
+	    sizeof(data), &s1, &l1), 0);
+	assert_int_equal(l1, 256);
+	verify(a->pkey, EVP_sha256(), data, sizeof(data), s1, l1);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA512, data,
+	    sizeof(data), &s2, &l2), 0);
+	verify(a->pkey, EVP_sha512(), data, sizeof(data), s2, l2);
+	assert_int_equal(log_count(f, "C_Login"), 1);
+	log_reset(f);
+
+	/* A token without hash-and-sign: we hash, it pads a DigestInfo. */
+	setenv("HWK_FAKE_NO_HASH_SIGN", "1", 1);
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &b), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, b, HWK_SIG_RSA_SHA256, data,
+	    sizeof(data), &s3, &l3), 0);
+	unsetenv("HWK_FAKE_NO_HASH_SIGN");
+	assert_int_equal(log_count(f, "mechanism 0x1\n"), 1);	/* RSA_PKCS */
+	log_reset(f);
+	/* PKCS#1 v1.5 is deterministic: the very same signature. */
+	assert_int_equal(l3, l1);
+	assert_memory_equal(s3, s1, l1);
+	free(s3);
+	assert_int_equal(hwk_key_sign(f->ctx, b, HWK_SIG_RSA_SHA512, data,
+	    sizeof(data), &s3, &l3), 0);
+	assert_memory_equal(s3, s2, l2);
+
+	/* Both keys are on one token: they share its session and login. */
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, 99, data, sizeof(data), &s1,
+	    &l1), HWK_ERR_UNSUPPORTED);
+	assert_null(s1);
+	free(s2);
+	free(s3);
+	hwk_key_free(&a);
+	hwk_key_free(&b);
+	hwk_buf_free(&stub);
+}
+
+static void
+test_session_lost(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *other = NULL;
+	const uint8_t data[] = "x";
+	uint8_t *sig = NULL;
+	size_t len;
+
+	need_token(f);
+	key = make_key(f, &stub);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	log_reset(f);
+	/* The token was reset under us: one new session, one new login. */
+	setenv("HWK_FAKE_FAIL", "C_SignInit", 1);
+	setenv("HWK_FAKE_FAIL_RV", "0xb3", 1);	/* SESSION_HANDLE_INVALID */
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	unsetenv("HWK_FAKE_FAIL");
+	unsetenv("HWK_FAKE_FAIL_RV");
+	verify(key->pkey, EVP_sha256(), data, 1, sig, len);
+	free(sig);
+	assert_int_equal(log_count(f, "C_OpenSession"), 1);
+	assert_int_equal(log_count(f, "C_Login"), 1);
+	/* A second key on the token finds its own handles again. */
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &other), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, other, HWK_SIG_RSA_SHA256, data,
+	    1, &sig, &len), 0);
+	free(sig);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	setenv("HWK_FAKE_FAIL", "C_SignInit", 1);
+	setenv("HWK_FAKE_FAIL_RV", "0xb3", 1);
+	assert_int_equal(hwk_key_sign(f->ctx, other, HWK_SIG_RSA_SHA256, data,
+	    1, &sig, &len), 0);
+	unsetenv("HWK_FAKE_FAIL");
+	unsetenv("HWK_FAKE_FAIL_RV");
+	free(sig);
+	log_reset(f);
+	/* The handles the reset made stale are found afresh, not retried. */
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	assert_int_equal(log_count(f, "C_SignInit 0x0"), 1);
+	assert_int_equal(log_count(f, "C_SignInit"), 1);
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	hwk_key_free(&other);
+	hwk_key_free(&key);
+	hwk_buf_free(&stub);
+}
+
+static void
+test_destroy(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *again = NULL;
+
+	need_token(f);
+	key = make_key(f, &stub);
+	log_reset(f);
+	assert_int_equal(f->b->destroy(f->ctx, key), 0);
+	assert_int_equal(log_count(f, "C_DestroyObject 0x0"), 2);
+	log_reset(f);
+	/* Twice is harmless: the handles are gone. */
+	assert_int_equal(f->b->destroy(f->ctx, key), 0);
+	assert_int_equal(log_count(f, "C_DestroyObject"), 0);
+	hwk_key_free(&key);
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &again), HWK_ERR_NOT_FOUND);
+	assert_null(again);
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "has no key with id"));
+	hwk_buf_free(&stub);
+}
+
+static void
+test_slot_info(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_slotinfo si;
+	const char *stub = "pkcs11:token=t;id=%01;type=private\n";
+
+	(void)f;
+	assert_int_equal(hwk_backend_find("pkcs11")->slot_info(
+	    (const uint8_t *)stub, strlen(stub), &si), 0);
+	assert_null(si.pub);
+	assert_string_equal(si.protection, "token PIN");
+	assert_int_not_equal(hwk_backend_find("pkcs11")->slot_info(
+	    (const uint8_t *)"pkcs11:token=t", 14, &si), 0);
+	assert_false(hwk_backend_find("pkcs11")->claims(
+	    (const uint8_t *)"-----BEGIN", 10));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_slot_info),
+		cmocka_unit_test(test_sign_both_ways),
+		cmocka_unit_test(test_session_lost),
+		cmocka_unit_test(test_destroy),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
