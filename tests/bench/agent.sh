@@ -1,0 +1,75 @@
+# Signatures per second through hwkey-agent: a TPM key against reloading the
+# key for every signature (what `openssl pkeyutl -provider tpm2` does per
+# call), and a token key against OpenSSH's ssh-agent on the same token.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/swtpm.sh"
+. "$TOP/tests/lib/softhsm.sh"
+
+N=${BENCH_N:-41}
+cd "$T_TMP" || exit 1
+export HOME=$T_TMP/home
+mkdir -p "$HOME"
+start_swtpm || exit 1
+softhsm_setup || exit 1
+softhsm_token bench 123456 87654321 >/dev/null || exit 1
+printf '123456\n' >pin
+printf '#!/bin/sh\necho 123456\n' >askpass
+chmod 700 askpass
+SIGNPY="$PY $TOP/tests/bench/agent_sign.py"
+
+"$HWK" -q --backend tpm2 -N '' -C bench -f tpm || exit 1
+"$HWK" -q --backend pkcs11 --module "$SOFTHSM_MODULE" --pin-source file:pin \
+    -C bench -f token || exit 1
+mkdir -m 700 a
+# Through the TCTI spy, to count the TPM commands each signature costs.
+HWK_SPY_LOG=$T_TMP/spy.log "$B/hwkey-agent" -D -a "$T_TMP/a/s" \
+    --tcti "$B/tests/tcti_spy.so:$SWTPM_TCTI" --pin-source file:pin tpm token \
+    >/dev/null 2>agent.log &
+pid=$!
+at_exit "kill_wait $pid"
+for _ in $(seq 100); do [ -S a/s ] && break; sleep 0.05; done
+
+# TPM: steady signatures through the agent (one TPM2_Sign each) ...
+echo "TPM RSA-2048 signatures (rsa-sha2-256), swtpm:"
+$SIGNPY a/s tpm.pub 1 2 >/dev/null	# warm-up: loads the key
+: >spy.log
+ours=$($SIGNPY a/s tpm.pub $((N * 5)) 2)
+echo "  hwkey-agent (key kept loaded):     $ours"
+echo "  TPM commands per signature after warm-up: $($PY -c "import sys; print('%.2f' % (int(sys.argv[1]) / int(sys.argv[2])))" "$(grep -c . spy.log)" $((N * 5)))"
+# ... against loading the key for every signature, as pkeyutl does.
+openssl dgst -sha256 -binary -out dgst tpm.pub
+theirs=$($PY - "$N" <<'PYEOF'
+import subprocess, sys, time
+n = int(sys.argv[1])
+cmd = ["openssl", "pkeyutl", "-provider", "tpm2", "-provider", "default",
+       "-sign", "-inkey", "tpm", "-in", "dgst", "-out", "sig",
+       "-pkeyopt", "digest:sha256"]
+ts = []
+for _ in range(n):
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    ts.append(time.perf_counter() - t0)
+ts.sort()
+print("%.1f sig/s (median %.2f ms)" % (1 / ts[len(ts) // 2],
+                                       ts[len(ts) // 2] * 1000))
+PYEOF
+)
+echo "  openssl pkeyutl -provider tpm2:    $theirs"
+$PY -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('  ratio hwkey-agent / reload = %.1fx' % (a / b))" \
+    "${ours%% *}" "${theirs%% *}"
+
+# Token: hwkey-agent against ssh-agent with ssh-add -s, same SoftHSM2 token.
+eval "$(ssh-agent -s -a "$T_TMP/ssh-agent.sock")" >/dev/null
+at_exit "kill_wait $SSH_AGENT_PID"
+SSH_ASKPASS=$T_TMP/askpass SSH_ASKPASS_REQUIRE=force \
+    ssh-add -s "$SOFTHSM_MODULE" </dev/null >/dev/null 2>&1 || {
+	echo "ssh-add -s failed"; exit 1; }
+echo "Token RSA-2048 signatures (rsa-sha2-256), SoftHSM2, $((N * 5)) per round:"
+for round in 1 2; do
+	ours=$($SIGNPY a/s token.pub $((N * 5)) 2)
+	theirs=$($SIGNPY "$T_TMP/ssh-agent.sock" token.pub $((N * 5)) 2)
+	o=${ours%% *} t=${theirs%% *}
+	echo "  round $round: hwkey-agent $ours"
+	echo "           ssh-agent   $theirs"
+	$PY -c "import sys; print('           ratio hwkey-agent / ssh-agent = %.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$o" "$t"
+done
