@@ -25,6 +25,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/out.h"
 #include "hwkey/sshkey.h"
 #include "prompt.h"
 #include "backends.h"
@@ -505,9 +506,13 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 				continue;
 			}
 			hwk_p11_token_name(&t.ti, t.name, sizeof(t.name));
-			if (strcmp(t.name, "''") == 0)	/* uninitialised */
-				snprintf(t.name, sizeof(t.name), "in slot %lu",
-				    (unsigned long)t.slot);
+			if (strcmp(t.name, "''") == 0) {	/* uninitialised */
+				const char *base = strrchr(m->path, '/');
+
+				snprintf(t.name, sizeof(t.name), "in slot %lu of "
+				    "%s", (unsigned long)t.slot, base != NULL ?
+				    base + 1 : m->path);
+			}
 			if (!hwk_p11_uri_match(uri, &m->info, t.slot, &si,
 			    &t.ti)) {
 				note_add(notes, "token %s does not match",
@@ -1225,10 +1230,116 @@ p11_probe(struct hwk_ctx *ctx)
 	/* Several tokens are usable: check() asks which one. */
 	if (r == HWK_ERR_AMBIGUOUS) {
 		hwk_ctx_clear_error(ctx);
+		hwk_ctx_found(ctx, "several tokens");
 		r = HWK_OK;
-	}
+	} else if (r == HWK_OK)
+		hwk_ctx_found(ctx, "token %s", tok.name);
 	opts_clear(&o);
 	return r;
+}
+
+/* The flags of a token that matter to a user, by name. */
+static void
+describe_flags(struct hwk_out *out, CK_FLAGS f)
+{
+	static const struct { CK_FLAGS flag; const char *name; } names[] = {
+		{ CKF_TOKEN_INITIALIZED, "initialized" },
+		{ CKF_WRITE_PROTECTED, "write-protected" },
+		{ CKF_LOGIN_REQUIRED, "login-required" },
+		{ CKF_USER_PIN_INITIALIZED, "user-pin-initialized" },
+		{ CKF_PROTECTED_AUTHENTICATION_PATH, "pin-pad" },
+		{ CKF_USER_PIN_COUNT_LOW, "user-pin-count-low" },
+		{ CKF_USER_PIN_FINAL_TRY, "user-pin-final-try" },
+		{ CKF_USER_PIN_LOCKED, "user-pin-locked" },
+		{ CKF_SO_PIN_LOCKED, "so-pin-locked" },
+		{ CKF_RNG, "rng" },
+	};
+	size_t i;
+
+	hwk_out_begin_array(out, "flags");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (f & names[i].flag)
+			hwk_out_str(out, NULL, names[i].name);
+	hwk_out_end_array(out);
+}
+
+/* --backends: every module in use and the tokens in it. */
+static int
+p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
+{
+	struct p11_opts o;
+	struct p11_mod *m, *only = NULL;
+	struct p11_tok t;
+	CK_SLOT_ID slots[MAX_SLOTS];
+	CK_ULONG n, i;
+	char field[80], why[128];
+	int r;
+
+	if ((r = opts_get(ctx, &o)) != 0)
+		return r;
+	if (o.module != NULL)
+		r = mod_load(ctx, o.module, &only);
+	else
+		r = mods_registered(ctx);
+	if (r != 0) {
+		opts_clear(&o);
+		return r;
+	}
+	hwk_out_begin_array(out, "modules");
+	for (m = only != NULL ? only : mods; m != NULL;
+	    m = only != NULL ? NULL : m->next) {
+		if (only == NULL && !m->registered)
+			continue;
+		hwk_out_begin_object(out, NULL);
+		hwk_out_str(out, "path", m->path);
+		hwk_p11_field(m->info.manufacturerID,
+		    sizeof(m->info.manufacturerID), field, sizeof(field));
+		hwk_out_str(out, "manufacturer", field);
+		hwk_p11_field(m->info.libraryDescription,
+		    sizeof(m->info.libraryDescription), field, sizeof(field));
+		hwk_out_str(out, "description", field);
+		hwk_out_begin_array(out, "tokens");
+		if (slot_list(m, slots, &n) != CKR_OK)
+			n = 0;
+		for (i = 0; i < n; i++) {
+			memset(&t, 0, sizeof(t));
+			t.mod = m;
+			t.slot = slots[i];
+			if (m->fn->C_GetTokenInfo(t.slot, &t.ti) != CKR_OK)
+				continue;
+			hwk_out_begin_object(out, NULL);
+			hwk_out_int(out, "slot", (long long)t.slot);
+			hwk_p11_field(t.ti.label, sizeof(t.ti.label), field,
+			    sizeof(field));
+			hwk_out_str(out, "label", field);
+			hwk_p11_field(t.ti.manufacturerID,
+			    sizeof(t.ti.manufacturerID), field, sizeof(field));
+			hwk_out_str(out, "manufacturer", field);
+			hwk_p11_field(t.ti.model, sizeof(t.ti.model), field,
+			    sizeof(field));
+			hwk_out_str(out, "model", field);
+			hwk_p11_field(t.ti.serialNumber,
+			    sizeof(t.ti.serialNumber), field, sizeof(field));
+			hwk_out_str(out, "serial", field);
+			describe_flags(out, t.ti.flags);
+			r = keygen_unfit(&t, &o, why, sizeof(why));
+			hwk_out_bool(out, "can_make_rsa_keys", !r);
+			if (r)
+				hwk_out_str(out, "why_not", why);
+			else {
+				hwk_out_int(out, "rsa_bits_min",
+				    (long long)t.min_bits);
+				hwk_out_int(out, "rsa_bits_max",
+				    (long long)t.max_bits);
+			}
+			hwk_out_end_object(out);
+		}
+		hwk_out_end_array(out);
+		hwk_out_end_object(out);
+	}
+	hwk_out_end_array(out);
+	opts_clear(&o);
+	return HWK_OK;
 }
 
 static int
@@ -1727,4 +1838,5 @@ const struct hwk_backend hwk_backend_pkcs11 = {
 	.sign = p11_sign,
 	.destroy = p11_destroy,
 	.free_impl = p11_free_impl,
+	.describe = p11_describe,
 };

@@ -80,8 +80,8 @@ hwk_backend_auto(struct hwk_ctx *ctx, unsigned need,
 		if (n > 0 && (size_t)n < whylen - used)
 			used += (size_t)n;
 	}
-	hwk_ctx_clear_error(ctx);
 	if (*bp == NULL) {
+		hwk_ctx_clear_error(ctx);
 		if (used >= 2)
 			why[used - 2] = '\0';
 		return hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE,
@@ -89,10 +89,15 @@ hwk_backend_auto(struct hwk_ctx *ctx, unsigned need,
 		    "hardware backend" : "backend",
 		    used >= 2 ? why : "none is built in");
 	}
-	if (used >= 2)
+	/* "no token (...), TPM at X: using tpm2" */
+	if (*hwk_ctx_found_text(ctx) != '\0')
+		snprintf(why + used, whylen - used, "%s: using %s",
+		    hwk_ctx_found_text(ctx), (*bp)->name);
+	else if (used >= 2)
 		snprintf(why + used - 2, whylen - used + 2, ": using %s",
 		    (*bp)->name);
 	else
 		snprintf(why, whylen, "using %s", (*bp)->name);
+	hwk_ctx_clear_error(ctx);
 	return HWK_OK;
 }

@@ -24,6 +24,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/out.h"
 #include "hwkey/sshkey.h"
 #include "backends.h"
 #include "tpm2_keyfile.h"
@@ -566,8 +567,11 @@ static int
 tpm2_probe(struct hwk_ctx *ctx)
 {
 	struct tpm2_conn *c;
+	int r;
 
-	return keygen_conn_get(ctx, &c);
+	if ((r = keygen_conn_get(ctx, &c)) == 0)
+		hwk_ctx_found(ctx, "TPM at %s", c->name);
+	return r;
 }
 
 static TSS2_RC
@@ -1327,6 +1331,80 @@ static const struct hwk_optdesc tpm2_options[] = {
 	{ NULL, NULL, NULL },
 };
 
+/* A TPM property holding four ASCII characters, as the TPM returns it. */
+static void
+prop_ascii(uint32_t v, char out[5])
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		out[i] = (char)((v >> (24 - 8 * i)) & 0xff);
+		if (out[i] != '\0' && (out[i] < 0x20 || out[i] > 0x7e))
+			out[i] = '?';
+	}
+	out[4] = '\0';
+}
+
+/* --backends: who made the TPM, its firmware, the RSA sizes it makes. */
+static int
+tpm2_describe(struct hwk_ctx *ctx, struct hwk_out *out)
+{
+	static const unsigned sizes[] = { 1024, 2048, 3072, 4096 };
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more;
+	struct tpm2_conn *c;
+	uint32_t manuf = 0, fw1 = 0, fw2 = 0, rev = 0, vendor[4] = { 0 };
+	char text[32], word[5];
+	TSS2_RC rc;
+	size_t i;
+
+	if (keygen_conn_get(ctx, &c) != 0)
+		return HWK_OK;	/* probe has said why */
+	hwk_out_str(out, "tcti", c->name);
+	rc = Esys_GetCapability(c->esys, ESYS_TR_NONE, ESYS_TR_NONE,
+	    ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES, TPM2_PT_FIXED,
+	    TPM2_MAX_TPM_PROPERTIES, &more, &cap);
+	if (rc == TSS2_RC_SUCCESS) {
+		for (i = 0; i < cap->data.tpmProperties.count; i++) {
+			uint32_t p = cap->data.tpmProperties.tpmProperty[i].property;
+			uint32_t v = cap->data.tpmProperties.tpmProperty[i].value;
+
+			if (p == TPM2_PT_MANUFACTURER)
+				manuf = v;
+			else if (p == TPM2_PT_FIRMWARE_VERSION_1)
+				fw1 = v;
+			else if (p == TPM2_PT_FIRMWARE_VERSION_2)
+				fw2 = v;
+			else if (p == TPM2_PT_REVISION)
+				rev = v;
+			else if (p >= TPM2_PT_VENDOR_STRING_1 &&
+			    p <= TPM2_PT_VENDOR_STRING_4)
+				vendor[p - TPM2_PT_VENDOR_STRING_1] = v;
+		}
+		prop_ascii(manuf, word);
+		hwk_out_str(out, "manufacturer", word);
+		text[0] = '\0';
+		for (i = 0; i < 4; i++) {
+			prop_ascii(vendor[i], word);
+			strncat(text, word, sizeof(text) - strlen(text) - 1);
+		}
+		hwk_out_str(out, "vendor", text);
+		snprintf(text, sizeof(text), "%u.%u.%u.%u", fw1 >> 16,
+		    fw1 & 0xffff, fw2 >> 16, fw2 & 0xffff);
+		hwk_out_str(out, "firmware", text);
+		snprintf(text, sizeof(text), "%u.%02u", rev / 100, rev % 100);
+		hwk_out_str(out, "spec_revision", text);
+	}
+	Esys_Free(cap);
+	hwk_out_begin_array(out, "rsa_bits");
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (test_rsa_bits(c, sizes[i]) == TSS2_RC_SUCCESS)
+			hwk_out_int(out, NULL, sizes[i]);
+	hwk_out_end_array(out);
+	conn_close(&keygen_conn);
+	return HWK_OK;
+}
+
 const struct hwk_backend hwk_backend_tpm2 = {
 	.name = "tpm2",
 	.summary = "key made inside a TPM 2.0; the file is a TSS2 key stub",
@@ -1343,4 +1421,5 @@ const struct hwk_backend hwk_backend_tpm2 = {
 	.sign = tpm2_sign,
 	.destroy = tpm2_destroy,
 	.free_impl = tpm2_free_impl,
+	.describe = tpm2_describe,
 };

@@ -21,6 +21,7 @@ struct hwk_ctx {
 	struct hwk_ui	 ui;
 	char		 detail[1024];
 	char		 advice[1024];
+	char		 found[256];
 };
 
 struct hwk_ctx *
@@ -160,6 +161,22 @@ hwk_ctx_detail(const struct hwk_ctx *ctx)
 	return ctx->detail;
 }
 
+void
+hwk_ctx_found(struct hwk_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx->found, sizeof(ctx->found), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+hwk_ctx_found_text(const struct hwk_ctx *ctx)
+{
+	return ctx->found;
+}
+
 const char *
 hwk_ctx_advice(const struct hwk_ctx *ctx)
 {
@@ -169,5 +186,5 @@ hwk_ctx_advice(const struct hwk_ctx *ctx)
 void
 hwk_ctx_clear_error(struct hwk_ctx *ctx)
 {
-	ctx->detail[0] = ctx->advice[0] = '\0';
+	ctx->detail[0] = ctx->advice[0] = ctx->found[0] = '\0';
 }

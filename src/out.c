@@ -107,7 +107,7 @@ member(struct hwk_out *o, const char *key, int container)
 	o->count[d - 1]++;
 	indent(o, 0);
 	if (o->array[d - 1])
-		put(o, "- ");
+		put(o, container ? "-" : "- ");
 	else if (key != NULL) {
 		put(o, key);
 		put(o, container ? ":\n" : ": ");
@@ -135,8 +135,13 @@ close_level(struct hwk_out *o, int array)
 	if (o->depth == 0)
 		return;
 	o->depth--;
-	if (!o->json)
+	if (!o->json) {
+		if (array && o->count[o->depth] == 0) {
+			indent(o, 1);
+			put(o, "(none)\n");
+		}
 		return;
+	}
 	if (o->count[o->depth] > 0) {
 		put(o, "\n");
 		indent(o, 1);

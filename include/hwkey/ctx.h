@@ -41,6 +41,10 @@ int	hwk_ctx_error(struct hwk_ctx *ctx, int err, const char *fmt, ...)
 void	hwk_ctx_hint(struct hwk_ctx *ctx, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 const char *hwk_ctx_detail(const struct hwk_ctx *ctx);	/* "" if none */
+/* What a successful probe found, for the line --backend auto prints. */
+void	hwk_ctx_found(struct hwk_ctx *ctx, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+const char *hwk_ctx_found_text(const struct hwk_ctx *ctx);	/* "" if none */
 const char *hwk_ctx_advice(const struct hwk_ctx *ctx);	/* "" if none */
 void	hwk_ctx_clear_error(struct hwk_ctx *ctx);
 
