@@ -188,7 +188,10 @@ usage(FILE *f)
 			snprintf(arg, sizeof(arg), "--%s%s%s", o->name,
 			    o->arg != NULL ? " " : "",
 			    o->arg != NULL ? o->arg : "");
-			fprintf(f, "  %-17s%s\n", arg, o->help);
+			if (strlen(arg) < 17)
+				fprintf(f, "  %-17s%s\n", arg, o->help);
+			else
+				fprintf(f, "  %s\n  %-17s%s\n", arg, "", o->help);
 		}
 	}
 }

@@ -98,7 +98,10 @@ usage(FILE *f)
 			snprintf(arg, sizeof(arg), "--%s%s%s", o->name,
 			    o->arg != NULL ? " " : "",
 			    o->arg != NULL ? o->arg : "");
-			fprintf(f, "  %-16s%s\n", arg, o->help);
+			if (strlen(arg) < 16)
+				fprintf(f, "  %-16s%s\n", arg, o->help);
+			else
+				fprintf(f, "  %s\n  %-16s%s\n", arg, "", o->help);
 		}
 	}
 }
