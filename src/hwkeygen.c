@@ -25,10 +25,10 @@
 #include "hwkey/out.h"
 #include "hwkey/sshkey.h"
 #include "cli.h"
+#include "cliopt.h"
 #include "keyfile.h"
 #include "prompt.h"
 
-#define MAX_LONGOPTS	64
 
 struct options {
 	const char	*type;
@@ -53,10 +53,9 @@ struct options {
 static struct options opt;
 static FILE *info;		/* where messages for the user go */
 
-/* Long options; values >= OPT_BACKEND_BASE are the backends' own. */
 enum {
 	OPT_BACKEND = 256, OPT_BACKUP, OPT_LIST, OPT_HELP, OPT_VERSION,
-	OPT_JSON, OPT_BACKENDS, OPT_REQUIRE_HW, OPT_BACKEND_BASE = 512,
+	OPT_JSON, OPT_BACKENDS, OPT_REQUIRE_HW,
 };
 
 static const struct option fixed_longopts[] = {
@@ -72,8 +71,7 @@ static const struct option fixed_longopts[] = {
 
 #define PARSE_DONE	(-1)	/* --help or --version: nothing more to do */
 
-static struct option longopts[MAX_LONGOPTS];
-static const struct hwk_optdesc *backend_opts[MAX_LONGOPTS];
+static struct hwk_longopts longopts;
 
 int
 hwk_exit_code(int err)
@@ -141,8 +139,6 @@ static void
 usage(FILE *f)
 {
 	const struct hwk_backend *const *b;
-	const struct hwk_optdesc *o;
-	char arg[64];
 
 	fprintf(f,
 "Usage: hwkeygen [-q] [-t rsa] [-b bits] [-C comment] [-f file] [-N passphrase]\n"
@@ -180,20 +176,7 @@ usage(FILE *f)
 "                   key generation (no prompts: use -f, -N, --pin-source)\n"
 "  --help           this text\n"
 "  --version        the version\n");
-	for (b = hwk_backends(); *b != NULL; b++) {
-		if ((*b)->options == NULL || (*b)->options[0].name == NULL)
-			continue;
-		fprintf(f, "\nOptions of the %s backend:\n", (*b)->name);
-		for (o = (*b)->options; o->name != NULL; o++) {
-			snprintf(arg, sizeof(arg), "--%s%s%s", o->name,
-			    o->arg != NULL ? " " : "",
-			    o->arg != NULL ? o->arg : "");
-			if (strlen(arg) < 17)
-				fprintf(f, "  %-17s%s\n", arg, o->help);
-			else
-				fprintf(f, "  %s\n  %-17s%s\n", arg, "", o->help);
-		}
-	}
+	hwk_backend_options_usage(f, 17);
 }
 
 const char *
@@ -207,39 +190,6 @@ hwk_home_dir(void)
 	if ((pw = getpwuid(getuid())) != NULL && pw->pw_dir != NULL)
 		return pw->pw_dir;
 	return NULL;
-}
-
-/* Builds the getopt_long table from the fixed options and the backends'. */
-static int
-build_longopts(void)
-{
-	const struct hwk_backend *const *b;
-	const struct hwk_optdesc *o;
-	size_t n = 0, i;
-	int dup;
-
-	for (i = 0; i < sizeof(fixed_longopts) / sizeof(fixed_longopts[0]); i++)
-		longopts[n++] = fixed_longopts[i];
-	for (b = hwk_backends(); *b != NULL; b++) {
-		for (o = (*b)->options; o != NULL && o->name != NULL; o++) {
-			for (dup = 0, i = 0; i < n; i++)
-				if (strcmp(longopts[i].name, o->name) == 0)
-					dup = 1;
-			if (dup)
-				continue;	/* shared by two backends */
-			if (n + 1 >= MAX_LONGOPTS)
-				return -1;
-			backend_opts[n] = o;
-			longopts[n].name = o->name;
-			longopts[n].has_arg = o->arg != NULL ?
-			    required_argument : no_argument;
-			longopts[n].flag = NULL;
-			longopts[n].val = OPT_BACKEND_BASE + (int)n;
-			n++;
-		}
-	}
-	memset(&longopts[n], 0, sizeof(longopts[n]));
-	return 0;
 }
 
 /* Copies a secret given on the command line and blanks it in argv. */
@@ -295,16 +245,16 @@ check_type(const char *t)
 static int
 parse_args(int argc, char **argv, struct hwk_ctx *ctx)
 {
-	const struct hwk_optdesc *o;
 	int ch, r;
 
 	memset(&opt, 0, sizeof(opt));
 	opt.backend = "auto";
 	optind = 0;		/* a full rescan: tests call this repeatedly */
-	if (build_longopts() != 0)
+	if (hwk_longopts_build(&longopts, fixed_longopts,
+	    sizeof(fixed_longopts) / sizeof(fixed_longopts[0])) != 0)
 		return usage_error("too many options");
-	while ((ch = getopt_long(argc, argv, "a:b:C:E:f:lN:P:qt:vy", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:b:C:E:f:lN:P:qt:vy",
+	    longopts.opts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			if (parse_uint(optarg, 1, INT_MAX, &opt.rounds) != 0)
@@ -399,14 +349,11 @@ parse_args(int argc, char **argv, struct hwk_ctx *ctx)
 			printf("hwkeygen %s\n", HWK_VERSION);
 			return PARSE_DONE;
 		default:
-			if (ch >= OPT_BACKEND_BASE &&
-			    ch < OPT_BACKEND_BASE + MAX_LONGOPTS) {
-				o = backend_opts[ch - OPT_BACKEND_BASE];
-				if (hwk_ctx_set_opt(ctx, o->name,
-				    o->arg != NULL ? optarg : "1") != 0)
-					return EXIT_FAIL;
+			if ((r = hwk_longopts_take(&longopts, ch, optarg,
+			    ctx)) < 0)
+				return EXIT_FAIL;
+			if (r > 0)
 				break;
-			}
 			fputs("Try 'hwkeygen --help' for more information.\n",
 			    stderr);
 			return EXIT_USAGE;
@@ -643,22 +590,22 @@ signals_block(sigset_t *saved)
 {
 	sigset_t set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
+	hwk_ending_signals(&set);
 	sigprocmask(SIG_BLOCK, &set, saved);
 }
 
 static int
 signal_pending(void)
 {
-	sigset_t p;
+	sigset_t p, ending;
+	int sig;
 
 	sigpending(&p);
-	return sigismember(&p, SIGINT) || sigismember(&p, SIGTERM) ||
-	    sigismember(&p, SIGHUP) || sigismember(&p, SIGQUIT);
+	hwk_ending_signals(&ending);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigismember(&ending, sig) == 1 && sigismember(&p, sig) == 1)
+			return 1;
+	return 0;
 }
 
 /* Removes a key just made in a device, saying so if that fails too. */
@@ -952,11 +899,7 @@ do_generate(struct hwk_ctx *ctx)
 		struct timespec zero = { 0, 0 };
 		sigset_t set;
 
-		sigemptyset(&set);
-		sigaddset(&set, SIGINT);
-		sigaddset(&set, SIGTERM);
-		sigaddset(&set, SIGHUP);
-		sigaddset(&set, SIGQUIT);
+		hwk_ending_signals(&set);
 		while (signal_pending() && sigtimedwait(&set, NULL, &zero) > 0)
 			;
 		sigprocmask(SIG_SETMASK, &saved, NULL);
@@ -1009,19 +952,13 @@ load_slot(struct hwk_ctx *ctx, const char *path, struct hwk_key **keyp)
 static char *
 pub_comment(const char *path)
 {
-	struct hwk_pubkey *pub = NULL;
-	struct hwk_buf *data = NULL;
-	char pubpath[PATH_MAX + 8], *text = NULL, *c = NULL;
+	struct hwk_pubkey *pub;
+	char pubpath[PATH_MAX + 8], *c = NULL;
 
 	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
-	if (hwk_file_read(NULL, pubpath, &data) != 0)
-		return NULL;
-	if ((text = hwk_buf_dup_string(data)) != NULL &&
-	    hwk_pubkey_from_line(text, &pub) == 0 && pub->comment != NULL)
+	if ((pub = hwk_pubfile_read(pubpath)) != NULL && pub->comment != NULL)
 		c = strdup(pub->comment);
 	hwk_pubkey_free(&pub);
-	free(text);
-	hwk_buf_free(&data);
 	return c;
 }
 
@@ -1146,16 +1083,8 @@ do_fingerprint(struct hwk_ctx *ctx)
 	}
 	/* A private slot: its .pub first, as ssh-keygen does. */
 	snprintf(pubpath, sizeof(pubpath), "%s.pub", opt.path);
-	hwk_buf_free(&data);
-	if (hwk_file_read(NULL, pubpath, &data) == 0 &&
-	    (text = hwk_buf_dup_string(data)) != NULL &&
-	    hwk_pubkey_from_line(text, &pub) == 0) {
+	if ((pub = hwk_pubfile_read(pubpath)) != NULL) {
 		rc = print_fp_line(pub) == 0 ? EXIT_OK : EXIT_FAIL;
-		goto out;
-	}
-	hwk_buf_free(&data);
-	if ((r = hwk_file_read(ctx, opt.path, &data)) != 0) {
-		hwk_report(ctx, r, NULL);
 		goto out;
 	}
 	if (b->slot_info != NULL) {

@@ -14,6 +14,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/sshkey.h"
 #include "keyfile.h"
 
 int
@@ -72,6 +73,32 @@ hwk_file_read(struct hwk_ctx *ctx, const char *path, struct hwk_buf **outp)
 	hwk_buf_free(&b);
 	close(fd);
 	return r;
+}
+
+void
+hwk_ending_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+}
+
+struct hwk_pubkey *
+hwk_pubfile_read(const char *path)
+{
+	struct hwk_buf *data = NULL;
+	struct hwk_pubkey *pub = NULL;
+	char *text;
+
+	if (hwk_file_read(NULL, path, &data) != 0)
+		return NULL;
+	if ((text = hwk_buf_dup_string(data)) != NULL)
+		hwk_pubkey_from_line(text, &pub);
+	free(text);
+	hwk_buf_free(&data);
+	return pub;
 }
 
 /* The folder and the last component of path. */
@@ -299,11 +326,7 @@ hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
 	snprintf(pub, sizeof(pub), "%s.pub", ex->path);
 
 	/* Ctrl-C waits until the files are whole and the temporaries gone. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGQUIT);
+	hwk_ending_signals(&block);
 	sigprocmask(SIG_BLOCK, &block, &saved);
 
 	if ((r = write_temp(ctx, dir, base, ex->path, hwk_buf_ptr(ex->priv),

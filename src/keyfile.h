@@ -3,16 +3,23 @@
 #define HWKEY_KEYFILE_H
 
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 
 struct hwk_buf;
 struct hwk_ctx;
+struct hwk_pubkey;
 
 #define HWK_KEYFILE_MAX	(1024 * 1024)
+
+/* The signals that end a program (INT, TERM, HUP, QUIT), to hold off. */
+void	hwk_ending_signals(sigset_t *set);
 
 /* The whole of a (small) file. */
 int	hwk_file_read(struct hwk_ctx *ctx, const char *path,
 	    struct hwk_buf **outp);
+/* The key on the first line of a public key file, or NULL. */
+struct hwk_pubkey *hwk_pubfile_read(const char *path);
 
 struct hwk_export {
 	const char	*path;		/* private slot; public is path.pub */

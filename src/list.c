@@ -44,22 +44,6 @@ is_regular(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static struct hwk_pubkey *
-read_pub(const char *path)
-{
-	struct hwk_buf *data = NULL;
-	struct hwk_pubkey *pub = NULL;
-	char *text;
-
-	if (hwk_file_read(NULL, path, &data) != 0)
-		return NULL;
-	if ((text = hwk_buf_dup_string(data)) != NULL)
-		hwk_pubkey_from_line(text, &pub);
-	free(text);
-	hwk_buf_free(&data);
-	return pub;
-}
-
 /* Fills a row for dir/name; 0 if it is a key pair worth listing. */
 static int
 examine(const char *dir, const char *name, struct row *row)
@@ -78,7 +62,7 @@ examine(const char *dir, const char *name, struct row *row)
 	    (int)sizeof(path) || !is_regular(path))
 		return -1;
 	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
-	pub = read_pub(pubpath);
+	pub = hwk_pubfile_read(pubpath);
 	if (hwk_file_read(NULL, path, &data) == 0)
 		b = hwk_backend_for_slot(hwk_buf_ptr(data), hwk_buf_len(data));
 	if (b == NULL && pub == NULL)

@@ -93,29 +93,6 @@ cipher_crypt(const struct cipher *c, const uint8_t *keyiv, int enc,
 	return r;
 }
 
-static int
-put_bn_param(struct hwk_buf *b, const EVP_PKEY *pkey, const char *name)
-{
-	BIGNUM *bn = NULL;
-	uint8_t *v = NULL;
-	size_t len = 0;
-	int r;
-
-	if (!EVP_PKEY_get_bn_param(pkey, name, &bn))
-		return HWK_ERR_CRYPTO;
-	len = (size_t)BN_num_bytes(bn);
-	if ((v = malloc(len > 0 ? len : 1)) == NULL) {
-		r = HWK_ERR_NOMEM;
-		goto out;
-	}
-	BN_bn2bin(bn, v);
-	r = hwk_buf_put_mpint(b, v, len);
- out:
-	hwk_freezero(v, len);
-	BN_clear_free(bn);
-	return r;
-}
-
 int
 hwk_openssh_write(const EVP_PKEY *key, const char *comment,
     const struct hwk_openssh_opts *opts, struct hwk_buf *out)
@@ -150,13 +127,13 @@ hwk_openssh_write(const EVP_PKEY *key, const char *comment,
 	if ((r = hwk_buf_put_u32(priv, check)) != 0 ||
 	    (r = hwk_buf_put_u32(priv, check)) != 0 ||
 	    (r = hwk_buf_put_cstring(priv, "ssh-rsa")) != 0 ||
-	    (r = put_bn_param(priv, key, OSSL_PKEY_PARAM_RSA_N)) != 0 ||
-	    (r = put_bn_param(priv, key, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
-	    (r = put_bn_param(priv, key, OSSL_PKEY_PARAM_RSA_D)) != 0 ||
-	    (r = put_bn_param(priv, key,
+	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_N)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_D)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key,
 	    OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != 0 ||
-	    (r = put_bn_param(priv, key, OSSL_PKEY_PARAM_RSA_FACTOR1)) != 0 ||
-	    (r = put_bn_param(priv, key, OSSL_PKEY_PARAM_RSA_FACTOR2)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_FACTOR1)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_FACTOR2)) != 0 ||
 	    (r = hwk_buf_put_cstring(priv, comment != NULL ? comment : "")))
 		goto out;
 	for (i = 1; hwk_buf_len(priv) % c->block != 0; i++)

@@ -284,26 +284,26 @@ hwk_pubkey_format(const struct hwk_pubkey *k, int with_comment, char **linep)
 	return r;
 }
 
-/* Appends a BIGNUM parameter of pkey as an mpint. */
-static int
-put_bn_param(struct hwk_buf *b, const EVP_PKEY *pkey, const char *name)
+int
+hwk_buf_put_pkey_bn(struct hwk_buf *b, const EVP_PKEY *pkey, const char *name)
 {
 	BIGNUM *bn = NULL;
 	uint8_t *v = NULL;
-	int len, r;
+	size_t len = 0;
+	int r;
 
 	if (!EVP_PKEY_get_bn_param(pkey, name, &bn))
 		return HWK_ERR_CRYPTO;
-	len = BN_num_bytes(bn);
-	if ((v = malloc(len > 0 ? (size_t)len : 1)) == NULL) {
+	len = (size_t)BN_num_bytes(bn);
+	if ((v = malloc(len > 0 ? len : 1)) == NULL) {
 		r = HWK_ERR_NOMEM;
 		goto out;
 	}
 	BN_bn2bin(bn, v);
-	r = hwk_buf_put_mpint(b, v, (size_t)len);
+	r = hwk_buf_put_mpint(b, v, len);
  out:
-	free(v);
-	BN_free(bn);
+	hwk_freezero(v, len);	/* it may be a private part */
+	BN_clear_free(bn);
 	return r;
 }
 
@@ -315,8 +315,8 @@ hwk_rsa_put_blob(const EVP_PKEY *pkey, struct hwk_buf *b)
 	if (pkey == NULL || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA)
 		return HWK_ERR_KEY_TYPE;
 	if ((r = hwk_buf_put_cstring(b, "ssh-rsa")) != 0 ||
-	    (r = put_bn_param(b, pkey, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
-	    (r = put_bn_param(b, pkey, OSSL_PKEY_PARAM_RSA_N)) != 0)
+	    (r = hwk_buf_put_pkey_bn(b, pkey, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(b, pkey, OSSL_PKEY_PARAM_RSA_N)) != 0)
 		return r;
 	return HWK_OK;
 }

@@ -41,6 +41,9 @@ const char *hwk_pubkey_label(const struct hwk_pubkey *k);
 int	hwk_pubkey_format(const struct hwk_pubkey *k, int with_comment,
 	    char **linep);
 
+/* A BIGNUM parameter of pkey ("n", "d", ...) as an mpint; wiped after. */
+int	hwk_buf_put_pkey_bn(struct hwk_buf *b, const EVP_PKEY *pkey,
+	    const char *name);
 /* The ssh-rsa blob of an RSA key (public or private). */
 int	hwk_rsa_put_blob(const EVP_PKEY *pkey, struct hwk_buf *b);
 /* An RSA public key from n and e as unsigned big-endian magnitudes. */

@@ -27,11 +27,10 @@
 #include "hwkey/error.h"
 #include "agent.h"
 #include "cli.h"
-
-#define MAX_LONGOPTS	64
+#include "cliopt.h"
 
 enum {
-	OPT_ALLOW_SHA1 = 256, OPT_HELP, OPT_VERSION, OPT_BACKEND_BASE = 512,
+	OPT_ALLOW_SHA1 = 256, OPT_HELP, OPT_VERSION,
 };
 
 static const struct option fixed_longopts[] = {
@@ -40,8 +39,7 @@ static const struct option fixed_longopts[] = {
 	{ "version", no_argument, NULL, OPT_VERSION },
 };
 
-static struct option longopts[MAX_LONGOPTS];
-static const struct hwk_optdesc *backend_opts[MAX_LONGOPTS];
+static struct hwk_longopts longopts;
 static int foreground, debug, to_syslog;
 static volatile int stop;
 
@@ -71,10 +69,6 @@ logmsg(int level, const char *fmt, ...)
 static void
 usage(FILE *f)
 {
-	const struct hwk_backend *const *b;
-	const struct hwk_optdesc *o;
-	char arg[64];
-
 	fprintf(f,
 "Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1] [options]\n"
 "                   [STUB ...]\n"
@@ -90,51 +84,7 @@ usage(FILE *f)
 "  -k              stop the agent named by SSH_AGENT_PID (or -a's pid file)\n"
 "  --allow-sha1    also make ssh-rsa (SHA-1) signatures\n"
 "  --help, --version\n");
-	for (b = hwk_backends(); *b != NULL; b++) {
-		if ((*b)->options == NULL || (*b)->options[0].name == NULL)
-			continue;
-		fprintf(f, "\nOptions of the %s backend:\n", (*b)->name);
-		for (o = (*b)->options; o->name != NULL; o++) {
-			snprintf(arg, sizeof(arg), "--%s%s%s", o->name,
-			    o->arg != NULL ? " " : "",
-			    o->arg != NULL ? o->arg : "");
-			if (strlen(arg) < 16)
-				fprintf(f, "  %-16s%s\n", arg, o->help);
-			else
-				fprintf(f, "  %s\n  %-16s%s\n", arg, "", o->help);
-		}
-	}
-}
-
-static int
-build_longopts(void)
-{
-	const struct hwk_backend *const *b;
-	const struct hwk_optdesc *o;
-	size_t n = 0, i;
-	int dup;
-
-	for (i = 0; i < sizeof(fixed_longopts) / sizeof(fixed_longopts[0]); i++)
-		longopts[n++] = fixed_longopts[i];
-	for (b = hwk_backends(); *b != NULL; b++)
-		for (o = (*b)->options; o != NULL && o->name != NULL; o++) {
-			for (dup = 0, i = 0; i < n; i++)
-				if (strcmp(longopts[i].name, o->name) == 0)
-					dup = 1;
-			if (dup)
-				continue;
-			if (n + 1 >= MAX_LONGOPTS)
-				return -1;
-			backend_opts[n] = o;
-			longopts[n].name = o->name;
-			longopts[n].has_arg = o->arg != NULL ?
-			    required_argument : no_argument;
-			longopts[n].flag = NULL;
-			longopts[n].val = OPT_BACKEND_BASE + (int)n;
-			n++;
-		}
-	memset(&longopts[n], 0, sizeof(longopts[n]));
-	return 0;
+	hwk_backend_options_usage(f, 16);
 }
 
 static void
@@ -309,9 +259,12 @@ main(int argc, char **argv)
 	sock[0] = dir[0] = '\0';
 	csh = shell != NULL && strlen(shell) >= 3 &&
 	    strcmp(shell + strlen(shell) - 3, "csh") == 0;
-	if (build_longopts() != 0 || (agent.ctx = hwk_ctx_new()) == NULL)
+	if (hwk_longopts_build(&longopts, fixed_longopts,
+	    sizeof(fixed_longopts) / sizeof(fixed_longopts[0])) != 0 ||
+	    (agent.ctx = hwk_ctx_new()) == NULL)
 		return EXIT_FAIL;
-	while ((ch = getopt_long(argc, argv, "a:cDdks", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "a:cDdks", longopts.opts,
+	    NULL)) != -1) {
 		switch (ch) {
 		case 'a':
 			snprintf(sock, sizeof(sock), "%s", optarg);
@@ -343,16 +296,11 @@ main(int argc, char **argv)
 			rc = EXIT_OK;
 			goto out;
 		default:
-			if (ch >= OPT_BACKEND_BASE &&
-			    ch < OPT_BACKEND_BASE + MAX_LONGOPTS) {
-				const struct hwk_optdesc *o =
-				    backend_opts[ch - OPT_BACKEND_BASE];
-
-				if (hwk_ctx_set_opt(agent.ctx, o->name,
-				    o->arg != NULL ? optarg : "1") != 0)
-					goto out;
+			if ((r = hwk_longopts_take(&longopts, ch, optarg,
+			    agent.ctx)) < 0)
+				goto out;
+			if (r > 0)
 				break;
-			}
 			fputs("Try 'hwkey-agent --help' for more information.\n",
 			    stderr);
 			rc = EXIT_USAGE;

@@ -35,22 +35,6 @@ nolog(int level, const char *fmt, ...)
 
 #define LOG(a, lvl, ...) ((a)->log != NULL ? (a)->log : nolog)(lvl, __VA_ARGS__)
 
-static struct hwk_pubkey *
-read_pub(const char *path)
-{
-	struct hwk_buf *data = NULL;
-	struct hwk_pubkey *pub = NULL;
-	char *text;
-
-	if (hwk_file_read(NULL, path, &data) != 0)
-		return NULL;
-	if ((text = hwk_buf_dup_string(data)) != NULL)
-		hwk_pubkey_from_line(text, &pub);
-	free(text);
-	hwk_buf_free(&data);
-	return pub;
-}
-
 static int
 same_blob(const struct hwk_pubkey *a, const struct hwk_pubkey *b)
 {
@@ -104,7 +88,7 @@ hwk_agent_add(struct hwk_agent *a, const char *path)
 	}
 	/* The public key: the .pub, else the slot, else the opened key. */
 	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
-	if ((id.pub = read_pub(pubpath)) == NULL &&
+	if ((id.pub = hwk_pubfile_read(pubpath)) == NULL &&
 	    id.backend->slot_info != NULL &&
 	    id.backend->slot_info(hwk_buf_ptr(data), hwk_buf_len(data),
 	    &si) == 0 && si.pub != NULL) {
