@@ -274,6 +274,13 @@ conn_open(struct hwk_ctx *ctx, struct tpm2_conn *c)
 	snprintf(c->conf, sizeof(c->conf), "%s", conf != NULL ? conf : "");
 	snprintf(c->name, sizeof(c->name), "%s", conf != NULL ? conf :
 	    "the TSS default TPM");
+	/*
+	 * The TSS default is the kernel's TPM device: with neither node there,
+	 * say so at once rather than load and try every TCTI the TSS has.
+	 */
+	if (conf == NULL && access("/dev/tpmrm0", F_OK) != 0 &&
+	    access("/dev/tpm0", F_OK) != 0)
+		return no_tpm(ctx, NULL, TSS2_TCTI_RC_IO_ERROR, ENOENT);
 	errno = 0;
 	rc = Tss2_TctiLdr_Initialize(conf, &c->tcti);
 	err = errno;

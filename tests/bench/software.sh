@@ -2,13 +2,16 @@
 . "$(dirname "$0")/../lib/common.sh"
 N=${BENCH_N:-31}
 cd "$T_TMP" || exit 1
+# "auto" also looks for tokens and a TPM before it settles on software.
 echo "RSA-3072 keygen, no passphrase, $N runs each, interleaved:"
 $PY "$TOP/tests/bench/timeit.py" --keygen "$B/tests/keygentime.so" "$N" \
-    hwkeygen "'$HWK' -q -t rsa -b 3072 -N '' -C bench -f h{i}" \
+    "hwkeygen (software)" \
+    "'$HWK' -q --backend software -t rsa -b 3072 -N '' -C bench -f h{i}" \
+    "hwkeygen (auto)" "'$HWK' -q -t rsa -b 3072 -N '' -C bench -f a{i}" \
     ssh-keygen "ssh-keygen -q -t rsa -b 3072 -N '' -C bench -f s{i}"
 echo "RSA-3072 keygen with a passphrase (bcrypt KDF, 24 rounds), $N runs each:"
 $PY "$TOP/tests/bench/timeit.py" --keygen "$B/tests/keygentime.so" "$N" \
-    hwkeygen "'$HWK' -q -t rsa -b 3072 -N 'pw' -a 24 -C bench -f hp{i}" \
+    hwkeygen "'$HWK' -q --backend software -t rsa -b 3072 -N 'pw' -a 24 -C bench -f hp{i}" \
     ssh-keygen "ssh-keygen -q -t rsa -b 3072 -N 'pw' -a 24 -C bench -f sp{i}"
 echo "Opening a bcrypt-24 encrypted key (-y), same file, $N runs each:"
 cp "$FIXTURES/rsa2048-enc24.key" enc24 && chmod 600 enc24

@@ -1,6 +1,6 @@
 # Times commands, interleaved so that all see the same machine, and prints
 # for each the median wall time, its spread and the peak memory, and the
-# ratio of the first to each other.
+# ratio of each to the last one (the reference tool).
 #
 #   timeit.py [--keygen SHIM] [--setup CMD] N LABEL1 CMD1 LABEL2 CMD2 ...
 #
@@ -72,26 +72,26 @@ def main():
         ts = sorted(wall[label])
         med[label] = statistics.median(ts)
         q1, q3 = ts[len(ts) // 4], ts[(3 * len(ts)) // 4]
-        print("  %-12s wall median %8.1f ms (IQR %.1f-%.1f, n=%d)  "
+        print("  %-20s wall median %8.1f ms (IQR %.1f-%.1f, n=%d)  "
               "peak RSS %5.1f MiB" % (label, med[label] * 1000, q1 * 1000,
                                       q3 * 1000, len(ts), mem[label] / 1024))
-    first = pairs[0][0]
-    for label, _ in pairs[1:]:
+    ref = pairs[-1][0]
+    for label, _ in pairs[:-1]:
         print("  ratio of medians %s / %s = %.3f" % (
-            first, label, med[first] / med[label]))
+            label, ref, med[label] / med[ref]))
     if shim:
         allk = statistics.median([k for l, _ in pairs for k in keygen[l]])
         over = {}
         for label, _ in pairs:
             over[label] = statistics.median(
                 [w - k for w, k in zip(wall[label], keygen[label])])
-            print("  %-12s time outside OpenSSL's keygen: median %6.1f ms"
+            print("  %-20s time outside OpenSSL's keygen: median %6.1f ms"
                   % (label, over[label] * 1000))
-        for label, _ in pairs[1:]:
+        for label, _ in pairs[:-1]:
             print("  ratio with keygen at its common median (%.1f ms): "
-                  "%s / %s = %.3f" % (allk * 1000, first, label,
-                                      (allk + over[first]) /
-                                      (allk + over[label])))
+                  "%s / %s = %.3f" % (allk * 1000, label, ref,
+                                      (allk + over[label]) /
+                                      (allk + over[ref])))
 
 
 main()
