@@ -35,7 +35,7 @@ DEBS := gcc make pkg-config libc6-dev libssl-dev openssl libcmocka-dev \
 	swtpm swtpm-tools tpm2-tools tpm2-openssl \
 	softhsm2 opensc opensc-pkcs11 \
 	python3 python3-pexpect python3-bcrypt clang \
-	groff-base time procps udev
+	groff-base procps udev
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wformat=2 \
 	-Wstrict-prototypes -Wpointer-arith -Wvla
