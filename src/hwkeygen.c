@@ -383,16 +383,23 @@ parse_args(int argc, char **argv, struct hwk_ctx *ctx)
 }
 
 /* hwk_ui for the terminal. */
+static void progress_pause(int);
+
 static int
 ui_read_secret(void *arg, const char *prompt, char *buf, size_t len)
 {
+	int r;
+
 	(void)arg;
 	if (opt.json) {
 		fprintf(stderr, "hwkeygen: %s\nhwkeygen: --json does not prompt: "
 		    "give the secret with -N, -P or --pin-source\n", prompt);
 		return HWK_ERR_CANCELLED;
 	}
-	return hwk_prompt_secret(prompt, buf, len);
+	progress_pause(1);
+	r = hwk_prompt_secret(prompt, buf, len);
+	progress_pause(0);
+	return r;
 }
 
 static void
@@ -650,41 +657,53 @@ choose_backend(struct hwk_ctx *ctx, const struct hwk_backend **bp)
 	return HWK_OK;
 }
 
-/* "Generating ... N s" on the terminal while a slow device works. */
+/*
+ * "Generating ... N s" on the terminal while a slow device works.  A prompt
+ * (a token's PIN) pauses it: the line is cleared and the count starts again
+ * once the answer is in.
+ */
 struct progress {
 	pthread_t	 thread;
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 cond;
 	int		 done;
 	int		 running;
+	int		 paused;
+	int		 shown;
+	struct timespec	 start;
 	const char	*backend;
 	unsigned	 bits;
 };
+
+static struct progress *active_progress;
 
 static void *
 progress_run(void *arg)
 {
 	struct progress *p = arg;
-	struct timespec start, until;
-	int shown = 0;
+	struct timespec now, until;
 	long secs;
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	pthread_mutex_lock(&p->lock);
-	for (secs = 1; !p->done; secs++) {
-		until = start;
-		until.tv_sec += secs;
+	while (!p->done) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		secs = now.tv_sec - p->start.tv_sec;
+		until = p->start;
+		until.tv_sec += secs + 1;
 		while (!p->done && pthread_cond_timedwait(&p->cond, &p->lock,
 		    &until) == 0)
 			;
-		if (p->done)
-			break;
+		if (p->done || p->paused)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((secs = now.tv_sec - p->start.tv_sec) < 1)
+			continue;
 		fprintf(stderr, "\rGenerating the %u-bit key (%s)... %ld s ",
 		    p->bits, p->backend, secs);
 		fflush(stderr);
-		shown = 1;
+		p->shown = 1;
 	}
-	if (shown) {
+	if (p->shown) {
 		fputs("\r\033[K", stderr);	/* leave the line clean */
 		fflush(stderr);
 	}
@@ -703,6 +722,7 @@ progress_start(struct progress *p, const char *backend, unsigned bits)
 		return;
 	p->backend = backend;
 	p->bits = bits;
+	clock_gettime(CLOCK_MONOTONIC, &p->start);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -713,6 +733,29 @@ progress_start(struct progress *p, const char *backend, unsigned bits)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	p->running = pthread_create(&p->thread, NULL, progress_run, p) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (p->running)
+		active_progress = p;
+}
+
+/* Around a prompt: no count over it, and a fresh count after it. */
+static void
+progress_pause(int pause)
+{
+	struct progress *p = active_progress;
+
+	if (p == NULL || !p->running)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->paused = pause;
+	if (pause && p->shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		p->shown = 0;
+	}
+	if (!pause)
+		clock_gettime(CLOCK_MONOTONIC, &p->start);
+	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->lock);
 }
 
 static void
@@ -728,6 +771,7 @@ progress_stop(struct progress *p)
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	p->running = 0;
+	active_progress = NULL;
 }
 
 /* The result of a generation for scripts (--json). */
@@ -1166,6 +1210,9 @@ hwk_cli_main(int argc, char **argv)
 	int rc;
 
 	info = stdout;
+	/* Read stdin byte by byte: no copy of a passphrase in a stdio buffer. */
+	if (!isatty(STDIN_FILENO))
+		setvbuf(stdin, NULL, _IONBF, 0);
 	if ((ctx = hwk_ctx_new()) == NULL) {
 		fprintf(stderr, "hwkeygen: out of memory\n");
 		return EXIT_FAIL;

@@ -38,7 +38,7 @@ askpass_read(void *arg, const char *prompt, char *buf, size_t len)
 {
 	const char *prog = getenv("SSH_ASKPASS");
 	struct hwk_ctx *ctx = arg;
-	int p[2], status;
+	int p[2], status, toolong = 0;
 	size_t pos = 0;
 	ssize_t n;
 	pid_t pid;
@@ -80,6 +80,8 @@ askpass_read(void *arg, const char *prompt, char *buf, size_t len)
 			break;
 		if (pos < len - 1)
 			buf[pos++] = c;
+		else
+			toolong = 1;	/* never send a cut PIN: it costs a try */
 	}
 	buf[pos] = '\0';
 	c = 0;
@@ -90,6 +92,12 @@ askpass_read(void *arg, const char *prompt, char *buf, size_t len)
 		explicit_bzero(buf, len);
 		return hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "%s was cancelled "
 		    "or failed", prog);
+	}
+	if (toolong) {
+		explicit_bzero(buf, len);
+		return hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE, "the answer of %s "
+		    "is longer than %zu characters; it was not used", prog,
+		    len - 1);
 	}
 	return HWK_OK;
 }

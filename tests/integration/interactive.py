@@ -206,6 +206,43 @@ try:
                        env=dict(os.environ, HOME=home, **slow))
     ok(r.returncode == 0 and "Generating the" not in r.stderr,
        "no progress when not on a terminal", r.stderr)
+    # 10. A token's PIN prompt is not overwritten by the seconds counter,
+    # and the count starts after the PIN is in.
+    mod = next((m for m in ["/usr/lib/softhsm/libsofthsm2.so",
+                            "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
+                if os.path.exists(m)), None)
+    if mod is not None:
+        sdir = os.path.join(tmp, "softhsm")
+        os.makedirs(os.path.join(sdir, "tokens"))
+        conf = os.path.join(sdir, "softhsm2.conf")
+        open(conf, "w").write("directories.tokendir = %s/tokens\n"
+                              "objectstore.backend = file\n" % sdir)
+        senv = dict(os.environ, HOME=home, SOFTHSM2_CONF=conf,
+                    HWK_FAKE_REAL=mod, HWK_FAKE_DELAY_MS="2500")
+        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label",
+                        "pty", "--pin", "1234", "--so-pin", "5678"],
+                       env=senv, check=True, capture_output=True)
+        k11 = os.path.join(tmp, "tok")
+        c = pexpect.spawn(HWK, ["--backend", "pkcs11", "--module",
+                                os.path.join(TOP, "build", "tests",
+                                             "pkcs11_fault.so"), "-f", k11],
+                          env=senv, encoding="utf-8", timeout=60)
+        c.expect("Enter PIN for 'pty'")
+        import time
+        time.sleep(1.6)		# the user takes a while to type
+        c.sendline("1234")
+        c.expect(pexpect.EOF)
+        c.close()
+        out = c.before
+        ok(c.exitstatus == 0, "token key made after a slow PIN", out)
+        at_prompt = out.split("Enter PIN for 'pty': ", 1)[-1].split("\n")[0]
+        ok("Generating" not in at_prompt,
+           "the seconds counter leaves the PIN prompt alone", repr(at_prompt))
+        ok("Generating the 2048-bit key (pkcs11)... 1 s" in out and
+           "... 3 s" not in out, "and counts from when the PIN is in",
+           repr(out[-300:]))
+    else:
+        ok(True, "# SKIP SoftHSM2 is not installed")
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
