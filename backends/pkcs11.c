@@ -95,7 +95,7 @@ struct p11_opts {
 	P11KitUri	*uri;		/* --token, or NULL */
 	const char	*token;		/* its text */
 	const char	*module;	/* --module, or NULL */
-	const char	*pin_source;	/* --pin-source, else the URI's */
+	char		*pin_source;	/* pin_source_get()'s, or NULL */
 	CK_USER_TYPE	 login;		/* CKU_USER or CKU_SO */
 	uint8_t		 id[HWK_P11_ID_MAX];
 	size_t		 idlen;		/* 0: choose a fresh one */
@@ -313,7 +313,41 @@ static void
 opts_clear(struct p11_opts *o)
 {
 	p11_kit_uri_free(o->uri);
+	free(o->pin_source);
 	memset(o, 0, sizeof(*o));
+}
+
+/*
+ * Where an unattended PIN comes from: --pin-source, else the pin-source of
+ * the --token URI; NULL to ask.  The one place that decides, for keygen,
+ * load and sign alike.  uri: the --token URI if parsed already, else NULL.
+ */
+static int
+pin_source_get(struct hwk_ctx *ctx, P11KitUri *uri, char **srcp)
+{
+	P11KitUri *own = NULL;
+	const char *s, *t;
+	int r = HWK_OK;
+
+	*srcp = NULL;
+	s = hwk_ctx_opt(ctx, "pin-source");
+	if (s == NULL && uri == NULL &&
+	    (t = hwk_ctx_opt(ctx, "token")) != NULL) {
+		if ((r = hwk_p11_uri_parse(ctx, "--token", t, &own)) != 0)
+			return r;
+		uri = own;
+	}
+	if (s == NULL && uri != NULL)
+		s = p11_kit_uri_get_pin_source(uri);
+	if (s != NULL && strncmp(s, "file:", 5) != 0) {
+		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--pin-source '%s': only "
+		    "file: sources are supported", s);
+		hwk_ctx_hint(ctx, "Write --pin-source file:/path/to/pinfile.");
+		r = HWK_ERR_USAGE;
+	} else if (s != NULL && (*srcp = strdup(s)) == NULL)
+		r = HWK_ERR_NOMEM;
+	p11_kit_uri_free(own);
+	return r;
 }
 
 /* Reads and checks the backend's options from the context. */
@@ -327,7 +361,6 @@ opts_get(struct hwk_ctx *ctx, struct p11_opts *o)
 	o->login = CKU_USER;
 	o->module = hwk_ctx_opt(ctx, "module");
 	o->label = hwk_ctx_opt(ctx, "label");
-	o->pin_source = hwk_ctx_opt(ctx, "pin-source");
 	if (o->module != NULL && *o->module == '\0')
 		return hwk_ctx_error(ctx, HWK_ERR_USAGE, "--module: give the "
 		    "file of a PKCS#11 module");
@@ -344,15 +377,10 @@ opts_get(struct hwk_ctx *ctx, struct p11_opts *o)
 			    "read and give --pin-source file:PATH.");
 			return HWK_ERR_USAGE;
 		}
-		if (o->pin_source == NULL)
-			o->pin_source = p11_kit_uri_get_pin_source(o->uri);
 	}
-	if (o->pin_source != NULL && strncmp(o->pin_source, "file:", 5) != 0) {
-		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--pin-source '%s': only "
-		    "file: sources are supported", o->pin_source);
-		hwk_ctx_hint(ctx, "Write --pin-source file:/path/to/pinfile.");
+	if ((r = pin_source_get(ctx, o->uri, &o->pin_source)) != 0) {
 		opts_clear(o);
-		return HWK_ERR_USAGE;
+		return r;
 	}
 	if ((s = hwk_ctx_opt(ctx, "login")) != NULL) {
 		if (strcmp(s, "so") == 0)
@@ -1500,7 +1528,8 @@ p11_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
 
 /* The public key of pk: its public object, else (logged in) its private one. */
 static int
-find_public(struct hwk_ctx *ctx, struct p11_key *pk, EVP_PKEY **pkeyp)
+find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
+    EVP_PKEY **pkeyp)
 {
 	struct p11_conn *c = pk->conn;
 	char idhex[2 * HWK_P11_ID_MAX + 1];
@@ -1514,8 +1543,7 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, EVP_PKEY **pkeyp)
 	if (pk->pub != CK_INVALID_HANDLE)
 		return read_rsa(ctx, c, pk->pub, pkeyp);
 	/* Some tokens keep no public object: the private one has n and e. */
-	if ((r = conn_login(ctx, c, CKU_USER, hwk_ctx_opt(ctx,
-	    "pin-source"))) != 0)
+	if ((r = conn_login(ctx, c, CKU_USER, pin_source)) != 0)
 		return r;
 	if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
 	    &pk->priv)) != CKR_OK)
@@ -1581,7 +1609,7 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	if ((r = conn_open(ctx, &tok, 0, &pk->conn)) != 0)
 		goto out;
 	pk->epoch = pk->conn->epoch;
-	if ((r = find_public(ctx, pk, &pkey)) != 0)
+	if ((r = find_public(ctx, pk, o.pin_source, &pkey)) != 0)
 		goto out;
 	if ((r = hwk_key_new(&hwk_backend_pkcs11, keyp)) != 0)
 		goto out;
@@ -1662,14 +1690,14 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	uint8_t *di = NULL;
 	const uint8_t *in = data;
 	size_t inlen = len;
-	char idhex[2 * HWK_P11_ID_MAX + 1];
+	char idhex[2 * HWK_P11_ID_MAX + 1], *src = NULL;
 	int r, hashed;
 	CK_RV rv;
 
 	*lost = 0;
-	if ((r = conn_login(ctx, c, CKU_USER, hwk_ctx_opt(ctx,
-	    "pin-source"))) != 0)
-		return r;
+	if ((r = pin_source_get(ctx, NULL, &src)) != 0 ||
+	    (r = conn_login(ctx, c, CKU_USER, src)) != 0)
+		goto out;
 	if (pk->epoch != c->epoch) {
 		pk->pub = pk->priv = CK_INVALID_HANDLE;
 		pk->epoch = c->epoch;
@@ -1679,14 +1707,16 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 		    &pk->priv)) != CKR_OK) {
 			*lost = rv == CKR_SESSION_HANDLE_INVALID ||
 			    rv == CKR_SESSION_CLOSED;
-			return rv_error(ctx, rv, "cannot search token %s",
+			r = rv_error(ctx, rv, "cannot search token %s",
 			    c->name);
+			goto out;
 		}
 		if (pk->priv == CK_INVALID_HANDLE) {
 			hwk_p11_id_format(pk->id, pk->idlen, idhex,
 			    sizeof(idhex));
-			return hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s "
+			r = hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s "
 			    "has no private key with id %s", c->name, idhex);
+			goto out;
 		}
 		if (fn->C_GetAttributeValue(c->sess, pk->priv, &a, 1) ==
 		    CKR_OK)
@@ -1710,8 +1740,9 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 		mech.mechanism = CKM_SHA1_RSA_PKCS;
 		break;
 	default:
-		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "unknown "
+		r = hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "unknown "
 		    "signature algorithm %d", alg);
+		goto out;
 	}
 	if (!hashed) {
 		/* The token pads, we hash: PKCS#1 v1.5 over a DigestInfo. */
@@ -1732,7 +1763,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	}
 	/* A key that asks every time (YubiKey slot 9c) wants the PIN now. */
 	if (pk->always_auth && (r = conn_login(ctx, c, CKU_CONTEXT_SPECIFIC,
-	    hwk_ctx_opt(ctx, "pin-source"))) != 0) {
+	    src)) != 0) {
 		/* PKCS#11 2.40 cannot cancel C_SignInit: a new session can. */
 		sess_restart(c);
 		goto out;
@@ -1745,6 +1776,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	r = HWK_OK;
  out:
 	OPENSSL_free(di);
+	free(src);
 	return r;
 }
 

@@ -139,6 +139,16 @@ check_match "wrong PIN: logged" "token.*(PIN|pin)" "$(cat agent.log)"
 check_no_match "the PIN is never logged" "nope|$PIN" "$(cat agent.log)"
 kill_wait "$AGENT_PID"
 
+# The pin-source of a --token URI counts for signing too, not only for
+# keygen (the askpass here answers "tpm pass", which the token refuses).
+: >fake.log
+HWK_FAKE_LOG=$T_TMP/fake.log start_agent \
+    --token "pkcs11:token=agent-test?pin-source=file:$T_TMP/pin" token
+check "the --token URI's pin-source signs" $SIGNPY "$SOCK" token.pub 2
+check_eq "with one C_Login, and it was right" "C_Login 0x0" \
+    "$(grep '^C_Login ' fake.log)"
+kill_wait "$AGENT_PID"
+
 # The PIN through SSH_ASKPASS when there is no --pin-source.
 printf '#!/bin/sh\necho %s\n' "$PIN" >askpass
 start_agent token
