@@ -102,8 +102,22 @@ struct p11_opts {
 	const char	*label;		/* --label, or NULL */
 };
 
+/*
+ * A PIN from a pin-source that a token refused.  The source still holds
+ * the same wrong PIN on the next try, and an agent would try it at every
+ * signature until the token locks: it is not sent again until restart.
+ */
+struct p11_refusal {
+	unsigned char	 label[32];	/* the token's, as CK_TOKEN_INFO has them */
+	unsigned char	 serial[16];
+	int		 so;		/* an SO PIN (else a user PIN) */
+	char		*source;
+	struct p11_refusal *next;
+};
+
 static struct p11_mod *mods;
 static struct p11_conn *conns;
+static struct p11_refusal *refusals;
 static int registered_tried;
 static char *registered_note;	/* why registered modules are missing */
 static int atexit_done;
@@ -148,10 +162,16 @@ mods_finalize(void)
 {
 	struct p11_mod *m;
 	struct p11_conn *c;
+	struct p11_refusal *f;
 
 	while ((c = conns) != NULL) {
 		conns = c->next;
 		free(c);
+	}
+	while ((f = refusals) != NULL) {
+		refusals = f->next;
+		free(f->source);
+		free(f);
 	}
 	while ((m = mods) != NULL) {
 		mods = m->next;
@@ -746,6 +766,40 @@ ask_pin(struct hwk_ctx *ctx, const char *prompt, char *pin, size_t len)
 	return r;
 }
 
+/* The refusal of the PIN in source by the token of ti, if there was one. */
+static struct p11_refusal *
+refusal_find(const CK_TOKEN_INFO *ti, CK_USER_TYPE who, const char *source)
+{
+	struct p11_refusal *f;
+
+	for (f = refusals; f != NULL; f = f->next)
+		if (memcmp(f->label, ti->label, sizeof(f->label)) == 0 &&
+		    memcmp(f->serial, ti->serialNumber, sizeof(f->serial)) == 0 &&
+		    f->so == (who == CKU_SO) && strcmp(f->source, source) == 0)
+			return f;
+	return NULL;
+}
+
+/* Remembers, until exit, that the token of ti refused the PIN in source. */
+static void
+refusal_add(const CK_TOKEN_INFO *ti, CK_USER_TYPE who, const char *source)
+{
+	struct p11_refusal *f;
+
+	if (refusal_find(ti, who, source) != NULL ||
+	    (f = calloc(1, sizeof(*f))) == NULL)
+		return;
+	if ((f->source = strdup(source)) == NULL) {
+		free(f);
+		return;
+	}
+	memcpy(f->label, ti->label, sizeof(f->label));
+	memcpy(f->serial, ti->serialNumber, sizeof(f->serial));
+	f->so = who == CKU_SO;
+	f->next = refusals;
+	refusals = f;
+}
+
 /* What the token says about the tries left, after a wrong PIN. */
 static const char *
 tries_left(CK_FLAGS flags, CK_USER_TYPE who)
@@ -765,6 +819,8 @@ tries_left(CK_FLAGS flags, CK_USER_TYPE who)
  * Logs in as who (CKU_USER, CKU_SO or CKU_CONTEXT_SPECIFIC): with a PIN
  * from pin_source or the ui, or on the reader's keypad.  A wrong PIN is
  * reported, never tried again: each try counts towards locking the token.
+ * A PIN from a file is sent by nobody watching, so it is never sent when
+ * the token has one try left, nor after the token refused it once.
  */
 static int
 conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
@@ -776,7 +832,7 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 	char *pin = NULL, prompt[HWK_P11_NAME_MAX + 64], label[33];
 	const char *whose = who == CKU_SO ? "SO PIN" : "PIN";
 	CK_RV rv;
-	int r;
+	int r, unattended;
 
 	if (who != CKU_CONTEXT_SPECIFIC && c->user == who)
 		return HWK_OK;
@@ -804,6 +860,25 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		    "or a reset can help now." : "Unblock it with the SO PIN "
 		    "(pkcs11-tool --init-pin --login --login-type so; on a "
 		    "YubiKey: yubico-piv-tool -a unblock-pin with the PUK).");
+		return HWK_ERR_PIN_LOCKED;
+	}
+	unattended = pin_source != NULL &&
+	    !(ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH);
+	if (unattended && refusal_find(&c->ti, who, pin_source) != NULL) {
+		hwk_ctx_error(ctx, HWK_ERR_PIN_INCORRECT, "the %s from %s was "
+		    "refused by token %s; fix the file and restart", whose,
+		    pin_source, c->name);
+		hwk_ctx_hint(ctx, "A refused PIN is not sent again until "
+		    "restart: each try counts towards locking the token.");
+		return HWK_ERR_PIN_INCORRECT;
+	}
+	if ((ti.flags & final) && unattended) {
+		hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "token %s says one more "
+		    "wrong %s locks it: the %s from %s is not tried unattended",
+		    c->name, whose, whose, pin_source);
+		hwk_ctx_hint(ctx, "Type the %s instead (leave out --pin-source "
+		    "and pin-source=), after checking it is the right one.",
+		    whose);
 		return HWK_ERR_PIN_LOCKED;
 	}
 	if (ti.flags & final)
@@ -855,6 +930,10 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		hwk_freezero(pin, HWK_SECRET_MAX);
 		pin = NULL;
 	}
+	/* The file will say the same next time: never send it again. */
+	if (unattended && (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID ||
+	    rv == CKR_PIN_LEN_RANGE))
+		refusal_add(&c->ti, who, pin_source);
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
 		if (who != CKU_CONTEXT_SPECIFIC)
 			c->user = who;
@@ -866,9 +945,14 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		    HWK_ERR_PIN_LOCKED : HWK_ERR_PIN_INCORRECT, "incorrect %s "
 		    "for token %s; %s", whose, c->name, tries_left(ti.flags,
 		    who));
-		hwk_ctx_hint(ctx, "hwkeygen never tries a PIN twice, so that "
-		    "a slip costs one try only; run it again with the right "
-		    "%s.", whose);
+		if (unattended)
+			hwk_ctx_hint(ctx, "The %s came from %s: fix the file "
+			    "(a running hwkey-agent does not send it again until "
+			    "restarted).", whose, pin_source);
+		else
+			hwk_ctx_hint(ctx, "hwkeygen never tries a PIN twice, so "
+			    "that a slip costs one try only; run it again with "
+			    "the right %s.", whose);
 	} else if (rv == CKR_PIN_LOCKED) {
 		r = hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "the %s of token "
 		    "%s is locked", whose, c->name);

@@ -129,13 +129,22 @@ check "token back: it signs again" $SIGNPY "$SOCK" token.pub 2
 check "the TPM key was not disturbed" $SIGNPY "$SOCK" tpm.pub 1
 kill_wait "$AGENT_PID"
 
-# A wrong PIN: that signature fails, is logged, and is never retried.
+# A wrong PIN: that signature fails, is logged, and is never retried,
+# not even by the requests after it (each would spend a try).
 : >fake.log
 HWK_FAKE_LOG=$T_TMP/fake.log start_agent --pin-source file:badpin token
 out=$($SIGNPY "$SOCK" token.pub 1 2>&1)
 check_match "wrong PIN: the signature fails" "failed" "$out"
-check_eq "wrong PIN: one C_Login, no retry" 1 "$(grep -c '^C_Login ' fake.log)"
+for i in 2 3 4; do
+	out=$($SIGNPY "$SOCK" token.pub 1 2>&1)
+	check_match "wrong PIN: request $i fails too" "failed" "$out"
+done
+check_eq "wrong PIN: one C_Login over four requests" 1 \
+    "$(grep -c '^C_Login ' fake.log)"
 check_match "wrong PIN: logged" "token.*(PIN|pin)" "$(cat agent.log)"
+check_match "later requests: the log says to fix the file and restart" \
+    "PIN from file:badpin was refused by token 'agent-test'.*; fix the file and restart" \
+    "$(cat agent.log)"
 check_no_match "the PIN is never logged" "nope|$PIN" "$(cat agent.log)"
 kill_wait "$AGENT_PID"
 

@@ -153,11 +153,26 @@ check_eq "a locked PIN is refused with exit 5" 5 "$?"
 check_match "it says the PIN is locked" "PIN of token 'hwk-test'.* is locked" \
     "$out"
 check_eq "the token was not even asked" 0 "$(grep -c '^C_Login' locked.log)"
-out=$(HWK_FAKE_TOKEN_FLAGS=0x20000 "$HWK" --module "$FAULT" \
-    --pin-source file:badpin -f kf 2>&1)
-check_match "final try: a warning before the PIN is used" \
+# One try left: a PIN from a file (nobody watching) is not spent on it.
+: >final.log
+out=$(HWK_FAKE_TOKEN_FLAGS=0x20000 HWK_FAKE_LOG=$T_TMP/final.log "$HWK" \
+    --module "$FAULT" --pin-source file:pin -f kf 2>&1)
+check_eq "final try: a PIN from a file is refused with exit 5" 5 "$?"
+check_match "it says the token is one try from locking" \
+    "token 'hwk-test'.* says one more wrong PIN locks it: the PIN from file:pin is not tried unattended" \
+    "$out"
+check_match "and to type the PIN instead" 'Type the PIN instead' "$out"
+check_eq "the token was not asked" 0 "$(grep -c '^C_Login' final.log)"
+check_eq "nothing was written" "" "$(ls kf kf.pub 2>/dev/null)"
+out=$(printf 'wrong-pin\n' | HWK_FAKE_TOKEN_FLAGS=0x20000 setsid -w "$HWK" \
+    --module "$FAULT" -f kf 2>&1)
+check_match "final try: a warning before a typed PIN is used" \
     'Warning: one more wrong PIN locks' "$out"
 check_eq "no object was made by any of these" "$n" "$(objects)"
+out=$(HWK_FAKE_TOKEN_FLAGS=0x10000 "$HWK" --module "$FAULT" \
+    --pin-source file:pin -C low -f klow 2>&1)
+check_eq "count low: a PIN from a file is still used" 0 "$?"
+check_match "after a warning" 'Warning: a wrong PIN was given' "$out"
 out=$(HWK_FAKE_KEYPAD_PIN=$PIN "$HWK" --module "$FAULT" -f kk </dev/null 2>&1)
 check_eq "a keypad reader logs in without a PIN from us" 0 "$?"
 check_match "and the user is told to use the keypad" "reader's keypad" "$out"

@@ -316,6 +316,67 @@ test_destroy(void **state)
 	hwk_buf_free(&stub);
 }
 
+/* A file path under the fixture's folder holding one line. */
+static void
+write_file(struct fixture *f, const char *name, const char *line, char *src,
+    size_t len)
+{
+	FILE *fp;
+
+	snprintf(src, len, "file:%s/%s", f->dir, name);
+	assert_non_null(fp = fopen(src + 5, "w"));
+	fprintf(fp, "%s\n", line);
+	fclose(fp);
+}
+
+static void
+test_pin_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *a = NULL;
+	const uint8_t data[] = "x";
+	uint8_t *sig = NULL;
+	size_t len;
+	char bad[160];
+
+	need_token(f);
+	key = make_key(f, &stub);
+	hwk_key_free(&key);		/* logged out: the next sign logs in */
+	write_file(f, "badpin", "00000000", bad, sizeof(bad));
+	assert_int_equal(hwk_ctx_set_opt(f->ctx, "pin-source", bad), 0);
+	log_reset(f);
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), HWK_ERR_PIN_INCORRECT);
+	assert_int_equal(log_count(f, "C_Login"), 1);
+	/* The file says the same again: it is not sent again. */
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), HWK_ERR_PIN_INCORRECT);
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "was refused by token "
+	    "'unit'"));
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "fix the file and "
+	    "restart"));
+	assert_int_equal(log_count(f, "C_Login"), 1);
+	/* Nor after the key and its session are gone and opened anew. */
+	hwk_key_free(&a);
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), HWK_ERR_PIN_INCORRECT);
+	assert_int_equal(log_count(f, "C_Login"), 1);
+	assert_null(sig);
+	/* Another source is another PIN: it is tried. */
+	assert_int_equal(hwk_ctx_set_opt(f->ctx, "pin-source", f->pinsrc), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	assert_int_equal(log_count(f, "C_Login"), 2);
+	free(sig);
+	hwk_key_free(&a);
+	hwk_buf_free(&stub);
+}
+
 static void
 test_slot_info(void **state)
 {
@@ -342,6 +403,7 @@ main(void)
 		cmocka_unit_test(test_sign_both_ways),
 		cmocka_unit_test(test_session_lost),
 		cmocka_unit_test(test_destroy),
+		cmocka_unit_test(test_pin_refused),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
