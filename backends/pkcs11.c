@@ -136,8 +136,9 @@ rv_error(struct hwk_ctx *ctx, CK_RV rv, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return hwk_ctx_error(ctx, hwk_p11_rv_err(rv), "%s: %s", what,
-	    hwk_p11_rv_name(rv, nb, sizeof(nb)));
+	return hwk_ctx_error(ctx, hwk_p11_rv_err(rv), "%s: %s%s", what,
+	    hwk_p11_rv_name(rv, nb, sizeof(nb)), rv == CKR_PIN_EXPIRED ?
+	    " (the PIN has expired and must be changed)" : "");
 }
 
 /* Appends "; text" (or text) to a note list. */
@@ -956,6 +957,12 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 	} else if (rv == CKR_PIN_LOCKED) {
 		r = hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "the %s of token "
 		    "%s is locked", whose, c->name);
+	} else if (rv == CKR_PIN_EXPIRED) {
+		r = hwk_ctx_error(ctx, hwk_p11_rv_err(rv), "the %s of token %s "
+		    "has expired and must be changed (CKR_PIN_EXPIRED)", whose,
+		    c->name);
+		hwk_ctx_hint(ctx, "Change it (pkcs11-tool --change-pin; on a "
+		    "YubiKey: ykman piv access change-pin), then try again.");
 	} else if (rv == CKR_PIN_LEN_RANGE) {
 		r = hwk_ctx_error(ctx, HWK_ERR_PIN_INCORRECT, "the %s has the "
 		    "wrong length: token %s wants %lu to %lu characters",
@@ -1100,7 +1107,7 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	return r;
 }
 
-/* Refuses a private key the token left readable. */
+/* Refuses a private key the token left readable (not sensitive, extractable). */
 static int
 check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
 {
@@ -1109,19 +1116,24 @@ check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
 		{ CKA_SENSITIVE, &sens, sizeof(sens) },
 		{ CKA_EXTRACTABLE, &extr, sizeof(extr) },
 	};
+	int readable, extractable;
 	CK_RV rv;
 
 	rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, a, 2);
 	/* A module that does not keep an attribute says so per attribute. */
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
 	    rv != CKR_ATTRIBUTE_SENSITIVE)
-		return rv_error(ctx, rv, "cannot read the new key's attributes "
-		    "on token %s", c->name);
-	if ((a[0].ulValueLen == sizeof(sens) && sens != CK_TRUE) ||
-	    (a[1].ulValueLen == sizeof(extr) && extr != CK_FALSE))
+		return rv_error(ctx, rv, "cannot read CKA_SENSITIVE and "
+		    "CKA_EXTRACTABLE of the new private key on token %s, to "
+		    "check that it cannot be read out", c->name);
+	readable = a[0].ulValueLen == sizeof(sens) && sens != CK_TRUE;
+	extractable = a[1].ulValueLen == sizeof(extr) && extr != CK_FALSE;
+	if (readable || extractable)
 		return hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s made a "
-		    "private key that can be read out (%s); it was removed",
-		    c->name, sens != CK_TRUE ? "not sensitive" : "extractable");
+		    "private key that can be read out: %s%s%s", c->name,
+		    readable ? "CKA_SENSITIVE is false" : "",
+		    readable && extractable ? " and " : "",
+		    extractable ? "CKA_EXTRACTABLE is true" : "");
 	return HWK_OK;
 }
 

@@ -11,6 +11,7 @@
  *   HWK_FAKE_KEYPAD_PIN=pin   a keypad reader: C_Login wants a NULL PIN
  *                             and uses this one
  *   HWK_FAKE_NO_HASH_SIGN=1   no CKM_SHA*_RSA_PKCS: only raw CKM_RSA_PKCS
+ *   HWK_FAKE_EXTRACTABLE=1    every key says CKA_EXTRACTABLE is true
  *   HWK_FAKE_DELAY_MS=n       C_GenerateKeyPair takes n ms longer
  *   HWK_FAKE_LOG=path         one line per call, "C_Name rv", and
  *                             "keygen_ms t": the real C_GenerateKeyPair's time
@@ -158,9 +159,19 @@ static CK_RV
 fk_GetAttributeValue(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj,
     CK_ATTRIBUTE *t, CK_ULONG n)
 {
+	CK_ULONG i;
+	CK_RV rv;
+
 	FAULT("C_GetAttributeValue");
-	return done("C_GetAttributeValue", real->C_GetAttributeValue(sess, obj,
-	    t, n));
+	rv = real->C_GetAttributeValue(sess, obj, t, n);
+	for (i = 0; i < n && (rv == CKR_OK ||
+	    rv == CKR_ATTRIBUTE_TYPE_INVALID); i++) {
+		if (t[i].type == CKA_EXTRACTABLE && t[i].pValue != NULL &&
+		    t[i].ulValueLen == sizeof(CK_BBOOL) &&
+		    env_ulong("HWK_FAKE_EXTRACTABLE", 0))
+			*(CK_BBOOL *)t[i].pValue = CK_TRUE;
+	}
+	return done("C_GetAttributeValue", rv);
 }
 
 static CK_RV

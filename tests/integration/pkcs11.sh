@@ -173,6 +173,13 @@ out=$(HWK_FAKE_TOKEN_FLAGS=0x10000 "$HWK" --module "$FAULT" \
     --pin-source file:pin -C low -f klow 2>&1)
 check_eq "count low: a PIN from a file is still used" 0 "$?"
 check_match "after a warning" 'Warning: a wrong PIN was given' "$out"
+out=$(HWK_FAKE_FAIL=C_Login HWK_FAKE_FAIL_RV=0xa3 "$HWK" --module "$FAULT" \
+    --pin-source file:pin -f kx 2>&1)
+check_eq "an expired PIN: exit 5" 5 "$?"
+check_match "it says the PIN has expired and must be changed" \
+    "PIN of token 'hwk-test'.* has expired and must be changed" "$out"
+check_no_match "and not that it is locked" 'locked' "$out"
+check_eq "(nothing written)" "" "$(ls kx kx.pub 2>/dev/null)"
 out=$(HWK_FAKE_KEYPAD_PIN=$PIN "$HWK" --module "$FAULT" -f kk </dev/null 2>&1)
 check_eq "a keypad reader logs in without a PIN from us" 0 "$?"
 check_match "and the user is told to use the keypad" "reader's keypad" "$out"
@@ -214,6 +221,14 @@ check_eq "reading the new public key fails: exit 1" 1 "$?"
 check_match "it says the key was removed" 'the new key was removed' "$out"
 check_eq "no files" "" "$(ls kr* 2>/dev/null)"
 check_eq "no object is left on the token" "$n" "$(objects)"
+out=$(HWK_FAKE_EXTRACTABLE=1 "$HWK" -q --module "$FAULT" \
+    --pin-source file:pin -f kxt 2>&1)
+check_eq "a private key that can be read out: exit 1" 1 "$?"
+check_match "it says what was checked, and that the key was removed" \
+    "made a private key that can be read out: CKA_EXTRACTABLE is true; the new key was removed from the token" \
+    "$out"
+check_eq "and says \"removed\" once" 1 "$(printf '%s\n' "$out" | grep -o removed | wc -l)"
+check_eq "no files, no objects" "$n" "$(ls kxt* 2>/dev/null; objects)"
 out=$(LD_PRELOAD=$B/tests/rename_fault.so HWK_FAIL_RENAME=1 gen -f kwr 2>&1)
 check_eq "writing the files fails: exit 1" 1 "$?"
 check_match "it says nothing was written" 'nothing was written' "$out"
