@@ -322,6 +322,11 @@ check_match "it says what it found instead" \
     "no token matches --token 'pkcs11:token=no-such-token'.*'hwk-test'" "$out"
 check_rc 2 "--token that is not a URI is a usage error" \
     gen --token 'token=hwk-test' -f km
+out=$(gen --token 'pkcs11:token=hwk-test?pin-value=97531&x=%zz' -f km 2>&1)
+check_eq "--token that does not parse, with a PIN in it: exit 2" 2 "$?"
+check_match "it shows the URI up to the PIN" "'pkcs11:token=hwk-test\\?\\.\\.\\.'" \
+    "$out"
+check_no_match "and never the PIN" '97531' "$out"
 sed "s/token=hwk-test/token=gone-token/; s/serial=$SERIAL/serial=0/" k1 >gone
 out=$("$HWK" -y -f gone 2>&1)
 check_eq "-y on a stub whose token is missing: exit 4" 4 "$?"
