@@ -31,7 +31,7 @@
 #include "backends.h"
 #include "pkcs11_int.h"
 
-#define MAX_SLOTS	64
+#define SLOTS_LIMIT	65536	/* a module listing more is broken */
 #define RSA_MAX_BYTES	(HWK_RSA_MAX_BITS / 8)
 #define NO_USER		((CK_USER_TYPE)-1)	/* nobody logged in */
 
@@ -424,28 +424,45 @@ opts_get(struct hwk_ctx *ctx, struct p11_opts *o)
 	return HWK_OK;
 }
 
-/* The slots with a token in module m. */
+/* The slots with a token in module m, in a new array *slotsp of *n. */
 static CK_RV
-slot_list(struct p11_mod *m, CK_SLOT_ID *slots, CK_ULONG *n)
+slot_list(struct p11_mod *m, CK_SLOT_ID **slotsp, CK_ULONG *n)
 {
-	CK_ULONG count = 0;
-	CK_RV rv;
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG count = 0, room;
+	CK_RV rv = CKR_OK;
 	int tries;
 
+	*slotsp = NULL;
+	*n = 0;
 	/* A token plugged in between the two calls makes the list grow. */
 	for (tries = 0; tries < 3; tries++) {
 		if ((rv = m->fn->C_GetSlotList(CK_TRUE, NULL, &count)) !=
 		    CKR_OK)
-			return rv;
-		if (count > MAX_SLOTS)
-			count = MAX_SLOTS;
-		*n = count;
+			break;
 		if (count == 0)
+			break;
+		if (count > SLOTS_LIMIT) {
+			rv = CKR_HOST_MEMORY;
+			break;
+		}
+		free(slots);
+		if ((slots = calloc(count, sizeof(*slots))) == NULL) {
+			rv = CKR_HOST_MEMORY;
+			break;
+		}
+		room = count;
+		rv = m->fn->C_GetSlotList(CK_TRUE, slots, &count);
+		if (rv == CKR_OK) {
+			/* Never more than the list holds, whatever it says. */
+			*n = count < room ? count : room;
+			*slotsp = slots;
 			return CKR_OK;
-		rv = m->fn->C_GetSlotList(CK_TRUE, slots, n);
+		}
 		if (rv != CKR_BUFFER_TOO_SMALL)
-			return rv;
+			break;
 	}
+	free(slots);
 	return rv;
 }
 
@@ -494,7 +511,7 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
     struct hwk_buf *notes)
 {
 	struct p11_mod *only = NULL, *m;
-	CK_SLOT_ID slots[MAX_SLOTS];
+	CK_SLOT_ID *slots = NULL;
 	CK_SLOT_INFO si;
 	CK_ULONG n, i;
 	struct p11_tok t;
@@ -529,7 +546,8 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 				continue;
 		}
 		any = 1;
-		if ((rv = slot_list(m, slots, &n)) != CKR_OK) {
+		free(slots);
+		if ((rv = slot_list(m, &slots, &n)) != CKR_OK) {
 			note_add(notes, "module %s: cannot list its slots (%s)",
 			    m->path, hwk_p11_rv_name(rv, nb, sizeof(nb)));
 			continue;
@@ -582,6 +600,7 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 			(*ntoks)++;
 		}
 	}
+	free(slots);
 	if (!any && mp == NULL && mname != NULL)
 		note_add(notes, "no registered module is named %s", mname);
 	else if (!any && mp == NULL)
@@ -994,6 +1013,8 @@ find(struct p11_conn *c, CK_ATTRIBUTE *tmpl, CK_ULONG n,
 		return rv;
 	rv = fn->C_FindObjects(c->sess, objs, max, count);
 	rv2 = fn->C_FindObjectsFinal(c->sess);
+	if (*count > max)	/* a module's slip: objs holds max at most */
+		*count = max;
 	return rv != CKR_OK ? rv : rv2;
 }
 
@@ -1068,6 +1089,7 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 		{ CKA_PUBLIC_EXPONENT, NULL, 0 },
 	};
 	uint8_t *n = NULL, *e = NULL;
+	CK_ULONG nlen, elen;
 	CK_RV rv;
 	int r;
 
@@ -1084,8 +1106,9 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 		    "public key of impossible size", c->name);
 		goto out;
 	}
-	if ((n = malloc(a[0].ulValueLen)) == NULL ||
-	    (e = malloc(a[1].ulValueLen)) == NULL) {
+	nlen = a[0].ulValueLen;
+	elen = a[1].ulValueLen;
+	if ((n = malloc(nlen)) == NULL || (e = malloc(elen)) == NULL) {
 		r = HWK_ERR_NOMEM;
 		goto out;
 	}
@@ -1095,6 +1118,13 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	    CKR_OK) {
 		r = rv_error(ctx, rv, "cannot read the public key from token "
 		    "%s", c->name);
+		goto out;
+	}
+	/* What the module says it wrote must fit where it wrote it. */
+	if (a[0].ulValueLen == 0 || a[0].ulValueLen > nlen ||
+	    a[1].ulValueLen == 0 || a[1].ulValueLen > elen) {
+		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave an RSA "
+		    "public key longer than it said it was", c->name);
 		goto out;
 	}
 	if ((r = hwk_rsa_from_ne(n, a[0].ulValueLen, e, a[1].ulValueLen,
@@ -1138,6 +1168,56 @@ check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
 }
 
 /*
+ * One attribute of obj, as many bytes as the module says and a NUL after
+ * them; lengths over max are refused.  optional: an attribute the module
+ * does not keep, will not tell or leaves empty gives NULL, not an error.
+ */
+static int
+attr_read(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
+    CK_ATTRIBUTE_TYPE type, const char *what, size_t max, int optional,
+    uint8_t **valp, size_t *lenp)
+{
+	CK_ATTRIBUTE a = { type, NULL, 0 };
+	uint8_t *v = NULL;
+	CK_ULONG room;
+	CK_RV rv;
+
+	*valp = NULL;
+	*lenp = 0;
+	rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
+	if (optional && (rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+	    rv == CKR_ATTRIBUTE_SENSITIVE || (rv == CKR_OK &&
+	    (a.ulValueLen == 0 || a.ulValueLen == CK_UNAVAILABLE_INFORMATION))))
+		return HWK_OK;
+	if (rv != CKR_OK)
+		return rv_error(ctx, rv, "cannot read %s on token %s", what,
+		    c->name);
+	if (a.ulValueLen > max)
+		return hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave %s "
+		    "of impossible size (%lu bytes)", c->name, what,
+		    (unsigned long)a.ulValueLen);
+	room = a.ulValueLen;
+	if ((v = calloc(1, room + 1)) == NULL)
+		return HWK_ERR_NOMEM;
+	a.pValue = v;
+	if ((rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1)) !=
+	    CKR_OK) {
+		free(v);
+		return rv_error(ctx, rv, "cannot read %s on token %s", what,
+		    c->name);
+	}
+	/* What the module says it wrote must fit where it wrote it. */
+	if (a.ulValueLen > room) {
+		free(v);
+		return hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave %s "
+		    "longer than it said it was", c->name, what);
+	}
+	*valp = v;
+	*lenp = a.ulValueLen;
+	return HWK_OK;
+}
+
+/*
  * The label the token gave the new key, which is not always the one asked
  * for (ykcs11 names keys after their slot): the stub must name the object
  * that is there.  NULL when it has none.
@@ -1146,29 +1226,15 @@ static int
 read_label(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
     char **labelp)
 {
-	CK_ATTRIBUTE a = { CKA_LABEL, NULL, 0 };
-	char *l = NULL;
-	CK_RV rv;
+	uint8_t *l;
+	size_t len;
+	int r;
 
 	*labelp = NULL;
-	rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
-	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || (rv == CKR_OK &&
-	    (a.ulValueLen == 0 || a.ulValueLen == CK_UNAVAILABLE_INFORMATION)))
-		return HWK_OK;
-	if (rv == CKR_OK && a.ulValueLen > 4096)
-		rv = CKR_GENERAL_ERROR;
-	if (rv == CKR_OK && (l = calloc(1, a.ulValueLen + 1)) == NULL)
-		return HWK_ERR_NOMEM;
-	if (rv == CKR_OK) {
-		a.pValue = l;
-		rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
-	}
-	if (rv != CKR_OK) {
-		free(l);
-		return rv_error(ctx, rv, "cannot read the new key's label on "
-		    "token %s", c->name);
-	}
-	*labelp = l;
+	if ((r = attr_read(ctx, c, obj, CKA_LABEL, "the new key's label",
+	    4096, 1, &l, &len)) != 0)
+		return r;
+	*labelp = (char *)l;
 	return HWK_OK;
 }
 
@@ -1394,7 +1460,7 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	struct p11_opts o;
 	struct p11_mod *m, *only = NULL;
 	struct p11_tok t;
-	CK_SLOT_ID slots[MAX_SLOTS];
+	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n, i;
 	char field[80], why[128];
 	int r;
@@ -1423,7 +1489,8 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 		    sizeof(m->info.libraryDescription), field, sizeof(field));
 		hwk_out_str(out, "description", field);
 		hwk_out_begin_array(out, "tokens");
-		if (slot_list(m, slots, &n) != CKR_OK)
+		free(slots);
+		if (slot_list(m, &slots, &n) != CKR_OK)
 			n = 0;
 		for (i = 0; i < n; i++) {
 			memset(&t, 0, sizeof(t));
@@ -1462,6 +1529,7 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 		hwk_out_end_object(out);
 	}
 	hwk_out_end_array(out);
+	free(slots);
 	opts_clear(&o);
 	return HWK_OK;
 }

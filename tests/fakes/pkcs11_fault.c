@@ -12,6 +12,10 @@
  *                             and uses this one
  *   HWK_FAKE_NO_HASH_SIGN=1   no CKM_SHA*_RSA_PKCS: only raw CKM_RSA_PKCS
  *   HWK_FAKE_EXTRACTABLE=1    every key says CKA_EXTRACTABLE is true
+ *   HWK_FAKE_ATTR_GROW=n      CKA_MODULUS, CKA_LABEL and CKA_ID read into a
+ *                             buffer come back n bytes longer than written
+ *   HWK_FAKE_EXTRA_SLOTS=n    n more slots listed, whose token is gone
+ *   HWK_FAKE_SLOT_COUNT_LIE=n C_GetSlotList says n more than it wrote
  *   HWK_FAKE_DELAY_MS=n       C_GenerateKeyPair takes n ms longer
  *   HWK_FAKE_LOG=path         one line per call, "C_Name rv", and
  *                             "keygen_ms t": the real C_GenerateKeyPair's time
@@ -64,11 +68,50 @@ hidden(CK_MECHANISM_TYPE m)
 	    m == CKM_SHA384_RSA_PKCS || m == CKM_SHA512_RSA_PKCS);
 }
 
+#define EXTRA_SLOT	0x7e000000UL	/* the first of HWK_FAKE_EXTRA_SLOTS */
+
+/* Nonzero for the slots that HWK_FAKE_EXTRA_SLOTS adds. */
+static int
+extra_slot(CK_SLOT_ID slot)
+{
+	return slot >= EXTRA_SLOT &&
+	    slot - EXTRA_SLOT < env_ulong("HWK_FAKE_EXTRA_SLOTS", 0);
+}
+
 static CK_RV
 fk_GetSlotList(CK_BBOOL present, CK_SLOT_ID *list, CK_ULONG *count)
 {
+	unsigned long extra = env_ulong("HWK_FAKE_EXTRA_SLOTS", 0), i;
+	CK_ULONG room, n;
+	CK_RV rv;
+
 	FAULT("C_GetSlotList");
-	return done("C_GetSlotList", real->C_GetSlotList(present, list, count));
+	if (list == NULL) {
+		if ((rv = real->C_GetSlotList(present, NULL, count)) == CKR_OK)
+			*count += extra;
+		return done("C_GetSlotList", rv);
+	}
+	room = n = *count;
+	rv = real->C_GetSlotList(present, list, &n);
+	if (rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && n + extra > room)) {
+		*count = n + extra;
+		return done("C_GetSlotList", CKR_BUFFER_TOO_SMALL);
+	}
+	if (rv == CKR_OK) {
+		for (i = 0; i < extra; i++)
+			list[n + i] = EXTRA_SLOT + i;
+		/* A broken module says it wrote more than it had room for. */
+		*count = n + extra + env_ulong("HWK_FAKE_SLOT_COUNT_LIE", 0);
+	}
+	return done("C_GetSlotList", rv);
+}
+
+static CK_RV
+fk_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO *info)
+{
+	if (extra_slot(slot))
+		return CKR_TOKEN_NOT_PRESENT;	/* pulled out meanwhile */
+	return real->C_GetSlotInfo(slot, info);
 }
 
 static CK_RV
@@ -77,6 +120,8 @@ fk_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 	CK_RV rv;
 
 	FAULT("C_GetTokenInfo");
+	if (extra_slot(slot))
+		return done("C_GetTokenInfo", CKR_TOKEN_NOT_PRESENT);
 	if ((rv = real->C_GetTokenInfo(slot, info)) == CKR_OK) {
 		info->flags |= env_ulong("HWK_FAKE_TOKEN_FLAGS", 0);
 		if (getenv("HWK_FAKE_KEYPAD_PIN") != NULL)
@@ -170,6 +215,11 @@ fk_GetAttributeValue(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj,
 		    t[i].ulValueLen == sizeof(CK_BBOOL) &&
 		    env_ulong("HWK_FAKE_EXTRACTABLE", 0))
 			*(CK_BBOOL *)t[i].pValue = CK_TRUE;
+		/* It wrote n bytes and says it wrote more. */
+		if ((t[i].type == CKA_MODULUS || t[i].type == CKA_LABEL ||
+		    t[i].type == CKA_ID) && t[i].pValue != NULL &&
+		    t[i].ulValueLen != CK_UNAVAILABLE_INFORMATION)
+			t[i].ulValueLen += env_ulong("HWK_FAKE_ATTR_GROW", 0);
 	}
 	return done("C_GetAttributeValue", rv);
 }
@@ -230,6 +280,7 @@ C_GetFunctionList(CK_FUNCTION_LIST **list)
 		return rv;
 	ours.C_GetFunctionList = C_GetFunctionList;
 	ours.C_GetSlotList = fk_GetSlotList;
+	ours.C_GetSlotInfo = fk_GetSlotInfo;
 	ours.C_GetTokenInfo = fk_GetTokenInfo;
 	ours.C_GetMechanismList = fk_GetMechanismList;
 	ours.C_GetMechanismInfo = fk_GetMechanismInfo;

@@ -304,6 +304,22 @@ for call in C_GetSlotList C_GetTokenInfo C_OpenSession C_FindObjectsInit \
 	    '^hwkeygen: .*CKR_DEVICE_ERROR' "$([ "$rc" -ne 0 ] && echo "$out")"
 done
 
+# Modules that list many slots, or say they listed more than they did,
+# or say a value is longer than what they wrote.
+out=$(HWK_FAKE_EXTRA_SLOTS=100 "$HWK" -y -f kk 2>&1)
+check_eq "a module with over 100 slots: -y still finds the token" \
+    "$(cut -d' ' -f1,2 kk.pub)" "$(printf '%s\n' "$out" | cut -d' ' -f1,2)"
+out=$(HWK_FAKE_EXTRA_SLOTS=100 "$HWK" --backends --json --module "$FAULT" 2>&1)
+check_match "and --backends lists the token" '"label": *"hwk-test"' "$out"
+out=$(HWK_FAKE_SLOT_COUNT_LIE=1000 "$HWK" -q --module "$FAULT" \
+    --pin-source file:pin --token pkcs11:token=no-such -f km 2>&1)
+check_match "a slot count larger than the list: the listed slots are read" \
+    "no token matches.*token 'hwk-test'.* does not match" "$out"
+check_no_match "and nothing past the list" 'cannot read its token' "$out"
+out=$(HWK_FAKE_ATTR_GROW=8 "$HWK" -y -f kk 2>&1)
+check_eq "a modulus longer than the module wrote: -y fails" 1 "$?"
+check_match "and says why" "gave an RSA public key longer than it said" "$out"
+
 # --- Bad modules and tokens that are not there.
 out=$("$HWK" -q --backend pkcs11 --module /nonexistent/p11.so -f km 2>&1)
 check_eq "a missing module: exit 4" 4 "$?"
