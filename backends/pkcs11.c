@@ -1649,11 +1649,31 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	return r;
 }
 
+/* Nonzero if stub reads back as naming the key pk on its token. */
+static int
+stub_reads_back(const char *stub, const struct p11_key *pk)
+{
+	struct hwk_p11_stub st;
+	char want[HWK_P11_NAME_MAX], got[HWK_P11_NAME_MAX];
+	int ok;
+
+	if (hwk_p11_stub_parse((const uint8_t *)stub, strlen(stub), &st,
+	    NULL) != 0)
+		return 0;
+	hwk_p11_token_name(&pk->conn->ti, want, sizeof(want));
+	hwk_p11_token_name(&st.token, got, sizeof(got));
+	ok = st.idlen == pk->idlen && memcmp(st.id, pk->id, pk->idlen) == 0 &&
+	    strcmp(want, got) == 0;
+	hwk_p11_stub_clear(&st);
+	return ok;
+}
+
 static int
 p11_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
     const struct hwk_genparams *gp, struct hwk_buf *out)
 {
 	const struct p11_key *pk = key->impl;
+	const char *label;
 	char *stub = NULL;
 	int r;
 
@@ -1661,9 +1681,38 @@ p11_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
 	if (pk == NULL)
 		return hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "not a key on "
 		    "a token");
-	if ((r = hwk_p11_stub_format(&pk->conn->ti, pk->id, pk->idlen,
-	    pk->label, pk->conn->mod->path, &stub)) != 0)
-		return hwk_ctx_error(ctx, r, "cannot write the key's URI");
+	/*
+	 * The key is found by its id; the label is a courtesy to the reader,
+	 * and percent-encoded a long one would make a stub too long to read.
+	 */
+	label = pk->label;
+	if (label != NULL && strlen(label) > HWK_P11_STUB_LABEL_MAX)
+		label = NULL;
+	for (;;) {
+		if ((r = hwk_p11_stub_format(&pk->conn->ti, pk->id, pk->idlen,
+		    label, pk->conn->mod->path, &stub)) != 0)
+			return hwk_ctx_error(ctx, r, "cannot write the key's "
+			    "URI");
+		/* A stub that hwkeygen cannot read back would strand the key. */
+		if (stub_reads_back(stub, pk))
+			break;
+		if (label == NULL) {
+			r = hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE, "the key's URI "
+			    "would be %zu bytes, and hwkeygen reads back %d at "
+			    "most", strlen(stub), HWK_P11_STUB_MAX);
+			hwk_ctx_hint(ctx, "The module's path makes it long: give "
+			    "--module a shorter path to the module (a symbolic "
+			    "link will do).");
+			free(stub);
+			return r;
+		}
+		label = NULL;
+		free(stub);
+		stub = NULL;
+	}
+	if (label == NULL && pk->label != NULL && *pk->label != '\0')
+		hwk_ctx_notice(ctx, "The key's label is too long to repeat in "
+		    "its file, which names the key by its id.");
 	r = hwk_buf_put(out, stub, strlen(stub));
 	free(stub);
 	return r;

@@ -120,6 +120,29 @@ check_match "SoftHSM2 makes keys for its user: --login so is told to go" \
     'leave out --login so' "$out"
 check_eq "(and nothing was made)" "" "$(ls k4* 2>/dev/null)"
 
+# A comment that, percent-encoded, would not fit in a stub: the key is
+# named by its id alone, the token keeps the whole label.
+long=$(printf '%%%.0s' $(seq 1500))
+check "a comment of 1500 '%' still makes a key" gen -C "$long" -f klong
+check_eq "its stub reads back: -y gives the key" "$(cut -d' ' -f1,2 klong.pub)" \
+    "$("$HWK" -y -f klong | cut -d' ' -f1,2)"
+check_no_match "the stub leaves the label out" 'object=' "$(cat klong)"
+check_eq "the .pub keeps the whole comment" "$long" "$(cut -d' ' -f3 klong.pub)"
+check_eq "the token keeps the whole label" 1 \
+    "$(pkcs11-tool --module "$M" --token-label hwk-test --login --pin "$PIN" \
+    --list-objects --type privkey --id "$(stub_id klong | tr -d %)" 2>&1 |
+    grep -c "label: *$long\$")"
+# A stub too long to read back at all (a module path of many '%'): rolled back.
+pdir=$T_TMP
+for i in 1 2 3 4 5 6; do pdir=$pdir/$(printf '%%%.0s' $(seq 250)); done
+mkdir -p "$pdir" && cp "$FAULT" "$pdir/f.so"
+n=$(objects)
+out=$("$HWK" -q --module "$pdir/f.so" --pin-source file:pin -f kpath 2>&1)
+check_eq "a stub too long to read back: exit 1" 1 "$?"
+check_match "it says the URI is too long" \
+    "could not encode the private key: the key's URI would be [0-9]+ bytes" "$out"
+check_eq "no files, no new objects" "$n" "$(ls kpath* 2>/dev/null; objects)"
+
 # --- PINs: wrong, empty, prompted, low, final, locked, keypad.
 n=$(objects)
 check_rc 5 "a wrong PIN fails with exit 5" \
