@@ -1265,6 +1265,24 @@ destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 	return HWK_OK;
 }
 
+/*
+ * Takes h as pk's private key, with whether it wants the PIN again at each
+ * signature (CKA_ALWAYS_AUTHENTICATE, YubiKey slot 9c): the one place that
+ * sets pk->priv to a key, so that no way of finding it skips the question.
+ */
+static void
+priv_set(struct p11_key *pk, CK_OBJECT_HANDLE h)
+{
+	CK_BBOOL aa = CK_FALSE;
+	CK_ATTRIBUTE a = { CKA_ALWAYS_AUTHENTICATE, &aa, sizeof(aa) };
+
+	pk->priv = h;
+	pk->always_auth = 0;
+	if (h != CK_INVALID_HANDLE && pk->conn->mod->fn->C_GetAttributeValue(
+	    pk->conn->sess, h, &a, 1) == CKR_OK && a.ulValueLen == sizeof(aa))
+		pk->always_auth = aa == CK_TRUE;
+}
+
 static void
 p11_key_free(struct p11_key *pk)
 {
@@ -1632,6 +1650,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		}
 		goto out;
 	}
+	priv_set(pk, pk->priv);
 	if ((r = hwk_key_new(&hwk_backend_pkcs11, keyp)) != 0 ||
 	    (r = hwk_key_set_comment(*keyp, gp->comment)) != 0) {
 		destroy_pair(ctx, pk);
@@ -1745,6 +1764,7 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
     EVP_PKEY **pkeyp)
 {
 	struct p11_conn *c = pk->conn;
+	CK_OBJECT_HANDLE h;
 	char idhex[2 * HWK_P11_ID_MAX + 1];
 	CK_RV rv;
 	int r;
@@ -1758,11 +1778,13 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
 	/* Some tokens keep no public object: the private one has n and e. */
 	if ((r = conn_login(ctx, c, CKU_USER, pin_source)) != 0)
 		return r;
-	if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
-	    &pk->priv)) != CKR_OK)
+	if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen, &h)) !=
+	    CKR_OK)
 		return rv_error(ctx, rv, "cannot search token %s", c->name);
-	if (pk->priv != CK_INVALID_HANDLE)
+	if (h != CK_INVALID_HANDLE) {
+		priv_set(pk, h);
 		return read_rsa(ctx, c, pk->priv, pkeyp);
+	}
 	hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
 	hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s has no key with id %s",
 	    c->name, idhex);
@@ -1897,8 +1919,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	struct p11_conn *c = pk->conn;
 	CK_FUNCTION_LIST *fn = c->mod->fn;
 	CK_MECHANISM mech = { CKM_RSA_PKCS, NULL, 0 };
-	CK_BBOOL aa = CK_FALSE;
-	CK_ATTRIBUTE a = { CKA_ALWAYS_AUTHENTICATE, &aa, sizeof(aa) };
+	CK_OBJECT_HANDLE h;
 	const EVP_MD *md;
 	uint8_t *di = NULL;
 	const uint8_t *in = data;
@@ -1917,23 +1938,21 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	}
 	if (pk->priv == CK_INVALID_HANDLE) {
 		if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
-		    &pk->priv)) != CKR_OK) {
+		    &h)) != CKR_OK) {
 			*lost = rv == CKR_SESSION_HANDLE_INVALID ||
 			    rv == CKR_SESSION_CLOSED;
 			r = rv_error(ctx, rv, "cannot search token %s",
 			    c->name);
 			goto out;
 		}
-		if (pk->priv == CK_INVALID_HANDLE) {
+		if (h == CK_INVALID_HANDLE) {
 			hwk_p11_id_format(pk->id, pk->idlen, idhex,
 			    sizeof(idhex));
 			r = hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s "
 			    "has no private key with id %s", c->name, idhex);
 			goto out;
 		}
-		if (fn->C_GetAttributeValue(c->sess, pk->priv, &a, 1) ==
-		    CKR_OK)
-			pk->always_auth = aa == CK_TRUE;
+		priv_set(pk, h);
 	}
 	sign_mechs(pk);
 	switch (alg) {

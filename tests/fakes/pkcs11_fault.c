@@ -12,6 +12,11 @@
  *                             and uses this one
  *   HWK_FAKE_NO_HASH_SIGN=1   no CKM_SHA*_RSA_PKCS: only raw CKM_RSA_PKCS
  *   HWK_FAKE_EXTRACTABLE=1    every key says CKA_EXTRACTABLE is true
+ *   HWK_FAKE_ALWAYS_AUTH=pin  every key says CKA_ALWAYS_AUTHENTICATE, and
+ *                             C_Sign is CKR_USER_NOT_LOGGED_IN unless a
+ *                             CKU_CONTEXT_SPECIFIC login with this PIN
+ *                             followed C_SignInit (logged "login context")
+ *   HWK_FAKE_NO_PUBKEY=1      no public key objects are found
  *   HWK_FAKE_ATTR_GROW=n      CKA_MODULUS, CKA_LABEL and CKA_ID read into a
  *                             buffer come back n bytes longer than written
  *   HWK_FAKE_EXTRA_SLOTS=n    n more slots listed, whose token is gone
@@ -26,6 +31,8 @@
 
 static int armed = -1;		/* -1: not yet decided */
 static unsigned long seen;	/* calls of the one to fail, since armed */
+static int hide_search;		/* this search is for a public key: none */
+static int context_in;		/* CKU_CONTEXT_SPECIFIC login since SignInit */
 
 /* Nonzero if this call of name is the one to fail. */
 static int
@@ -173,8 +180,17 @@ fk_Login(CK_SESSION_HANDLE sess, CK_USER_TYPE who, CK_UTF8CHAR *pin,
     CK_ULONG len)
 {
 	const char *keypad = getenv("HWK_FAKE_KEYPAD_PIN");
+	const char *always = getenv("HWK_FAKE_ALWAYS_AUTH");
 
 	FAULT("C_Login");
+	if (who == CKU_CONTEXT_SPECIFIC && always != NULL) {
+		fwd_log("login context");
+		if (pin == NULL || len != strlen(always) ||
+		    memcmp(pin, always, len) != 0)
+			return done("C_Login", CKR_PIN_INCORRECT);
+		context_in = 1;
+		return done("C_Login", CKR_OK);
+	}
 	if (keypad != NULL) {
 		/* The PIN goes in on the reader, never through the host. */
 		if (pin != NULL)
@@ -188,7 +204,15 @@ fk_Login(CK_SESSION_HANDLE sess, CK_USER_TYPE who, CK_UTF8CHAR *pin,
 static CK_RV
 fk_FindObjectsInit(CK_SESSION_HANDLE sess, CK_ATTRIBUTE *t, CK_ULONG n)
 {
+	CK_ULONG i;
+
 	FAULT("C_FindObjectsInit");
+	hide_search = 0;
+	for (i = 0; i < n && env_ulong("HWK_FAKE_NO_PUBKEY", 0); i++)
+		if (t[i].type == CKA_CLASS && t[i].pValue != NULL &&
+		    t[i].ulValueLen == sizeof(CK_OBJECT_CLASS) &&
+		    *(CK_OBJECT_CLASS *)t[i].pValue == CKO_PUBLIC_KEY)
+			hide_search = 1;
 	return done("C_FindObjectsInit", real->C_FindObjectsInit(sess, t, n));
 }
 
@@ -197,7 +221,18 @@ fk_FindObjects(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE *objs, CK_ULONG max,
     CK_ULONG *n)
 {
 	FAULT("C_FindObjects");
+	if (hide_search) {
+		*n = 0;
+		return done("C_FindObjects", CKR_OK);
+	}
 	return done("C_FindObjects", real->C_FindObjects(sess, objs, max, n));
+}
+
+static CK_RV
+fk_FindObjectsFinal(CK_SESSION_HANDLE sess)
+{
+	hide_search = 0;
+	return real->C_FindObjectsFinal(sess);
 }
 
 static CK_RV
@@ -211,6 +246,10 @@ fk_GetAttributeValue(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj,
 	rv = real->C_GetAttributeValue(sess, obj, t, n);
 	for (i = 0; i < n && (rv == CKR_OK ||
 	    rv == CKR_ATTRIBUTE_TYPE_INVALID); i++) {
+		if (t[i].type == CKA_ALWAYS_AUTHENTICATE &&
+		    t[i].pValue != NULL && t[i].ulValueLen == sizeof(CK_BBOOL) &&
+		    getenv("HWK_FAKE_ALWAYS_AUTH") != NULL)
+			*(CK_BBOOL *)t[i].pValue = CK_TRUE;
 		if (t[i].type == CKA_EXTRACTABLE && t[i].pValue != NULL &&
 		    t[i].ulValueLen == sizeof(CK_BBOOL) &&
 		    env_ulong("HWK_FAKE_EXTRACTABLE", 0))
@@ -260,6 +299,7 @@ fk_SignInit(CK_SESSION_HANDLE sess, CK_MECHANISM *m, CK_OBJECT_HANDLE key)
 	if (hidden(m->mechanism))
 		return done("C_SignInit", CKR_MECHANISM_INVALID);
 	fwd_log("mechanism 0x%lx", (unsigned long)m->mechanism);
+	context_in = 0;
 	return done("C_SignInit", real->C_SignInit(sess, m, key));
 }
 
@@ -267,7 +307,16 @@ static CK_RV
 fk_Sign(CK_SESSION_HANDLE sess, CK_BYTE *data, CK_ULONG len, CK_BYTE *sig,
     CK_ULONG *siglen)
 {
+	CK_BYTE scratch[2048];
+	CK_ULONG n = sizeof(scratch);
+
 	FAULT("C_Sign");
+	if (getenv("HWK_FAKE_ALWAYS_AUTH") != NULL && !context_in) {
+		/* A failed C_Sign ends the operation: end the real one too. */
+		real->C_Sign(sess, data, len, scratch, &n);
+		return done("C_Sign", CKR_USER_NOT_LOGGED_IN);
+	}
+	context_in = 0;
 	return done("C_Sign", real->C_Sign(sess, data, len, sig, siglen));
 }
 
@@ -288,6 +337,7 @@ C_GetFunctionList(CK_FUNCTION_LIST **list)
 	ours.C_Login = fk_Login;
 	ours.C_FindObjectsInit = fk_FindObjectsInit;
 	ours.C_FindObjects = fk_FindObjects;
+	ours.C_FindObjectsFinal = fk_FindObjectsFinal;
 	ours.C_GetAttributeValue = fk_GetAttributeValue;
 	ours.C_GenerateKeyPair = fk_GenerateKeyPair;
 	ours.C_DestroyObject = fk_DestroyObject;

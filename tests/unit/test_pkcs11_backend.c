@@ -378,6 +378,51 @@ test_pin_refused(void **state)
 }
 
 static void
+test_always_auth(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *a = NULL;
+	const uint8_t data[] = "x";
+	uint8_t *sig = NULL;
+	size_t len;
+
+	need_token(f);
+	/* A key that wants the PIN at each signature (YubiKey slot 9c). */
+	setenv("HWK_FAKE_ALWAYS_AUTH", PIN, 1);
+	key = make_key(f, &stub);
+	log_reset(f);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	verify(key->pkey, EVP_sha256(), data, 1, sig, len);
+	free(sig);
+	assert_int_equal(log_count(f, "login context"), 1);
+	hwk_key_free(&key);
+
+	/* No public object: load finds the private key and must ask too. */
+	setenv("HWK_FAKE_NO_PUBKEY", "1", 1);
+	log_reset(f);
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(log_count(f, "C_Login"), 1);	/* to read n and e */
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	verify(a->pkey, EVP_sha256(), data, 1, sig, len);
+	free(sig);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA512, data, 1,
+	    &sig, &len), 0);
+	verify(a->pkey, EVP_sha512(), data, 1, sig, len);
+	free(sig);
+	assert_int_equal(log_count(f, "login context"), 2);
+	assert_int_equal(log_count(f, "C_Sign 0x0"), 2);
+	assert_int_equal(log_count(f, "C_Sign 0x101"), 0);
+	unsetenv("HWK_FAKE_NO_PUBKEY");
+	unsetenv("HWK_FAKE_ALWAYS_AUTH");
+	hwk_key_free(&a);
+	hwk_buf_free(&stub);
+}
+
+static void
 test_slot_info(void **state)
 {
 	struct fixture *f = *state;
@@ -404,6 +449,7 @@ main(void)
 		cmocka_unit_test(test_session_lost),
 		cmocka_unit_test(test_destroy),
 		cmocka_unit_test(test_pin_refused),
+		cmocka_unit_test(test_always_auth),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
