@@ -60,6 +60,7 @@ struct p11_conn {
 	CK_SESSION_HANDLE sess;
 	int		 rw;
 	CK_USER_TYPE	 user;		/* who is logged in, or NO_USER */
+	int		 gone;		/* the token dropped sess: open another */
 	unsigned	 epoch;		/* new session: old handles may be stale */
 	unsigned	 refs;
 	struct p11_conn	*next;
@@ -729,11 +730,16 @@ conn_put(struct p11_conn **cp)
 static CK_RV
 sess_restart(struct p11_conn *c)
 {
+	CK_RV rv;
+
 	c->mod->fn->C_CloseSession(c->sess);
 	c->user = NO_USER;
 	c->epoch++;	/* a token may drop handles with its last session */
-	return c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION |
+	rv = c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION |
 	    (c->rw ? CKF_RW_SESSION : 0), NULL, NULL, &c->sess);
+	if (rv == CKR_OK)
+		c->gone = 0;
+	return rv;
 }
 
 /* Opens the session anew after the token dropped it (removed, reset). */
@@ -856,14 +862,23 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 
 	if (who != CKU_CONTEXT_SPECIFIC && c->user == who)
 		return HWK_OK;
-	/* Logged in by another session of ours: no PIN to ask for. */
-	if (who != CKU_CONTEXT_SPECIFIC &&
-	    c->mod->fn->C_GetSessionInfo(c->sess, &sinfo) == CKR_OK &&
-	    (who == CKU_SO ? sinfo.state == CKS_RW_SO_FUNCTIONS :
-	    (sinfo.state == CKS_RO_USER_FUNCTIONS ||
-	    sinfo.state == CKS_RW_USER_FUNCTIONS))) {
-		c->user = who;
-		return HWK_OK;
+	if (who != CKU_CONTEXT_SPECIFIC) {
+		rv = c->mod->fn->C_GetSessionInfo(c->sess, &sinfo);
+		/* A session the token dropped is worth no PIN: a new one is. */
+		if (rv == CKR_SESSION_HANDLE_INVALID ||
+		    rv == CKR_SESSION_CLOSED) {
+			c->gone = 1;
+			return rv_error(ctx, rv, "token %s dropped the session",
+			    c->name);
+		}
+		/* Logged in by another session of ours: no PIN to ask for. */
+		if (rv == CKR_OK && (who == CKU_SO ?
+		    sinfo.state == CKS_RW_SO_FUNCTIONS :
+		    (sinfo.state == CKS_RO_USER_FUNCTIONS ||
+		    sinfo.state == CKS_RW_USER_FUNCTIONS))) {
+			c->user = who;
+			return HWK_OK;
+		}
 	}
 	/* Fresh flags: the count of wrong tries changes under us. */
 	if (c->mod->fn->C_GetTokenInfo(c->slot, &ti) != CKR_OK)
@@ -1910,11 +1925,41 @@ digest_info(const EVP_MD *md, const uint8_t *data, size_t len,
 	return r;
 }
 
-/* One signature, no retries; *lost if the session or login went away. */
+/* What a failed signature wants before its one more try. */
+enum sign_retry {
+	RETRY_NONE,
+	RETRY_FIND,	/* the key's handle went stale: find the key again */
+	RETRY_SESSION,	/* the session, its login or its operation went wrong */
+};
+
+/*
+ * The retry for a CKR_ from finding the key, C_SignInit or C_Sign.  A login
+ * the token lost (another application reset the card) or an operation left
+ * hanging needs a new session and a fresh login, never a PIN tried twice; a
+ * stale handle needs only the key found again, since a new session would
+ * log out every key of the token.
+ */
+static enum sign_retry
+sign_retry_for(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_OPERATION_ACTIVE:
+		return RETRY_SESSION;
+	case CKR_OBJECT_HANDLE_INVALID:
+	case CKR_KEY_HANDLE_INVALID:
+		return RETRY_FIND;
+	}
+	return RETRY_NONE;
+}
+
+/* One signature, no retries; *retry says what a second try would need. */
 static int
 sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
     const uint8_t *data, size_t len, uint8_t *sig, CK_ULONG *siglen,
-    int *lost)
+    enum sign_retry *retry)
 {
 	struct p11_conn *c = pk->conn;
 	CK_FUNCTION_LIST *fn = c->mod->fn;
@@ -1928,10 +1973,14 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	int r, hashed;
 	CK_RV rv;
 
-	*lost = 0;
-	if ((r = pin_source_get(ctx, NULL, &src)) != 0 ||
-	    (r = conn_login(ctx, c, CKU_USER, src)) != 0)
+	*retry = RETRY_NONE;
+	if ((r = pin_source_get(ctx, NULL, &src)) != 0)
 		goto out;
+	if ((r = conn_login(ctx, c, CKU_USER, src)) != 0) {
+		if (c->gone)
+			*retry = RETRY_SESSION;
+		goto out;
+	}
 	if (pk->epoch != c->epoch) {
 		pk->pub = pk->priv = CK_INVALID_HANDLE;
 		pk->epoch = c->epoch;
@@ -1939,8 +1988,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	if (pk->priv == CK_INVALID_HANDLE) {
 		if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
 		    &h)) != CKR_OK) {
-			*lost = rv == CKR_SESSION_HANDLE_INVALID ||
-			    rv == CKR_SESSION_CLOSED;
+			*retry = sign_retry_for(rv);
 			r = rv_error(ctx, rv, "cannot search token %s",
 			    c->name);
 			goto out;
@@ -1986,10 +2034,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 		in = di;
 	}
 	if ((rv = fn->C_SignInit(c->sess, &mech, pk->priv)) != CKR_OK) {
-		*lost = rv == CKR_SESSION_HANDLE_INVALID ||
-		    rv == CKR_SESSION_CLOSED || rv == CKR_USER_NOT_LOGGED_IN ||
-		    rv == CKR_OBJECT_HANDLE_INVALID ||
-		    rv == CKR_KEY_HANDLE_INVALID;
+		*retry = sign_retry_for(rv);
 		r = rv_error(ctx, rv, "token %s cannot start signing", c->name);
 		goto out;
 	}
@@ -2002,6 +2047,9 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	}
 	if ((rv = fn->C_Sign(c->sess, (CK_BYTE *)in, inlen, sig, siglen)) !=
 	    CKR_OK) {
+		/* The login may be gone with it: ask the token next time. */
+		c->user = NO_USER;
+		*retry = sign_retry_for(rv);
 		r = rv_error(ctx, rv, "token %s could not sign", c->name);
 		goto out;
 	}
@@ -2020,7 +2068,8 @@ p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	uint8_t *sig = NULL;
 	size_t modlen;
 	CK_ULONG siglen;
-	int r, lost;
+	enum sign_retry retry;
+	int r;
 
 	*sigp = NULL;
 	*siglenp = 0;
@@ -2031,13 +2080,18 @@ p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	if (modlen == 0 || (sig = calloc(1, modlen)) == NULL)
 		return HWK_ERR_NOMEM;
 	siglen = modlen;
-	r = sign_once(ctx, pk, alg, data, len, sig, &siglen, &lost);
-	if (r != 0 && lost) {
-		/* Token reset or pulled and put back: once more, afresh. */
+	r = sign_once(ctx, pk, alg, data, len, sig, &siglen, &retry);
+	if (r != 0 && retry == RETRY_FIND) {
+		/* The handle went stale (the token dropped it): find it again. */
+		pk->pub = pk->priv = CK_INVALID_HANDLE;
+		siglen = modlen;
+		r = sign_once(ctx, pk, alg, data, len, sig, &siglen, &retry);
+	} else if (r != 0 && retry == RETRY_SESSION) {
+		/* Token reset, or pulled and put back: once more, afresh. */
 		siglen = modlen;
 		if ((r = conn_reopen(ctx, pk->conn)) == 0)
 			r = sign_once(ctx, pk, alg, data, len, sig, &siglen,
-			    &lost);
+			    &retry);
 	}
 	if (r != 0)
 		goto out;

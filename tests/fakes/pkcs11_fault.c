@@ -7,6 +7,12 @@
  *   HWK_FAKE_FAIL_NTH=n       ... its n-th time (default 1; 0: every time)
  *   HWK_FAKE_FAIL_AFTER=C_X   ... counting only once C_X has succeeded
  *   HWK_FAKE_FAIL_RV=code     ... with this CKR_ (default CKR_DEVICE_ERROR)
+ *   HWK_FAKE_FAIL_GEN=s       a new value starts the count afresh (as does
+ *                             any change to the settings above), for tests
+ *                             that fail calls one after another
+ *   HWK_FAKE_FAIL_LOGOUT=1    a failing C_Sign also logs the token out
+ *   HWK_FAKE_NEW_SERIAL=s     once the fault happened, the slot holds
+ *                             another token: this serial, the same label
  *   HWK_FAKE_TOKEN_FLAGS=n    flags added to every token's info
  *   HWK_FAKE_KEYPAD_PIN=pin   a keypad reader: C_Login wants a NULL PIN
  *                             and uses this one
@@ -31,8 +37,37 @@
 
 static int armed = -1;		/* -1: not yet decided */
 static unsigned long seen;	/* calls of the one to fail, since armed */
+static int fired;		/* the fault happened */
+static char setting[512];	/* the HWK_FAKE_FAIL* the counts are for */
 static int hide_search;		/* this search is for a public key: none */
 static int context_in;		/* CKU_CONTEXT_SPECIFIC login since SignInit */
+
+/* Starts counting afresh when a test (in one process) changes the fault. */
+static void
+fault_setting(void)
+{
+	static const char *const names[] = { "HWK_FAKE_FAIL",
+	    "HWK_FAKE_FAIL_NTH", "HWK_FAKE_FAIL_AFTER", "HWK_FAKE_FAIL_RV",
+	    "HWK_FAKE_FAIL_GEN" };
+	char now[sizeof(setting)];
+	size_t i, n = 0;
+	const char *v;
+
+	now[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		v = getenv(names[i]);
+		n += (size_t)snprintf(now + n, n < sizeof(now) ?
+		    sizeof(now) - n : 0, "%s;", v != NULL ? v : "");
+		if (n >= sizeof(now))
+			n = sizeof(now) - 1;
+	}
+	if (strcmp(now, setting) != 0) {
+		memcpy(setting, now, sizeof(setting));
+		armed = -1;
+		seen = 0;
+		fired = 0;
+	}
+}
 
 /* Nonzero if this call of name is the one to fail. */
 static int
@@ -41,11 +76,14 @@ fault(const char *name)
 	const char *which = getenv("HWK_FAKE_FAIL");
 	unsigned long nth = env_ulong("HWK_FAKE_FAIL_NTH", 1);
 
+	fault_setting();
 	if (armed < 0)
 		armed = getenv("HWK_FAKE_FAIL_AFTER") == NULL;
 	if (!armed || which == NULL || strcmp(which, name) != 0)
 		return 0;
 	seen++;
+	if (nth == 0 || seen == nth)
+		fired = 1;
 	return nth == 0 || seen == nth;
 }
 
@@ -130,6 +168,10 @@ fk_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 	if (extra_slot(slot))
 		return done("C_GetTokenInfo", CKR_TOKEN_NOT_PRESENT);
 	if ((rv = real->C_GetTokenInfo(slot, info)) == CKR_OK) {
+		/* Another token in the same slot, after the fault's reset. */
+		if (fired && getenv("HWK_FAKE_NEW_SERIAL") != NULL)
+			fwd_pad(info->serialNumber, sizeof(info->serialNumber),
+			    getenv("HWK_FAKE_NEW_SERIAL"));
 		info->flags |= env_ulong("HWK_FAKE_TOKEN_FLAGS", 0);
 		if (getenv("HWK_FAKE_KEYPAD_PIN") != NULL)
 			info->flags |= CKF_PROTECTED_AUTHENTICATION_PATH;
@@ -173,6 +215,12 @@ fk_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, void *app, CK_NOTIFY notify,
 	FAULT("C_OpenSession");
 	return done("C_OpenSession", real->C_OpenSession(slot, flags, app,
 	    notify, sess));
+}
+
+static CK_RV
+fk_GetSessionInfo(CK_SESSION_HANDLE sess, CK_SESSION_INFO *info)
+{
+	return done("C_GetSessionInfo", real->C_GetSessionInfo(sess, info));
 }
 
 static CK_RV
@@ -310,7 +358,15 @@ fk_Sign(CK_SESSION_HANDLE sess, CK_BYTE *data, CK_ULONG len, CK_BYTE *sig,
 	CK_BYTE scratch[2048];
 	CK_ULONG n = sizeof(scratch);
 
-	FAULT("C_Sign");
+	if (fault("C_Sign")) {
+		/* A failed C_Sign ends the operation: end the real one too. */
+		real->C_Sign(sess, data, len, scratch, &n);
+		/* Another application reset the card: the login is gone. */
+		if (env_ulong("HWK_FAKE_FAIL_LOGOUT", 0))
+			real->C_Logout(sess);
+		return done("C_Sign", env_ulong("HWK_FAKE_FAIL_RV",
+		    CKR_DEVICE_ERROR));
+	}
 	if (getenv("HWK_FAKE_ALWAYS_AUTH") != NULL && !context_in) {
 		/* A failed C_Sign ends the operation: end the real one too. */
 		real->C_Sign(sess, data, len, scratch, &n);
@@ -334,6 +390,7 @@ C_GetFunctionList(CK_FUNCTION_LIST **list)
 	ours.C_GetMechanismList = fk_GetMechanismList;
 	ours.C_GetMechanismInfo = fk_GetMechanismInfo;
 	ours.C_OpenSession = fk_OpenSession;
+	ours.C_GetSessionInfo = fk_GetSessionInfo;
 	ours.C_Login = fk_Login;
 	ours.C_FindObjectsInit = fk_FindObjectsInit;
 	ours.C_FindObjects = fk_FindObjects;

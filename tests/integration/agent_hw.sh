@@ -129,6 +129,19 @@ check "token back: it signs again" $SIGNPY "$SOCK" token.pub 2
 check "the TPM key was not disturbed" $SIGNPY "$SOCK" tpm.pub 1
 kill_wait "$AGENT_PID"
 
+# Another application reset the card: C_Sign finds us logged out.  A new
+# session and one fresh login, and the signature is made all the same.
+: >fake.log
+HWK_FAKE_FAIL=C_Sign HWK_FAKE_FAIL_NTH=2 HWK_FAKE_FAIL_RV=0x101 \
+    HWK_FAKE_FAIL_LOGOUT=1 HWK_FAKE_LOG=$T_TMP/fake.log \
+    start_agent --pin-source file:pin token
+check "token logged out under us: every signature is made" \
+    $SIGNPY "$SOCK" token.pub 3
+check_eq "with one login more, after the one refused C_Sign" \
+    "C_Login 0x0 C_Sign 0x0 C_Sign 0x101 C_Login 0x0 C_Sign 0x0 C_Sign 0x0" \
+    "$(grep -E '^C_(Login|Sign) ' fake.log | tr '\n' ' ' | sed 's/ $//')"
+kill_wait "$AGENT_PID"
+
 # A wrong PIN: that signature fails, is logged, and is never retried,
 # not even by the requests after it (each would spend a try).
 : >fake.log

@@ -422,6 +422,102 @@ test_always_auth(void **state)
 	hwk_buf_free(&stub);
 }
 
+/* One signature of key with call failing once with rv; its result. */
+static int
+sign_failing(struct fixture *f, struct hwk_key *key, const char *call,
+    const char *rv, const char *gen)
+{
+	const uint8_t data[] = "y";
+	uint8_t *sig = NULL;
+	size_t len;
+	int r;
+
+	setenv("HWK_FAKE_FAIL", call, 1);
+	setenv("HWK_FAKE_FAIL_RV", rv, 1);
+	setenv("HWK_FAKE_FAIL_GEN", gen, 1);
+	log_reset(f);
+	r = hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1, &sig, &len);
+	unsetenv("HWK_FAKE_FAIL");
+	unsetenv("HWK_FAKE_FAIL_RV");
+	if (r == 0)
+		verify(key->pkey, EVP_sha256(), data, 1, sig, len);
+	else
+		assert_null(sig);
+	free(sig);
+	return r;
+}
+
+static void
+test_sign_failures(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL;
+	const uint8_t data[] = "z";
+	uint8_t *sig = NULL;
+	size_t len;
+
+	need_token(f);
+	key = make_key(f, &stub);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+
+	/* Another application reset the card: C_Sign finds us logged out. */
+	setenv("HWK_FAKE_FAIL_LOGOUT", "1", 1);
+	assert_int_equal(sign_failing(f, key, "C_Sign", "0x101", "a"), 0);
+	unsetenv("HWK_FAKE_FAIL_LOGOUT");
+	assert_int_equal(log_count(f, "C_Sign 0x101"), 1);
+	assert_int_equal(log_count(f, "C_Sign 0x0"), 1);
+	assert_int_equal(log_count(f, "C_OpenSession"), 1);	/* afresh */
+	assert_int_equal(log_count(f, "C_Login 0x0"), 1);	/* one login */
+
+	/* An operation left hanging: a new session, a fresh login. */
+	assert_int_equal(sign_failing(f, key, "C_Sign", "0x90", "b"), 0);
+	assert_int_equal(log_count(f, "C_OpenSession"), 1);
+	assert_int_equal(log_count(f, "C_Login 0x0"), 1);
+	assert_int_equal(log_count(f, "C_Sign 0x0"), 1);
+
+	/* A stale handle: found again, in the same session, no login. */
+	assert_int_equal(sign_failing(f, key, "C_SignInit", "0x60", "c"), 0);
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(log_count(f, "C_Login"), 0);
+	assert_int_equal(log_count(f, "C_FindObjectsInit"), 1);
+	assert_int_equal(log_count(f, "C_SignInit 0x0"), 1);
+	assert_int_equal(sign_failing(f, key, "C_SignInit", "0x82", "d"), 0);
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(log_count(f, "C_Login"), 0);
+	assert_int_equal(log_count(f, "C_FindObjectsInit"), 1);
+
+	/* Any other C_Sign failure fails, once; the login is asked again. */
+	assert_int_equal(sign_failing(f, key, "C_Sign", "0x30", "e"),
+	    HWK_ERR_DEVICE);
+	assert_int_equal(log_count(f, "C_Sign 0x"), 1);
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	log_reset(f);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	assert_int_equal(log_count(f, "C_GetSessionInfo 0x0"), 1);
+	assert_int_equal(log_count(f, "C_Login"), 0);	/* still logged in */
+	/* And when the login went with it, it is made again, no new session. */
+	setenv("HWK_FAKE_FAIL_LOGOUT", "1", 1);
+	assert_int_equal(sign_failing(f, key, "C_Sign", "0x30", "f"),
+	    HWK_ERR_DEVICE);
+	unsetenv("HWK_FAKE_FAIL_LOGOUT");
+	log_reset(f);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	assert_int_equal(log_count(f, "C_Login 0x0"), 1);
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	/* (SoftHSM2 drops private handles at logout: found again, too.) */
+	assert_int_equal(log_count(f, "C_SignInit 0x0"), 1);
+	unsetenv("HWK_FAKE_FAIL_GEN");
+	hwk_key_free(&key);
+	hwk_buf_free(&stub);
+}
+
 static void
 test_slot_info(void **state)
 {
@@ -450,6 +546,7 @@ main(void)
 		cmocka_unit_test(test_destroy),
 		cmocka_unit_test(test_pin_refused),
 		cmocka_unit_test(test_always_auth),
+		cmocka_unit_test(test_sign_failures),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
