@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
@@ -742,12 +744,31 @@ sess_restart(struct p11_conn *c)
 	return rv;
 }
 
-/* Opens the session anew after the token dropped it (removed, reset). */
+/*
+ * Opens the session anew after the token dropped it (removed, reset), if
+ * the token in the slot is still the one it was: readers keep their slot
+ * ids when a YubiKey is swapped for its backup.
+ */
 static int
 conn_reopen(struct hwk_ctx *ctx, struct p11_conn *c)
 {
+	CK_TOKEN_INFO ti;
+	char now[HWK_P11_NAME_MAX];
 	CK_RV rv;
 
+	if ((rv = c->mod->fn->C_GetTokenInfo(c->slot, &ti)) != CKR_OK)
+		return rv_error(ctx, rv, "cannot read token %s again",
+		    c->name);
+	if (memcmp(ti.label, c->ti.label, sizeof(ti.label)) != 0 ||
+	    memcmp(ti.serialNumber, c->ti.serialNumber,
+	    sizeof(ti.serialNumber)) != 0) {
+		hwk_p11_token_name(&ti, now, sizeof(now));
+		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "slot %lu of %s now "
+		    "holds token %s, not token %s that holds the key",
+		    (unsigned long)c->slot, c->mod->path, now, c->name);
+		hwk_ctx_hint(ctx, "Put token %s back.", c->name);
+		return HWK_ERR_NO_DEVICE;
+	}
 	if ((rv = sess_restart(c)) != CKR_OK)
 		return rv_error(ctx, rv, "cannot open a session on token %s",
 		    c->name);
@@ -1876,6 +1897,62 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	return r;
 }
 
+/*
+ * Refuses a private key whose modulus is not pkey's: the key found under
+ * the id (after a reset, say) is another one.  A token that will not tell
+ * a private key's modulus has it on the public object of the same id.
+ */
+static int
+key_matches(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey)
+{
+	struct p11_conn *c = pk->conn;
+	CK_OBJECT_HANDLE pub;
+	BIGNUM *want = NULL, *got = NULL;
+	uint8_t *n = NULL;
+	size_t nlen = 0;
+	char idhex[2 * HWK_P11_ID_MAX + 1];
+	CK_RV rv;
+	int r;
+
+	if ((r = attr_read(ctx, c, pk->priv, CKA_MODULUS, "the key's modulus",
+	    RSA_MAX_BYTES + 1, 1, &n, &nlen)) != 0)
+		return r;
+	if (n == NULL) {
+		if ((rv = find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
+		    &pub)) != CKR_OK)
+			return rv_error(ctx, rv, "cannot search token %s",
+			    c->name);
+		if (pub != CK_INVALID_HANDLE && (r = attr_read(ctx, c, pub,
+		    CKA_MODULUS, "the key's modulus", RSA_MAX_BYTES + 1, 1, &n,
+		    &nlen)) != 0)
+			return r;
+	}
+	if (n == NULL)
+		return HWK_OK;	/* nothing to compare; label and serial match */
+	if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &want) != 1 ||
+	    (got = BN_bin2bn(n, (int)nlen, NULL)) == NULL) {
+		r = hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "cannot compare the "
+		    "key's modulus");
+		goto out;
+	}
+	if (BN_cmp(want, got) != 0) {
+		hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
+		r = hwk_ctx_error(ctx, HWK_ERR_WRONG_DEVICE, "token %s holds "
+		    "another key under id %s than the one named: its modulus "
+		    "differs", c->name, idhex);
+		hwk_ctx_hint(ctx, "The key was replaced on the token, or "
+		    "another token with the same label and serial took its "
+		    "place; make a new key file for the key that is there.");
+		goto out;
+	}
+	r = HWK_OK;
+ out:
+	BN_free(want);
+	BN_free(got);
+	free(n);
+	return r;
+}
+
 /* Which hash-and-sign mechanisms the token has, asked once per key. */
 static void
 sign_mechs(struct p11_key *pk)
@@ -1957,8 +2034,8 @@ sign_retry_for(CK_RV rv)
 
 /* One signature, no retries; *retry says what a second try would need. */
 static int
-sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
-    const uint8_t *data, size_t len, uint8_t *sig, CK_ULONG *siglen,
+sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
+    int alg, const uint8_t *data, size_t len, uint8_t *sig, CK_ULONG *siglen,
     enum sign_retry *retry)
 {
 	struct p11_conn *c = pk->conn;
@@ -2001,6 +2078,11 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 			goto out;
 		}
 		priv_set(pk, h);
+		/* The key under the id is the key of the file, still. */
+		if ((r = key_matches(ctx, pk, pkey)) != 0) {
+			pk->priv = CK_INVALID_HANDLE;
+			goto out;
+		}
 	}
 	sign_mechs(pk);
 	switch (alg) {
@@ -2080,18 +2162,20 @@ p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	if (modlen == 0 || (sig = calloc(1, modlen)) == NULL)
 		return HWK_ERR_NOMEM;
 	siglen = modlen;
-	r = sign_once(ctx, pk, alg, data, len, sig, &siglen, &retry);
+	r = sign_once(ctx, pk, key->pkey, alg, data, len, sig, &siglen,
+	    &retry);
 	if (r != 0 && retry == RETRY_FIND) {
 		/* The handle went stale (the token dropped it): find it again. */
 		pk->pub = pk->priv = CK_INVALID_HANDLE;
 		siglen = modlen;
-		r = sign_once(ctx, pk, alg, data, len, sig, &siglen, &retry);
+		r = sign_once(ctx, pk, key->pkey, alg, data, len, sig, &siglen,
+	    &retry);
 	} else if (r != 0 && retry == RETRY_SESSION) {
 		/* Token reset, or pulled and put back: once more, afresh. */
 		siglen = modlen;
 		if ((r = conn_reopen(ctx, pk->conn)) == 0)
-			r = sign_once(ctx, pk, alg, data, len, sig, &siglen,
-			    &retry);
+			r = sign_once(ctx, pk, key->pkey, alg, data, len, sig,
+			    &siglen, &retry);
 	}
 	if (r != 0)
 		goto out;

@@ -519,6 +519,62 @@ test_sign_failures(void **state)
 }
 
 static void
+test_token_swapped(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *a = NULL, *b = NULL;
+	const uint8_t data[] = "w";
+	uint8_t *sig = NULL;
+	size_t len;
+
+	need_token(f);
+	key = make_key(f, &stub);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	/* Reset, and the slot holds the backup token: same label, new serial. */
+	setenv("HWK_FAKE_NEW_SERIAL", "backup99", 1);
+	assert_int_equal(sign_failing(f, key, "C_SignInit", "0xb3", "g"),
+	    HWK_ERR_NO_DEVICE);
+	unsetenv("HWK_FAKE_NEW_SERIAL");
+	unsetenv("HWK_FAKE_FAIL_GEN");
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "now holds token "
+	    "'unit' (serial backup99), not token 'unit' (serial "));
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(log_count(f, "C_Login"), 0);
+	hwk_key_free(&key);
+	hwk_buf_free(&stub);
+
+	/* Another key made under the id of a loaded one: not signed with. */
+	assert_int_equal(hwk_ctx_set_opt(f->ctx, "id", "7e"), 0);
+	key = make_key(f, &stub);
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	assert_int_equal(f->b->destroy(f->ctx, key), 0);
+	hwk_key_free(&key);
+	hwk_buf_free(&stub);
+	b = make_key(f, &stub);
+	assert_int_equal(hwk_ctx_set_opt(f->ctx, "id", NULL), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), HWK_ERR_WRONG_DEVICE);
+	assert_null(sig);
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "holds another key "
+	    "under id 7e"));
+	/* The new key itself signs, of course. */
+	assert_int_equal(hwk_key_sign(f->ctx, b, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	assert_int_equal(f->b->destroy(f->ctx, b), 0);
+	hwk_key_free(&a);
+	hwk_key_free(&b);
+	hwk_buf_free(&stub);
+}
+
+static void
 test_slot_info(void **state)
 {
 	struct fixture *f = *state;
@@ -547,6 +603,7 @@ main(void)
 		cmocka_unit_test(test_pin_refused),
 		cmocka_unit_test(test_always_auth),
 		cmocka_unit_test(test_sign_failures),
+		cmocka_unit_test(test_token_swapped),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
