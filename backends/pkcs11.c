@@ -82,6 +82,7 @@ struct p11_key {
 	int		 mechs_known;	/* sign mechanisms asked for */
 	int		 has_sha256, has_sha512, has_sha1;
 	int		 always_auth;	/* CKA_ALWAYS_AUTHENTICATE */
+	int		 lingers;	/* destroyed, yet a session still finds it */
 };
 
 /* A token in a slot, as a scan finds it. */
@@ -1036,22 +1037,30 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 	return r;
 }
 
-/* Up to max objects matching tmpl. */
+/* Up to max objects matching tmpl, in session sess of c's token. */
 static CK_RV
-find(struct p11_conn *c, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-    CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *count)
+find_in(struct p11_conn *c, CK_SESSION_HANDLE sess, CK_ATTRIBUTE *tmpl,
+    CK_ULONG n, CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *count)
 {
 	CK_FUNCTION_LIST *fn = c->mod->fn;
 	CK_RV rv, rv2;
 
 	*count = 0;
-	if ((rv = fn->C_FindObjectsInit(c->sess, tmpl, n)) != CKR_OK)
+	if ((rv = fn->C_FindObjectsInit(sess, tmpl, n)) != CKR_OK)
 		return rv;
-	rv = fn->C_FindObjects(c->sess, objs, max, count);
-	rv2 = fn->C_FindObjectsFinal(c->sess);
+	rv = fn->C_FindObjects(sess, objs, max, count);
+	rv2 = fn->C_FindObjectsFinal(sess);
 	if (*count > max)	/* a module's slip: objs holds max at most */
 		*count = max;
 	return rv != CKR_OK ? rv : rv2;
+}
+
+/* Up to max objects matching tmpl. */
+static CK_RV
+find(struct p11_conn *c, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+    CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *count)
+{
+	return find_in(c, c->sess, tmpl, n, objs, max, count);
 }
 
 /* The first object of a class with an id, or CK_INVALID_HANDLE. */
@@ -1274,13 +1283,79 @@ read_label(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	return HWK_OK;
 }
 
-/* Erases the pair, private half first; both are tried whatever happens. */
+/*
+ * What of the key a session of its own still finds under its id, or NULL:
+ * ykcs11 answers CKR_OK to C_DestroyObject on a key yet drops only its
+ * session's copy (and the certificate), and the key, still in its PIV
+ * slot, is back in the next session.  The other session is closed again,
+ * which keeps the login of ours.
+ */
+static CK_RV
+left_behind(struct p11_key *pk, const char **whatp)
+{
+	static const struct {
+		CK_OBJECT_CLASS	 cls;
+		const char	*what;
+	} kinds[] = {
+		{ CKO_PRIVATE_KEY, "private key" },
+		{ CKO_PUBLIC_KEY, "public key" },
+		{ CKO_CERTIFICATE, "certificate" },
+	};
+	struct p11_conn *c = pk->conn;
+	CK_OBJECT_CLASS cls;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_ID, pk->id, pk->idlen },
+	};
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE obj;
+	CK_ULONG n;
+	size_t i;
+	CK_RV rv;
+
+	*whatp = NULL;
+	if ((rv = c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION, NULL,
+	    NULL, &s)) != CKR_OK)
+		return rv;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		cls = kinds[i].cls;
+		if ((rv = find_in(c, s, tmpl, 2, &obj, 1, &n)) != CKR_OK)
+			break;
+		if (n > 0) {
+			*whatp = kinds[i].what;
+			break;
+		}
+	}
+	c->mod->fn->C_CloseSession(s);
+	return rv;
+}
+
+/* The PIV slot a one-byte ykcs11 id stands for, for messages. */
+static const char *
+piv_slot(const uint8_t *id, size_t idlen)
+{
+	static const char *const slots[] = { NULL, "9a", "9c", "9d", "9e" };
+
+	return idlen == 1 && id[0] >= 1 && id[0] <= 4 ? slots[id[0]] : "SLOT";
+}
+
+/*
+ * Erases the pair, private half first; both are tried whatever happens.
+ * Only a session of its own that finds nothing under the id makes it
+ * gone: a module's CKR_OK is not enough (ykcs11).
+ */
 static int
 destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 {
 	CK_FUNCTION_LIST *fn = pk->conn->mod->fn;
-	CK_RV rv1 = CKR_OK, rv2 = CKR_OK;
+	CK_RV rv1 = CKR_OK, rv2 = CKR_OK, rv;
+	char idhex[2 * HWK_P11_ID_MAX + 1];
+	const char *left;
 
+	if (pk->priv == CK_INVALID_HANDLE && pk->pub == CK_INVALID_HANDLE &&
+	    !pk->lingers)
+		return HWK_OK;
+	hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
 	if (pk->priv != CK_INVALID_HANDLE &&
 	    (rv1 = fn->C_DestroyObject(pk->conn->sess, pk->priv)) == CKR_OK)
 		pk->priv = CK_INVALID_HANDLE;
@@ -1288,9 +1363,6 @@ destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 	    (rv2 = fn->C_DestroyObject(pk->conn->sess, pk->pub)) == CKR_OK)
 		pk->pub = CK_INVALID_HANDLE;
 	if (rv1 != CKR_OK || rv2 != CKR_OK) {
-		char idhex[2 * HWK_P11_ID_MAX + 1];
-
-		hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
 		rv_error(ctx, rv1 != CKR_OK ? rv1 : rv2, "cannot remove the "
 		    "new key (id %s) from token %s", idhex, pk->conn->name);
 		hwk_ctx_hint(ctx, "Remove it by hand: pkcs11-tool --module %s "
@@ -1298,6 +1370,28 @@ destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 		    "--type pubkey).", pk->conn->mod->path, idhex);
 		return hwk_p11_rv_err(rv1 != CKR_OK ? rv1 : rv2);
 	}
+	pk->lingers = 1;
+	if ((rv = left_behind(pk, &left)) != CKR_OK) {
+		rv_error(ctx, rv, "token %s said it removed the new key (id %s), "
+		    "but a session to check it could not be had", pk->conn->name,
+		    idhex);
+		hwk_ctx_hint(ctx, "See for yourself: pkcs11-tool --module %s "
+		    "--login --list-objects --id %s.", pk->conn->mod->path,
+		    idhex);
+		return hwk_p11_rv_err(rv);
+	}
+	if (left != NULL) {
+		hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s still holds the "
+		    "new key's %s (id %s): its module said the key was removed, "
+		    "but a new session finds it again", pk->conn->name, left,
+		    idhex);
+		hwk_ctx_hint(ctx, "The key stays in its slot until another key "
+		    "is made there.  On a YubiKey with firmware 5.7 or later, "
+		    "remove it with: ykman piv keys delete %s.",
+		    piv_slot(pk->id, pk->idlen));
+		return HWK_ERR_DEVICE;
+	}
+	pk->lingers = 0;
 	return HWK_OK;
 }
 
@@ -1683,6 +1777,15 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 			    "the token", detail);
 			if (*advice != '\0')
 				hwk_ctx_hint(ctx, "%s", advice);
+		} else {
+			/* Both: why it failed, and why the key is still there. */
+			char left[1024];
+
+			snprintf(left, sizeof(left), "%s", hwk_ctx_detail(ctx));
+			snprintf(advice, sizeof(advice), "%s",
+			    hwk_ctx_advice(ctx));
+			hwk_ctx_error(ctx, r, "%s; and then %s", detail, left);
+			hwk_ctx_hint(ctx, "%s", advice);
 		}
 		goto out;
 	}

@@ -23,6 +23,7 @@
  *                             CKU_CONTEXT_SPECIFIC login with this PIN
  *                             followed C_SignInit (logged "login context")
  *   HWK_FAKE_NO_PUBKEY=1      no public key objects are found
+ *   HWK_FAKE_DESTROY_KEEPS=1  C_DestroyObject says CKR_OK, removes nothing
  *   HWK_FAKE_ATTR_GROW=n      CKA_MODULUS, CKA_LABEL and CKA_ID read into a
  *                             buffer come back n bytes longer than written
  *   HWK_FAKE_EXTRA_SLOTS=n    n more slots listed, whose token is gone
@@ -337,6 +338,8 @@ static CK_RV
 fk_DestroyObject(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj)
 {
 	FAULT("C_DestroyObject");
+	if (env_ulong("HWK_FAKE_DESTROY_KEEPS", 0))
+		return done("C_DestroyObject", CKR_OK);	/* says so, only */
 	return done("C_DestroyObject", real->C_DestroyObject(sess, obj));
 }
 

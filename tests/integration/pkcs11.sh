@@ -413,6 +413,32 @@ check_match "the key is sensitive and never extractable" \
 check "without --id, the first free PIV slot is taken" \
     yk --login so --pin-source file:mgmkey -f ky2
 check_eq "(slot 9a: id 01)" "%01" "$(stub_id ky2)"
+# ykcs11 says CKR_OK to C_DestroyObject on a key, and the key stays in
+# its slot: a rollback must not claim it removed the key.
+n=$(softhsm_objects hwk-yk "$PIN")
+out=$(LD_PRELOAD=$B/tests/rename_fault.so HWK_FAIL_RENAME=1 \
+    yk --login so --pin-source file:mgmkey --id 03 -f kyr 2>&1)
+check_eq "ykcs11-like: the files cannot be written: exit 1" 1 "$?"
+check_match "it says the key is still in its slot, not that it was removed" \
+    "could not remove the new key from the pkcs11 device: token 'hwk-yk'.* still holds the new key's private key \(id 03\)" \
+    "$out"
+check_match "and what can remove it" 'ykman piv keys delete 9d' "$out"
+check_eq "(the key is indeed still there)" "$((n + 2))" \
+    "$(softhsm_objects hwk-yk "$PIN")"
+HWK_FAKE_DELAY_MS=3000 "$HWK" -q --module "$STRICT" \
+    --token pkcs11:token=hwk-yk --login so --pin-source file:mgmkey --id 04 \
+    -f kyint >kyint.out 2>&1 &
+pid=$!
+sleep 1.2
+kill -TERM "$pid"
+wait "$pid"
+check_eq "ykcs11-like: a signal during keygen: exit 130" 130 "$?"
+check_match "it does not say the key was removed" \
+    'interrupted; the new key could not be removed \(see above\)' \
+    "$(cat kyint.out)"
+check_match "it names the slot the key stays in" \
+    "still holds the new key's private key \(id 04\).*ykman piv keys delete 9e" \
+    "$(tr '\n' ' ' <kyint.out)"
 softhsm2-util --delete-token --token hwk-yk >/dev/null 2>&1
 
 # --- Modules registered with p11-kit, when SoftHSM2 is one of them.

@@ -314,6 +314,27 @@ test_destroy(void **state)
 	assert_null(again);
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "has no key with id"));
 	hwk_buf_free(&stub);
+
+	/* A module that says CKR_OK and keeps the key is found out. */
+	key = make_key(f, &stub);
+	setenv("HWK_FAKE_DESTROY_KEEPS", "1", 1);
+	log_reset(f);
+	assert_int_equal(f->b->destroy(f->ctx, key), HWK_ERR_DEVICE);
+	assert_int_equal(log_count(f, "C_DestroyObject 0x0"), 2);
+	assert_int_equal(log_count(f, "C_OpenSession 0x0"), 1);
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "still holds the new "
+	    "key's private key"));
+	/* Asked again, it says so again; nothing is destroyed twice. */
+	log_reset(f);
+	assert_int_equal(f->b->destroy(f->ctx, key), HWK_ERR_DEVICE);
+	assert_int_equal(log_count(f, "C_DestroyObject"), 0);
+	unsetenv("HWK_FAKE_DESTROY_KEEPS");
+	hwk_key_free(&key);
+	/* It is there, and the stub still opens it. */
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &again), 0);
+	hwk_key_free(&again);
+	hwk_buf_free(&stub);
 }
 
 /* A file path under the fixture's folder holding one line. */
