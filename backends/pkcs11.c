@@ -1096,9 +1096,38 @@ id_taken(struct p11_conn *c, const uint8_t *id, size_t idlen, int *taken)
 }
 
 /*
+ * Nonzero for a YubiKey through ykcs11, which takes one-byte key ids only
+ * (the PIV slots) and reads just the first byte of a longer one: a key
+ * meant for a new id would land in, and replace, the key of another.
+ */
+static int
+one_byte_ids(const CK_TOKEN_INFO *ti)
+{
+	char model[sizeof(ti->model) + 1];
+
+	hwk_p11_field(ti->model, sizeof(ti->model), model, sizeof(model));
+	return strncmp(model, "YubiKey", 7) == 0;
+}
+
+/* Refuses an --id that a token of one-byte ids would cut short. */
+static int
+id_fits(struct hwk_ctx *ctx, const struct p11_opts *o,
+    const struct p11_tok *t)
+{
+	if (o->idlen <= 1 || !one_byte_ids(&t->ti))
+		return HWK_OK;
+	hwk_ctx_error(ctx, HWK_ERR_USAGE, "--id: token %s takes one-byte key "
+	    "ids only", t->name);
+	hwk_ctx_hint(ctx, "Use --id 01, 02, 03 or 04 for the PIV slots 9a, "
+	    "9c, 9d, 9e.");
+	return HWK_ERR_USAGE;
+}
+
+/*
  * The smallest one-byte id no object uses: a YubiKey's ykcs11 takes 1 to
  * 4 for its slots 9a, 9c, 9d, 9e (and only one-byte ids), and any other
- * token is content with it.  Random bytes only if all 255 are in use.
+ * token is content with it.  Random bytes only if all 255 are in use,
+ * and never on a token that would read only the first of them.
  */
 static int
 fresh_id(struct hwk_ctx *ctx, struct p11_conn *c, uint8_t *id, size_t *len)
@@ -1116,6 +1145,14 @@ fresh_id(struct hwk_ctx *ctx, struct p11_conn *c, uint8_t *id, size_t *len)
 			*len = 1;
 			return HWK_OK;
 		}
+	}
+	if (one_byte_ids(&c->ti)) {
+		hwk_ctx_error(ctx, HWK_ERR_DEVICE_FULL, "every one-byte key id "
+		    "on token %s is in use, and it takes no longer ones",
+		    c->name);
+		hwk_ctx_hint(ctx, "Remove a key you no longer use from the "
+		    "token first.");
+		return HWK_ERR_DEVICE_FULL;
 	}
 	if (RAND_bytes(id, 16) != 1)
 		return hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "no random bytes for "
@@ -1280,6 +1317,34 @@ read_label(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	    4096, 1, &l, &len)) != 0)
 		return r;
 	*labelp = (char *)l;
+	return HWK_OK;
+}
+
+/*
+ * The id the token gave the new key, which is not always the one asked
+ * for (ykcs11 reads the first byte of a longer one): the stub must name
+ * the id that is there.  A module that does not say leaves ours.
+ */
+static int
+read_id(struct hwk_ctx *ctx, struct p11_key *pk)
+{
+	char asked[2 * HWK_P11_ID_MAX + 1], got[2 * HWK_P11_ID_MAX + 1];
+	uint8_t *v;
+	size_t len;
+	int r;
+
+	if ((r = attr_read(ctx, pk->conn, pk->priv, CKA_ID, "the new key's id",
+	    HWK_P11_ID_MAX, 1, &v, &len)) != 0 || v == NULL)
+		return r;
+	if (len != pk->idlen || memcmp(v, pk->id, len) != 0) {
+		hwk_p11_id_format(pk->id, pk->idlen, asked, sizeof(asked));
+		hwk_p11_id_format(v, len, got, sizeof(got));
+		hwk_ctx_notice(ctx, "Token %s stored the key under id %s, not "
+		    "%s.", pk->conn->name, got, asked);
+		memcpy(pk->id, v, len);
+		pk->idlen = len;
+	}
+	free(v);
 	return HWK_OK;
 }
 
@@ -1696,8 +1761,9 @@ p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 		return r;
 	if ((r = opts_get(ctx, &o)) != 0)
 		return r;
-	if ((r = select_token(ctx, &o, o.uri, 1, &tok)) == 0)
-		r = bits_fit(ctx, &tok, gp->bits);
+	if ((r = select_token(ctx, &o, o.uri, 1, &tok)) == 0 &&
+	    (r = bits_fit(ctx, &tok, gp->bits)) == 0)
+		r = id_fits(ctx, &o, &tok);
 	opts_clear(&o);
 	return r;
 }
@@ -1720,7 +1786,8 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		return r;
 	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
 	    (r = select_token(ctx, &o, o.uri, 1, &tok)) != 0 ||
-	    (r = bits_fit(ctx, &tok, gp->bits)) != 0)
+	    (r = bits_fit(ctx, &tok, gp->bits)) != 0 ||
+	    (r = id_fits(ctx, &o, &tok)) != 0)
 		goto out;
 	if ((pk = calloc(1, sizeof(*pk))) == NULL) {
 		r = HWK_ERR_NOMEM;
@@ -1766,6 +1833,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	free(pk->label);
 	pk->label = NULL;
 	if ((r = read_rsa(ctx, pk->conn, pk->pub, &pkey)) != 0 ||
+	    (r = read_id(ctx, pk)) != 0 ||
 	    (r = check_private(ctx, pk->conn, pk->priv)) != 0 ||
 	    (r = read_label(ctx, pk->conn, pk->priv, &pk->label)) != 0) {
 		char detail[1024], advice[1024];

@@ -24,6 +24,8 @@
  *                             followed C_SignInit (logged "login context")
  *   HWK_FAKE_NO_PUBKEY=1      no public key objects are found
  *   HWK_FAKE_DESTROY_KEEPS=1  C_DestroyObject says CKR_OK, removes nothing
+ *   HWK_FAKE_ID_FIRST_BYTE=1  keys get the first byte of their CKA_ID only
+ *   HWK_FAKE_ONE_BYTE_IDS_TAKEN=1  every one-byte CKA_ID seems in use
  *   HWK_FAKE_ATTR_GROW=n      CKA_MODULUS, CKA_LABEL and CKA_ID read into a
  *                             buffer come back n bytes longer than written
  *   HWK_FAKE_EXTRA_SLOTS=n    n more slots listed, whose token is gone
@@ -256,6 +258,7 @@ fk_FindObjectsInit(CK_SESSION_HANDLE sess, CK_ATTRIBUTE *t, CK_ULONG n)
 	CK_ULONG i;
 
 	FAULT("C_FindObjectsInit");
+	fwd_taken_init(t, n);
 	hide_search = 0;
 	for (i = 0; i < n && env_ulong("HWK_FAKE_NO_PUBKEY", 0); i++)
 		if (t[i].type == CKA_CLASS && t[i].pValue != NULL &&
@@ -274,6 +277,10 @@ fk_FindObjects(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE *objs, CK_ULONG max,
 		*n = 0;
 		return done("C_FindObjects", CKR_OK);
 	}
+	if (fwd_taken) {
+		fwd_taken_find(objs, max, n);
+		return done("C_FindObjects", CKR_OK);
+	}
 	return done("C_FindObjects", real->C_FindObjects(sess, objs, max, n));
 }
 
@@ -281,6 +288,7 @@ static CK_RV
 fk_FindObjectsFinal(CK_SESSION_HANDLE sess)
 {
 	hide_search = 0;
+	fwd_taken = 0;
 	return real->C_FindObjectsFinal(sess);
 }
 
@@ -320,9 +328,17 @@ fk_GenerateKeyPair(CK_SESSION_HANDLE sess, CK_MECHANISM *m,
 	unsigned long ms = env_ulong("HWK_FAKE_DELAY_MS", 0);
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
 	struct timespec t0, t1;
+	CK_ULONG i;
 	CK_RV rv;
 
 	FAULT("C_GenerateKeyPair");
+	/* As ykcs11: only the first byte of a CKA_ID counts. */
+	for (i = 0; i < npub && env_ulong("HWK_FAKE_ID_FIRST_BYTE", 0); i++)
+		if (pubt[i].type == CKA_ID && pubt[i].ulValueLen > 1)
+			pubt[i].ulValueLen = 1;
+	for (i = 0; i < npriv && env_ulong("HWK_FAKE_ID_FIRST_BYTE", 0); i++)
+		if (privt[i].type == CKA_ID && privt[i].ulValueLen > 1)
+			privt[i].ulValueLen = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rv = real->C_GenerateKeyPair(sess, m, pubt, npub, privt, npriv, pub,
 	    priv);

@@ -15,8 +15,9 @@
  *     session that asked: the key stays in its PIV slot, and every other
  *     session (ykcs11: the next one) finds it again.
  *
- *   HWK_FAKE_REAL=path, HWK_FAKE_LOG=path as in p11fwd.h;
- *   HWK_FAKE_DELAY_MS=n: C_GenerateKeyPair takes n ms longer.
+ *   HWK_FAKE_REAL=path, HWK_FAKE_LOG=path, HWK_FAKE_ONE_BYTE_IDS_TAKEN=1
+ *   as in p11fwd.h; HWK_FAKE_DELAY_MS=n: C_GenerateKeyPair takes n ms
+ *   longer.
  */
 #include <time.h>
 
@@ -254,6 +255,13 @@ st_DestroyObject(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj)
 }
 
 static CK_RV
+st_FindObjectsInit(CK_SESSION_HANDLE sess, CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	fwd_taken_init(t, n);
+	return real->C_FindObjectsInit(sess, t, n);
+}
+
+static CK_RV
 st_FindObjects(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE *objs, CK_ULONG max,
     CK_ULONG *n)
 {
@@ -261,6 +269,10 @@ st_FindObjects(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE *objs, CK_ULONG max,
 	size_t j;
 	CK_RV rv;
 
+	if (fwd_taken) {
+		fwd_taken_find(objs, max, n);
+		return CKR_OK;
+	}
 	if ((rv = real->C_FindObjects(sess, objs, max, n)) != CKR_OK ||
 	    sess != hidden_in)
 		return rv;
@@ -272,6 +284,13 @@ st_FindObjects(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE *objs, CK_ULONG max,
 	}
 	*n = k;
 	return CKR_OK;
+}
+
+static CK_RV
+st_FindObjectsFinal(CK_SESSION_HANDLE sess)
+{
+	fwd_taken = 0;
+	return real->C_FindObjectsFinal(sess);
 }
 
 CK_RV
@@ -288,7 +307,9 @@ C_GetFunctionList(CK_FUNCTION_LIST **list)
 	ours.C_Logout = st_Logout;
 	ours.C_GenerateKeyPair = st_GenerateKeyPair;
 	ours.C_DestroyObject = st_DestroyObject;
+	ours.C_FindObjectsInit = st_FindObjectsInit;
 	ours.C_FindObjects = st_FindObjects;
+	ours.C_FindObjectsFinal = st_FindObjectsFinal;
 	*list = &ours;
 	return CKR_OK;
 }

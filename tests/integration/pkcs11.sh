@@ -112,6 +112,20 @@ n=$(objects)
 out=$(gen --id 7a7b -f k4 2>&1)
 check_match "an id that is taken is refused" 'id 7a7b is already used' "$out"
 check_eq "and nothing is made" "$n" "$(objects)"
+# A module that keeps only the first byte of an id (as ykcs11 does): the
+# stub names the id the key has, not the one asked for.
+out=$(HWK_FAKE_ID_FIRST_BYTE=1 "$HWK" --module "$FAULT" --pin-source file:pin \
+    --id 5a5b -C fb -f kfb 2>&1)
+check_eq "a module that cuts the id short: the key is made" 0 "$?"
+check_eq "the stub has the id the token gave" "%5A" "$(stub_id kfb)"
+check_match "and the user is told" "stored the key under id 5a, not 5a5b" \
+    "$out"
+check_eq "-y finds it by that id" "$(cut -d' ' -f1,2 kfb.pub)" \
+    "$("$HWK" -y -f kfb | cut -d' ' -f1,2)"
+check "every one-byte id in use: a longer one is made" \
+    env HWK_FAKE_ONE_BYTE_IDS_TAKEN=1 "$HWK" -q --module "$FAULT" \
+    --pin-source file:pin -C long-id -f klid
+check_eq "(16 bytes)" 32 "$(stub_id klid | tr -d % | tr -d '\n' | wc -c)"
 check_rc 2 "--id that is not hex is a usage error" gen --id 0g -f k4
 check_rc 2 "-b 32768 is refused before anything" gen -b 32768 -f k4
 printf '%s\n' "$SOPIN" >sopin
@@ -413,6 +427,23 @@ check_match "the key is sensitive and never extractable" \
 check "without --id, the first free PIV slot is taken" \
     yk --login so --pin-source file:mgmkey -f ky2
 check_eq "(slot 9a: id 01)" "%01" "$(stub_id ky2)"
+# ykcs11 reads the first byte of a longer id: such an id would replace
+# the key of another slot, and is refused before anything is asked.
+: >strict.log
+out=$(HWK_FAKE_LOG=$T_TMP/strict.log yk --login so --pin-source file:mgmkey \
+    --id 0201 -f kyl 2>&1)
+check_eq "ykcs11-like: a two-byte --id is a usage error" 2 "$?"
+check_match "it says the token takes one-byte ids" \
+    "token 'hwk-yk'.* takes one-byte key ids only" "$out"
+check_eq "(no login was tried for it)" 0 "$(grep -c '^C_Login' strict.log)"
+: >strict.log
+out=$(HWK_FAKE_ONE_BYTE_IDS_TAKEN=1 HWK_FAKE_LOG=$T_TMP/strict.log \
+    yk --login so --pin-source file:mgmkey -f kyl 2>&1)
+check_eq "ykcs11-like: every one-byte id in use: exit 1" 1 "$?"
+check_match "no longer id is made up for it" \
+    "every one-byte key id on token 'hwk-yk'.* is in use" "$out"
+check_eq "(no key was generated)" 0 "$(grep -c '^C_GenerateKeyPair' strict.log)"
+check_eq "(no files)" "" "$(ls kyl* 2>/dev/null)"
 # ykcs11 says CKR_OK to C_DestroyObject on a key, and the key stays in
 # its slot: a rollback must not claim it removed the key.
 n=$(softhsm_objects hwk-yk "$PIN")
