@@ -62,7 +62,7 @@ struct p11_conn {
 	CK_SESSION_HANDLE sess;
 	int		 rw;
 	CK_USER_TYPE	 user;		/* who is logged in, or NO_USER */
-	int		 gone;		/* the token dropped sess: open another */
+	int		 gone;		/* the token dropped sess */
 	unsigned	 epoch;		/* new session: old handles may be stale */
 	unsigned	 refs;
 	struct p11_conn	*next;
@@ -82,7 +82,7 @@ struct p11_key {
 	int		 mechs_known;	/* sign mechanisms asked for */
 	int		 has_sha256, has_sha512, has_sha1;
 	int		 always_auth;	/* CKA_ALWAYS_AUTHENTICATE */
-	int		 lingers;	/* destroyed, yet a session still finds it */
+	int		 lingers;	/* destroyed, yet still found */
 };
 
 /* A token in a slot, as a scan finds it. */
@@ -112,7 +112,7 @@ struct p11_opts {
  * signature until the token locks: it is not sent again until restart.
  */
 struct p11_refusal {
-	unsigned char	 label[32];	/* the token's, as CK_TOKEN_INFO has them */
+	unsigned char	 label[32];	/* as in CK_TOKEN_INFO */
 	unsigned char	 serial[16];
 	int		 so;		/* an SO PIN (else a user PIN) */
 	char		*source;
@@ -822,8 +822,9 @@ refusal_find(const CK_TOKEN_INFO *ti, CK_USER_TYPE who, const char *source)
 
 	for (f = refusals; f != NULL; f = f->next)
 		if (memcmp(f->label, ti->label, sizeof(f->label)) == 0 &&
-		    memcmp(f->serial, ti->serialNumber, sizeof(f->serial)) == 0 &&
-		    f->so == (who == CKU_SO) && strcmp(f->source, source) == 0)
+		    memcmp(f->serial, ti->serialNumber,
+		    sizeof(f->serial)) == 0 && f->so == (who == CKU_SO) &&
+		    strcmp(f->source, source) == 0)
 			return f;
 	return NULL;
 }
@@ -1003,13 +1004,13 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		    "for token %s; %s", whose, c->name, tries_left(ti.flags,
 		    who));
 		if (unattended)
-			hwk_ctx_hint(ctx, "The %s came from %s: fix the file "
-			    "(a running hwkey-agent does not send it again until "
-			    "restarted).", whose, pin_source);
+			hwk_ctx_hint(ctx, "The %s came from %s: fix the "
+			    "file (a running hwkey-agent does not send it "
+			    "again until restarted).", whose, pin_source);
 		else
-			hwk_ctx_hint(ctx, "hwkeygen never tries a PIN twice, so "
-			    "that a slip costs one try only; run it again with "
-			    "the right %s.", whose);
+			hwk_ctx_hint(ctx, "hwkeygen never tries a PIN twice, "
+			    "so that a slip costs one try only; run it again "
+			    "with the right %s.", whose);
 	} else if (rv == CKR_PIN_LOCKED) {
 		r = hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "the %s of token "
 		    "%s is locked", whose, c->name);
@@ -1219,7 +1220,7 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	return r;
 }
 
-/* Refuses a private key the token left readable (not sensitive, extractable). */
+/* Refuses a private key the token left readable: not sensitive, extractable. */
 static int
 check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
 {
@@ -1437,9 +1438,9 @@ destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 	}
 	pk->lingers = 1;
 	if ((rv = left_behind(pk, &left)) != CKR_OK) {
-		rv_error(ctx, rv, "token %s said it removed the new key (id %s), "
-		    "but a session to check it could not be had", pk->conn->name,
-		    idhex);
+		rv_error(ctx, rv, "token %s said it removed the new key (id "
+		    "%s), but a session to check it could not be had",
+		    pk->conn->name, idhex);
 		hwk_ctx_hint(ctx, "See for yourself: pkcs11-tool --module %s "
 		    "--login --list-objects --id %s.", pk->conn->mod->path,
 		    idhex);
@@ -1447,9 +1448,9 @@ destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 	}
 	if (left != NULL) {
 		hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s still holds the "
-		    "new key's %s (id %s): its module said the key was removed, "
-		    "but a new session finds it again", pk->conn->name, left,
-		    idhex);
+		    "new key's %s (id %s): its module said the key was "
+		    "removed, but a new session finds it again", pk->conn->name,
+		    left, idhex);
 		hwk_ctx_hint(ctx, "The key stays in its slot until another key "
 		    "is made there.  On a YubiKey with firmware 5.7 or later, "
 		    "remove it with: ykman piv keys delete %s.",
@@ -1846,7 +1847,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 			if (*advice != '\0')
 				hwk_ctx_hint(ctx, "%s", advice);
 		} else {
-			/* Both: why it failed, and why the key is still there. */
+			/* Both why it failed and why the key is still there. */
 			char left[1024];
 
 			snprintf(left, sizeof(left), "%s", hwk_ctx_detail(ctx));
@@ -1919,16 +1920,16 @@ p11_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
 		    label, pk->conn->mod->path, &stub)) != 0)
 			return hwk_ctx_error(ctx, r, "cannot write the key's "
 			    "URI");
-		/* A stub that hwkeygen cannot read back would strand the key. */
+		/* A stub that does not read back would strand the key. */
 		if (stub_reads_back(stub, pk))
 			break;
 		if (label == NULL) {
-			r = hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE, "the key's URI "
-			    "would be %zu bytes, and hwkeygen reads back %d at "
-			    "most", strlen(stub), HWK_P11_STUB_MAX);
-			hwk_ctx_hint(ctx, "The module's path makes it long: give "
-			    "--module a shorter path to the module (a symbolic "
-			    "link will do).");
+			r = hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE, "the key's "
+			    "URI would be %zu bytes, and hwkeygen reads back "
+			    "%d at most", strlen(stub), HWK_P11_STUB_MAX);
+			hwk_ctx_hint(ctx, "The module's path makes it long: "
+			    "give --module a shorter path to the module (a "
+			    "symbolic link will do).");
 			free(stub);
 			return r;
 		}
@@ -2336,7 +2337,7 @@ p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	r = sign_once(ctx, pk, key->pkey, alg, data, len, sig, &siglen,
 	    &retry);
 	if (r != 0 && retry == RETRY_FIND) {
-		/* The handle went stale (the token dropped it): find it again. */
+		/* The handle went stale (the token dropped it): find it. */
 		pk->pub = pk->priv = CK_INVALID_HANDLE;
 		siglen = modlen;
 		r = sign_once(ctx, pk, key->pkey, alg, data, len, sig, &siglen,

@@ -304,7 +304,8 @@ fk_GetAttributeValue(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj,
 	for (i = 0; i < n && (rv == CKR_OK ||
 	    rv == CKR_ATTRIBUTE_TYPE_INVALID); i++) {
 		if (t[i].type == CKA_ALWAYS_AUTHENTICATE &&
-		    t[i].pValue != NULL && t[i].ulValueLen == sizeof(CK_BBOOL) &&
+		    t[i].pValue != NULL &&
+		    t[i].ulValueLen == sizeof(CK_BBOOL) &&
 		    getenv("HWK_FAKE_ALWAYS_AUTH") != NULL)
 			*(CK_BBOOL *)t[i].pValue = CK_TRUE;
 		if (t[i].type == CKA_EXTRACTABLE && t[i].pValue != NULL &&

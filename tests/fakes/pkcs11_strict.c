@@ -202,7 +202,8 @@ st_GenerateKeyPair(CK_SESSION_HANDLE sess, CK_MECHANISM *m,
     CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
 	unsigned long ms = env_ulong("HWK_FAKE_DELAY_MS", 0);
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
+	struct timespec ts = { (time_t)(ms / 1000),
+	    (long)(ms % 1000) * 1000000 };
 	CK_ATTRIBUTE pt[34], qt[34];
 	char plabel[64], qlabel[64];
 	CK_ULONG np, nq;

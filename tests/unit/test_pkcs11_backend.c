@@ -554,7 +554,7 @@ test_token_swapped(void **state)
 	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
 	free(sig);
-	/* Reset, and the slot holds the backup token: same label, new serial. */
+	/* Reset, and the slot holds the backup: same label, new serial. */
 	setenv("HWK_FAKE_NEW_SERIAL", "backup99", 1);
 	assert_int_equal(sign_failing(f, key, "C_SignInit", "0xb3", "g"),
 	    HWK_ERR_NO_DEVICE);

@@ -254,7 +254,8 @@ test_uri_match(void **state)
 	assert_int_equal(hwk_p11_uri_parse(ctx, "--token",
 	    "pkcs11:token=alpha?pin-value=135790&x=%zz", &uri), HWK_ERR_USAGE);
 	assert_non_null(strstr(hwk_ctx_detail(ctx), "not a PKCS#11 URI"));
-	assert_non_null(strstr(hwk_ctx_detail(ctx), "'pkcs11:token=alpha?...'"));
+	assert_non_null(strstr(hwk_ctx_detail(ctx),
+	    "'pkcs11:token=alpha?...'"));
 	assert_null(strstr(hwk_ctx_detail(ctx), "135790"));
 	assert_int_equal(hwk_p11_uri_parse(ctx, "--token",
 	    "pkcs11:tokne=alpha;PIN-VALUE=135790", &uri), HWK_ERR_USAGE);
