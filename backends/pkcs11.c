@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rand.h>
@@ -31,7 +33,7 @@
 #include "backends.h"
 #include "pkcs11_int.h"
 
-#define MAX_SLOTS	64
+#define SLOTS_LIMIT	65536	/* a module listing more is broken */
 #define RSA_MAX_BYTES	(HWK_RSA_MAX_BITS / 8)
 #define NO_USER		((CK_USER_TYPE)-1)	/* nobody logged in */
 
@@ -60,6 +62,7 @@ struct p11_conn {
 	CK_SESSION_HANDLE sess;
 	int		 rw;
 	CK_USER_TYPE	 user;		/* who is logged in, or NO_USER */
+	int		 gone;		/* the token dropped sess */
 	unsigned	 epoch;		/* new session: old handles may be stale */
 	unsigned	 refs;
 	struct p11_conn	*next;
@@ -79,6 +82,7 @@ struct p11_key {
 	int		 mechs_known;	/* sign mechanisms asked for */
 	int		 has_sha256, has_sha512, has_sha1;
 	int		 always_auth;	/* CKA_ALWAYS_AUTHENTICATE */
+	int		 lingers;	/* destroyed, yet still found */
 };
 
 /* A token in a slot, as a scan finds it. */
@@ -95,15 +99,29 @@ struct p11_opts {
 	P11KitUri	*uri;		/* --token, or NULL */
 	const char	*token;		/* its text */
 	const char	*module;	/* --module, or NULL */
-	const char	*pin_source;	/* --pin-source, else the URI's */
+	char		*pin_source;	/* pin_source_get()'s, or NULL */
 	CK_USER_TYPE	 login;		/* CKU_USER or CKU_SO */
 	uint8_t		 id[HWK_P11_ID_MAX];
 	size_t		 idlen;		/* 0: choose a fresh one */
 	const char	*label;		/* --label, or NULL */
 };
 
+/*
+ * A PIN from a pin-source that a token refused.  The source still holds
+ * the same wrong PIN on the next try, and an agent would try it at every
+ * signature until the token locks: it is not sent again until restart.
+ */
+struct p11_refusal {
+	unsigned char	 label[32];	/* as in CK_TOKEN_INFO */
+	unsigned char	 serial[16];
+	int		 so;		/* an SO PIN (else a user PIN) */
+	char		*source;
+	struct p11_refusal *next;
+};
+
 static struct p11_mod *mods;
 static struct p11_conn *conns;
+static struct p11_refusal *refusals;
 static int registered_tried;
 static char *registered_note;	/* why registered modules are missing */
 static int atexit_done;
@@ -122,8 +140,9 @@ rv_error(struct hwk_ctx *ctx, CK_RV rv, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return hwk_ctx_error(ctx, hwk_p11_rv_err(rv), "%s: %s", what,
-	    hwk_p11_rv_name(rv, nb, sizeof(nb)));
+	return hwk_ctx_error(ctx, hwk_p11_rv_err(rv), "%s: %s%s", what,
+	    hwk_p11_rv_name(rv, nb, sizeof(nb)), rv == CKR_PIN_EXPIRED ?
+	    " (the PIN has expired and must be changed)" : "");
 }
 
 /* Appends "; text" (or text) to a note list. */
@@ -148,10 +167,16 @@ mods_finalize(void)
 {
 	struct p11_mod *m;
 	struct p11_conn *c;
+	struct p11_refusal *f;
 
 	while ((c = conns) != NULL) {
 		conns = c->next;
 		free(c);
+	}
+	while ((f = refusals) != NULL) {
+		refusals = f->next;
+		free(f->source);
+		free(f);
 	}
 	while ((m = mods) != NULL) {
 		mods = m->next;
@@ -313,7 +338,41 @@ static void
 opts_clear(struct p11_opts *o)
 {
 	p11_kit_uri_free(o->uri);
+	free(o->pin_source);
 	memset(o, 0, sizeof(*o));
+}
+
+/*
+ * Where an unattended PIN comes from: --pin-source, else the pin-source of
+ * the --token URI; NULL to ask.  The one place that decides, for keygen,
+ * load and sign alike.  uri: the --token URI if parsed already, else NULL.
+ */
+static int
+pin_source_get(struct hwk_ctx *ctx, P11KitUri *uri, char **srcp)
+{
+	P11KitUri *own = NULL;
+	const char *s, *t;
+	int r = HWK_OK;
+
+	*srcp = NULL;
+	s = hwk_ctx_opt(ctx, "pin-source");
+	if (s == NULL && uri == NULL &&
+	    (t = hwk_ctx_opt(ctx, "token")) != NULL) {
+		if ((r = hwk_p11_uri_parse(ctx, "--token", t, &own)) != 0)
+			return r;
+		uri = own;
+	}
+	if (s == NULL && uri != NULL)
+		s = p11_kit_uri_get_pin_source(uri);
+	if (s != NULL && strncmp(s, "file:", 5) != 0) {
+		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--pin-source '%s': only "
+		    "file: sources are supported", s);
+		hwk_ctx_hint(ctx, "Write --pin-source file:/path/to/pinfile.");
+		r = HWK_ERR_USAGE;
+	} else if (s != NULL && (*srcp = strdup(s)) == NULL)
+		r = HWK_ERR_NOMEM;
+	p11_kit_uri_free(own);
+	return r;
 }
 
 /* Reads and checks the backend's options from the context. */
@@ -327,7 +386,6 @@ opts_get(struct hwk_ctx *ctx, struct p11_opts *o)
 	o->login = CKU_USER;
 	o->module = hwk_ctx_opt(ctx, "module");
 	o->label = hwk_ctx_opt(ctx, "label");
-	o->pin_source = hwk_ctx_opt(ctx, "pin-source");
 	if (o->module != NULL && *o->module == '\0')
 		return hwk_ctx_error(ctx, HWK_ERR_USAGE, "--module: give the "
 		    "file of a PKCS#11 module");
@@ -344,15 +402,10 @@ opts_get(struct hwk_ctx *ctx, struct p11_opts *o)
 			    "read and give --pin-source file:PATH.");
 			return HWK_ERR_USAGE;
 		}
-		if (o->pin_source == NULL)
-			o->pin_source = p11_kit_uri_get_pin_source(o->uri);
 	}
-	if (o->pin_source != NULL && strncmp(o->pin_source, "file:", 5) != 0) {
-		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--pin-source '%s': only "
-		    "file: sources are supported", o->pin_source);
-		hwk_ctx_hint(ctx, "Write --pin-source file:/path/to/pinfile.");
+	if ((r = pin_source_get(ctx, o->uri, &o->pin_source)) != 0) {
 		opts_clear(o);
-		return HWK_ERR_USAGE;
+		return r;
 	}
 	if ((s = hwk_ctx_opt(ctx, "login")) != NULL) {
 		if (strcmp(s, "so") == 0)
@@ -375,28 +428,45 @@ opts_get(struct hwk_ctx *ctx, struct p11_opts *o)
 	return HWK_OK;
 }
 
-/* The slots with a token in module m. */
+/* The slots with a token in module m, in a new array *slotsp of *n. */
 static CK_RV
-slot_list(struct p11_mod *m, CK_SLOT_ID *slots, CK_ULONG *n)
+slot_list(struct p11_mod *m, CK_SLOT_ID **slotsp, CK_ULONG *n)
 {
-	CK_ULONG count = 0;
-	CK_RV rv;
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG count = 0, room;
+	CK_RV rv = CKR_OK;
 	int tries;
 
+	*slotsp = NULL;
+	*n = 0;
 	/* A token plugged in between the two calls makes the list grow. */
 	for (tries = 0; tries < 3; tries++) {
 		if ((rv = m->fn->C_GetSlotList(CK_TRUE, NULL, &count)) !=
 		    CKR_OK)
-			return rv;
-		if (count > MAX_SLOTS)
-			count = MAX_SLOTS;
-		*n = count;
+			break;
 		if (count == 0)
+			break;
+		if (count > SLOTS_LIMIT) {
+			rv = CKR_HOST_MEMORY;
+			break;
+		}
+		free(slots);
+		if ((slots = calloc(count, sizeof(*slots))) == NULL) {
+			rv = CKR_HOST_MEMORY;
+			break;
+		}
+		room = count;
+		rv = m->fn->C_GetSlotList(CK_TRUE, slots, &count);
+		if (rv == CKR_OK) {
+			/* Never more than the list holds, whatever it says. */
+			*n = count < room ? count : room;
+			*slotsp = slots;
 			return CKR_OK;
-		rv = m->fn->C_GetSlotList(CK_TRUE, slots, n);
+		}
 		if (rv != CKR_BUFFER_TOO_SMALL)
-			return rv;
+			break;
 	}
+	free(slots);
 	return rv;
 }
 
@@ -445,7 +515,7 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
     struct hwk_buf *notes)
 {
 	struct p11_mod *only = NULL, *m;
-	CK_SLOT_ID slots[MAX_SLOTS];
+	CK_SLOT_ID *slots = NULL;
 	CK_SLOT_INFO si;
 	CK_ULONG n, i;
 	struct p11_tok t;
@@ -480,7 +550,8 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 				continue;
 		}
 		any = 1;
-		if ((rv = slot_list(m, slots, &n)) != CKR_OK) {
+		free(slots);
+		if ((rv = slot_list(m, &slots, &n)) != CKR_OK) {
 			note_add(notes, "module %s: cannot list its slots (%s)",
 			    m->path, hwk_p11_rv_name(rv, nb, sizeof(nb)));
 			continue;
@@ -533,6 +604,7 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 			(*ntoks)++;
 		}
 	}
+	free(slots);
 	if (!any && mp == NULL && mname != NULL)
 		note_add(notes, "no registered module is named %s", mname);
 	else if (!any && mp == NULL)
@@ -661,19 +733,43 @@ conn_put(struct p11_conn **cp)
 static CK_RV
 sess_restart(struct p11_conn *c)
 {
+	CK_RV rv;
+
 	c->mod->fn->C_CloseSession(c->sess);
 	c->user = NO_USER;
 	c->epoch++;	/* a token may drop handles with its last session */
-	return c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION |
+	rv = c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION |
 	    (c->rw ? CKF_RW_SESSION : 0), NULL, NULL, &c->sess);
+	if (rv == CKR_OK)
+		c->gone = 0;
+	return rv;
 }
 
-/* Opens the session anew after the token dropped it (removed, reset). */
+/*
+ * Opens the session anew after the token dropped it (removed, reset), if
+ * the token in the slot is still the one it was: readers keep their slot
+ * ids when a YubiKey is swapped for its backup.
+ */
 static int
 conn_reopen(struct hwk_ctx *ctx, struct p11_conn *c)
 {
+	CK_TOKEN_INFO ti;
+	char now[HWK_P11_NAME_MAX];
 	CK_RV rv;
 
+	if ((rv = c->mod->fn->C_GetTokenInfo(c->slot, &ti)) != CKR_OK)
+		return rv_error(ctx, rv, "cannot read token %s again",
+		    c->name);
+	if (memcmp(ti.label, c->ti.label, sizeof(ti.label)) != 0 ||
+	    memcmp(ti.serialNumber, c->ti.serialNumber,
+	    sizeof(ti.serialNumber)) != 0) {
+		hwk_p11_token_name(&ti, now, sizeof(now));
+		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "slot %lu of %s now "
+		    "holds token %s, not token %s that holds the key",
+		    (unsigned long)c->slot, c->mod->path, now, c->name);
+		hwk_ctx_hint(ctx, "Put token %s back.", c->name);
+		return HWK_ERR_NO_DEVICE;
+	}
 	if ((rv = sess_restart(c)) != CKR_OK)
 		return rv_error(ctx, rv, "cannot open a session on token %s",
 		    c->name);
@@ -718,6 +814,41 @@ ask_pin(struct hwk_ctx *ctx, const char *prompt, char *pin, size_t len)
 	return r;
 }
 
+/* The refusal of the PIN in source by the token of ti, if there was one. */
+static struct p11_refusal *
+refusal_find(const CK_TOKEN_INFO *ti, CK_USER_TYPE who, const char *source)
+{
+	struct p11_refusal *f;
+
+	for (f = refusals; f != NULL; f = f->next)
+		if (memcmp(f->label, ti->label, sizeof(f->label)) == 0 &&
+		    memcmp(f->serial, ti->serialNumber,
+		    sizeof(f->serial)) == 0 && f->so == (who == CKU_SO) &&
+		    strcmp(f->source, source) == 0)
+			return f;
+	return NULL;
+}
+
+/* Remembers, until exit, that the token of ti refused the PIN in source. */
+static void
+refusal_add(const CK_TOKEN_INFO *ti, CK_USER_TYPE who, const char *source)
+{
+	struct p11_refusal *f;
+
+	if (refusal_find(ti, who, source) != NULL ||
+	    (f = calloc(1, sizeof(*f))) == NULL)
+		return;
+	if ((f->source = strdup(source)) == NULL) {
+		free(f);
+		return;
+	}
+	memcpy(f->label, ti->label, sizeof(f->label));
+	memcpy(f->serial, ti->serialNumber, sizeof(f->serial));
+	f->so = who == CKU_SO;
+	f->next = refusals;
+	refusals = f;
+}
+
 /* What the token says about the tries left, after a wrong PIN. */
 static const char *
 tries_left(CK_FLAGS flags, CK_USER_TYPE who)
@@ -737,6 +868,8 @@ tries_left(CK_FLAGS flags, CK_USER_TYPE who)
  * Logs in as who (CKU_USER, CKU_SO or CKU_CONTEXT_SPECIFIC): with a PIN
  * from pin_source or the ui, or on the reader's keypad.  A wrong PIN is
  * reported, never tried again: each try counts towards locking the token.
+ * A PIN from a file is sent by nobody watching, so it is never sent when
+ * the token has one try left, nor after the token refused it once.
  */
 static int
 conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
@@ -748,18 +881,27 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 	char *pin = NULL, prompt[HWK_P11_NAME_MAX + 64], label[33];
 	const char *whose = who == CKU_SO ? "SO PIN" : "PIN";
 	CK_RV rv;
-	int r;
+	int r, unattended;
 
 	if (who != CKU_CONTEXT_SPECIFIC && c->user == who)
 		return HWK_OK;
-	/* Logged in by another session of ours: no PIN to ask for. */
-	if (who != CKU_CONTEXT_SPECIFIC &&
-	    c->mod->fn->C_GetSessionInfo(c->sess, &sinfo) == CKR_OK &&
-	    (who == CKU_SO ? sinfo.state == CKS_RW_SO_FUNCTIONS :
-	    (sinfo.state == CKS_RO_USER_FUNCTIONS ||
-	    sinfo.state == CKS_RW_USER_FUNCTIONS))) {
-		c->user = who;
-		return HWK_OK;
+	if (who != CKU_CONTEXT_SPECIFIC) {
+		rv = c->mod->fn->C_GetSessionInfo(c->sess, &sinfo);
+		/* A session the token dropped is worth no PIN: a new one is. */
+		if (rv == CKR_SESSION_HANDLE_INVALID ||
+		    rv == CKR_SESSION_CLOSED) {
+			c->gone = 1;
+			return rv_error(ctx, rv, "token %s dropped the session",
+			    c->name);
+		}
+		/* Logged in by another session of ours: no PIN to ask for. */
+		if (rv == CKR_OK && (who == CKU_SO ?
+		    sinfo.state == CKS_RW_SO_FUNCTIONS :
+		    (sinfo.state == CKS_RO_USER_FUNCTIONS ||
+		    sinfo.state == CKS_RW_USER_FUNCTIONS))) {
+			c->user = who;
+			return HWK_OK;
+		}
 	}
 	/* Fresh flags: the count of wrong tries changes under us. */
 	if (c->mod->fn->C_GetTokenInfo(c->slot, &ti) != CKR_OK)
@@ -776,6 +918,25 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		    "or a reset can help now." : "Unblock it with the SO PIN "
 		    "(pkcs11-tool --init-pin --login --login-type so; on a "
 		    "YubiKey: yubico-piv-tool -a unblock-pin with the PUK).");
+		return HWK_ERR_PIN_LOCKED;
+	}
+	unattended = pin_source != NULL &&
+	    !(ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH);
+	if (unattended && refusal_find(&c->ti, who, pin_source) != NULL) {
+		hwk_ctx_error(ctx, HWK_ERR_PIN_INCORRECT, "the %s from %s was "
+		    "refused by token %s; fix the file and restart", whose,
+		    pin_source, c->name);
+		hwk_ctx_hint(ctx, "A refused PIN is not sent again until "
+		    "restart: each try counts towards locking the token.");
+		return HWK_ERR_PIN_INCORRECT;
+	}
+	if ((ti.flags & final) && unattended) {
+		hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "token %s says one more "
+		    "wrong %s locks it: the %s from %s is not tried unattended",
+		    c->name, whose, whose, pin_source);
+		hwk_ctx_hint(ctx, "Type the %s instead (leave out --pin-source "
+		    "and pin-source=), after checking it is the right one.",
+		    whose);
 		return HWK_ERR_PIN_LOCKED;
 	}
 	if (ti.flags & final)
@@ -827,6 +988,10 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		hwk_freezero(pin, HWK_SECRET_MAX);
 		pin = NULL;
 	}
+	/* The file will say the same next time: never send it again. */
+	if (unattended && (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID ||
+	    rv == CKR_PIN_LEN_RANGE))
+		refusal_add(&c->ti, who, pin_source);
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
 		if (who != CKU_CONTEXT_SPECIFIC)
 			c->user = who;
@@ -838,12 +1003,23 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		    HWK_ERR_PIN_LOCKED : HWK_ERR_PIN_INCORRECT, "incorrect %s "
 		    "for token %s; %s", whose, c->name, tries_left(ti.flags,
 		    who));
-		hwk_ctx_hint(ctx, "hwkeygen never tries a PIN twice, so that "
-		    "a slip costs one try only; run it again with the right "
-		    "%s.", whose);
+		if (unattended)
+			hwk_ctx_hint(ctx, "The %s came from %s: fix the "
+			    "file (a running hwkey-agent does not send it "
+			    "again until restarted).", whose, pin_source);
+		else
+			hwk_ctx_hint(ctx, "hwkeygen never tries a PIN twice, "
+			    "so that a slip costs one try only; run it again "
+			    "with the right %s.", whose);
 	} else if (rv == CKR_PIN_LOCKED) {
 		r = hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "the %s of token "
 		    "%s is locked", whose, c->name);
+	} else if (rv == CKR_PIN_EXPIRED) {
+		r = hwk_ctx_error(ctx, hwk_p11_rv_err(rv), "the %s of token %s "
+		    "has expired and must be changed (CKR_PIN_EXPIRED)", whose,
+		    c->name);
+		hwk_ctx_hint(ctx, "Change it (pkcs11-tool --change-pin; on a "
+		    "YubiKey: ykman piv access change-pin), then try again.");
 	} else if (rv == CKR_PIN_LEN_RANGE) {
 		r = hwk_ctx_error(ctx, HWK_ERR_PIN_INCORRECT, "the %s has the "
 		    "wrong length: token %s wants %lu to %lu characters",
@@ -862,20 +1038,30 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 	return r;
 }
 
-/* Up to max objects matching tmpl. */
+/* Up to max objects matching tmpl, in session sess of c's token. */
 static CK_RV
-find(struct p11_conn *c, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-    CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *count)
+find_in(struct p11_conn *c, CK_SESSION_HANDLE sess, CK_ATTRIBUTE *tmpl,
+    CK_ULONG n, CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *count)
 {
 	CK_FUNCTION_LIST *fn = c->mod->fn;
 	CK_RV rv, rv2;
 
 	*count = 0;
-	if ((rv = fn->C_FindObjectsInit(c->sess, tmpl, n)) != CKR_OK)
+	if ((rv = fn->C_FindObjectsInit(sess, tmpl, n)) != CKR_OK)
 		return rv;
-	rv = fn->C_FindObjects(c->sess, objs, max, count);
-	rv2 = fn->C_FindObjectsFinal(c->sess);
+	rv = fn->C_FindObjects(sess, objs, max, count);
+	rv2 = fn->C_FindObjectsFinal(sess);
+	if (*count > max)	/* a module's slip: objs holds max at most */
+		*count = max;
 	return rv != CKR_OK ? rv : rv2;
+}
+
+/* Up to max objects matching tmpl. */
+static CK_RV
+find(struct p11_conn *c, CK_ATTRIBUTE *tmpl, CK_ULONG n,
+    CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *count)
+{
+	return find_in(c, c->sess, tmpl, n, objs, max, count);
 }
 
 /* The first object of a class with an id, or CK_INVALID_HANDLE. */
@@ -911,9 +1097,38 @@ id_taken(struct p11_conn *c, const uint8_t *id, size_t idlen, int *taken)
 }
 
 /*
+ * Nonzero for a YubiKey through ykcs11, which takes one-byte key ids only
+ * (the PIV slots) and reads just the first byte of a longer one: a key
+ * meant for a new id would land in, and replace, the key of another.
+ */
+static int
+one_byte_ids(const CK_TOKEN_INFO *ti)
+{
+	char model[sizeof(ti->model) + 1];
+
+	hwk_p11_field(ti->model, sizeof(ti->model), model, sizeof(model));
+	return strncmp(model, "YubiKey", 7) == 0;
+}
+
+/* Refuses an --id that a token of one-byte ids would cut short. */
+static int
+id_fits(struct hwk_ctx *ctx, const struct p11_opts *o,
+    const struct p11_tok *t)
+{
+	if (o->idlen <= 1 || !one_byte_ids(&t->ti))
+		return HWK_OK;
+	hwk_ctx_error(ctx, HWK_ERR_USAGE, "--id: token %s takes one-byte key "
+	    "ids only", t->name);
+	hwk_ctx_hint(ctx, "Use --id 01, 02, 03 or 04 for the PIV slots 9a, "
+	    "9c, 9d, 9e.");
+	return HWK_ERR_USAGE;
+}
+
+/*
  * The smallest one-byte id no object uses: a YubiKey's ykcs11 takes 1 to
  * 4 for its slots 9a, 9c, 9d, 9e (and only one-byte ids), and any other
- * token is content with it.  Random bytes only if all 255 are in use.
+ * token is content with it.  Random bytes only if all 255 are in use,
+ * and never on a token that would read only the first of them.
  */
 static int
 fresh_id(struct hwk_ctx *ctx, struct p11_conn *c, uint8_t *id, size_t *len)
@@ -932,6 +1147,14 @@ fresh_id(struct hwk_ctx *ctx, struct p11_conn *c, uint8_t *id, size_t *len)
 			return HWK_OK;
 		}
 	}
+	if (one_byte_ids(&c->ti)) {
+		hwk_ctx_error(ctx, HWK_ERR_DEVICE_FULL, "every one-byte key id "
+		    "on token %s is in use, and it takes no longer ones",
+		    c->name);
+		hwk_ctx_hint(ctx, "Remove a key you no longer use from the "
+		    "token first.");
+		return HWK_ERR_DEVICE_FULL;
+	}
 	if (RAND_bytes(id, 16) != 1)
 		return hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "no random bytes for "
 		    "a key id");
@@ -949,6 +1172,7 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 		{ CKA_PUBLIC_EXPONENT, NULL, 0 },
 	};
 	uint8_t *n = NULL, *e = NULL;
+	CK_ULONG nlen, elen;
 	CK_RV rv;
 	int r;
 
@@ -965,8 +1189,9 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 		    "public key of impossible size", c->name);
 		goto out;
 	}
-	if ((n = malloc(a[0].ulValueLen)) == NULL ||
-	    (e = malloc(a[1].ulValueLen)) == NULL) {
+	nlen = a[0].ulValueLen;
+	elen = a[1].ulValueLen;
+	if ((n = malloc(nlen)) == NULL || (e = malloc(elen)) == NULL) {
 		r = HWK_ERR_NOMEM;
 		goto out;
 	}
@@ -976,6 +1201,13 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	    CKR_OK) {
 		r = rv_error(ctx, rv, "cannot read the public key from token "
 		    "%s", c->name);
+		goto out;
+	}
+	/* What the module says it wrote must fit where it wrote it. */
+	if (a[0].ulValueLen == 0 || a[0].ulValueLen > nlen ||
+	    a[1].ulValueLen == 0 || a[1].ulValueLen > elen) {
+		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave an RSA "
+		    "public key longer than it said it was", c->name);
 		goto out;
 	}
 	if ((r = hwk_rsa_from_ne(n, a[0].ulValueLen, e, a[1].ulValueLen,
@@ -988,7 +1220,7 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	return r;
 }
 
-/* Refuses a private key the token left readable. */
+/* Refuses a private key the token left readable: not sensitive, extractable. */
 static int
 check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
 {
@@ -997,19 +1229,74 @@ check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
 		{ CKA_SENSITIVE, &sens, sizeof(sens) },
 		{ CKA_EXTRACTABLE, &extr, sizeof(extr) },
 	};
+	int readable, extractable;
 	CK_RV rv;
 
 	rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, a, 2);
 	/* A module that does not keep an attribute says so per attribute. */
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
 	    rv != CKR_ATTRIBUTE_SENSITIVE)
-		return rv_error(ctx, rv, "cannot read the new key's attributes "
-		    "on token %s", c->name);
-	if ((a[0].ulValueLen == sizeof(sens) && sens != CK_TRUE) ||
-	    (a[1].ulValueLen == sizeof(extr) && extr != CK_FALSE))
+		return rv_error(ctx, rv, "cannot read CKA_SENSITIVE and "
+		    "CKA_EXTRACTABLE of the new private key on token %s, to "
+		    "check that it cannot be read out", c->name);
+	readable = a[0].ulValueLen == sizeof(sens) && sens != CK_TRUE;
+	extractable = a[1].ulValueLen == sizeof(extr) && extr != CK_FALSE;
+	if (readable || extractable)
 		return hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s made a "
-		    "private key that can be read out (%s); it was removed",
-		    c->name, sens != CK_TRUE ? "not sensitive" : "extractable");
+		    "private key that can be read out: %s%s%s", c->name,
+		    readable ? "CKA_SENSITIVE is false" : "",
+		    readable && extractable ? " and " : "",
+		    extractable ? "CKA_EXTRACTABLE is true" : "");
+	return HWK_OK;
+}
+
+/*
+ * One attribute of obj, as many bytes as the module says and a NUL after
+ * them; lengths over max are refused.  optional: an attribute the module
+ * does not keep, will not tell or leaves empty gives NULL, not an error.
+ */
+static int
+attr_read(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
+    CK_ATTRIBUTE_TYPE type, const char *what, size_t max, int optional,
+    uint8_t **valp, size_t *lenp)
+{
+	CK_ATTRIBUTE a = { type, NULL, 0 };
+	uint8_t *v = NULL;
+	CK_ULONG room;
+	CK_RV rv;
+
+	*valp = NULL;
+	*lenp = 0;
+	rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
+	if (optional && (rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+	    rv == CKR_ATTRIBUTE_SENSITIVE || (rv == CKR_OK &&
+	    (a.ulValueLen == 0 || a.ulValueLen == CK_UNAVAILABLE_INFORMATION))))
+		return HWK_OK;
+	if (rv != CKR_OK)
+		return rv_error(ctx, rv, "cannot read %s on token %s", what,
+		    c->name);
+	if (a.ulValueLen > max)
+		return hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave %s "
+		    "of impossible size (%lu bytes)", c->name, what,
+		    (unsigned long)a.ulValueLen);
+	room = a.ulValueLen;
+	if ((v = calloc(1, room + 1)) == NULL)
+		return HWK_ERR_NOMEM;
+	a.pValue = v;
+	if ((rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1)) !=
+	    CKR_OK) {
+		free(v);
+		return rv_error(ctx, rv, "cannot read %s on token %s", what,
+		    c->name);
+	}
+	/* What the module says it wrote must fit where it wrote it. */
+	if (a.ulValueLen > room) {
+		free(v);
+		return hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave %s "
+		    "longer than it said it was", c->name, what);
+	}
+	*valp = v;
+	*lenp = a.ulValueLen;
 	return HWK_OK;
 }
 
@@ -1022,39 +1309,119 @@ static int
 read_label(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
     char **labelp)
 {
-	CK_ATTRIBUTE a = { CKA_LABEL, NULL, 0 };
-	char *l = NULL;
-	CK_RV rv;
+	uint8_t *l;
+	size_t len;
+	int r;
 
 	*labelp = NULL;
-	rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
-	if (rv == CKR_ATTRIBUTE_TYPE_INVALID || (rv == CKR_OK &&
-	    (a.ulValueLen == 0 || a.ulValueLen == CK_UNAVAILABLE_INFORMATION)))
-		return HWK_OK;
-	if (rv == CKR_OK && a.ulValueLen > 4096)
-		rv = CKR_GENERAL_ERROR;
-	if (rv == CKR_OK && (l = calloc(1, a.ulValueLen + 1)) == NULL)
-		return HWK_ERR_NOMEM;
-	if (rv == CKR_OK) {
-		a.pValue = l;
-		rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
-	}
-	if (rv != CKR_OK) {
-		free(l);
-		return rv_error(ctx, rv, "cannot read the new key's label on "
-		    "token %s", c->name);
-	}
-	*labelp = l;
+	if ((r = attr_read(ctx, c, obj, CKA_LABEL, "the new key's label",
+	    4096, 1, &l, &len)) != 0)
+		return r;
+	*labelp = (char *)l;
 	return HWK_OK;
 }
 
-/* Erases the pair, private half first; both are tried whatever happens. */
+/*
+ * The id the token gave the new key, which is not always the one asked
+ * for (ykcs11 reads the first byte of a longer one): the stub must name
+ * the id that is there.  A module that does not say leaves ours.
+ */
+static int
+read_id(struct hwk_ctx *ctx, struct p11_key *pk)
+{
+	char asked[2 * HWK_P11_ID_MAX + 1], got[2 * HWK_P11_ID_MAX + 1];
+	uint8_t *v;
+	size_t len;
+	int r;
+
+	if ((r = attr_read(ctx, pk->conn, pk->priv, CKA_ID, "the new key's id",
+	    HWK_P11_ID_MAX, 1, &v, &len)) != 0 || v == NULL)
+		return r;
+	if (len != pk->idlen || memcmp(v, pk->id, len) != 0) {
+		hwk_p11_id_format(pk->id, pk->idlen, asked, sizeof(asked));
+		hwk_p11_id_format(v, len, got, sizeof(got));
+		hwk_ctx_notice(ctx, "Token %s stored the key under id %s, not "
+		    "%s.", pk->conn->name, got, asked);
+		memcpy(pk->id, v, len);
+		pk->idlen = len;
+	}
+	free(v);
+	return HWK_OK;
+}
+
+/*
+ * What of the key a session of its own still finds under its id, or NULL:
+ * ykcs11 answers CKR_OK to C_DestroyObject on a key yet drops only its
+ * session's copy (and the certificate), and the key, still in its PIV
+ * slot, is back in the next session.  The other session is closed again,
+ * which keeps the login of ours.
+ */
+static CK_RV
+left_behind(struct p11_key *pk, const char **whatp)
+{
+	static const struct {
+		CK_OBJECT_CLASS	 cls;
+		const char	*what;
+	} kinds[] = {
+		{ CKO_PRIVATE_KEY, "private key" },
+		{ CKO_PUBLIC_KEY, "public key" },
+		{ CKO_CERTIFICATE, "certificate" },
+	};
+	struct p11_conn *c = pk->conn;
+	CK_OBJECT_CLASS cls;
+	CK_ATTRIBUTE tmpl[] = {
+		{ CKA_CLASS, &cls, sizeof(cls) },
+		{ CKA_ID, pk->id, pk->idlen },
+	};
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE obj;
+	CK_ULONG n;
+	size_t i;
+	CK_RV rv;
+
+	*whatp = NULL;
+	if ((rv = c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION, NULL,
+	    NULL, &s)) != CKR_OK)
+		return rv;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		cls = kinds[i].cls;
+		if ((rv = find_in(c, s, tmpl, 2, &obj, 1, &n)) != CKR_OK)
+			break;
+		if (n > 0) {
+			*whatp = kinds[i].what;
+			break;
+		}
+	}
+	c->mod->fn->C_CloseSession(s);
+	return rv;
+}
+
+/* The PIV slot a one-byte ykcs11 id stands for, for messages. */
+static const char *
+piv_slot(const uint8_t *id, size_t idlen)
+{
+	static const char *const slots[] = { NULL, "9a", "9c", "9d", "9e" };
+
+	return idlen == 1 && id[0] >= 1 && id[0] <= 4 ? slots[id[0]] : "SLOT";
+}
+
+/*
+ * Erases the pair, private half first; both are tried whatever happens.
+ * Only a session of its own that finds nothing under the id makes it
+ * gone: a module's CKR_OK is not enough (ykcs11).
+ */
 static int
 destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 {
 	CK_FUNCTION_LIST *fn = pk->conn->mod->fn;
-	CK_RV rv1 = CKR_OK, rv2 = CKR_OK;
+	CK_RV rv1 = CKR_OK, rv2 = CKR_OK, rv;
+	char idhex[2 * HWK_P11_ID_MAX + 1];
+	const char *left;
 
+	if (pk->priv == CK_INVALID_HANDLE && pk->pub == CK_INVALID_HANDLE &&
+	    !pk->lingers)
+		return HWK_OK;
+	hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
 	if (pk->priv != CK_INVALID_HANDLE &&
 	    (rv1 = fn->C_DestroyObject(pk->conn->sess, pk->priv)) == CKR_OK)
 		pk->priv = CK_INVALID_HANDLE;
@@ -1062,9 +1429,6 @@ destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 	    (rv2 = fn->C_DestroyObject(pk->conn->sess, pk->pub)) == CKR_OK)
 		pk->pub = CK_INVALID_HANDLE;
 	if (rv1 != CKR_OK || rv2 != CKR_OK) {
-		char idhex[2 * HWK_P11_ID_MAX + 1];
-
-		hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
 		rv_error(ctx, rv1 != CKR_OK ? rv1 : rv2, "cannot remove the "
 		    "new key (id %s) from token %s", idhex, pk->conn->name);
 		hwk_ctx_hint(ctx, "Remove it by hand: pkcs11-tool --module %s "
@@ -1072,7 +1436,47 @@ destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 		    "--type pubkey).", pk->conn->mod->path, idhex);
 		return hwk_p11_rv_err(rv1 != CKR_OK ? rv1 : rv2);
 	}
+	pk->lingers = 1;
+	if ((rv = left_behind(pk, &left)) != CKR_OK) {
+		rv_error(ctx, rv, "token %s said it removed the new key (id "
+		    "%s), but a session to check it could not be had",
+		    pk->conn->name, idhex);
+		hwk_ctx_hint(ctx, "See for yourself: pkcs11-tool --module %s "
+		    "--login --list-objects --id %s.", pk->conn->mod->path,
+		    idhex);
+		return hwk_p11_rv_err(rv);
+	}
+	if (left != NULL) {
+		hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s still holds the "
+		    "new key's %s (id %s): its module said the key was "
+		    "removed, but a new session finds it again", pk->conn->name,
+		    left, idhex);
+		hwk_ctx_hint(ctx, "The key stays in its slot until another key "
+		    "is made there.  On a YubiKey with firmware 5.7 or later, "
+		    "remove it with: ykman piv keys delete %s.",
+		    piv_slot(pk->id, pk->idlen));
+		return HWK_ERR_DEVICE;
+	}
+	pk->lingers = 0;
 	return HWK_OK;
+}
+
+/*
+ * Takes h as pk's private key, with whether it wants the PIN again at each
+ * signature (CKA_ALWAYS_AUTHENTICATE, YubiKey slot 9c): the one place that
+ * sets pk->priv to a key, so that no way of finding it skips the question.
+ */
+static void
+priv_set(struct p11_key *pk, CK_OBJECT_HANDLE h)
+{
+	CK_BBOOL aa = CK_FALSE;
+	CK_ATTRIBUTE a = { CKA_ALWAYS_AUTHENTICATE, &aa, sizeof(aa) };
+
+	pk->priv = h;
+	pk->always_auth = 0;
+	if (h != CK_INVALID_HANDLE && pk->conn->mod->fn->C_GetAttributeValue(
+	    pk->conn->sess, h, &a, 1) == CKR_OK && a.ulValueLen == sizeof(aa))
+		pk->always_auth = aa == CK_TRUE;
 }
 
 static void
@@ -1270,7 +1674,7 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	struct p11_opts o;
 	struct p11_mod *m, *only = NULL;
 	struct p11_tok t;
-	CK_SLOT_ID slots[MAX_SLOTS];
+	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n, i;
 	char field[80], why[128];
 	int r;
@@ -1299,7 +1703,8 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 		    sizeof(m->info.libraryDescription), field, sizeof(field));
 		hwk_out_str(out, "description", field);
 		hwk_out_begin_array(out, "tokens");
-		if (slot_list(m, slots, &n) != CKR_OK)
+		free(slots);
+		if (slot_list(m, &slots, &n) != CKR_OK)
 			n = 0;
 		for (i = 0; i < n; i++) {
 			memset(&t, 0, sizeof(t));
@@ -1338,6 +1743,7 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 		hwk_out_end_object(out);
 	}
 	hwk_out_end_array(out);
+	free(slots);
 	opts_clear(&o);
 	return HWK_OK;
 }
@@ -1356,8 +1762,9 @@ p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 		return r;
 	if ((r = opts_get(ctx, &o)) != 0)
 		return r;
-	if ((r = select_token(ctx, &o, o.uri, 1, &tok)) == 0)
-		r = bits_fit(ctx, &tok, gp->bits);
+	if ((r = select_token(ctx, &o, o.uri, 1, &tok)) == 0 &&
+	    (r = bits_fit(ctx, &tok, gp->bits)) == 0)
+		r = id_fits(ctx, &o, &tok);
 	opts_clear(&o);
 	return r;
 }
@@ -1380,7 +1787,8 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		return r;
 	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
 	    (r = select_token(ctx, &o, o.uri, 1, &tok)) != 0 ||
-	    (r = bits_fit(ctx, &tok, gp->bits)) != 0)
+	    (r = bits_fit(ctx, &tok, gp->bits)) != 0 ||
+	    (r = id_fits(ctx, &o, &tok)) != 0)
 		goto out;
 	if ((pk = calloc(1, sizeof(*pk))) == NULL) {
 		r = HWK_ERR_NOMEM;
@@ -1426,6 +1834,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	free(pk->label);
 	pk->label = NULL;
 	if ((r = read_rsa(ctx, pk->conn, pk->pub, &pkey)) != 0 ||
+	    (r = read_id(ctx, pk)) != 0 ||
 	    (r = check_private(ctx, pk->conn, pk->priv)) != 0 ||
 	    (r = read_label(ctx, pk->conn, pk->priv, &pk->label)) != 0) {
 		char detail[1024], advice[1024];
@@ -1437,9 +1846,19 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 			    "the token", detail);
 			if (*advice != '\0')
 				hwk_ctx_hint(ctx, "%s", advice);
+		} else {
+			/* Both why it failed and why the key is still there. */
+			char left[1024];
+
+			snprintf(left, sizeof(left), "%s", hwk_ctx_detail(ctx));
+			snprintf(advice, sizeof(advice), "%s",
+			    hwk_ctx_advice(ctx));
+			hwk_ctx_error(ctx, r, "%s; and then %s", detail, left);
+			hwk_ctx_hint(ctx, "%s", advice);
 		}
 		goto out;
 	}
+	priv_set(pk, pk->priv);
 	if ((r = hwk_key_new(&hwk_backend_pkcs11, keyp)) != 0 ||
 	    (r = hwk_key_set_comment(*keyp, gp->comment)) != 0) {
 		destroy_pair(ctx, pk);
@@ -1457,11 +1876,31 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	return r;
 }
 
+/* Nonzero if stub reads back as naming the key pk on its token. */
+static int
+stub_reads_back(const char *stub, const struct p11_key *pk)
+{
+	struct hwk_p11_stub st;
+	char want[HWK_P11_NAME_MAX], got[HWK_P11_NAME_MAX];
+	int ok;
+
+	if (hwk_p11_stub_parse((const uint8_t *)stub, strlen(stub), &st,
+	    NULL) != 0)
+		return 0;
+	hwk_p11_token_name(&pk->conn->ti, want, sizeof(want));
+	hwk_p11_token_name(&st.token, got, sizeof(got));
+	ok = st.idlen == pk->idlen && memcmp(st.id, pk->id, pk->idlen) == 0 &&
+	    strcmp(want, got) == 0;
+	hwk_p11_stub_clear(&st);
+	return ok;
+}
+
 static int
 p11_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
     const struct hwk_genparams *gp, struct hwk_buf *out)
 {
 	const struct p11_key *pk = key->impl;
+	const char *label;
 	char *stub = NULL;
 	int r;
 
@@ -1469,9 +1908,38 @@ p11_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
 	if (pk == NULL)
 		return hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "not a key on "
 		    "a token");
-	if ((r = hwk_p11_stub_format(&pk->conn->ti, pk->id, pk->idlen,
-	    pk->label, pk->conn->mod->path, &stub)) != 0)
-		return hwk_ctx_error(ctx, r, "cannot write the key's URI");
+	/*
+	 * The key is found by its id; the label is a courtesy to the reader,
+	 * and percent-encoded a long one would make a stub too long to read.
+	 */
+	label = pk->label;
+	if (label != NULL && strlen(label) > HWK_P11_STUB_LABEL_MAX)
+		label = NULL;
+	for (;;) {
+		if ((r = hwk_p11_stub_format(&pk->conn->ti, pk->id, pk->idlen,
+		    label, pk->conn->mod->path, &stub)) != 0)
+			return hwk_ctx_error(ctx, r, "cannot write the key's "
+			    "URI");
+		/* A stub that does not read back would strand the key. */
+		if (stub_reads_back(stub, pk))
+			break;
+		if (label == NULL) {
+			r = hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE, "the key's "
+			    "URI would be %zu bytes, and hwkeygen reads back "
+			    "%d at most", strlen(stub), HWK_P11_STUB_MAX);
+			hwk_ctx_hint(ctx, "The module's path makes it long: "
+			    "give --module a shorter path to the module (a "
+			    "symbolic link will do).");
+			free(stub);
+			return r;
+		}
+		label = NULL;
+		free(stub);
+		stub = NULL;
+	}
+	if (label == NULL && pk->label != NULL && *pk->label != '\0')
+		hwk_ctx_notice(ctx, "The key's label is too long to repeat in "
+		    "its file, which names the key by its id.");
 	r = hwk_buf_put(out, stub, strlen(stub));
 	free(stub);
 	return r;
@@ -1500,9 +1968,11 @@ p11_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
 
 /* The public key of pk: its public object, else (logged in) its private one. */
 static int
-find_public(struct hwk_ctx *ctx, struct p11_key *pk, EVP_PKEY **pkeyp)
+find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
+    EVP_PKEY **pkeyp)
 {
 	struct p11_conn *c = pk->conn;
+	CK_OBJECT_HANDLE h;
 	char idhex[2 * HWK_P11_ID_MAX + 1];
 	CK_RV rv;
 	int r;
@@ -1514,14 +1984,15 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, EVP_PKEY **pkeyp)
 	if (pk->pub != CK_INVALID_HANDLE)
 		return read_rsa(ctx, c, pk->pub, pkeyp);
 	/* Some tokens keep no public object: the private one has n and e. */
-	if ((r = conn_login(ctx, c, CKU_USER, hwk_ctx_opt(ctx,
-	    "pin-source"))) != 0)
+	if ((r = conn_login(ctx, c, CKU_USER, pin_source)) != 0)
 		return r;
-	if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
-	    &pk->priv)) != CKR_OK)
+	if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen, &h)) !=
+	    CKR_OK)
 		return rv_error(ctx, rv, "cannot search token %s", c->name);
-	if (pk->priv != CK_INVALID_HANDLE)
+	if (h != CK_INVALID_HANDLE) {
+		priv_set(pk, h);
 		return read_rsa(ctx, c, pk->priv, pkeyp);
+	}
 	hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
 	hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s has no key with id %s",
 	    c->name, idhex);
@@ -1581,7 +2052,7 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	if ((r = conn_open(ctx, &tok, 0, &pk->conn)) != 0)
 		goto out;
 	pk->epoch = pk->conn->epoch;
-	if ((r = find_public(ctx, pk, &pkey)) != 0)
+	if ((r = find_public(ctx, pk, o.pin_source, &pkey)) != 0)
 		goto out;
 	if ((r = hwk_key_new(&hwk_backend_pkcs11, keyp)) != 0)
 		goto out;
@@ -1595,6 +2066,62 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	p11_kit_uri_free(uri);
 	hwk_p11_stub_clear(&st);
 	opts_clear(&o);
+	return r;
+}
+
+/*
+ * Refuses a private key whose modulus is not pkey's: the key found under
+ * the id (after a reset, say) is another one.  A token that will not tell
+ * a private key's modulus has it on the public object of the same id.
+ */
+static int
+key_matches(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey)
+{
+	struct p11_conn *c = pk->conn;
+	CK_OBJECT_HANDLE pub;
+	BIGNUM *want = NULL, *got = NULL;
+	uint8_t *n = NULL;
+	size_t nlen = 0;
+	char idhex[2 * HWK_P11_ID_MAX + 1];
+	CK_RV rv;
+	int r;
+
+	if ((r = attr_read(ctx, c, pk->priv, CKA_MODULUS, "the key's modulus",
+	    RSA_MAX_BYTES + 1, 1, &n, &nlen)) != 0)
+		return r;
+	if (n == NULL) {
+		if ((rv = find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
+		    &pub)) != CKR_OK)
+			return rv_error(ctx, rv, "cannot search token %s",
+			    c->name);
+		if (pub != CK_INVALID_HANDLE && (r = attr_read(ctx, c, pub,
+		    CKA_MODULUS, "the key's modulus", RSA_MAX_BYTES + 1, 1, &n,
+		    &nlen)) != 0)
+			return r;
+	}
+	if (n == NULL)
+		return HWK_OK;	/* nothing to compare; label and serial match */
+	if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &want) != 1 ||
+	    (got = BN_bin2bn(n, (int)nlen, NULL)) == NULL) {
+		r = hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "cannot compare the "
+		    "key's modulus");
+		goto out;
+	}
+	if (BN_cmp(want, got) != 0) {
+		hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
+		r = hwk_ctx_error(ctx, HWK_ERR_WRONG_DEVICE, "token %s holds "
+		    "another key under id %s than the one named: its modulus "
+		    "differs", c->name, idhex);
+		hwk_ctx_hint(ctx, "The key was replaced on the token, or "
+		    "another token with the same label and serial took its "
+		    "place; make a new key file for the key that is there.");
+		goto out;
+	}
+	r = HWK_OK;
+ out:
+	BN_free(want);
+	BN_free(got);
+	free(n);
 	return r;
 }
 
@@ -1647,50 +2174,87 @@ digest_info(const EVP_MD *md, const uint8_t *data, size_t len,
 	return r;
 }
 
-/* One signature, no retries; *lost if the session or login went away. */
+/* What a failed signature wants before its one more try. */
+enum sign_retry {
+	RETRY_NONE,
+	RETRY_FIND,	/* the key's handle went stale: find the key again */
+	RETRY_SESSION,	/* the session, its login or its operation went wrong */
+};
+
+/*
+ * The retry for a CKR_ from finding the key, C_SignInit or C_Sign.  A login
+ * the token lost (another application reset the card) or an operation left
+ * hanging needs a new session and a fresh login, never a PIN tried twice; a
+ * stale handle needs only the key found again, since a new session would
+ * log out every key of the token.
+ */
+static enum sign_retry
+sign_retry_for(CK_RV rv)
+{
+	switch (rv) {
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_OPERATION_ACTIVE:
+		return RETRY_SESSION;
+	case CKR_OBJECT_HANDLE_INVALID:
+	case CKR_KEY_HANDLE_INVALID:
+		return RETRY_FIND;
+	}
+	return RETRY_NONE;
+}
+
+/* One signature, no retries; *retry says what a second try would need. */
 static int
-sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
-    const uint8_t *data, size_t len, uint8_t *sig, CK_ULONG *siglen,
-    int *lost)
+sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
+    int alg, const uint8_t *data, size_t len, uint8_t *sig, CK_ULONG *siglen,
+    enum sign_retry *retry)
 {
 	struct p11_conn *c = pk->conn;
 	CK_FUNCTION_LIST *fn = c->mod->fn;
 	CK_MECHANISM mech = { CKM_RSA_PKCS, NULL, 0 };
-	CK_BBOOL aa = CK_FALSE;
-	CK_ATTRIBUTE a = { CKA_ALWAYS_AUTHENTICATE, &aa, sizeof(aa) };
+	CK_OBJECT_HANDLE h;
 	const EVP_MD *md;
 	uint8_t *di = NULL;
 	const uint8_t *in = data;
 	size_t inlen = len;
-	char idhex[2 * HWK_P11_ID_MAX + 1];
+	char idhex[2 * HWK_P11_ID_MAX + 1], *src = NULL;
 	int r, hashed;
 	CK_RV rv;
 
-	*lost = 0;
-	if ((r = conn_login(ctx, c, CKU_USER, hwk_ctx_opt(ctx,
-	    "pin-source"))) != 0)
-		return r;
+	*retry = RETRY_NONE;
+	if ((r = pin_source_get(ctx, NULL, &src)) != 0)
+		goto out;
+	if ((r = conn_login(ctx, c, CKU_USER, src)) != 0) {
+		if (c->gone)
+			*retry = RETRY_SESSION;
+		goto out;
+	}
 	if (pk->epoch != c->epoch) {
 		pk->pub = pk->priv = CK_INVALID_HANDLE;
 		pk->epoch = c->epoch;
 	}
 	if (pk->priv == CK_INVALID_HANDLE) {
 		if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
-		    &pk->priv)) != CKR_OK) {
-			*lost = rv == CKR_SESSION_HANDLE_INVALID ||
-			    rv == CKR_SESSION_CLOSED;
-			return rv_error(ctx, rv, "cannot search token %s",
+		    &h)) != CKR_OK) {
+			*retry = sign_retry_for(rv);
+			r = rv_error(ctx, rv, "cannot search token %s",
 			    c->name);
+			goto out;
 		}
-		if (pk->priv == CK_INVALID_HANDLE) {
+		if (h == CK_INVALID_HANDLE) {
 			hwk_p11_id_format(pk->id, pk->idlen, idhex,
 			    sizeof(idhex));
-			return hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s "
+			r = hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s "
 			    "has no private key with id %s", c->name, idhex);
+			goto out;
 		}
-		if (fn->C_GetAttributeValue(c->sess, pk->priv, &a, 1) ==
-		    CKR_OK)
-			pk->always_auth = aa == CK_TRUE;
+		priv_set(pk, h);
+		/* The key under the id is the key of the file, still. */
+		if ((r = key_matches(ctx, pk, pkey)) != 0) {
+			pk->priv = CK_INVALID_HANDLE;
+			goto out;
+		}
 	}
 	sign_mechs(pk);
 	switch (alg) {
@@ -1710,8 +2274,9 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 		mech.mechanism = CKM_SHA1_RSA_PKCS;
 		break;
 	default:
-		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "unknown "
+		r = hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "unknown "
 		    "signature algorithm %d", alg);
+		goto out;
 	}
 	if (!hashed) {
 		/* The token pads, we hash: PKCS#1 v1.5 over a DigestInfo. */
@@ -1723,28 +2288,29 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 		in = di;
 	}
 	if ((rv = fn->C_SignInit(c->sess, &mech, pk->priv)) != CKR_OK) {
-		*lost = rv == CKR_SESSION_HANDLE_INVALID ||
-		    rv == CKR_SESSION_CLOSED || rv == CKR_USER_NOT_LOGGED_IN ||
-		    rv == CKR_OBJECT_HANDLE_INVALID ||
-		    rv == CKR_KEY_HANDLE_INVALID;
+		*retry = sign_retry_for(rv);
 		r = rv_error(ctx, rv, "token %s cannot start signing", c->name);
 		goto out;
 	}
 	/* A key that asks every time (YubiKey slot 9c) wants the PIN now. */
 	if (pk->always_auth && (r = conn_login(ctx, c, CKU_CONTEXT_SPECIFIC,
-	    hwk_ctx_opt(ctx, "pin-source"))) != 0) {
+	    src)) != 0) {
 		/* PKCS#11 2.40 cannot cancel C_SignInit: a new session can. */
 		sess_restart(c);
 		goto out;
 	}
 	if ((rv = fn->C_Sign(c->sess, (CK_BYTE *)in, inlen, sig, siglen)) !=
 	    CKR_OK) {
+		/* The login may be gone with it: ask the token next time. */
+		c->user = NO_USER;
+		*retry = sign_retry_for(rv);
 		r = rv_error(ctx, rv, "token %s could not sign", c->name);
 		goto out;
 	}
 	r = HWK_OK;
  out:
 	OPENSSL_free(di);
+	free(src);
 	return r;
 }
 
@@ -1756,7 +2322,8 @@ p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	uint8_t *sig = NULL;
 	size_t modlen;
 	CK_ULONG siglen;
-	int r, lost;
+	enum sign_retry retry;
+	int r;
 
 	*sigp = NULL;
 	*siglenp = 0;
@@ -1767,13 +2334,20 @@ p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	if (modlen == 0 || (sig = calloc(1, modlen)) == NULL)
 		return HWK_ERR_NOMEM;
 	siglen = modlen;
-	r = sign_once(ctx, pk, alg, data, len, sig, &siglen, &lost);
-	if (r != 0 && lost) {
-		/* Token reset or pulled and put back: once more, afresh. */
+	r = sign_once(ctx, pk, key->pkey, alg, data, len, sig, &siglen,
+	    &retry);
+	if (r != 0 && retry == RETRY_FIND) {
+		/* The handle went stale (the token dropped it): find it. */
+		pk->pub = pk->priv = CK_INVALID_HANDLE;
+		siglen = modlen;
+		r = sign_once(ctx, pk, key->pkey, alg, data, len, sig, &siglen,
+	    &retry);
+	} else if (r != 0 && retry == RETRY_SESSION) {
+		/* Token reset, or pulled and put back: once more, afresh. */
 		siglen = modlen;
 		if ((r = conn_reopen(ctx, pk->conn)) == 0)
-			r = sign_once(ctx, pk, alg, data, len, sig, &siglen,
-			    &lost);
+			r = sign_once(ctx, pk, key->pkey, alg, data, len, sig,
+			    &siglen, &retry);
 	}
 	if (r != 0)
 		goto out;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
@@ -91,21 +92,39 @@ hwk_p11_token_name(const CK_TOKEN_INFO *ti, char *buf, size_t len)
 		snprintf(buf, len, "'%s'", label);
 }
 
+/*
+ * s as a message may show it: cut before a PIN (pin-value=, its name maybe
+ * percent-encoded), which must never reach a terminal or a log.
+ */
+static void
+uri_shown(const char *s, char *buf, size_t len)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (strncasecmp(s + n, "pin-value", 9) == 0 ||
+		    strncasecmp(s + n, "pin%2d", 6) == 0)
+			break;
+	snprintf(buf, len, "%.*s%s", (int)n, s, s[n] != '\0' ? "..." : "");
+}
+
 int
 hwk_p11_uri_parse(struct hwk_ctx *ctx, const char *what, const char *s,
     P11KitUri **urip)
 {
 	P11KitUri *uri = NULL;
+	char shown[512];
 	int r;
 
 	*urip = NULL;
+	uri_shown(s, shown, sizeof(shown));
 	if ((uri = p11_kit_uri_new()) == NULL)
 		return HWK_ERR_NOMEM;
 	if ((r = p11_kit_uri_parse(s, P11_KIT_URI_FOR_ANY, uri)) !=
 	    P11_KIT_URI_OK) {
 		p11_kit_uri_free(uri);
 		hwk_ctx_error(ctx, HWK_ERR_USAGE, "%s '%s' is not a PKCS#11 URI: "
-		    "%s", what, s, p11_kit_uri_message(r));
+		    "%s", what, shown, p11_kit_uri_message(r));
 		hwk_ctx_hint(ctx, "Write it as RFC 7512 says, for example "
 		    "'pkcs11:token=My%%20Token;serial=1234'.");
 		return HWK_ERR_USAGE;
@@ -114,7 +133,7 @@ hwk_p11_uri_parse(struct hwk_ctx *ctx, const char *what, const char *s,
 	if (p11_kit_uri_any_unrecognized(uri)) {
 		p11_kit_uri_free(uri);
 		hwk_ctx_error(ctx, HWK_ERR_USAGE, "%s '%s' has a part that "
-		    "hwkeygen does not know", what, s);
+		    "hwkeygen does not know", what, shown);
 		hwk_ctx_hint(ctx, "Use token=, serial=, manufacturer=, model=, "
 		    "slot-id=, module-name= or module-path=.");
 		return HWK_ERR_USAGE;

@@ -616,17 +616,18 @@ signal_pending(void)
 }
 
 /* Removes a key just made in a device, saying so if that fails too. */
-static void
+static int
 rollback(struct hwk_ctx *ctx, const struct hwk_backend *b,
     struct hwk_key *key)
 {
 	int r;
 
 	if (b->destroy == NULL || key == NULL)
-		return;
+		return HWK_OK;
 	if ((r = b->destroy(ctx, key)) != 0)
 		hwk_report(ctx, r, "could not remove the new key from the "
 		    "%s device", b->name);
+	return r;
 }
 
 static int
@@ -885,9 +886,10 @@ do_generate(struct hwk_ctx *ctx)
 		goto out;
 	}
 	if (blocked && signal_pending()) {
-		rollback(ctx, b, key);
-		fprintf(stderr, "hwkeygen: interrupted; the new key was "
-		    "removed and nothing was written\n");
+		/* Only what the device confirmed is said to be gone. */
+		fprintf(stderr, "hwkeygen: interrupted; %s and nothing was "
+		    "written\n", rollback(ctx, b, key) == 0 ? "the new key was "
+		    "removed" : "the new key could not be removed (see above)");
 		rc = EXIT_SIGNAL;
 		goto out;
 	}

@@ -75,4 +75,36 @@ fwd_pad(unsigned char *field, size_t len, const char *s)
 	memcpy(field, s, n < len ? n : len);
 }
 
+/*
+ * HWK_FAKE_ONE_BYTE_IDS_TAKEN=1: a search for any one-byte CKA_ID finds an
+ * object, as on a token whose 255 one-byte ids are all in use.  The
+ * modules call fwd_taken_init() from C_FindObjectsInit and, while it
+ * holds, answer C_FindObjects with fwd_taken_find().
+ */
+#define FWD_TAKEN_OBJECT	0x7fff0001UL
+
+static int fwd_taken;		/* this search finds the made-up object */
+
+static __attribute__((unused)) void
+fwd_taken_init(const CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	CK_ULONG i;
+
+	fwd_taken = 0;
+	for (i = 0; i < n && env_ulong("HWK_FAKE_ONE_BYTE_IDS_TAKEN", 0); i++)
+		if (t[i].type == CKA_ID && t[i].ulValueLen == 1)
+			fwd_taken = 1;
+}
+
+static __attribute__((unused)) void
+fwd_taken_find(CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *n)
+{
+	*n = 0;
+	if (max > 0 && fwd_taken == 1) {
+		objs[0] = FWD_TAKEN_OBJECT;
+		*n = 1;
+		fwd_taken = 2;		/* found once, as one object is */
+	}
+}
+
 #endif /* HWK_TEST_P11FWD_H */

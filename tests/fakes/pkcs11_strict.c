@@ -10,15 +10,25 @@
  *   - an attribute ykcs11 does not know is CKR_ATTRIBUTE_TYPE_INVALID, a
  *     public exponent other than 65537 or a size other than 1024/2048 is
  *     CKR_ATTRIBUTE_VALUE_INVALID;
- *   - labels are the slot's own, as ykcs11 names its objects.
+ *   - labels are the slot's own, as ykcs11 names its objects;
+ *   - C_DestroyObject on a key says CKR_OK but only hides it from the
+ *     session that asked: the key stays in its PIV slot, and every other
+ *     session (ykcs11: the next one) finds it again.
  *
- *   HWK_FAKE_REAL=path, HWK_FAKE_LOG=path as in p11fwd.h.
+ *   HWK_FAKE_REAL=path, HWK_FAKE_LOG=path, HWK_FAKE_ONE_BYTE_IDS_TAKEN=1
+ *   as in p11fwd.h; HWK_FAKE_DELAY_MS=n: C_GenerateKeyPair takes n ms
+ *   longer.
  */
+#include <time.h>
+
 #include "p11fwd.h"
 
 #define FACTORY_MGMKEY	"010203040506070801020304050607080102030405060708"
 
 static int so_in;		/* the SO (management key) is logged in */
+static CK_OBJECT_HANDLE hidden[16];	/* keys "destroyed" ... */
+static CK_SESSION_HANDLE hidden_in;	/* ... as this session sees it */
+static size_t nhidden;
 
 static const char *const slot_names[] = {
 	NULL, "PIV Authentication", "Digital Signature", "Key Management",
@@ -191,6 +201,9 @@ st_GenerateKeyPair(CK_SESSION_HANDLE sess, CK_MECHANISM *m,
     CK_ATTRIBUTE *pubt, CK_ULONG npub, CK_ATTRIBUTE *privt, CK_ULONG npriv,
     CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
+	unsigned long ms = env_ulong("HWK_FAKE_DELAY_MS", 0);
+	struct timespec ts = { (time_t)(ms / 1000),
+	    (long)(ms % 1000) * 1000000 };
 	CK_ATTRIBUTE pt[34], qt[34];
 	char plabel[64], qlabel[64];
 	CK_ULONG np, nq;
@@ -215,9 +228,70 @@ st_GenerateKeyPair(CK_SESSION_HANDLE sess, CK_MECHANISM *m,
 		nq = rewrite(privt, npriv, qt, 0, qlabel);
 		rv = real->C_GenerateKeyPair(sess, m, pt, np, qt, nq, pub,
 		    priv);
+		if (ms > 0)
+			nanosleep(&ts, NULL);
 	}
 	fwd_log("C_GenerateKeyPair 0x%lx", (unsigned long)rv);
 	return rv;
+}
+
+/* ykcs11 cannot delete a key from its PIV slot, yet says it did. */
+static CK_RV
+st_DestroyObject(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE obj)
+{
+	CK_OBJECT_CLASS cls = 0;
+	CK_ATTRIBUTE a = { CKA_CLASS, &cls, sizeof(cls) };
+
+	if (real->C_GetAttributeValue(sess, obj, &a, 1) == CKR_OK &&
+	    (cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY)) {
+		if (hidden_in != sess)
+			nhidden = 0;
+		hidden_in = sess;
+		if (nhidden < sizeof(hidden) / sizeof(hidden[0]))
+			hidden[nhidden++] = obj;
+		fwd_log("C_DestroyObject 0x0 (kept)");
+		return CKR_OK;
+	}
+	return real->C_DestroyObject(sess, obj);
+}
+
+static CK_RV
+st_FindObjectsInit(CK_SESSION_HANDLE sess, CK_ATTRIBUTE *t, CK_ULONG n)
+{
+	fwd_taken_init(t, n);
+	return real->C_FindObjectsInit(sess, t, n);
+}
+
+static CK_RV
+st_FindObjects(CK_SESSION_HANDLE sess, CK_OBJECT_HANDLE *objs, CK_ULONG max,
+    CK_ULONG *n)
+{
+	CK_ULONG i, k;
+	size_t j;
+	CK_RV rv;
+
+	if (fwd_taken) {
+		fwd_taken_find(objs, max, n);
+		return CKR_OK;
+	}
+	if ((rv = real->C_FindObjects(sess, objs, max, n)) != CKR_OK ||
+	    sess != hidden_in)
+		return rv;
+	for (i = k = 0; i < *n; i++) {
+		for (j = 0; j < nhidden && hidden[j] != objs[i]; j++)
+			;
+		if (j == nhidden)
+			objs[k++] = objs[i];
+	}
+	*n = k;
+	return CKR_OK;
+}
+
+static CK_RV
+st_FindObjectsFinal(CK_SESSION_HANDLE sess)
+{
+	fwd_taken = 0;
+	return real->C_FindObjectsFinal(sess);
 }
 
 CK_RV
@@ -233,6 +307,10 @@ C_GetFunctionList(CK_FUNCTION_LIST **list)
 	ours.C_Login = st_Login;
 	ours.C_Logout = st_Logout;
 	ours.C_GenerateKeyPair = st_GenerateKeyPair;
+	ours.C_DestroyObject = st_DestroyObject;
+	ours.C_FindObjectsInit = st_FindObjectsInit;
+	ours.C_FindObjects = st_FindObjects;
+	ours.C_FindObjectsFinal = st_FindObjectsFinal;
 	*list = &ours;
 	return CKR_OK;
 }

@@ -129,14 +129,46 @@ check "token back: it signs again" $SIGNPY "$SOCK" token.pub 2
 check "the TPM key was not disturbed" $SIGNPY "$SOCK" tpm.pub 1
 kill_wait "$AGENT_PID"
 
-# A wrong PIN: that signature fails, is logged, and is never retried.
+# Another application reset the card: C_Sign finds us logged out.  A new
+# session and one fresh login, and the signature is made all the same.
+: >fake.log
+HWK_FAKE_FAIL=C_Sign HWK_FAKE_FAIL_NTH=2 HWK_FAKE_FAIL_RV=0x101 \
+    HWK_FAKE_FAIL_LOGOUT=1 HWK_FAKE_LOG=$T_TMP/fake.log \
+    start_agent --pin-source file:pin token
+check "token logged out under us: every signature is made" \
+    $SIGNPY "$SOCK" token.pub 3
+check_eq "with one login more, after the one refused C_Sign" \
+    "C_Login 0x0 C_Sign 0x0 C_Sign 0x101 C_Login 0x0 C_Sign 0x0 C_Sign 0x0" \
+    "$(grep -E '^C_(Login|Sign) ' fake.log | tr '\n' ' ' | sed 's/ $//')"
+kill_wait "$AGENT_PID"
+
+# A wrong PIN: that signature fails, is logged, and is never retried,
+# not even by the requests after it (each would spend a try).
 : >fake.log
 HWK_FAKE_LOG=$T_TMP/fake.log start_agent --pin-source file:badpin token
 out=$($SIGNPY "$SOCK" token.pub 1 2>&1)
 check_match "wrong PIN: the signature fails" "failed" "$out"
-check_eq "wrong PIN: one C_Login, no retry" 1 "$(grep -c '^C_Login ' fake.log)"
+for i in 2 3 4; do
+	out=$($SIGNPY "$SOCK" token.pub 1 2>&1)
+	check_match "wrong PIN: request $i fails too" "failed" "$out"
+done
+check_eq "wrong PIN: one C_Login over four requests" 1 \
+    "$(grep -c '^C_Login ' fake.log)"
 check_match "wrong PIN: logged" "token.*(PIN|pin)" "$(cat agent.log)"
+check_match "later requests: the log says to fix the file and restart" \
+    "PIN from file:badpin was refused by token 'agent-test'.*; fix the file and restart" \
+    "$(cat agent.log)"
 check_no_match "the PIN is never logged" "nope|$PIN" "$(cat agent.log)"
+kill_wait "$AGENT_PID"
+
+# The pin-source of a --token URI counts for signing too, not only for
+# keygen (the askpass here answers "tpm pass", which the token refuses).
+: >fake.log
+HWK_FAKE_LOG=$T_TMP/fake.log start_agent \
+    --token "pkcs11:token=agent-test?pin-source=file:$T_TMP/pin" token
+check "the --token URI's pin-source signs" $SIGNPY "$SOCK" token.pub 2
+check_eq "with one C_Login, and it was right" "C_Login 0x0" \
+    "$(grep '^C_Login ' fake.log)"
 kill_wait "$AGENT_PID"
 
 # The PIN through SSH_ASKPASS when there is no --pin-source.

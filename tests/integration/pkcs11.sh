@@ -112,6 +112,20 @@ n=$(objects)
 out=$(gen --id 7a7b -f k4 2>&1)
 check_match "an id that is taken is refused" 'id 7a7b is already used' "$out"
 check_eq "and nothing is made" "$n" "$(objects)"
+# A module that keeps only the first byte of an id (as ykcs11 does): the
+# stub names the id the key has, not the one asked for.
+out=$(HWK_FAKE_ID_FIRST_BYTE=1 "$HWK" --module "$FAULT" --pin-source file:pin \
+    --id 5a5b -C fb -f kfb 2>&1)
+check_eq "a module that cuts the id short: the key is made" 0 "$?"
+check_eq "the stub has the id the token gave" "%5A" "$(stub_id kfb)"
+check_match "and the user is told" "stored the key under id 5a, not 5a5b" \
+    "$out"
+check_eq "-y finds it by that id" "$(cut -d' ' -f1,2 kfb.pub)" \
+    "$("$HWK" -y -f kfb | cut -d' ' -f1,2)"
+check "every one-byte id in use: a longer one is made" \
+    env HWK_FAKE_ONE_BYTE_IDS_TAKEN=1 "$HWK" -q --module "$FAULT" \
+    --pin-source file:pin -C long-id -f klid
+check_eq "(16 bytes)" 32 "$(stub_id klid | tr -d % | tr -d '\n' | wc -c)"
 check_rc 2 "--id that is not hex is a usage error" gen --id 0g -f k4
 check_rc 2 "-b 32768 is refused before anything" gen -b 32768 -f k4
 printf '%s\n' "$SOPIN" >sopin
@@ -119,6 +133,29 @@ out=$(gen --login so --pin-source file:sopin -f k4 2>&1)
 check_match "SoftHSM2 makes keys for its user: --login so is told to go" \
     'leave out --login so' "$out"
 check_eq "(and nothing was made)" "" "$(ls k4* 2>/dev/null)"
+
+# A comment that, percent-encoded, would not fit in a stub: the key is
+# named by its id alone, the token keeps the whole label.
+long=$(printf '%%%.0s' $(seq 1500))
+check "a comment of 1500 '%' still makes a key" gen -C "$long" -f klong
+check_eq "its stub reads back: -y gives the key" "$(cut -d' ' -f1,2 klong.pub)" \
+    "$("$HWK" -y -f klong | cut -d' ' -f1,2)"
+check_no_match "the stub leaves the label out" 'object=' "$(cat klong)"
+check_eq "the .pub keeps the whole comment" "$long" "$(cut -d' ' -f3 klong.pub)"
+check_eq "the token keeps the whole label" 1 \
+    "$(pkcs11-tool --module "$M" --token-label hwk-test --login --pin "$PIN" \
+    --list-objects --type privkey --id "$(stub_id klong | tr -d %)" 2>&1 |
+    grep -c "label: *$long\$")"
+# A stub too long to read back at all (a module path of many '%'): rolled back.
+pdir=$T_TMP
+for i in 1 2 3 4 5 6; do pdir=$pdir/$(printf '%%%.0s' $(seq 250)); done
+mkdir -p "$pdir" && cp "$FAULT" "$pdir/f.so"
+n=$(objects)
+out=$("$HWK" -q --module "$pdir/f.so" --pin-source file:pin -f kpath 2>&1)
+check_eq "a stub too long to read back: exit 1" 1 "$?"
+check_match "it says the URI is too long" \
+    "could not encode the private key: the key's URI would be [0-9]+ bytes" "$out"
+check_eq "no files, no new objects" "$n" "$(ls kpath* 2>/dev/null; objects)"
 
 # --- PINs: wrong, empty, prompted, low, final, locked, keypad.
 n=$(objects)
@@ -153,11 +190,33 @@ check_eq "a locked PIN is refused with exit 5" 5 "$?"
 check_match "it says the PIN is locked" "PIN of token 'hwk-test'.* is locked" \
     "$out"
 check_eq "the token was not even asked" 0 "$(grep -c '^C_Login' locked.log)"
-out=$(HWK_FAKE_TOKEN_FLAGS=0x20000 "$HWK" --module "$FAULT" \
-    --pin-source file:badpin -f kf 2>&1)
-check_match "final try: a warning before the PIN is used" \
+# One try left: a PIN from a file (nobody watching) is not spent on it.
+: >final.log
+out=$(HWK_FAKE_TOKEN_FLAGS=0x20000 HWK_FAKE_LOG=$T_TMP/final.log "$HWK" \
+    --module "$FAULT" --pin-source file:pin -f kf 2>&1)
+check_eq "final try: a PIN from a file is refused with exit 5" 5 "$?"
+check_match "it says the token is one try from locking" \
+    "token 'hwk-test'.* says one more wrong PIN locks it: the PIN from file:pin is not tried unattended" \
+    "$out"
+check_match "and to type the PIN instead" 'Type the PIN instead' "$out"
+check_eq "the token was not asked" 0 "$(grep -c '^C_Login' final.log)"
+check_eq "nothing was written" "" "$(ls kf kf.pub 2>/dev/null)"
+out=$(printf 'wrong-pin\n' | HWK_FAKE_TOKEN_FLAGS=0x20000 setsid -w "$HWK" \
+    --module "$FAULT" -f kf 2>&1)
+check_match "final try: a warning before a typed PIN is used" \
     'Warning: one more wrong PIN locks' "$out"
 check_eq "no object was made by any of these" "$n" "$(objects)"
+out=$(HWK_FAKE_TOKEN_FLAGS=0x10000 "$HWK" --module "$FAULT" \
+    --pin-source file:pin -C low -f klow 2>&1)
+check_eq "count low: a PIN from a file is still used" 0 "$?"
+check_match "after a warning" 'Warning: a wrong PIN was given' "$out"
+out=$(HWK_FAKE_FAIL=C_Login HWK_FAKE_FAIL_RV=0xa3 "$HWK" --module "$FAULT" \
+    --pin-source file:pin -f kx 2>&1)
+check_eq "an expired PIN: exit 5" 5 "$?"
+check_match "it says the PIN has expired and must be changed" \
+    "PIN of token 'hwk-test'.* has expired and must be changed" "$out"
+check_no_match "and not that it is locked" 'locked' "$out"
+check_eq "(nothing written)" "" "$(ls kx kx.pub 2>/dev/null)"
 out=$(HWK_FAKE_KEYPAD_PIN=$PIN "$HWK" --module "$FAULT" -f kk </dev/null 2>&1)
 check_eq "a keypad reader logs in without a PIN from us" 0 "$?"
 check_match "and the user is told to use the keypad" "reader's keypad" "$out"
@@ -199,6 +258,14 @@ check_eq "reading the new public key fails: exit 1" 1 "$?"
 check_match "it says the key was removed" 'the new key was removed' "$out"
 check_eq "no files" "" "$(ls kr* 2>/dev/null)"
 check_eq "no object is left on the token" "$n" "$(objects)"
+out=$(HWK_FAKE_EXTRACTABLE=1 "$HWK" -q --module "$FAULT" \
+    --pin-source file:pin -f kxt 2>&1)
+check_eq "a private key that can be read out: exit 1" 1 "$?"
+check_match "it says what was checked, and that the key was removed" \
+    "made a private key that can be read out: CKA_EXTRACTABLE is true; the new key was removed from the token" \
+    "$out"
+check_eq "and says \"removed\" once" 1 "$(printf '%s\n' "$out" | grep -o removed | wc -l)"
+check_eq "no files, no objects" "$n" "$(ls kxt* 2>/dev/null; objects)"
 out=$(LD_PRELOAD=$B/tests/rename_fault.so HWK_FAIL_RENAME=1 gen -f kwr 2>&1)
 check_eq "writing the files fails: exit 1" 1 "$?"
 check_match "it says nothing was written" 'nothing was written' "$out"
@@ -274,6 +341,22 @@ for call in C_GetSlotList C_GetTokenInfo C_OpenSession C_FindObjectsInit \
 	    '^hwkeygen: .*CKR_DEVICE_ERROR' "$([ "$rc" -ne 0 ] && echo "$out")"
 done
 
+# Modules that list many slots, or say they listed more than they did,
+# or say a value is longer than what they wrote.
+out=$(HWK_FAKE_EXTRA_SLOTS=100 "$HWK" -y -f kk 2>&1)
+check_eq "a module with over 100 slots: -y still finds the token" \
+    "$(cut -d' ' -f1,2 kk.pub)" "$(printf '%s\n' "$out" | cut -d' ' -f1,2)"
+out=$(HWK_FAKE_EXTRA_SLOTS=100 "$HWK" --backends --json --module "$FAULT" 2>&1)
+check_match "and --backends lists the token" '"label": *"hwk-test"' "$out"
+out=$(HWK_FAKE_SLOT_COUNT_LIE=1000 "$HWK" -q --module "$FAULT" \
+    --pin-source file:pin --token pkcs11:token=no-such -f km 2>&1)
+check_match "a slot count larger than the list: the listed slots are read" \
+    "no token matches.*token 'hwk-test'.* does not match" "$out"
+check_no_match "and nothing past the list" 'cannot read its token' "$out"
+out=$(HWK_FAKE_ATTR_GROW=8 "$HWK" -y -f kk 2>&1)
+check_eq "a modulus longer than the module wrote: -y fails" 1 "$?"
+check_match "and says why" "gave an RSA public key longer than it said" "$out"
+
 # --- Bad modules and tokens that are not there.
 out=$("$HWK" -q --backend pkcs11 --module /nonexistent/p11.so -f km 2>&1)
 check_eq "a missing module: exit 4" 4 "$?"
@@ -292,6 +375,11 @@ check_match "it says what it found instead" \
     "no token matches --token 'pkcs11:token=no-such-token'.*'hwk-test'" "$out"
 check_rc 2 "--token that is not a URI is a usage error" \
     gen --token 'token=hwk-test' -f km
+out=$(gen --token 'pkcs11:token=hwk-test?pin-value=97531&x=%zz' -f km 2>&1)
+check_eq "--token that does not parse, with a PIN in it: exit 2" 2 "$?"
+check_match "it shows the URI up to the PIN" "'pkcs11:token=hwk-test\\?\\.\\.\\.'" \
+    "$out"
+check_no_match "and never the PIN" '97531' "$out"
 sed "s/token=hwk-test/token=gone-token/; s/serial=$SERIAL/serial=0/" k1 >gone
 out=$("$HWK" -y -f gone 2>&1)
 check_eq "-y on a stub whose token is missing: exit 4" 4 "$?"
@@ -339,6 +427,49 @@ check_match "the key is sensitive and never extractable" \
 check "without --id, the first free PIV slot is taken" \
     yk --login so --pin-source file:mgmkey -f ky2
 check_eq "(slot 9a: id 01)" "%01" "$(stub_id ky2)"
+# ykcs11 reads the first byte of a longer id: such an id would replace
+# the key of another slot, and is refused before anything is asked.
+: >strict.log
+out=$(HWK_FAKE_LOG=$T_TMP/strict.log yk --login so --pin-source file:mgmkey \
+    --id 0201 -f kyl 2>&1)
+check_eq "ykcs11-like: a two-byte --id is a usage error" 2 "$?"
+check_match "it says the token takes one-byte ids" \
+    "token 'hwk-yk'.* takes one-byte key ids only" "$out"
+check_eq "(no login was tried for it)" 0 "$(grep -c '^C_Login' strict.log)"
+: >strict.log
+out=$(HWK_FAKE_ONE_BYTE_IDS_TAKEN=1 HWK_FAKE_LOG=$T_TMP/strict.log \
+    yk --login so --pin-source file:mgmkey -f kyl 2>&1)
+check_eq "ykcs11-like: every one-byte id in use: exit 1" 1 "$?"
+check_match "no longer id is made up for it" \
+    "every one-byte key id on token 'hwk-yk'.* is in use" "$out"
+check_eq "(no key was generated)" 0 "$(grep -c '^C_GenerateKeyPair' strict.log)"
+check_eq "(no files)" "" "$(ls kyl* 2>/dev/null)"
+# ykcs11 says CKR_OK to C_DestroyObject on a key, and the key stays in
+# its slot: a rollback must not claim it removed the key.
+n=$(softhsm_objects hwk-yk "$PIN")
+out=$(LD_PRELOAD=$B/tests/rename_fault.so HWK_FAIL_RENAME=1 \
+    yk --login so --pin-source file:mgmkey --id 03 -f kyr 2>&1)
+check_eq "ykcs11-like: the files cannot be written: exit 1" 1 "$?"
+check_match "it says the key is still in its slot, not that it was removed" \
+    "could not remove the new key from the pkcs11 device: token 'hwk-yk'.* still holds the new key's private key \(id 03\)" \
+    "$out"
+check_match "and what can remove it" 'ykman piv keys delete 9d' "$out"
+check_eq "(the key is indeed still there)" "$((n + 2))" \
+    "$(softhsm_objects hwk-yk "$PIN")"
+HWK_FAKE_DELAY_MS=3000 "$HWK" -q --module "$STRICT" \
+    --token pkcs11:token=hwk-yk --login so --pin-source file:mgmkey --id 04 \
+    -f kyint >kyint.out 2>&1 &
+pid=$!
+sleep 1.2
+kill -TERM "$pid"
+wait "$pid"
+check_eq "ykcs11-like: a signal during keygen: exit 130" 130 "$?"
+check_match "it does not say the key was removed" \
+    'interrupted; the new key could not be removed \(see above\)' \
+    "$(cat kyint.out)"
+check_match "it names the slot the key stays in" \
+    "still holds the new key's private key \(id 04\).*ykman piv keys delete 9e" \
+    "$(tr '\n' ' ' <kyint.out)"
 softhsm2-util --delete-token --token hwk-yk >/dev/null 2>&1
 
 # --- Modules registered with p11-kit, when SoftHSM2 is one of them.

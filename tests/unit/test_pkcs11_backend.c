@@ -314,6 +314,285 @@ test_destroy(void **state)
 	assert_null(again);
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "has no key with id"));
 	hwk_buf_free(&stub);
+
+	/* A module that says CKR_OK and keeps the key is found out. */
+	key = make_key(f, &stub);
+	setenv("HWK_FAKE_DESTROY_KEEPS", "1", 1);
+	log_reset(f);
+	assert_int_equal(f->b->destroy(f->ctx, key), HWK_ERR_DEVICE);
+	assert_int_equal(log_count(f, "C_DestroyObject 0x0"), 2);
+	assert_int_equal(log_count(f, "C_OpenSession 0x0"), 1);
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "still holds the new "
+	    "key's private key"));
+	/* Asked again, it says so again; nothing is destroyed twice. */
+	log_reset(f);
+	assert_int_equal(f->b->destroy(f->ctx, key), HWK_ERR_DEVICE);
+	assert_int_equal(log_count(f, "C_DestroyObject"), 0);
+	unsetenv("HWK_FAKE_DESTROY_KEEPS");
+	hwk_key_free(&key);
+	/* It is there, and the stub still opens it. */
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &again), 0);
+	hwk_key_free(&again);
+	hwk_buf_free(&stub);
+}
+
+/* A file path under the fixture's folder holding one line. */
+static void
+write_file(struct fixture *f, const char *name, const char *line, char *src,
+    size_t len)
+{
+	FILE *fp;
+
+	snprintf(src, len, "file:%s/%s", f->dir, name);
+	assert_non_null(fp = fopen(src + 5, "w"));
+	fprintf(fp, "%s\n", line);
+	fclose(fp);
+}
+
+static void
+test_pin_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *a = NULL;
+	const uint8_t data[] = "x";
+	uint8_t *sig = NULL;
+	size_t len;
+	char bad[160];
+
+	need_token(f);
+	key = make_key(f, &stub);
+	hwk_key_free(&key);		/* logged out: the next sign logs in */
+	write_file(f, "badpin", "00000000", bad, sizeof(bad));
+	assert_int_equal(hwk_ctx_set_opt(f->ctx, "pin-source", bad), 0);
+	log_reset(f);
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), HWK_ERR_PIN_INCORRECT);
+	assert_int_equal(log_count(f, "C_Login"), 1);
+	/* The file says the same again: it is not sent again. */
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), HWK_ERR_PIN_INCORRECT);
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "was refused by token "
+	    "'unit'"));
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "fix the file and "
+	    "restart"));
+	assert_int_equal(log_count(f, "C_Login"), 1);
+	/* Nor after the key and its session are gone and opened anew. */
+	hwk_key_free(&a);
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), HWK_ERR_PIN_INCORRECT);
+	assert_int_equal(log_count(f, "C_Login"), 1);
+	assert_null(sig);
+	/* Another source is another PIN: it is tried. */
+	assert_int_equal(hwk_ctx_set_opt(f->ctx, "pin-source", f->pinsrc), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	assert_int_equal(log_count(f, "C_Login"), 2);
+	free(sig);
+	hwk_key_free(&a);
+	hwk_buf_free(&stub);
+}
+
+static void
+test_always_auth(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *a = NULL;
+	const uint8_t data[] = "x";
+	uint8_t *sig = NULL;
+	size_t len;
+
+	need_token(f);
+	/* A key that wants the PIN at each signature (YubiKey slot 9c). */
+	setenv("HWK_FAKE_ALWAYS_AUTH", PIN, 1);
+	key = make_key(f, &stub);
+	log_reset(f);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	verify(key->pkey, EVP_sha256(), data, 1, sig, len);
+	free(sig);
+	assert_int_equal(log_count(f, "login context"), 1);
+	hwk_key_free(&key);
+
+	/* No public object: load finds the private key and must ask too. */
+	setenv("HWK_FAKE_NO_PUBKEY", "1", 1);
+	log_reset(f);
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(log_count(f, "C_Login"), 1);	/* to read n and e */
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	verify(a->pkey, EVP_sha256(), data, 1, sig, len);
+	free(sig);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA512, data, 1,
+	    &sig, &len), 0);
+	verify(a->pkey, EVP_sha512(), data, 1, sig, len);
+	free(sig);
+	assert_int_equal(log_count(f, "login context"), 2);
+	assert_int_equal(log_count(f, "C_Sign 0x0"), 2);
+	assert_int_equal(log_count(f, "C_Sign 0x101"), 0);
+	unsetenv("HWK_FAKE_NO_PUBKEY");
+	unsetenv("HWK_FAKE_ALWAYS_AUTH");
+	hwk_key_free(&a);
+	hwk_buf_free(&stub);
+}
+
+/* One signature of key with call failing once with rv; its result. */
+static int
+sign_failing(struct fixture *f, struct hwk_key *key, const char *call,
+    const char *rv, const char *gen)
+{
+	const uint8_t data[] = "y";
+	uint8_t *sig = NULL;
+	size_t len;
+	int r;
+
+	setenv("HWK_FAKE_FAIL", call, 1);
+	setenv("HWK_FAKE_FAIL_RV", rv, 1);
+	setenv("HWK_FAKE_FAIL_GEN", gen, 1);
+	log_reset(f);
+	r = hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1, &sig, &len);
+	unsetenv("HWK_FAKE_FAIL");
+	unsetenv("HWK_FAKE_FAIL_RV");
+	if (r == 0)
+		verify(key->pkey, EVP_sha256(), data, 1, sig, len);
+	else
+		assert_null(sig);
+	free(sig);
+	return r;
+}
+
+static void
+test_sign_failures(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL;
+	const uint8_t data[] = "z";
+	uint8_t *sig = NULL;
+	size_t len;
+
+	need_token(f);
+	key = make_key(f, &stub);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+
+	/* Another application reset the card: C_Sign finds us logged out. */
+	setenv("HWK_FAKE_FAIL_LOGOUT", "1", 1);
+	assert_int_equal(sign_failing(f, key, "C_Sign", "0x101", "a"), 0);
+	unsetenv("HWK_FAKE_FAIL_LOGOUT");
+	assert_int_equal(log_count(f, "C_Sign 0x101"), 1);
+	assert_int_equal(log_count(f, "C_Sign 0x0"), 1);
+	assert_int_equal(log_count(f, "C_OpenSession"), 1);	/* afresh */
+	assert_int_equal(log_count(f, "C_Login 0x0"), 1);	/* one login */
+
+	/* An operation left hanging: a new session, a fresh login. */
+	assert_int_equal(sign_failing(f, key, "C_Sign", "0x90", "b"), 0);
+	assert_int_equal(log_count(f, "C_OpenSession"), 1);
+	assert_int_equal(log_count(f, "C_Login 0x0"), 1);
+	assert_int_equal(log_count(f, "C_Sign 0x0"), 1);
+
+	/* A stale handle: found again, in the same session, no login. */
+	assert_int_equal(sign_failing(f, key, "C_SignInit", "0x60", "c"), 0);
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(log_count(f, "C_Login"), 0);
+	assert_int_equal(log_count(f, "C_FindObjectsInit"), 1);
+	assert_int_equal(log_count(f, "C_SignInit 0x0"), 1);
+	assert_int_equal(sign_failing(f, key, "C_SignInit", "0x82", "d"), 0);
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(log_count(f, "C_Login"), 0);
+	assert_int_equal(log_count(f, "C_FindObjectsInit"), 1);
+
+	/* Any other C_Sign failure fails, once; the login is asked again. */
+	assert_int_equal(sign_failing(f, key, "C_Sign", "0x30", "e"),
+	    HWK_ERR_DEVICE);
+	assert_int_equal(log_count(f, "C_Sign 0x"), 1);
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	log_reset(f);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	assert_int_equal(log_count(f, "C_GetSessionInfo 0x0"), 1);
+	assert_int_equal(log_count(f, "C_Login"), 0);	/* still logged in */
+	/* And when the login went with it, it is made again, no new session. */
+	setenv("HWK_FAKE_FAIL_LOGOUT", "1", 1);
+	assert_int_equal(sign_failing(f, key, "C_Sign", "0x30", "f"),
+	    HWK_ERR_DEVICE);
+	unsetenv("HWK_FAKE_FAIL_LOGOUT");
+	log_reset(f);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	assert_int_equal(log_count(f, "C_Login 0x0"), 1);
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	/* (SoftHSM2 drops private handles at logout: found again, too.) */
+	assert_int_equal(log_count(f, "C_SignInit 0x0"), 1);
+	unsetenv("HWK_FAKE_FAIL_GEN");
+	hwk_key_free(&key);
+	hwk_buf_free(&stub);
+}
+
+static void
+test_token_swapped(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *a = NULL, *b = NULL;
+	const uint8_t data[] = "w";
+	uint8_t *sig = NULL;
+	size_t len;
+
+	need_token(f);
+	key = make_key(f, &stub);
+	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	/* Reset, and the slot holds the backup: same label, new serial. */
+	setenv("HWK_FAKE_NEW_SERIAL", "backup99", 1);
+	assert_int_equal(sign_failing(f, key, "C_SignInit", "0xb3", "g"),
+	    HWK_ERR_NO_DEVICE);
+	unsetenv("HWK_FAKE_NEW_SERIAL");
+	unsetenv("HWK_FAKE_FAIL_GEN");
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "now holds token "
+	    "'unit' (serial backup99), not token 'unit' (serial "));
+	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(log_count(f, "C_Login"), 0);
+	hwk_key_free(&key);
+	hwk_buf_free(&stub);
+
+	/* Another key made under the id of a loaded one: not signed with. */
+	assert_int_equal(hwk_ctx_set_opt(f->ctx, "id", "7e"), 0);
+	key = make_key(f, &stub);
+	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	assert_int_equal(f->b->destroy(f->ctx, key), 0);
+	hwk_key_free(&key);
+	hwk_buf_free(&stub);
+	b = make_key(f, &stub);
+	assert_int_equal(hwk_ctx_set_opt(f->ctx, "id", NULL), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), HWK_ERR_WRONG_DEVICE);
+	assert_null(sig);
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "holds another key "
+	    "under id 7e"));
+	/* The new key itself signs, of course. */
+	assert_int_equal(hwk_key_sign(f->ctx, b, HWK_SIG_RSA_SHA256, data, 1,
+	    &sig, &len), 0);
+	free(sig);
+	assert_int_equal(f->b->destroy(f->ctx, b), 0);
+	hwk_key_free(&a);
+	hwk_key_free(&b);
+	hwk_buf_free(&stub);
 }
 
 static void
@@ -342,6 +621,10 @@ main(void)
 		cmocka_unit_test(test_sign_both_ways),
 		cmocka_unit_test(test_session_lost),
 		cmocka_unit_test(test_destroy),
+		cmocka_unit_test(test_pin_refused),
+		cmocka_unit_test(test_always_auth),
+		cmocka_unit_test(test_sign_failures),
+		cmocka_unit_test(test_token_swapped),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -249,6 +249,21 @@ test_uri_match(void **state)
 	    "pkcs11:tokne=alpha", &uri), HWK_ERR_USAGE);
 	assert_non_null(strstr(hwk_ctx_detail(ctx), "does not know"));
 	assert_null(uri);
+
+	/* A URI that fails is shown, but never the PIN in it. */
+	assert_int_equal(hwk_p11_uri_parse(ctx, "--token",
+	    "pkcs11:token=alpha?pin-value=135790&x=%zz", &uri), HWK_ERR_USAGE);
+	assert_non_null(strstr(hwk_ctx_detail(ctx), "not a PKCS#11 URI"));
+	assert_non_null(strstr(hwk_ctx_detail(ctx),
+	    "'pkcs11:token=alpha?...'"));
+	assert_null(strstr(hwk_ctx_detail(ctx), "135790"));
+	assert_int_equal(hwk_p11_uri_parse(ctx, "--token",
+	    "pkcs11:tokne=alpha;PIN-VALUE=135790", &uri), HWK_ERR_USAGE);
+	assert_non_null(strstr(hwk_ctx_detail(ctx), "does not know"));
+	assert_null(strstr(hwk_ctx_detail(ctx), "135790"));
+	assert_int_equal(hwk_p11_uri_parse(ctx, "--token",
+	    "pkcs11:tokne=alpha;pin%2Dvalue=135790", &uri), HWK_ERR_USAGE);
+	assert_null(strstr(hwk_ctx_detail(ctx), "135790"));
 	hwk_ctx_free(&ctx);
 }
 
