@@ -362,17 +362,29 @@ da_state(struct tpm2_conn *c, uint32_t *failed, uint32_t *max,
 	return 0;
 }
 
-/* A wrong password or a lockout, with how many tries are left or how to recover. */
+/*
+ * A wrong password or a lockout, with how many tries are left or how to
+ * recover.  A key without a password (emptyAuth) can only meet a lockout
+ * that other keys' wrong passwords caused, when it was made without noDA.
+ */
 static int
-auth_error(struct hwk_ctx *ctx, struct tpm2_conn *c, TSS2_RC rc)
+auth_error(struct hwk_ctx *ctx, struct tpm2_conn *c, TSS2_RC rc,
+    int empty_auth)
 {
 	uint32_t failed, max, interval;
 	int known = da_state(c, &failed, &max, &interval) == 0 && max > 0;
 
 	if (rc_base(rc) == TPM2_RC_LOCKOUT) {
-		hwk_ctx_error(ctx, HWK_ERR_LOCKOUT, "the TPM is in "
-		    "dictionary-attack lockout after too many wrong passwords: "
-		    "it refuses every password, the right one too");
+		if (empty_auth)
+			hwk_ctx_error(ctx, HWK_ERR_LOCKOUT, "the TPM is in "
+			    "dictionary-attack lockout, and this key, which "
+			    "has no password, was made without noDA, so the "
+			    "lockout covers it too");
+		else
+			hwk_ctx_error(ctx, HWK_ERR_LOCKOUT, "the TPM is in "
+			    "dictionary-attack lockout after too many wrong "
+			    "passwords: it refuses every password, the right "
+			    "one too");
 		if (known && interval > 0)
 			hwk_ctx_hint(ctx, "It forgets one failure every %u s; "
 			    "or the TPM's owner ends the lockout now with: "
@@ -658,9 +670,14 @@ tpm2_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	return r;
 }
 
-/* RSA, SHA-256 names, unrestricted sign|decrypt, scheme NULL; DA-protected. */
+/*
+ * RSA, SHA-256 names, unrestricted sign|decrypt, scheme NULL.  With a
+ * password the TPM's dictionary-attack lockout protects it; without one
+ * there is nothing to guess, and noDA keeps a lockout (caused by any
+ * other key) from locking the user out of this one.
+ */
 static void
-key_template(unsigned bits, TPM2B_PUBLIC *t)
+key_template(unsigned bits, int has_password, TPM2B_PUBLIC *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->publicArea.type = TPM2_ALG_RSA;
@@ -669,6 +686,8 @@ key_template(unsigned bits, TPM2B_PUBLIC *t)
 	    TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
 	    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT |
 	    TPMA_OBJECT_DECRYPT;
+	if (!has_password)
+		t->publicArea.objectAttributes |= TPMA_OBJECT_NODA;
 	t->publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
 	t->publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
 	t->publicArea.parameters.rsaDetail.keyBits = (TPMI_RSA_KEY_BITS)bits;
@@ -796,7 +815,7 @@ tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	if ((r = keygen_conn_get(ctx, &c)) != 0 ||
 	    (r = parent_open(ctx, c, parent_handle, &parent)) != 0)
 		goto out;
-	key_template(gp->bits, &tmpl);
+	key_template(gp->bits, plen > 0, &tmpl);
 	if (plen > 0) {
 		/*
 		 * The password travels in inSensitive: encrypt it with a key
@@ -1225,7 +1244,7 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
 	if (rc_base(rc) == TPM2_RC_AUTH_FAIL || rc_base(rc) == TPM2_RC_BAD_AUTH ||
 	    rc_base(rc) == TPM2_RC_LOCKOUT) {
 		auth_forget(tk);	/* ask again next time */
-		r = auth_error(ctx, &tk->conn, rc);
+		r = auth_error(ctx, &tk->conn, rc, tk->kf.empty_auth);
 	} else
 		r = tss_error(ctx, &tk->conn, rc, "the signature (TPM2_Sign)");
  out:

@@ -40,6 +40,60 @@ no_files() {
 	check_eq "$1: nothing written" "" \
 	    "$(ls -d "$1" "$1.pub" 2>/dev/null; temp_files .)"
 }
+# stub_tool IN OUT [emptyauth]: rewrites a TSS2 PRIVATE KEY stub (PEM),
+# with emptyAuth TRUE if asked; prints the objectAttributes of its public
+# area (hex).  Only the stub's encoding changes, never what the TPM checks.
+stub_tool() {
+	$PY - "$@" <<'PYEOF'
+import base64, sys
+
+def tlv(b, i):
+    tag, n = b[i], b[i + 1]
+    j = i + 2
+    if n & 0x80:
+        k = n & 0x7f
+        n = int.from_bytes(b[j:j + k], "big")
+        j += k
+    return tag, j, j + n        # tag, value start, end
+
+def der_len(n):
+    return bytes([n]) if n < 0x80 else b"\x82" + n.to_bytes(2, "big")
+
+text = open(sys.argv[1]).read().split("\n")
+der = base64.b64decode("".join(l for l in text if l and "-----" not in l))
+_, start, end = tlv(der, 0)
+elems, i = [], start
+while i < end:
+    tag, v, e = tlv(der, i)
+    elems.append((tag, der[i:e], der[v:e]))
+    i = e
+pub = [val for tag, _, val in elems if tag == 0x04][0]
+print("%08x" % int.from_bytes(pub[6:10], "big"))
+if len(sys.argv) > 3 and sys.argv[3] == "emptyauth":
+    elems = [x for x in elems if x[0] != 0xa0]
+    elems.insert(1, (0xa0, bytes.fromhex("a0030101ff"), None))
+body = b"".join(raw for _, raw, _ in elems)
+out = b"\x30" + der_len(len(body)) + body
+b = base64.b64encode(out).decode()
+open(sys.argv[2], "w").write("-----BEGIN TSS2 PRIVATE KEY-----\n" +
+    "\n".join(b[j:j + 64] for j in range(0, len(b), 64)) +
+    "\n-----END TSS2 PRIVATE KEY-----\n")
+PYEOF
+}
+# tools_key OUT ALG ATTRS: a key made by tpm2-tools under the same SRK, as
+# a stub with emptyAuth TRUE; tpm2-tools leave their objects loaded.
+tools_key() {
+	local d=$T_TMP/tools-$1
+	mkdir -p "$d"
+	tpm2_createprimary -Q -C o -G ecc256:aes128cfb -c "$d/srk.ctx" \
+	    -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt' &&
+	    tpm2_flushcontext -t &&
+	    tpm2_create -Q -C "$d/srk.ctx" -G "$2" -a "$3" -u "$d/k.pub" \
+	    -r "$d/k.priv" && tpm2_flushcontext -t &&
+	    tpm2_encodeobject -C "$d/srk.ctx" -u "$d/k.pub" -r "$d/k.priv" \
+	    -o "$d/k.pem" && tpm2_flushcontext -t && tpm2_flushcontext -l &&
+	    stub_tool "$d/k.pem" "$1" emptyauth >/dev/null
+}
 
 # --- A key without a password --------------------------------------------
 out=$("$HWK" --backend tpm2 -N '' -C tpm@test -f k1 2>&1)
@@ -52,6 +106,8 @@ check_eq "stub is a TSS2 PRIVATE KEY" "-----BEGIN TSS2 PRIVATE KEY-----" \
 check_match "stub records parent 0x40000001 and emptyAuth TRUE" \
     'BOOLEAN +:255.*INTEGER +:40000001' \
     "$(openssl asn1parse -in k1 | tr '\n' ' ')"
+check_eq "without a password the key is exempt from lockout (noDA)" \
+    00000400 "$(printf '%08x' $((0x$(stub_tool k1 /dev/null) & 0x400)))"
 check_match ".pub is an RSA-2048 ssh-rsa key" '^2048 SHA256:.* tpm@test' \
     "$(ssh-keygen -l -f k1.pub)"
 tpm_clean "keygen"
@@ -77,6 +133,8 @@ check "keygen with a passphrase" "$HWK" --backend tpm2 -q \
 check_match "emptyAuth is FALSE, so loaders ask for the password" \
     'cont \[ 0 \] .*BOOLEAN +:0 .*INTEGER +:40000001' \
     "$(openssl asn1parse -in k2 | tr '\n' ' ')"
+check_eq "with a password the TPM's lockout protects it (no noDA)" \
+    00000000 "$(printf '%08x' $((0x$(stub_tool k2 /dev/null) & 0x400)))"
 tpm_clean "keygen with a passphrase"
 pem_of k2.pub >k2.pem
 check "tpm2-openssl signs with it given the password" \
@@ -103,6 +161,11 @@ no_files klong
 tpm2_dictionarylockout -c >/dev/null 2>&1
 
 # --- Lockout ---------------------------------------------------------------
+# A key without a password made without noDA (as tpm2-tools make them).
+tools_key knoda rsa2048 \
+    'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign|decrypt'
+check "a passwordless key made without noDA signs outside a lockout" \
+    "$SIGN" -f knoda -i data -s s3
 tpm2_dictionarylockout -s -n 2 -t 600 -l 600 >/dev/null 2>&1
 for i in 1 2; do
 	check_rc 5 "wrong password $i of 2 (exit 5)" "$SIGN" -P nope \
@@ -113,6 +176,17 @@ check_eq "in lockout even the right password fails (exit 5)" 5 "$?"
 check_match "... and says it is a lockout and how to end it" \
     'dictionary-attack lockout.*tpm2_dictionarylockout --clear-lockout' \
     "$(flat "$out")"
+check "in lockout our passwordless key still signs (noDA)" "$SIGN" -f k1 \
+    -i data -s s3nd
+check "... verified by openssl" verify sha256 k1.pem s3nd
+out=$("$SIGN" -f knoda -i data -s s3 2>&1)
+check_eq "in lockout a passwordless key without noDA is refused (exit 5)" \
+    5 "$?"
+check_match "... as covered by the lockout, and how to end it" \
+    'lockout, and this key, which has no password, was made without noDA.*tpm2_dictionarylockout --clear-lockout' \
+    "$(flat "$out")"
+check_no_match "... without blaming wrong passwords" 'wrong passwords' \
+    "$out"
 tpm_clean "lockout"
 tpm2_dictionarylockout -c >/dev/null 2>&1
 check "after --clear-lockout the right password works" "$SIGN" \
