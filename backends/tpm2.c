@@ -742,7 +742,8 @@ key_wrap(struct hwk_ctx *ctx, struct tpm2_key *tk, struct hwk_key **keyp)
 	*keyp = NULL;
 	if ((r = hwk_tpm2_pub_to_evp(&tk->kf.pub.publicArea, &pkey,
 	    &why)) != 0) {
-		hwk_ctx_error(ctx, r, "the TPM key cannot be used: %s", why);
+		hwk_ctx_error(ctx, r, "the TPM key cannot be used: %s",
+		    why != NULL && *why != '\0' ? why : hwk_strerror(r));
 		goto out;
 	}
 	if ((r = hwk_key_new(&hwk_backend_tpm2, keyp)) != 0)
@@ -935,7 +936,9 @@ tpm2_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	if ((tk = tpm2_key_new()) == NULL)
 		return HWK_ERR_NOMEM;
 	if ((r = hwk_tpm2_keyfile_read(slot, len, &tk->kf, &why)) != 0) {
-		hwk_ctx_error(ctx, r, "not a usable TPM key file: %s", why);
+		/* No reason for failures of our own, such as no memory. */
+		hwk_ctx_error(ctx, r, "not a usable TPM key file: %s",
+		    why != NULL && *why != '\0' ? why : hwk_strerror(r));
 		goto fail;
 	}
 	a = tk->kf.pub.publicArea.objectAttributes;
