@@ -135,6 +135,21 @@ rc_is_tcti(TSS2_RC rc)
 	return (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER;
 }
 
+/*
+ * No answer from the TPM: the command was lost on the way (TCTI) or the
+ * TSS refused it (SAPI, ESYS).  After a lost command ESYS refuses every
+ * later one ("function called in the wrong order"): the connection is
+ * good for nothing but closing.
+ */
+static int
+rc_is_lost(TSS2_RC rc)
+{
+	TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
+
+	return rc != TSS2_RC_SUCCESS && (layer == TSS2_TCTI_RC_LAYER ||
+	    layer == TSS2_SYS_RC_LAYER || layer == TSS2_ESAPI_RC_LAYER);
+}
+
 /* The errno of a device node, for "no TPM at device:/dev/tpmrm0 (...)". */
 static int
 device_errno(const char *path)
@@ -977,9 +992,12 @@ key_unload(struct tpm2_key *tk)
 	conn_close(&tk->conn);
 }
 
-/* Loads the key under its parent, with a salted session if it has a password. */
+/*
+ * Loads the key under its parent, with a salted session if it has a
+ * password; *rcp keeps the answer of a TPM2_Load or session that failed.
+ */
 static int
-key_load(struct hwk_ctx *ctx, struct tpm2_key *tk)
+key_load(struct hwk_ctx *ctx, struct tpm2_key *tk, TSS2_RC *rcp)
 {
 	ESYS_TR parent = ESYS_TR_NONE;
 	TSS2_RC rc;
@@ -995,6 +1013,7 @@ key_load(struct hwk_ctx *ctx, struct tpm2_key *tk)
 	    ESYS_TR_NONE, &tk->kf.priv, &tk->kf.pub, &tk->handle);
 	if (rc != TSS2_RC_SUCCESS) {
 		tk->handle = ESYS_TR_NONE;
+		*rcp = rc;
 		if (rc_base(rc) == TPM2_RC_INTEGRITY) {
 			r = hwk_ctx_error(ctx, HWK_ERR_WRONG_DEVICE, "this key "
 			    "file belongs to another TPM (or to a parent key "
@@ -1015,6 +1034,7 @@ key_load(struct hwk_ctx *ctx, struct tpm2_key *tk)
 		    &tk->session);
 		if (rc != TSS2_RC_SUCCESS) {
 			tk->session = ESYS_TR_NONE;
+			*rcp = rc;
 			r = tss_error(ctx, &tk->conn, rc, "a salted session "
 			    "(TPM2_StartAuthSession)");
 			goto out;
@@ -1286,7 +1306,7 @@ tpm2_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	unsigned int dlen = 0;
 	size_t slen = 0;
 	TSS2_RC rc;
-	int r, attempt;
+	int r, attempt, kept;
 
 	*sigp = NULL;
 	*siglenp = 0;
@@ -1297,25 +1317,38 @@ tpm2_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 		    "unknown signature algorithm %d", alg);
 	if (EVP_Digest(data, len, dgst, &dlen, md, NULL) != 1)
 		return hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "cannot hash the data");
-	/* A key kept loaded may have vanished (TPM reset): load it once more. */
+	/*
+	 * Load the key once more, on a new connection, when the TPM lost it
+	 * (a reset, or someone flushed it), and when the connection of a key
+	 * kept loaded since an earlier signature died in between (a laptop
+	 * resumed from hibernation, the TPM server restarted).  A command
+	 * lost on a connection made just now means the TPM went away: that
+	 * fails, and the next signature starts afresh.
+	 */
+	kept = tk->handle != ESYS_TR_NONE;
 	for (attempt = 0; attempt < 2; attempt++) {
 		rc = TSS2_RC_SUCCESS;
-		if ((r = key_load(ctx, tk)) != 0 ||
-		    (r = key_auth(ctx, tk)) != 0)
-			break;
-		r = sign_digest(ctx, tk, md, halg, dgst, dlen, &sig, &slen,
-		    &rc);
-		if (r == 0 && !sig_verify(key->pkey, md, dgst, dlen, sig,
-		    slen)) {
-			hwk_freezero(sig, slen);
-			sig = NULL;
-			r = hwk_ctx_error(ctx, HWK_ERR_DEVICE, "the TPM at %s "
-			    "returned a signature that does not verify",
-			    tk->conn.name);
+		if ((r = key_load(ctx, tk, &rc)) == 0 &&
+		    (r = key_auth(ctx, tk)) == 0) {
+			r = sign_digest(ctx, tk, md, halg, dgst, dlen, &sig,
+			    &slen, &rc);
+			if (r == 0 && !sig_verify(key->pkey, md, dgst, dlen,
+			    sig, slen)) {
+				hwk_freezero(sig, slen);
+				sig = NULL;
+				r = hwk_ctx_error(ctx, HWK_ERR_DEVICE, "the TPM "
+				    "at %s returned a signature that does not "
+				    "verify", tk->conn.name);
+			}
 		}
-		if (r == 0 || !objects_lost(rc))
+		if (r == 0)
 			break;
-		key_unload(tk);
+		/* ESYS is no use after a lost command: never sign through it. */
+		if (rc_is_lost(rc) || objects_lost(rc))
+			key_unload(tk);
+		if (!(objects_lost(rc) || (rc_is_lost(rc) && kept)))
+			break;
+		kept = 0;
 	}
 	if (r != 0)
 		goto out;

@@ -99,6 +99,17 @@ check_eq "stopping the agent flushes its TPM handles" "" "$(transient_handles)"
 HWK_SPY_LOSE_AT=4 start_agent --pin-source file:pin tpm tpmpw token
 check_match "signatures across a TPM reset" "sig/s" \
     "$($SIGNPY "$SOCK" tpm.pub 6 2>&1)"
+kill_wait "$AGENT_PID"
+
+# A command of a kept key lost on the way (as after a laptop's hibernation):
+# the key is loaded again on a new connection and the signature succeeds.
+# (Commands: CreatePrimary, Load, FlushContext, Sign, then the lost Sign.)
+: >agent.log
+HWK_SPY_FAIL_AT=5 start_agent --pin-source file:pin tpm tpmpw token
+check_match "a lost command on a kept key: every signature succeeds" \
+    "sig/s" "$($SIGNPY "$SOCK" tpm.pub 3 2>&1)"
+check_no_match "... none failed in the agent's log" "signature failed" \
+    "$(cat agent.log)"
 
 # The TPM goes away: that signature fails, the agent and the token go on.
 kill_wait "$SWTPM_PID"

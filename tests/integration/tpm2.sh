@@ -372,6 +372,40 @@ for n in 1 2 3 4 5; do
 	    -f k2 -i data -s sx
 	tpm_clean "signing losing command $n"
 done
+# After a lost command ESYS refuses every later one; the key must not stay
+# tied to it.  Kept loaded since an earlier signature, it is loaded again on
+# a new connection at once; lost on a connection made just now, that
+# signature fails and the next one works.  The password is asked once.
+# (Commands: CreatePrimary, Load, StartAuthSession, FlushContext, Sign.)
+out=$(echo 'correct horse' | HWK_SPY_FAIL_AT=6 setsid -w "$SIGN" \
+    -o tcti="$SPY:$A_TCTI" -n 2 -f k2 -i data -s slost 2>&1)
+check_eq "a kept key whose second TPM2_Sign is lost still signs (exit 0)" \
+    0 "$?"
+check_eq "... asking for the password once" 1 \
+    "$(grep -o 'Enter passphrase' <<<"$out" | grep -c .)"
+check "... and the signature verifies" verify sha256 k2.pem slost
+tpm_clean "a kept key losing a command"
+out=$(echo 'correct horse' | HWK_SPY_FAIL_AT=5 setsid -w "$SIGN" -k \
+    -o tcti="$SPY:$A_TCTI" -n 2 -f k2 -i data -s slost2 2>&1)
+check_eq "a key whose first TPM2_Sign is lost signs the next time (exit 0)" \
+    0 "$?"
+check_match "... the first signature failed as lost" \
+    'lost the TPM at .* during the signature' "$out"
+check_no_match "... the second was not refused by a dead ESYS" \
+    'wrong order' "$out"
+check_eq "... asking for the password once" 1 \
+    "$(grep -o 'Enter passphrase' <<<"$out" | grep -c .)"
+check "... and the signature verifies" verify sha256 k2.pem slost2
+tpm_clean "a fresh key losing a command"
+# The TPM loses its objects while the key loads: loaded again at once.
+check "the parent lost before TPM2_Load: loaded again" env \
+    HWK_SPY_LOSE_AT=2 "$SIGN" -o tcti="$SPY:$A_TCTI" -f k1 -i data -s sll1
+check "... and the signature verifies" verify sha256 k1.pem sll1
+check "the parent lost before the key's session: loaded again" env \
+    HWK_SPY_LOSE_AT=3 "$SIGN" -o tcti="$SPY:$A_TCTI" -P 'correct horse' \
+    -f k2 -i data -s sll2
+check "... and the signature verifies" verify sha256 k2.pem sll2
+tpm_clean "objects lost while loading"
 
 # Ctrl-C while the TPM makes the key: the key is dropped, nothing written.
 out=$(HWK_SPY_SIGINT_AT=3 "$HWK" --backend tpm2 --tcti "$SPY:$A_TCTI" \
