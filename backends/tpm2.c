@@ -5,7 +5,10 @@
  * Built on tpm2-tss: ESAPI for the commands and sessions, tctildr to find
  * the TPM, MU (in tpm2_keyfile.c) for the stub.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -71,12 +74,29 @@ static const TPMT_SYM_DEF session_nosym = {
 
 #define ORPHANS_MAX	4
 
+/*
+ * How the TPM behind a connection is shared, which decides how long a key
+ * may stay loaded in it (docs/tpm2.md, "Keys kept loaded").
+ */
+enum tpm2_sharing {
+	/* A resource manager (/dev/tpmrm*, tabrmd): each connection has
+	 * object slots of its own; keys stay loaded. */
+	TPM_SHARED,
+	/* No resource manager (swtpm, mssim): every program shares the
+	 * TPM's three object slots; a process keeps at most one key. */
+	TPM_DIRECT,
+	/* A raw device node (/dev/tpm0) that one process opens at a time:
+	 * nothing is held between signatures. */
+	TPM_EXCLUSIVE,
+};
+
 /* One connection to the TPM. */
 struct tpm2_conn {
 	TSS2_TCTI_CONTEXT	*tcti;
 	ESYS_CONTEXT		*esys;
 	char			 conf[TCTI_NAME_MAX];	/* "": the TSS default */
 	char			 name[TCTI_NAME_MAX];	/* for messages */
+	enum tpm2_sharing	 sharing;
 	/* Handles ESYS could not flush after a lost command; see conn_close. */
 	TPM2_HANDLE		 orphans[ORPHANS_MAX];
 	size_t			 norphans;
@@ -273,6 +293,68 @@ conn_flush(struct tpm2_conn *c, ESYS_TR *trp)
 	*trp = ESYS_TR_NONE;
 }
 
+/* Nonzero if the TCTI string names that module ("tabrmd", "device:..."). */
+static int
+conf_module(const char *conf, const char *name)
+{
+	size_t n = strcspn(conf, ":");
+	char mod[TCTI_NAME_MAX];
+
+	if (n >= sizeof(mod))
+		return 0;
+	memcpy(mod, conf, n);
+	mod[n] = '\0';
+	/* "tabrmd", "libtss2-tcti-tabrmd.so.0", or a path to the library. */
+	return strcmp(mod, name) == 0 || (strstr(mod, "tcti-") != NULL &&
+	    strncmp(strstr(mod, "tcti-") + 5, name, strlen(name)) == 0);
+}
+
+/*
+ * What the TCTI reached, for how long keys may stay loaded.  Best told by
+ * the descriptor it polls: a /dev/tpmrm* node is the kernel's resource
+ * manager, any other character device a raw TPM, which the kernel lets
+ * one process open at a time; behind a socket is tabrmd (a resource
+ * manager) when the TCTI string names it, else a TPM server such as swtpm.
+ * A TSS that does not say is judged by the TCTI string, and the TSS
+ * default then as possibly /dev/tpm0.
+ */
+static enum tpm2_sharing
+conn_sharing(const struct tpm2_conn *c)
+{
+	TSS2_TCTI_POLL_HANDLE h[4];
+	size_t n = sizeof(h) / sizeof(h[0]);
+	struct stat st;
+	char link[64], path[PATH_MAX];
+	const char *base;
+	ssize_t len;
+
+	if (Tss2_Tcti_GetPollHandles(c->tcti, h, &n) == TSS2_RC_SUCCESS &&
+	    n >= 1 && fstat(h[0].fd, &st) == 0) {
+		if (S_ISCHR(st.st_mode)) {
+			snprintf(link, sizeof(link), "/proc/self/fd/%d",
+			    h[0].fd);
+			if ((len = readlink(link, path, sizeof(path) - 1)) <= 0)
+				return TPM_EXCLUSIVE;
+			path[len] = '\0';
+			base = strrchr(path, '/') != NULL ?
+			    strrchr(path, '/') + 1 : path;
+			return strncmp(base, "tpmrm", 5) == 0 ? TPM_SHARED :
+			    TPM_EXCLUSIVE;
+		}
+		if (S_ISSOCK(st.st_mode))
+			return conf_module(c->conf, "tabrmd") ? TPM_SHARED :
+			    TPM_DIRECT;
+	}
+	if (conf_module(c->conf, "tabrmd"))
+		return TPM_SHARED;
+	if (c->conf[0] == '\0')
+		return TPM_EXCLUSIVE;
+	if (conf_module(c->conf, "device"))
+		return strstr(c->conf, "tpmrm") != NULL ? TPM_SHARED :
+		    TPM_EXCLUSIVE;
+	return TPM_DIRECT;
+}
+
 /* Reaches the TPM; sends no command. */
 static int
 conn_open(struct hwk_ctx *ctx, struct tpm2_conn *c)
@@ -310,6 +392,7 @@ conn_open(struct hwk_ctx *ctx, struct tpm2_conn *c)
 		return hwk_ctx_error(ctx, HWK_ERR_DEVICE, "cannot talk to the "
 		    "TPM at %s (%s)", c->name, Tss2_RC_Decode(rc));
 	}
+	c->sharing = conn_sharing(c);
 	return HWK_OK;
 }
 
@@ -972,6 +1055,12 @@ tpm2_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	return r;
 }
 
+/*
+ * The key this process holds in a TPM without a resource manager, where
+ * every program shares three object slots: at most one (see key_load).
+ */
+static struct tpm2_key *resident;
+
 /* Flushes what the key holds in the TPM and ends the connection. */
 static void
 key_unload(struct tpm2_key *tk)
@@ -990,6 +1079,8 @@ key_unload(struct tpm2_key *tk)
 	tk->handle = tk->session = ESYS_TR_NONE;
 	tk->authed = 0;
 	conn_close(&tk->conn);
+	if (resident == tk)
+		resident = NULL;
 }
 
 /*
@@ -1005,6 +1096,13 @@ key_load(struct hwk_ctx *ctx, struct tpm2_key *tk, TSS2_RC *rcp)
 
 	if (tk->handle != ESYS_TR_NONE)
 		return HWK_OK;
+	/*
+	 * Without a resource manager each key held takes one of the TPM's
+	 * three object slots from every program: let go of the one this
+	 * process holds (its key, session and connection) before the next.
+	 */
+	if (resident != NULL && resident != tk)
+		key_unload(resident);
 	if (tk->conn.esys == NULL && (r = conn_open(ctx, &tk->conn)) != 0)
 		return r;
 	if ((r = parent_open(ctx, &tk->conn, tk->kf.parent, &parent)) != 0)
@@ -1049,6 +1147,8 @@ key_load(struct hwk_ctx *ctx, struct tpm2_key *tk, TSS2_RC *rcp)
 		    "while flushing the storage key", tk->conn.name);
 	if (r != 0)
 		key_unload(tk);
+	else if (tk->conn.sharing != TPM_SHARED)
+		resident = tk;
 	return r;
 }
 
@@ -1350,6 +1450,9 @@ tpm2_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 			break;
 		kept = 0;
 	}
+	/* A raw device admits one process at a time: let go after each. */
+	if (tk->conn.esys != NULL && tk->conn.sharing == TPM_EXCLUSIVE)
+		key_unload(tk);
 	if (r != 0)
 		goto out;
 	*sigp = sig;
