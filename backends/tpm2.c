@@ -1061,17 +1061,33 @@ tpm2_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
  */
 static struct tpm2_key *resident;
 
+/*
+ * Overwrites ESYS's copy of the password on the loaded key with zeros.
+ * Esys_TR_SetAuth sends nothing, so this works even when ESYS refuses
+ * every command after a lost one.  Out of our reach: the HMAC key ESYS
+ * derived from the password for the last command, kept in its session
+ * object until the next command or the session's flush (freed unwiped);
+ * and all of it once ESYS is finalized, which frees without wiping:
+ * hence this comes before every conn_close of a loaded key.
+ */
+static void
+auth_wipe_esys(struct tpm2_key *tk)
+{
+	TPM2B_AUTH none;
+
+	if (tk->conn.esys == NULL || tk->handle == ESYS_TR_NONE)
+		return;
+	memset(&none, 0, sizeof(none));
+	(void)Esys_TR_SetAuth(tk->conn.esys, tk->handle, &none);
+}
+
 /* Flushes what the key holds in the TPM and ends the connection. */
 static void
 key_unload(struct tpm2_key *tk)
 {
-	TPM2B_AUTH none;
-
 	if (tk->conn.esys != NULL) {
 		if (tk->handle != ESYS_TR_NONE) {
-			/* Overwrite ESYS's copy of the password. */
-			memset(&none, 0, sizeof(none));
-			Esys_TR_SetAuth(tk->conn.esys, tk->handle, &none);
+			auth_wipe_esys(tk);
 			conn_flush(&tk->conn, &tk->handle);
 		}
 		conn_flush(&tk->conn, &tk->session);
@@ -1152,10 +1168,15 @@ key_load(struct hwk_ctx *ctx, struct tpm2_key *tk, TSS2_RC *rcp)
 	return r;
 }
 
-/* Forgets the password: it was wrong, or the key is done with. */
+/*
+ * Forgets the password: it was wrong, or the key is done with.  ESYS's
+ * copy goes too, or a wrong password would stay in its memory as long as
+ * the key stays loaded (in the agent, until the next attempt).
+ */
 static void
 auth_forget(struct tpm2_key *tk)
 {
+	auth_wipe_esys(tk);
 	explicit_bzero(&tk->auth, sizeof(tk->auth));
 	tk->have_auth = 0;
 	tk->authed = 0;

@@ -152,6 +152,16 @@ out=$("$SIGN" -P 'wrong horse' -f k2 -i data -s s2d 2>&1)
 check_eq "a wrong password exits 5" 5 "$?"
 check_match "... says so and counts the tries left" \
     'wrong passphrase for the TPM key.*more it locks out' "$(flat "$out")"
+# A wrong password is forgotten, ours and ESYS's copy on the loaded key:
+# the same key object asks again and signs with the right one.
+tpm2_dictionarylockout -c >/dev/null 2>&1
+out=$(printf 'wrong horse\ncorrect horse\n' | setsid -w "$SIGN" -k -n 2 \
+    -f k2 -i data -s s2e 2>&1)
+check_eq "after a wrong password the same key signs with the right one" \
+    0 "$?"
+check_eq "... asking twice" 2 "$(grep -o 'Enter passphrase' <<<"$out" |
+    grep -c .)"
+check "... and the signature verifies" verify sha256 k2.pem s2e
 tpm_clean "a wrong password"
 out=$("$HWK" --backend tpm2 -q -N '123456789012345678901234567890123' \
     -f klong 2>&1)
