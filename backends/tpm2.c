@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,14 +171,27 @@ rc_is_lost(TSS2_RC rc)
 	    layer == TSS2_SYS_RC_LAYER || layer == TSS2_ESAPI_RC_LAYER);
 }
 
-/* The errno of a device node, for "no TPM at device:/dev/tpmrm0 (...)". */
+/*
+ * The errno of a device node, for "no TPM at device:/dev/tpm0 (...)".
+ * Opened, not just looked at: only open() says EBUSY, which is what
+ * /dev/tpm0 answers while another process has it.  0 if it opens.
+ */
 static int
 device_errno(const char *path)
 {
-	return access(path, R_OK | W_OK) == 0 ? 0 : errno;
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return errno;
+	close(fd);
+	return 0;
 }
 
-/* Why no TPM answered at conf, in words. */
+/*
+ * Why no TPM answered at conf, in words.  err is the errno the TCTI
+ * loader left: the words for a device node that opens for us but not for
+ * the TSS.
+ */
 static int
 no_tpm(struct hwk_ctx *ctx, const char *conf, TSS2_RC rc, int err)
 {
@@ -185,8 +199,10 @@ no_tpm(struct hwk_ctx *ctx, const char *conf, TSS2_RC rc, int err)
 	int e1, e2;
 
 	if (conf == NULL) {
-		e1 = device_errno("/dev/tpmrm0");
-		e2 = device_errno("/dev/tpm0");
+		if ((e1 = device_errno("/dev/tpmrm0")) == 0)
+			e1 = err;
+		if ((e2 = device_errno("/dev/tpm0")) == 0)
+			e2 = err;
 		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no TPM at "
 		    "device:/dev/tpmrm0 (%s) nor device:/dev/tpm0 (%s), the "
 		    "TSS default", e1 != 0 ? strerror(e1) : "not usable",
@@ -194,6 +210,11 @@ no_tpm(struct hwk_ctx *ctx, const char *conf, TSS2_RC rc, int err)
 		if (e1 == EACCES || e2 == EACCES)
 			hwk_ctx_hint(ctx, "Add yourself to the group that owns "
 			    "/dev/tpmrm0 (often 'tss'), or give --tcti.");
+		else if (e1 == EBUSY || e2 == EBUSY)
+			hwk_ctx_hint(ctx, "Another program has the TPM device "
+			    "open, and without the kernel's resource manager "
+			    "(/dev/tpmrm0) it admits one at a time: see fuser "
+			    "/dev/tpm0.");
 		else
 			hwk_ctx_hint(ctx, "Give --tcti (or set TPM2TOOLS_TCTI) "
 			    "if the TPM is elsewhere, e.g. "
@@ -221,9 +242,14 @@ no_tpm(struct hwk_ctx *ctx, const char *conf, TSS2_RC rc, int err)
 	else
 		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no TPM at %s (%s)", conf,
 		    Tss2_RC_Decode(rc));
-	hwk_ctx_hint(ctx, "Check that the TPM is there and --tcti (or "
-	    "TPM2TOOLS_TCTI) names it, e.g. device:/dev/tpmrm0 or "
-	    "swtpm:host=127.0.0.1,port=2321.");
+	if (err == EBUSY)
+		hwk_ctx_hint(ctx, "Another program has the TPM device open, "
+		    "and a raw TPM device admits one at a time; the kernel's "
+		    "resource manager (device:/dev/tpmrm0) shares it.");
+	else
+		hwk_ctx_hint(ctx, "Check that the TPM is there and --tcti (or "
+		    "TPM2TOOLS_TCTI) names it, e.g. device:/dev/tpmrm0 or "
+		    "swtpm:host=127.0.0.1,port=2321.");
 	return HWK_ERR_NO_DEVICE;
 }
 
@@ -1249,7 +1275,11 @@ sig_md(int alg, TPMI_ALG_HASH *halg)
 	return NULL;
 }
 
-/* A TPM without SHA-512 refuses the 64-byte digest or the scheme's hash. */
+/*
+ * The TPM refused the digest's size or the scheme's hash: a TPM without
+ * that hash (SHA-512 on some chips), or a key whose own scheme is fixed to
+ * another one (see scheme_refused).
+ */
 static int
 lacks_hash(TSS2_RC rc)
 {
@@ -1326,6 +1356,47 @@ encode_emsa(const EVP_MD *md, const uint8_t *dgst, size_t dlen, size_t k,
 	return r;
 }
 
+static const char *
+hash_name(TPMI_ALG_HASH h)
+{
+	switch (h) {
+	case TPM2_ALG_SHA1:
+		return "SHA-1";
+	case TPM2_ALG_SHA256:
+		return "SHA-256";
+	case TPM2_ALG_SHA384:
+		return "SHA-384";
+	case TPM2_ALG_SHA512:
+		return "SHA-512";
+	}
+	return "another hash";
+}
+
+/*
+ * A key made with a fixed signing scheme signs with that scheme and hash
+ * only, whatever the TPM can do: say so when that is why it refused.
+ */
+static int
+scheme_refused(struct hwk_ctx *ctx, const struct tpm2_key *tk,
+    TPMI_ALG_HASH halg)
+{
+	const TPMT_RSA_SCHEME *ks =
+	    &tk->kf.pub.publicArea.parameters.rsaDetail.scheme;
+
+	if (ks->scheme == TPM2_ALG_RSASSA)
+		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "the TPM key was made "
+		    "bound to RSASSA signatures with %s, so it cannot sign "
+		    "with %s", hash_name(ks->details.rsassa.hashAlg),
+		    hash_name(halg));
+	else
+		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "the TPM key was made "
+		    "bound to a signature scheme other than RSASSA (PKCS#1 "
+		    "v1.5, which SSH uses)");
+	hwk_ctx_hint(ctx, "Ask for the signature the key makes, or use a key "
+	    "made without a fixed scheme (as hwkeygen makes them).");
+	return HWK_ERR_UNSUPPORTED;
+}
+
 /* One signature by the loaded key; *rcp keeps the TPM's answer. */
 static int
 sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
@@ -1333,8 +1404,11 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
     size_t *siglenp, TSS2_RC *rcp)
 {
 	TPMA_OBJECT a = tk->kf.pub.publicArea.objectAttributes;
+	const TPMT_RSA_SCHEME *ks =
+	    &tk->kf.pub.publicArea.parameters.rsaDetail.scheme;
 	size_t k = tk->kf.pub.publicArea.unique.rsa.size;
 	ESYS_TR auth = tk->kf.empty_auth ? ESYS_TR_PASSWORD : tk->session;
+	const char *what = "the signature (TPM2_Sign)";
 	TPMT_SIG_SCHEME scheme;
 	TPMT_TK_HASHCHECK ticket;
 	TPMT_RSA_DECRYPT dscheme;
@@ -1365,6 +1439,13 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
 			    sig->signature.rsassa.sig.size, k, sigp, siglenp);
 			goto out;
 		}
+		/* Not the TPM's lack: the key's own scheme is another. */
+		if (lacks_hash(rc) && ks->scheme != TPM2_ALG_NULL &&
+		    (ks->scheme != TPM2_ALG_RSASSA ||
+		    ks->details.rsassa.hashAlg != halg)) {
+			r = scheme_refused(ctx, tk, halg);
+			goto out;
+		}
 		if (!(lacks_hash(rc) && (a & TPMA_OBJECT_DECRYPT)))
 			goto fail;
 	} else if (!(a & TPMA_OBJECT_DECRYPT)) {
@@ -1378,6 +1459,7 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
 		goto out;
 	}
 	dscheme.scheme = TPM2_ALG_NULL;
+	what = "the signature (TPM2_RSA_Decrypt)";
 	rc = Esys_RSA_Decrypt(tk->conn.esys, tk->handle, auth, ESYS_TR_NONE,
 	    ESYS_TR_NONE, &em, &dscheme, &label, &out);
 	if (rc == TSS2_RC_SUCCESS) {
@@ -1390,7 +1472,7 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
 		auth_forget(tk);	/* ask again next time */
 		r = auth_error(ctx, &tk->conn, rc, tk->kf.empty_auth);
 	} else
-		r = tss_error(ctx, &tk->conn, rc, "the signature (TPM2_Sign)");
+		r = tss_error(ctx, &tk->conn, rc, what);
  out:
 	*rcp = rc;
 	Esys_Free(sig);

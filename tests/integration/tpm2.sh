@@ -451,6 +451,35 @@ check "a TPM without SHA-512 still signs rsa-sha2-512" env HWK_SPY_NO_SHA512=1 \
 check "... and the signature verifies" verify sha512 k1.pem s512
 check_match "... made by TPM2_RSA_Decrypt" '^0x00000159$' "$(cat spy.log)"
 tpm_clean "SHA-512 fallback"
+out=$(HWK_SPY_NO_SHA512=1 HWK_SPY_FAIL_AT=5 "$SIGN" -o tcti="$SPY:$A_TCTI" \
+    -a sha512 -f k1 -i data -s sx 2>&1)
+check_eq "the fallback's TPM2_RSA_Decrypt lost: exit 4" 4 "$?"
+check_match "... named as the command that failed" \
+    'during the signature \(TPM2_RSA_Decrypt\)' "$out"
+tpm_clean "the SHA-512 fallback failing"
+
+# Keys made by tpm2-tools with a fixed scheme, or able to sign only.
+tools_key kfixed rsa2048:rsassa-sha256 \
+    'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign'
+"$HWK" -y -f kfixed >kfixed.pub && pem_of kfixed.pub >kfixed.pem
+check "a key bound to RSASSA-SHA256 signs with SHA-256" "$SIGN" -a sha256 \
+    -f kfixed -i data -s sfx
+check "... verified by openssl" verify sha256 kfixed.pem sfx
+out=$("$SIGN" -a sha512 -f kfixed -i data -s sx 2>&1)
+check_eq "... and refuses SHA-512 (exit 1)" 1 "$?"
+check_match "... as the key's own scheme, not the TPM's lack" \
+    'bound to RSASSA signatures with SHA-256, so it cannot sign with SHA-512' \
+    "$out"
+tools_key ksignonly rsa2048 \
+    'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign'
+out=$(HWK_SPY_NO_SHA512=1 "$SIGN" -o tcti="$SPY:$A_TCTI" -a sha512 \
+    -f ksignonly -i data -s sx 2>&1)
+check_eq "a TPM without SHA-512 and a key that cannot decrypt: exit 1" 1 \
+    "$?"
+check_match "... the TPM's refusal of TPM2_Sign, not the key's scheme" \
+    'refused the signature \(TPM2_Sign\)' "$out"
+check_no_match "... (no scheme blamed)" 'bound to' "$out"
+tpm_clean "fixed schemes"
 
 # A key kept loaded (as the agent keeps it) is loaded again once lost.
 check "a kept key lost from the TPM is loaded again (no password)" env \
