@@ -1539,14 +1539,14 @@ tpm2_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 			    sig, slen)) {
 				hwk_freezero(sig, slen);
 				sig = NULL;
-				r = hwk_ctx_error(ctx, HWK_ERR_DEVICE, "the TPM "
-				    "at %s returned a signature that does not "
-				    "verify", tk->conn.name);
+				r = hwk_ctx_error(ctx, HWK_ERR_DEVICE,
+				    "the TPM at %s returned a signature that "
+				    "does not verify", tk->conn.name);
 			}
 		}
 		if (r == 0)
 			break;
-		/* ESYS is no use after a lost command: never sign through it. */
+		/* ESYS is no use after a lost command: never use it again. */
 		if (rc_is_lost(rc) || objects_lost(rc))
 			key_unload(tk);
 		if (!(objects_lost(rc) || (rc_is_lost(rc) && kept)))

@@ -52,7 +52,7 @@ struct spy {
 	int				 faking;
 	uint32_t			 cc;		/* the command in flight */
 	struct timespec			 sent;
-	int				 pollfd;	/* HWK_SPY_POLL_PATH, or -1 */
+	int				 pollfd;	/* or -1 */
 };
 
 static uint32_t
