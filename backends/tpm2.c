@@ -5,7 +5,11 @@
  * Built on tpm2-tss: ESAPI for the commands and sessions, tctildr to find
  * the TPM, MU (in tpm2_keyfile.c) for the stub.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -71,12 +75,29 @@ static const TPMT_SYM_DEF session_nosym = {
 
 #define ORPHANS_MAX	4
 
+/*
+ * How the TPM behind a connection is shared, which decides how long a key
+ * may stay loaded in it (docs/tpm2.md, "Keys kept loaded").
+ */
+enum tpm2_sharing {
+	/* A resource manager (/dev/tpmrm*, tabrmd): each connection has
+	 * object slots of its own; keys stay loaded. */
+	TPM_SHARED,
+	/* No resource manager (swtpm, mssim): every program shares the
+	 * TPM's three object slots; a process keeps at most one key. */
+	TPM_DIRECT,
+	/* A raw device node (/dev/tpm0) that one process opens at a time:
+	 * nothing is held between signatures. */
+	TPM_EXCLUSIVE,
+};
+
 /* One connection to the TPM. */
 struct tpm2_conn {
 	TSS2_TCTI_CONTEXT	*tcti;
 	ESYS_CONTEXT		*esys;
 	char			 conf[TCTI_NAME_MAX];	/* "": the TSS default */
 	char			 name[TCTI_NAME_MAX];	/* for messages */
+	enum tpm2_sharing	 sharing;
 	/* Handles ESYS could not flush after a lost command; see conn_close. */
 	TPM2_HANDLE		 orphans[ORPHANS_MAX];
 	size_t			 norphans;
@@ -135,14 +156,42 @@ rc_is_tcti(TSS2_RC rc)
 	return (rc & TSS2_RC_LAYER_MASK) == TSS2_TCTI_RC_LAYER;
 }
 
-/* The errno of a device node, for "no TPM at device:/dev/tpmrm0 (...)". */
+/*
+ * No answer from the TPM: the command was lost on the way (TCTI) or the
+ * TSS refused it (SAPI, ESYS).  After a lost command ESYS refuses every
+ * later one ("function called in the wrong order"): the connection is
+ * good for nothing but closing.
+ */
+static int
+rc_is_lost(TSS2_RC rc)
+{
+	TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
+
+	return rc != TSS2_RC_SUCCESS && (layer == TSS2_TCTI_RC_LAYER ||
+	    layer == TSS2_SYS_RC_LAYER || layer == TSS2_ESAPI_RC_LAYER);
+}
+
+/*
+ * The errno of a device node, for "no TPM at device:/dev/tpm0 (...)".
+ * Opened, not just looked at: only open() says EBUSY, which is what
+ * /dev/tpm0 answers while another process has it.  0 if it opens.
+ */
 static int
 device_errno(const char *path)
 {
-	return access(path, R_OK | W_OK) == 0 ? 0 : errno;
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)) < 0)
+		return errno;
+	close(fd);
+	return 0;
 }
 
-/* Why no TPM answered at conf, in words. */
+/*
+ * Why no TPM answered at conf, in words.  err is the errno the TCTI
+ * loader left: the words for a device node that opens for us but not for
+ * the TSS.
+ */
 static int
 no_tpm(struct hwk_ctx *ctx, const char *conf, TSS2_RC rc, int err)
 {
@@ -150,8 +199,10 @@ no_tpm(struct hwk_ctx *ctx, const char *conf, TSS2_RC rc, int err)
 	int e1, e2;
 
 	if (conf == NULL) {
-		e1 = device_errno("/dev/tpmrm0");
-		e2 = device_errno("/dev/tpm0");
+		if ((e1 = device_errno("/dev/tpmrm0")) == 0)
+			e1 = err;
+		if ((e2 = device_errno("/dev/tpm0")) == 0)
+			e2 = err;
 		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no TPM at "
 		    "device:/dev/tpmrm0 (%s) nor device:/dev/tpm0 (%s), the "
 		    "TSS default", e1 != 0 ? strerror(e1) : "not usable",
@@ -159,6 +210,11 @@ no_tpm(struct hwk_ctx *ctx, const char *conf, TSS2_RC rc, int err)
 		if (e1 == EACCES || e2 == EACCES)
 			hwk_ctx_hint(ctx, "Add yourself to the group that owns "
 			    "/dev/tpmrm0 (often 'tss'), or give --tcti.");
+		else if (e1 == EBUSY || e2 == EBUSY)
+			hwk_ctx_hint(ctx, "Another program has the TPM device "
+			    "open, and without the kernel's resource manager "
+			    "(/dev/tpmrm0) it admits one at a time: see fuser "
+			    "/dev/tpm0.");
 		else
 			hwk_ctx_hint(ctx, "Give --tcti (or set TPM2TOOLS_TCTI) "
 			    "if the TPM is elsewhere, e.g. "
@@ -186,9 +242,14 @@ no_tpm(struct hwk_ctx *ctx, const char *conf, TSS2_RC rc, int err)
 	else
 		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no TPM at %s (%s)", conf,
 		    Tss2_RC_Decode(rc));
-	hwk_ctx_hint(ctx, "Check that the TPM is there and --tcti (or "
-	    "TPM2TOOLS_TCTI) names it, e.g. device:/dev/tpmrm0 or "
-	    "swtpm:host=127.0.0.1,port=2321.");
+	if (err == EBUSY)
+		hwk_ctx_hint(ctx, "Another program has the TPM device open, "
+		    "and a raw TPM device admits one at a time; the kernel's "
+		    "resource manager (device:/dev/tpmrm0) shares it.");
+	else
+		hwk_ctx_hint(ctx, "Check that the TPM is there and --tcti (or "
+		    "TPM2TOOLS_TCTI) names it, e.g. device:/dev/tpmrm0 or "
+		    "swtpm:host=127.0.0.1,port=2321.");
 	return HWK_ERR_NO_DEVICE;
 }
 
@@ -258,6 +319,68 @@ conn_flush(struct tpm2_conn *c, ESYS_TR *trp)
 	*trp = ESYS_TR_NONE;
 }
 
+/* Nonzero if the TCTI string names that module ("tabrmd", "device:..."). */
+static int
+conf_module(const char *conf, const char *name)
+{
+	size_t n = strcspn(conf, ":");
+	char mod[TCTI_NAME_MAX];
+
+	if (n >= sizeof(mod))
+		return 0;
+	memcpy(mod, conf, n);
+	mod[n] = '\0';
+	/* "tabrmd", "libtss2-tcti-tabrmd.so.0", or a path to the library. */
+	return strcmp(mod, name) == 0 || (strstr(mod, "tcti-") != NULL &&
+	    strncmp(strstr(mod, "tcti-") + 5, name, strlen(name)) == 0);
+}
+
+/*
+ * What the TCTI reached, for how long keys may stay loaded.  Best told by
+ * the descriptor it polls: a /dev/tpmrm* node is the kernel's resource
+ * manager, any other character device a raw TPM, which the kernel lets
+ * one process open at a time; behind a socket is tabrmd (a resource
+ * manager) when the TCTI string names it, else a TPM server such as swtpm.
+ * A TSS that does not say is judged by the TCTI string, and the TSS
+ * default then as possibly /dev/tpm0.
+ */
+static enum tpm2_sharing
+conn_sharing(const struct tpm2_conn *c)
+{
+	TSS2_TCTI_POLL_HANDLE h[4];
+	size_t n = sizeof(h) / sizeof(h[0]);
+	struct stat st;
+	char link[64], path[PATH_MAX];
+	const char *base;
+	ssize_t len;
+
+	if (Tss2_Tcti_GetPollHandles(c->tcti, h, &n) == TSS2_RC_SUCCESS &&
+	    n >= 1 && fstat(h[0].fd, &st) == 0) {
+		if (S_ISCHR(st.st_mode)) {
+			snprintf(link, sizeof(link), "/proc/self/fd/%d",
+			    h[0].fd);
+			if ((len = readlink(link, path, sizeof(path) - 1)) <= 0)
+				return TPM_EXCLUSIVE;
+			path[len] = '\0';
+			base = strrchr(path, '/') != NULL ?
+			    strrchr(path, '/') + 1 : path;
+			return strncmp(base, "tpmrm", 5) == 0 ? TPM_SHARED :
+			    TPM_EXCLUSIVE;
+		}
+		if (S_ISSOCK(st.st_mode))
+			return conf_module(c->conf, "tabrmd") ? TPM_SHARED :
+			    TPM_DIRECT;
+	}
+	if (conf_module(c->conf, "tabrmd"))
+		return TPM_SHARED;
+	if (c->conf[0] == '\0')
+		return TPM_EXCLUSIVE;
+	if (conf_module(c->conf, "device"))
+		return strstr(c->conf, "tpmrm") != NULL ? TPM_SHARED :
+		    TPM_EXCLUSIVE;
+	return TPM_DIRECT;
+}
+
 /* Reaches the TPM; sends no command. */
 static int
 conn_open(struct hwk_ctx *ctx, struct tpm2_conn *c)
@@ -295,6 +418,7 @@ conn_open(struct hwk_ctx *ctx, struct tpm2_conn *c)
 		return hwk_ctx_error(ctx, HWK_ERR_DEVICE, "cannot talk to the "
 		    "TPM at %s (%s)", c->name, Tss2_RC_Decode(rc));
 	}
+	c->sharing = conn_sharing(c);
 	return HWK_OK;
 }
 
@@ -362,17 +486,29 @@ da_state(struct tpm2_conn *c, uint32_t *failed, uint32_t *max,
 	return 0;
 }
 
-/* A wrong password or a lockout, with how many tries are left or how to recover. */
+/*
+ * A wrong password or a lockout, with how many tries are left or how to
+ * recover.  A key without a password (emptyAuth) can only meet a lockout
+ * that other keys' wrong passwords caused, when it was made without noDA.
+ */
 static int
-auth_error(struct hwk_ctx *ctx, struct tpm2_conn *c, TSS2_RC rc)
+auth_error(struct hwk_ctx *ctx, struct tpm2_conn *c, TSS2_RC rc,
+    int empty_auth)
 {
 	uint32_t failed, max, interval;
 	int known = da_state(c, &failed, &max, &interval) == 0 && max > 0;
 
 	if (rc_base(rc) == TPM2_RC_LOCKOUT) {
-		hwk_ctx_error(ctx, HWK_ERR_LOCKOUT, "the TPM is in "
-		    "dictionary-attack lockout after too many wrong passwords: "
-		    "it refuses every password, the right one too");
+		if (empty_auth)
+			hwk_ctx_error(ctx, HWK_ERR_LOCKOUT, "the TPM is in "
+			    "dictionary-attack lockout, and this key, which "
+			    "has no password, was made without noDA, so the "
+			    "lockout covers it too");
+		else
+			hwk_ctx_error(ctx, HWK_ERR_LOCKOUT, "the TPM is in "
+			    "dictionary-attack lockout after too many wrong "
+			    "passwords: it refuses every password, the right "
+			    "one too");
 		if (known && interval > 0)
 			hwk_ctx_hint(ctx, "It forgets one failure every %u s; "
 			    "or the TPM's owner ends the lockout now with: "
@@ -658,9 +794,14 @@ tpm2_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	return r;
 }
 
-/* RSA, SHA-256 names, unrestricted sign|decrypt, scheme NULL; DA-protected. */
+/*
+ * RSA, SHA-256 names, unrestricted sign|decrypt, scheme NULL.  With a
+ * password the TPM's dictionary-attack lockout protects it; without one
+ * there is nothing to guess, and noDA keeps a lockout (caused by any
+ * other key) from locking the user out of this one.
+ */
 static void
-key_template(unsigned bits, TPM2B_PUBLIC *t)
+key_template(unsigned bits, int has_password, TPM2B_PUBLIC *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->publicArea.type = TPM2_ALG_RSA;
@@ -669,6 +810,8 @@ key_template(unsigned bits, TPM2B_PUBLIC *t)
 	    TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
 	    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT |
 	    TPMA_OBJECT_DECRYPT;
+	if (!has_password)
+		t->publicArea.objectAttributes |= TPMA_OBJECT_NODA;
 	t->publicArea.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
 	t->publicArea.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
 	t->publicArea.parameters.rsaDetail.keyBits = (TPMI_RSA_KEY_BITS)bits;
@@ -723,7 +866,8 @@ key_wrap(struct hwk_ctx *ctx, struct tpm2_key *tk, struct hwk_key **keyp)
 	*keyp = NULL;
 	if ((r = hwk_tpm2_pub_to_evp(&tk->kf.pub.publicArea, &pkey,
 	    &why)) != 0) {
-		hwk_ctx_error(ctx, r, "the TPM key cannot be used: %s", why);
+		hwk_ctx_error(ctx, r, "the TPM key cannot be used: %s",
+		    why != NULL && *why != '\0' ? why : hwk_strerror(r));
 		goto out;
 	}
 	if ((r = hwk_key_new(&hwk_backend_tpm2, keyp)) != 0)
@@ -796,7 +940,7 @@ tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	if ((r = keygen_conn_get(ctx, &c)) != 0 ||
 	    (r = parent_open(ctx, c, parent_handle, &parent)) != 0)
 		goto out;
-	key_template(gp->bits, &tmpl);
+	key_template(gp->bits, plen > 0, &tmpl);
 	if (plen > 0) {
 		/*
 		 * The password travels in inSensitive: encrypt it with a key
@@ -916,7 +1060,9 @@ tpm2_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	if ((tk = tpm2_key_new()) == NULL)
 		return HWK_ERR_NOMEM;
 	if ((r = hwk_tpm2_keyfile_read(slot, len, &tk->kf, &why)) != 0) {
-		hwk_ctx_error(ctx, r, "not a usable TPM key file: %s", why);
+		/* No reason for failures of our own, such as no memory. */
+		hwk_ctx_error(ctx, r, "not a usable TPM key file: %s",
+		    why != NULL && *why != '\0' ? why : hwk_strerror(r));
 		goto fail;
 	}
 	a = tk->kf.pub.publicArea.objectAttributes;
@@ -935,17 +1081,39 @@ tpm2_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	return r;
 }
 
+/*
+ * The key this process holds in a TPM without a resource manager, where
+ * every program shares three object slots: at most one (see key_load).
+ */
+static struct tpm2_key *resident;
+
+/*
+ * Overwrites ESYS's copy of the password on the loaded key with zeros.
+ * Esys_TR_SetAuth sends nothing, so this works even when ESYS refuses
+ * every command after a lost one.  Out of our reach: the HMAC key ESYS
+ * derived from the password for the last command, kept in its session
+ * object until the next command or the session's flush (freed unwiped);
+ * and all of it once ESYS is finalized, which frees without wiping:
+ * hence this comes before every conn_close of a loaded key.
+ */
+static void
+auth_wipe_esys(struct tpm2_key *tk)
+{
+	TPM2B_AUTH none;
+
+	if (tk->conn.esys == NULL || tk->handle == ESYS_TR_NONE)
+		return;
+	memset(&none, 0, sizeof(none));
+	(void)Esys_TR_SetAuth(tk->conn.esys, tk->handle, &none);
+}
+
 /* Flushes what the key holds in the TPM and ends the connection. */
 static void
 key_unload(struct tpm2_key *tk)
 {
-	TPM2B_AUTH none;
-
 	if (tk->conn.esys != NULL) {
 		if (tk->handle != ESYS_TR_NONE) {
-			/* Overwrite ESYS's copy of the password. */
-			memset(&none, 0, sizeof(none));
-			Esys_TR_SetAuth(tk->conn.esys, tk->handle, &none);
+			auth_wipe_esys(tk);
 			conn_flush(&tk->conn, &tk->handle);
 		}
 		conn_flush(&tk->conn, &tk->session);
@@ -953,11 +1121,16 @@ key_unload(struct tpm2_key *tk)
 	tk->handle = tk->session = ESYS_TR_NONE;
 	tk->authed = 0;
 	conn_close(&tk->conn);
+	if (resident == tk)
+		resident = NULL;
 }
 
-/* Loads the key under its parent, with a salted session if it has a password. */
+/*
+ * Loads the key under its parent, with a salted session if it has a
+ * password; *rcp keeps the answer of a TPM2_Load or session that failed.
+ */
 static int
-key_load(struct hwk_ctx *ctx, struct tpm2_key *tk)
+key_load(struct hwk_ctx *ctx, struct tpm2_key *tk, TSS2_RC *rcp)
 {
 	ESYS_TR parent = ESYS_TR_NONE;
 	TSS2_RC rc;
@@ -965,6 +1138,13 @@ key_load(struct hwk_ctx *ctx, struct tpm2_key *tk)
 
 	if (tk->handle != ESYS_TR_NONE)
 		return HWK_OK;
+	/*
+	 * Without a resource manager each key held takes one of the TPM's
+	 * three object slots from every program: let go of the one this
+	 * process holds (its key, session and connection) before the next.
+	 */
+	if (resident != NULL && resident != tk)
+		key_unload(resident);
 	if (tk->conn.esys == NULL && (r = conn_open(ctx, &tk->conn)) != 0)
 		return r;
 	if ((r = parent_open(ctx, &tk->conn, tk->kf.parent, &parent)) != 0)
@@ -973,6 +1153,7 @@ key_load(struct hwk_ctx *ctx, struct tpm2_key *tk)
 	    ESYS_TR_NONE, &tk->kf.priv, &tk->kf.pub, &tk->handle);
 	if (rc != TSS2_RC_SUCCESS) {
 		tk->handle = ESYS_TR_NONE;
+		*rcp = rc;
 		if (rc_base(rc) == TPM2_RC_INTEGRITY) {
 			r = hwk_ctx_error(ctx, HWK_ERR_WRONG_DEVICE, "this key "
 			    "file belongs to another TPM (or to a parent key "
@@ -993,6 +1174,7 @@ key_load(struct hwk_ctx *ctx, struct tpm2_key *tk)
 		    &tk->session);
 		if (rc != TSS2_RC_SUCCESS) {
 			tk->session = ESYS_TR_NONE;
+			*rcp = rc;
 			r = tss_error(ctx, &tk->conn, rc, "a salted session "
 			    "(TPM2_StartAuthSession)");
 			goto out;
@@ -1007,13 +1189,20 @@ key_load(struct hwk_ctx *ctx, struct tpm2_key *tk)
 		    "while flushing the storage key", tk->conn.name);
 	if (r != 0)
 		key_unload(tk);
+	else if (tk->conn.sharing != TPM_SHARED)
+		resident = tk;
 	return r;
 }
 
-/* Forgets the password: it was wrong, or the key is done with. */
+/*
+ * Forgets the password: it was wrong, or the key is done with.  ESYS's
+ * copy goes too, or a wrong password would stay in its memory as long as
+ * the key stays loaded (in the agent, until the next attempt).
+ */
 static void
 auth_forget(struct tpm2_key *tk)
 {
+	auth_wipe_esys(tk);
 	explicit_bzero(&tk->auth, sizeof(tk->auth));
 	tk->have_auth = 0;
 	tk->authed = 0;
@@ -1086,7 +1275,11 @@ sig_md(int alg, TPMI_ALG_HASH *halg)
 	return NULL;
 }
 
-/* A TPM without SHA-512 refuses the 64-byte digest or the scheme's hash. */
+/*
+ * The TPM refused the digest's size or the scheme's hash: a TPM without
+ * that hash (SHA-512 on some chips), or a key whose own scheme is fixed to
+ * another one (see scheme_refused).
+ */
 static int
 lacks_hash(TSS2_RC rc)
 {
@@ -1163,6 +1356,47 @@ encode_emsa(const EVP_MD *md, const uint8_t *dgst, size_t dlen, size_t k,
 	return r;
 }
 
+static const char *
+hash_name(TPMI_ALG_HASH h)
+{
+	switch (h) {
+	case TPM2_ALG_SHA1:
+		return "SHA-1";
+	case TPM2_ALG_SHA256:
+		return "SHA-256";
+	case TPM2_ALG_SHA384:
+		return "SHA-384";
+	case TPM2_ALG_SHA512:
+		return "SHA-512";
+	}
+	return "another hash";
+}
+
+/*
+ * A key made with a fixed signing scheme signs with that scheme and hash
+ * only, whatever the TPM can do: say so when that is why it refused.
+ */
+static int
+scheme_refused(struct hwk_ctx *ctx, const struct tpm2_key *tk,
+    TPMI_ALG_HASH halg)
+{
+	const TPMT_RSA_SCHEME *ks =
+	    &tk->kf.pub.publicArea.parameters.rsaDetail.scheme;
+
+	if (ks->scheme == TPM2_ALG_RSASSA)
+		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "the TPM key was made "
+		    "bound to RSASSA signatures with %s, so it cannot sign "
+		    "with %s", hash_name(ks->details.rsassa.hashAlg),
+		    hash_name(halg));
+	else
+		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "the TPM key was made "
+		    "bound to a signature scheme other than RSASSA (PKCS#1 "
+		    "v1.5, which SSH uses)");
+	hwk_ctx_hint(ctx, "Ask for the signature the key makes, or use a key "
+	    "made without a fixed scheme (as hwkeygen makes them).");
+	return HWK_ERR_UNSUPPORTED;
+}
+
 /* One signature by the loaded key; *rcp keeps the TPM's answer. */
 static int
 sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
@@ -1170,8 +1404,11 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
     size_t *siglenp, TSS2_RC *rcp)
 {
 	TPMA_OBJECT a = tk->kf.pub.publicArea.objectAttributes;
+	const TPMT_RSA_SCHEME *ks =
+	    &tk->kf.pub.publicArea.parameters.rsaDetail.scheme;
 	size_t k = tk->kf.pub.publicArea.unique.rsa.size;
 	ESYS_TR auth = tk->kf.empty_auth ? ESYS_TR_PASSWORD : tk->session;
+	const char *what = "the signature (TPM2_Sign)";
 	TPMT_SIG_SCHEME scheme;
 	TPMT_TK_HASHCHECK ticket;
 	TPMT_RSA_DECRYPT dscheme;
@@ -1202,6 +1439,13 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
 			    sig->signature.rsassa.sig.size, k, sigp, siglenp);
 			goto out;
 		}
+		/* Not the TPM's lack: the key's own scheme is another. */
+		if (lacks_hash(rc) && ks->scheme != TPM2_ALG_NULL &&
+		    (ks->scheme != TPM2_ALG_RSASSA ||
+		    ks->details.rsassa.hashAlg != halg)) {
+			r = scheme_refused(ctx, tk, halg);
+			goto out;
+		}
 		if (!(lacks_hash(rc) && (a & TPMA_OBJECT_DECRYPT)))
 			goto fail;
 	} else if (!(a & TPMA_OBJECT_DECRYPT)) {
@@ -1215,6 +1459,7 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
 		goto out;
 	}
 	dscheme.scheme = TPM2_ALG_NULL;
+	what = "the signature (TPM2_RSA_Decrypt)";
 	rc = Esys_RSA_Decrypt(tk->conn.esys, tk->handle, auth, ESYS_TR_NONE,
 	    ESYS_TR_NONE, &em, &dscheme, &label, &out);
 	if (rc == TSS2_RC_SUCCESS) {
@@ -1225,9 +1470,9 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
 	if (rc_base(rc) == TPM2_RC_AUTH_FAIL || rc_base(rc) == TPM2_RC_BAD_AUTH ||
 	    rc_base(rc) == TPM2_RC_LOCKOUT) {
 		auth_forget(tk);	/* ask again next time */
-		r = auth_error(ctx, &tk->conn, rc);
+		r = auth_error(ctx, &tk->conn, rc, tk->kf.empty_auth);
 	} else
-		r = tss_error(ctx, &tk->conn, rc, "the signature (TPM2_Sign)");
+		r = tss_error(ctx, &tk->conn, rc, what);
  out:
 	*rcp = rc;
 	Esys_Free(sig);
@@ -1264,7 +1509,7 @@ tpm2_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	unsigned int dlen = 0;
 	size_t slen = 0;
 	TSS2_RC rc;
-	int r, attempt;
+	int r, attempt, kept;
 
 	*sigp = NULL;
 	*siglenp = 0;
@@ -1275,26 +1520,42 @@ tpm2_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 		    "unknown signature algorithm %d", alg);
 	if (EVP_Digest(data, len, dgst, &dlen, md, NULL) != 1)
 		return hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "cannot hash the data");
-	/* A key kept loaded may have vanished (TPM reset): load it once more. */
+	/*
+	 * Load the key once more, on a new connection, when the TPM lost it
+	 * (a reset, or someone flushed it), and when the connection of a key
+	 * kept loaded since an earlier signature died in between (a laptop
+	 * resumed from hibernation, the TPM server restarted).  A command
+	 * lost on a connection made just now means the TPM went away: that
+	 * fails, and the next signature starts afresh.
+	 */
+	kept = tk->handle != ESYS_TR_NONE;
 	for (attempt = 0; attempt < 2; attempt++) {
 		rc = TSS2_RC_SUCCESS;
-		if ((r = key_load(ctx, tk)) != 0 ||
-		    (r = key_auth(ctx, tk)) != 0)
-			break;
-		r = sign_digest(ctx, tk, md, halg, dgst, dlen, &sig, &slen,
-		    &rc);
-		if (r == 0 && !sig_verify(key->pkey, md, dgst, dlen, sig,
-		    slen)) {
-			hwk_freezero(sig, slen);
-			sig = NULL;
-			r = hwk_ctx_error(ctx, HWK_ERR_DEVICE, "the TPM at %s "
-			    "returned a signature that does not verify",
-			    tk->conn.name);
+		if ((r = key_load(ctx, tk, &rc)) == 0 &&
+		    (r = key_auth(ctx, tk)) == 0) {
+			r = sign_digest(ctx, tk, md, halg, dgst, dlen, &sig,
+			    &slen, &rc);
+			if (r == 0 && !sig_verify(key->pkey, md, dgst, dlen,
+			    sig, slen)) {
+				hwk_freezero(sig, slen);
+				sig = NULL;
+				r = hwk_ctx_error(ctx, HWK_ERR_DEVICE,
+				    "the TPM at %s returned a signature that "
+				    "does not verify", tk->conn.name);
+			}
 		}
-		if (r == 0 || !objects_lost(rc))
+		if (r == 0)
 			break;
-		key_unload(tk);
+		/* ESYS is no use after a lost command: never use it again. */
+		if (rc_is_lost(rc) || objects_lost(rc))
+			key_unload(tk);
+		if (!(objects_lost(rc) || (rc_is_lost(rc) && kept)))
+			break;
+		kept = 0;
 	}
+	/* A raw device admits one process at a time: let go after each. */
+	if (tk->conn.esys != NULL && tk->conn.sharing == TPM_EXCLUSIVE)
+		key_unload(tk);
 	if (r != 0)
 		goto out;
 	*sigp = sig;

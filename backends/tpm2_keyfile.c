@@ -165,6 +165,23 @@ unmarshal(const HWK_TPMKEY *k, struct hwk_tpm2_keyfile *kf, const char **whyp)
 	return HWK_OK;
 }
 
+/*
+ * The parent handle.  Writers that store it through a signed 32-bit long
+ * (tpm2-openssl, tpm2-tools with ASN1_INTEGER_set on 32-bit systems) give
+ * 0x81000001 as -2130706431: take [INT32_MIN, -1] as the same 32 bits.
+ */
+static int
+parent_handle(const ASN1_INTEGER *ai, uint32_t *hp)
+{
+	int64_t v;
+
+	if (!ASN1_INTEGER_get_int64(&v, ai) || v < INT32_MIN ||
+	    v > (int64_t)UINT32_MAX)
+		return -1;
+	*hp = (uint32_t)v;	/* modulo 2^32: -1 is 0xffffffff */
+	return 0;
+}
+
 int
 hwk_tpm2_keyfile_from_der(const uint8_t *der, size_t len,
     struct hwk_tpm2_keyfile *kf, const char **whyp)
@@ -173,7 +190,7 @@ hwk_tpm2_keyfile_from_der(const uint8_t *der, size_t len,
 	ASN1_OBJECT *want = NULL;
 	const unsigned char *p = der;
 	long olen;
-	uint64_t parent;
+	uint32_t parent;
 	int tag, cls, r;
 
 	memset(kf, 0, sizeof(*kf));
@@ -210,15 +227,14 @@ hwk_tpm2_keyfile_from_der(const uint8_t *der, size_t len,
 		r = HWK_ERR_UNSUPPORTED;
 		goto out;
 	}
-	if (!ASN1_INTEGER_get_uint64(&parent, k->parent) ||
-	    parent > UINT32_MAX) {
+	if (parent_handle(k->parent, &parent) != 0) {
 		why(whyp, "its parent is not a TPM handle");
 		r = HWK_ERR_FORMAT;
 		goto out;
 	}
 	if ((r = unmarshal(k, kf, whyp)) != 0)
 		goto out;
-	kf->parent = (uint32_t)parent;
+	kf->parent = parent;
 	/* Absent or FALSE both mean the key has a password. */
 	kf->empty_auth = k->empty_auth != -1 && k->empty_auth != 0;
 	r = HWK_OK;

@@ -87,9 +87,14 @@ check_match "ten more TPM signatures" "sig/s" "$out"
 check_eq "one TPM command (TPM2_Sign) per signature" \
     "$(printf '0x0000015d %.0s' $(seq 10) | sed 's/ $//')" \
     "$(tr '\n' ' ' <spy.log | sed 's/ $//')"
+# A second key, counted after its own warm-up signature: without a
+# resource manager it first takes the place of the key held before.
+$SIGNPY "$SOCK" tpmpw.pub 1 >/dev/null
 : >spy.log
 $SIGNPY "$SOCK" tpmpw.pub 5 >/dev/null
-check_eq "with a password too" "5" "$(grep -c . spy.log)"
+check_eq "with a password too (one TPM2_Sign per signature)" \
+    "$(printf '0x0000015d %.0s' $(seq 5) | sed 's/ $//')" \
+    "$(tr '\n' ' ' <spy.log | sed 's/ $//')"
 
 # A TPM reset (every object flushed): reloaded without a question.
 n=$(( $(grep -c . spy.log) ))
@@ -99,6 +104,17 @@ check_eq "stopping the agent flushes its TPM handles" "" "$(transient_handles)"
 HWK_SPY_LOSE_AT=4 start_agent --pin-source file:pin tpm tpmpw token
 check_match "signatures across a TPM reset" "sig/s" \
     "$($SIGNPY "$SOCK" tpm.pub 6 2>&1)"
+kill_wait "$AGENT_PID"
+
+# A command of a kept key lost on the way (as after a laptop's hibernation):
+# the key is loaded again on a new connection and the signature succeeds.
+# (Commands: CreatePrimary, Load, FlushContext, Sign, then the lost Sign.)
+: >agent.log
+HWK_SPY_FAIL_AT=5 start_agent --pin-source file:pin tpm tpmpw token
+check_match "a lost command on a kept key: every signature succeeds" \
+    "sig/s" "$($SIGNPY "$SOCK" tpm.pub 3 2>&1)"
+check_no_match "... none failed in the agent's log" "signature failed" \
+    "$(cat agent.log)"
 
 # The TPM goes away: that signature fails, the agent and the token go on.
 kill_wait "$SWTPM_PID"
@@ -117,6 +133,55 @@ at_exit "kill_wait $SWTPM_PID"
 wait_port "$SWTPM_PORT" 10
 check "the TPM is back: the key signs again" $SIGNPY "$SOCK" tpm.pub 2
 check "and the password key" $SIGNPY "$SOCK" tpmpw.pub 1
+kill_wait "$AGENT_PID"
+
+# Four TPM keys in a TPM without a resource manager (swtpm: three object
+# slots for every program): the agent holds at most one at a time, so each
+# signs in turn, round after round, and another program makes a key
+# meanwhile.
+"$HWK" -q --backend tpm2 -N '' -C tpm3@agent -f tpm3 || exit 1
+"$HWK" -q --backend tpm2 -N 'tpm pass' -C tpm4@agent -f tpm4 || exit 1
+: >spy.log
+start_agent tpm tpmpw tpm3 tpm4
+failed="" most=0
+for round in 1 2 3; do
+	for k in tpm tpmpw tpm3 tpm4; do
+		$SIGNPY "$SOCK" $k.pub 2 >/dev/null 2>&1 ||
+		    failed="$failed $k(round $round)"
+		n=$(transient_handles | grep -c .)
+		[ "$n" -gt "$most" ] && most=$n
+	done
+done
+check_eq "four TPM keys sign in turn, three rounds" "" "$failed"
+check_eq "the TPM holds one of the agent's keys at a time" 1 "$most"
+check_match "the key held is flushed before the next one loads" \
+    '0x0000015d (0x00000165 )+0x00000131 0x00000157' \
+    "$(tr '\n' ' ' <spy.log)"
+check "a keygen in the same TPM while the agent runs" "$HWK" -q \
+    --backend tpm2 -N '' -f tpm5
+check "... and the agent's keys still sign" eval \
+    "$SIGNPY '$SOCK' tpm4.pub 1 && $SIGNPY '$SOCK' tpm.pub 1"
+kill_wait "$AGENT_PID"
+check_eq "... none are left once the agent is gone" "" "$(transient_handles)"
+
+# A raw TPM device (/dev/tpm0) admits one process at a time: the agent lets
+# go of it after every signature.  The spy reports /dev/null as the device
+# it polls, as the device TCTI reports /dev/tpm0.
+printf '#!/bin/sh\necho asked >>"%s"\necho "tpm pass"\n' \
+    "$T_TMP/askpass.log" >askpass
+: >spy.log
+: >askpass.log
+HWK_SPY_POLL_PATH=/dev/null start_agent tpm tpmpw
+check "a raw device: signatures with both keys" eval "$SIGNPY '$SOCK' \
+    tpm.pub 3 && $SIGNPY '$SOCK' tpmpw.pub 3 && $SIGNPY '$SOCK' tpm.pub 1"
+check_eq "... the TPM holds nothing of the agent's between signatures" "" \
+    "$(transient_handles; tpm2_getcap handles-loaded-session 2>&1 |
+    sed -n 's/^- *//p')"
+check_eq "... every signature loads the key (7 TPM2_CreatePrimary)" 7 \
+    "$(grep -c '^0x00000131$' spy.log)"
+check_eq "... and flushes parent, key and session (4 x 2 + 3 x 3)" 17 \
+    "$(grep -c '^0x00000165$' spy.log)"
+check_eq "... the password asked once" 1 "$(grep -c . askpass.log)"
 kill_wait "$AGENT_PID"
 
 # A token that fails (as if pulled) once: that signature fails, then works.

@@ -40,6 +40,60 @@ no_files() {
 	check_eq "$1: nothing written" "" \
 	    "$(ls -d "$1" "$1.pub" 2>/dev/null; temp_files .)"
 }
+# stub_tool IN OUT [emptyauth]: rewrites a TSS2 PRIVATE KEY stub (PEM),
+# with emptyAuth TRUE if asked; prints the objectAttributes of its public
+# area (hex).  Only the stub's encoding changes, never what the TPM checks.
+stub_tool() {
+	$PY - "$@" <<'PYEOF'
+import base64, sys
+
+def tlv(b, i):
+    tag, n = b[i], b[i + 1]
+    j = i + 2
+    if n & 0x80:
+        k = n & 0x7f
+        n = int.from_bytes(b[j:j + k], "big")
+        j += k
+    return tag, j, j + n        # tag, value start, end
+
+def der_len(n):
+    return bytes([n]) if n < 0x80 else b"\x82" + n.to_bytes(2, "big")
+
+text = open(sys.argv[1]).read().split("\n")
+der = base64.b64decode("".join(l for l in text if l and "-----" not in l))
+_, start, end = tlv(der, 0)
+elems, i = [], start
+while i < end:
+    tag, v, e = tlv(der, i)
+    elems.append((tag, der[i:e], der[v:e]))
+    i = e
+pub = [val for tag, _, val in elems if tag == 0x04][0]
+print("%08x" % int.from_bytes(pub[6:10], "big"))
+if len(sys.argv) > 3 and sys.argv[3] == "emptyauth":
+    elems = [x for x in elems if x[0] != 0xa0]
+    elems.insert(1, (0xa0, bytes.fromhex("a0030101ff"), None))
+body = b"".join(raw for _, raw, _ in elems)
+out = b"\x30" + der_len(len(body)) + body
+b = base64.b64encode(out).decode()
+open(sys.argv[2], "w").write("-----BEGIN TSS2 PRIVATE KEY-----\n" +
+    "\n".join(b[j:j + 64] for j in range(0, len(b), 64)) +
+    "\n-----END TSS2 PRIVATE KEY-----\n")
+PYEOF
+}
+# tools_key OUT ALG ATTRS: a key made by tpm2-tools under the same SRK, as
+# a stub with emptyAuth TRUE; tpm2-tools leave their objects loaded.
+tools_key() {
+	local d=$T_TMP/tools-$1
+	mkdir -p "$d"
+	tpm2_createprimary -Q -C o -G ecc256:aes128cfb -c "$d/srk.ctx" \
+	    -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt' &&
+	    tpm2_flushcontext -t &&
+	    tpm2_create -Q -C "$d/srk.ctx" -G "$2" -a "$3" -u "$d/k.pub" \
+	    -r "$d/k.priv" && tpm2_flushcontext -t &&
+	    tpm2_encodeobject -C "$d/srk.ctx" -u "$d/k.pub" -r "$d/k.priv" \
+	    -o "$d/k.pem" && tpm2_flushcontext -t && tpm2_flushcontext -l &&
+	    stub_tool "$d/k.pem" "$1" emptyauth >/dev/null
+}
 
 # --- A key without a password --------------------------------------------
 out=$("$HWK" --backend tpm2 -N '' -C tpm@test -f k1 2>&1)
@@ -52,6 +106,8 @@ check_eq "stub is a TSS2 PRIVATE KEY" "-----BEGIN TSS2 PRIVATE KEY-----" \
 check_match "stub records parent 0x40000001 and emptyAuth TRUE" \
     'BOOLEAN +:255.*INTEGER +:40000001' \
     "$(openssl asn1parse -in k1 | tr '\n' ' ')"
+check_eq "without a password the key is exempt from lockout (noDA)" \
+    00000400 "$(printf '%08x' $((0x$(stub_tool k1 /dev/null) & 0x400)))"
 check_match ".pub is an RSA-2048 ssh-rsa key" '^2048 SHA256:.* tpm@test' \
     "$(ssh-keygen -l -f k1.pub)"
 tpm_clean "keygen"
@@ -77,6 +133,8 @@ check "keygen with a passphrase" "$HWK" --backend tpm2 -q \
 check_match "emptyAuth is FALSE, so loaders ask for the password" \
     'cont \[ 0 \] .*BOOLEAN +:0 .*INTEGER +:40000001' \
     "$(openssl asn1parse -in k2 | tr '\n' ' ')"
+check_eq "with a password the TPM's lockout protects it (no noDA)" \
+    00000000 "$(printf '%08x' $((0x$(stub_tool k2 /dev/null) & 0x400)))"
 tpm_clean "keygen with a passphrase"
 pem_of k2.pub >k2.pem
 check "tpm2-openssl signs with it given the password" \
@@ -94,6 +152,16 @@ out=$("$SIGN" -P 'wrong horse' -f k2 -i data -s s2d 2>&1)
 check_eq "a wrong password exits 5" 5 "$?"
 check_match "... says so and counts the tries left" \
     'wrong passphrase for the TPM key.*more it locks out' "$(flat "$out")"
+# A wrong password is forgotten, ours and ESYS's copy on the loaded key:
+# the same key object asks again and signs with the right one.
+tpm2_dictionarylockout -c >/dev/null 2>&1
+out=$(printf 'wrong horse\ncorrect horse\n' | setsid -w "$SIGN" -k -n 2 \
+    -f k2 -i data -s s2e 2>&1)
+check_eq "after a wrong password the same key signs with the right one" \
+    0 "$?"
+check_eq "... asking twice" 2 "$(grep -o 'Enter passphrase' <<<"$out" |
+    grep -c .)"
+check "... and the signature verifies" verify sha256 k2.pem s2e
 tpm_clean "a wrong password"
 out=$("$HWK" --backend tpm2 -q -N '123456789012345678901234567890123' \
     -f klong 2>&1)
@@ -103,6 +171,11 @@ no_files klong
 tpm2_dictionarylockout -c >/dev/null 2>&1
 
 # --- Lockout ---------------------------------------------------------------
+# A key without a password made without noDA (as tpm2-tools make them).
+tools_key knoda rsa2048 \
+    'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign|decrypt'
+check "a passwordless key made without noDA signs outside a lockout" \
+    "$SIGN" -f knoda -i data -s s3
 tpm2_dictionarylockout -s -n 2 -t 600 -l 600 >/dev/null 2>&1
 for i in 1 2; do
 	check_rc 5 "wrong password $i of 2 (exit 5)" "$SIGN" -P nope \
@@ -113,6 +186,17 @@ check_eq "in lockout even the right password fails (exit 5)" 5 "$?"
 check_match "... and says it is a lockout and how to end it" \
     'dictionary-attack lockout.*tpm2_dictionarylockout --clear-lockout' \
     "$(flat "$out")"
+check "in lockout our passwordless key still signs (noDA)" "$SIGN" -f k1 \
+    -i data -s s3nd
+check "... verified by openssl" verify sha256 k1.pem s3nd
+out=$("$SIGN" -f knoda -i data -s s3 2>&1)
+check_eq "in lockout a passwordless key without noDA is refused (exit 5)" \
+    5 "$?"
+check_match "... as covered by the lockout, and how to end it" \
+    'lockout, and this key, which has no password, was made without noDA.*tpm2_dictionarylockout --clear-lockout' \
+    "$(flat "$out")"
+check_no_match "... without blaming wrong passwords" 'wrong passwords' \
+    "$out"
 tpm_clean "lockout"
 tpm2_dictionarylockout -c >/dev/null 2>&1
 check "after --clear-lockout the right password works" "$SIGN" \
@@ -298,6 +382,40 @@ for n in 1 2 3 4 5; do
 	    -f k2 -i data -s sx
 	tpm_clean "signing losing command $n"
 done
+# After a lost command ESYS refuses every later one; the key must not stay
+# tied to it.  Kept loaded since an earlier signature, it is loaded again on
+# a new connection at once; lost on a connection made just now, that
+# signature fails and the next one works.  The password is asked once.
+# (Commands: CreatePrimary, Load, StartAuthSession, FlushContext, Sign.)
+out=$(echo 'correct horse' | HWK_SPY_FAIL_AT=6 setsid -w "$SIGN" \
+    -o tcti="$SPY:$A_TCTI" -n 2 -f k2 -i data -s slost 2>&1)
+check_eq "a kept key whose second TPM2_Sign is lost still signs (exit 0)" \
+    0 "$?"
+check_eq "... asking for the password once" 1 \
+    "$(grep -o 'Enter passphrase' <<<"$out" | grep -c .)"
+check "... and the signature verifies" verify sha256 k2.pem slost
+tpm_clean "a kept key losing a command"
+out=$(echo 'correct horse' | HWK_SPY_FAIL_AT=5 setsid -w "$SIGN" -k \
+    -o tcti="$SPY:$A_TCTI" -n 2 -f k2 -i data -s slost2 2>&1)
+check_eq "a key whose first TPM2_Sign is lost signs the next time (exit 0)" \
+    0 "$?"
+check_match "... the first signature failed as lost" \
+    'lost the TPM at .* during the signature' "$out"
+check_no_match "... the second was not refused by a dead ESYS" \
+    'wrong order' "$out"
+check_eq "... asking for the password once" 1 \
+    "$(grep -o 'Enter passphrase' <<<"$out" | grep -c .)"
+check "... and the signature verifies" verify sha256 k2.pem slost2
+tpm_clean "a fresh key losing a command"
+# The TPM loses its objects while the key loads: loaded again at once.
+check "the parent lost before TPM2_Load: loaded again" env \
+    HWK_SPY_LOSE_AT=2 "$SIGN" -o tcti="$SPY:$A_TCTI" -f k1 -i data -s sll1
+check "... and the signature verifies" verify sha256 k1.pem sll1
+check "the parent lost before the key's session: loaded again" env \
+    HWK_SPY_LOSE_AT=3 "$SIGN" -o tcti="$SPY:$A_TCTI" -P 'correct horse' \
+    -f k2 -i data -s sll2
+check "... and the signature verifies" verify sha256 k2.pem sll2
+tpm_clean "objects lost while loading"
 
 # Ctrl-C while the TPM makes the key: the key is dropped, nothing written.
 out=$(HWK_SPY_SIGINT_AT=3 "$HWK" --backend tpm2 --tcti "$SPY:$A_TCTI" \
@@ -333,6 +451,35 @@ check "a TPM without SHA-512 still signs rsa-sha2-512" env HWK_SPY_NO_SHA512=1 \
 check "... and the signature verifies" verify sha512 k1.pem s512
 check_match "... made by TPM2_RSA_Decrypt" '^0x00000159$' "$(cat spy.log)"
 tpm_clean "SHA-512 fallback"
+out=$(HWK_SPY_NO_SHA512=1 HWK_SPY_FAIL_AT=5 "$SIGN" -o tcti="$SPY:$A_TCTI" \
+    -a sha512 -f k1 -i data -s sx 2>&1)
+check_eq "the fallback's TPM2_RSA_Decrypt lost: exit 4" 4 "$?"
+check_match "... named as the command that failed" \
+    'during the signature \(TPM2_RSA_Decrypt\)' "$out"
+tpm_clean "the SHA-512 fallback failing"
+
+# Keys made by tpm2-tools with a fixed scheme, or able to sign only.
+tools_key kfixed rsa2048:rsassa-sha256 \
+    'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign'
+"$HWK" -y -f kfixed >kfixed.pub && pem_of kfixed.pub >kfixed.pem
+check "a key bound to RSASSA-SHA256 signs with SHA-256" "$SIGN" -a sha256 \
+    -f kfixed -i data -s sfx
+check "... verified by openssl" verify sha256 kfixed.pem sfx
+out=$("$SIGN" -a sha512 -f kfixed -i data -s sx 2>&1)
+check_eq "... and refuses SHA-512 (exit 1)" 1 "$?"
+check_match "... as the key's own scheme, not the TPM's lack" \
+    'bound to RSASSA signatures with SHA-256, so it cannot sign with SHA-512' \
+    "$out"
+tools_key ksignonly rsa2048 \
+    'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign'
+out=$(HWK_SPY_NO_SHA512=1 "$SIGN" -o tcti="$SPY:$A_TCTI" -a sha512 \
+    -f ksignonly -i data -s sx 2>&1)
+check_eq "a TPM without SHA-512 and a key that cannot decrypt: exit 1" 1 \
+    "$?"
+check_match "... the TPM's refusal of TPM2_Sign, not the key's scheme" \
+    'refused the signature \(TPM2_Sign\)' "$out"
+check_no_match "... (no scheme blamed)" 'bound to' "$out"
+tpm_clean "fixed schemes"
 
 # A key kept loaded (as the agent keeps it) is loaded again once lost.
 check "a kept key lost from the TPM is loaded again (no password)" env \

@@ -3,12 +3,14 @@
  * backend claims it and signs a file with it, as the agent will, so tests
  * can check signatures with openssl before hwkey-agent exists.
  *
- *   hwk-sign [-a sha1|sha256|sha512] [-n count] [-P passphrase]
+ *   hwk-sign [-a sha1|sha256|sha512] [-k] [-n count] [-P passphrase]
  *            [-o name=value]... -f keyfile -i datafile -s sigfile
  *
  * The key is loaded once and signs count times (the last signature is
- * written); a passphrase not given with -P is read from stdin.  The exit
- * codes are hwkeygen's.
+ * written); a passphrase not given with -P is read from stdin.  With -k a
+ * failed signature is reported and the next one tried with the same key
+ * object, as the agent does; the exit code is then the last signature's.
+ * The exit codes are hwkeygen's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,12 +63,13 @@ main(int argc, char **argv)
 	size_t slen = 0;
 	char *eq;
 	FILE *f;
-	int alg = HWK_SIG_RSA_SHA256, count = 1, ch, i, r, rc = EXIT_FAIL;
+	int alg = HWK_SIG_RSA_SHA256, count = 1, keep_going = 0, ch, i, r;
+	int rc = EXIT_FAIL;
 
 	if ((ctx = hwk_ctx_new()) == NULL)
 		return EXIT_FAIL;
 	hwk_ctx_set_ui(ctx, &ui);
-	while ((ch = getopt(argc, argv, "a:f:i:n:o:P:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:f:i:kn:o:P:s:")) != -1) {
 		switch (ch) {
 		case 'a':
 			if (strcmp(optarg, "sha1") == 0)
@@ -83,6 +86,9 @@ main(int argc, char **argv)
 			break;
 		case 'i':
 			dataf = optarg;
+			break;
+		case 'k':
+			keep_going = 1;
 			break;
 		case 'n':
 			if ((count = atoi(optarg)) < 1)
@@ -127,10 +133,13 @@ main(int argc, char **argv)
 	for (i = 0; i < count; i++) {
 		hwk_freezero(sig, slen);
 		sig = NULL;
+		slen = 0;
+		hwk_ctx_clear_error(ctx);
 		if ((r = hwk_key_sign(ctx, key, alg, hwk_buf_ptr(data),
 		    hwk_buf_len(data), &sig, &slen)) != 0) {
 			rc = fail(ctx, r, "sign");
-			goto out;
+			if (!keep_going || i == count - 1)
+				goto out;
 		}
 	}
 	if ((f = fopen(sigf, "wb")) == NULL ||
@@ -141,9 +150,9 @@ main(int argc, char **argv)
 	rc = EXIT_OK;
 	goto out;
  usage:
-	fprintf(stderr, "usage: hwk-sign [-a sha1|sha256|sha512] [-n count] "
-	    "[-P passphrase] [-o name=value]... -f keyfile -i datafile "
-	    "-s sigfile\n");
+	fprintf(stderr, "usage: hwk-sign [-a sha1|sha256|sha512] [-k] "
+	    "[-n count] [-P passphrase] [-o name=value]... -f keyfile "
+	    "-i datafile -s sigfile\n");
 	rc = EXIT_USAGE;
  out:
 	hwk_key_free(&key);

@@ -435,41 +435,101 @@ test_trailing_and_extra(void **state)
 	OPENSSL_free(der);
 }
 
+/* The stub with its parent INTEGER replaced by v. */
+static uint8_t *
+with_parent(const uint8_t *der, size_t len, int64_t v, size_t *len2)
+{
+	ASN1_INTEGER *i = ASN1_INTEGER_new();
+	struct elems e;
+	uint8_t *enc = NULL, *out;
+	int n;
+
+	assert_non_null(i);
+	assert_int_equal(ASN1_INTEGER_set_int64(i, v), 1);
+	assert_true((n = i2d_ASN1_INTEGER(i, &enc)) > 0);
+	split(der, len, &e);
+	assert_int_equal(e.p[2][0], V_ASN1_INTEGER);
+	e.p[2] = enc;
+	e.len[2] = (size_t)n;
+	out = join(&e, len2);
+	OPENSSL_free(enc);
+	ASN1_INTEGER_free(i);
+	return out;
+}
+
 static void
 test_parent_range(void **state)
 {
 	struct hwk_tpm2_keyfile kf, back;
-	struct elems e;
-	ASN1_INTEGER *i = ASN1_INTEGER_new();
-	uint8_t *der = NULL, *enc = NULL, *d2;
+	uint8_t *der = NULL, *d2;
 	size_t len, len2;
-	int n;
 
 	(void)state;
 	make_keyfile(&kf, 1, TPM2_RH_OWNER);
 	der_of(&kf, &der, &len);
-	split(der, len, &e);
-	/* Negative, then wider than a TPM handle. */
-	assert_int_equal(ASN1_INTEGER_set_int64(i, -1), 1);
-	assert_true((n = i2d_ASN1_INTEGER(i, &enc)) > 0);
-	e.p[2] = enc;
-	e.len[2] = (size_t)n;
-	d2 = join(&e, &len2);
+	/* Below INT32_MIN, then wider than a TPM handle. */
+	d2 = with_parent(der, len, (int64_t)INT32_MIN - 1, &len2);
 	assert_int_equal(hwk_tpm2_keyfile_from_der(d2, len2, &back, NULL),
 	    HWK_ERR_FORMAT);
 	free(d2);
-	OPENSSL_free(enc);
-	enc = NULL;
-	assert_int_equal(ASN1_INTEGER_set_uint64(i, 0x100000000ULL), 1);
-	assert_true((n = i2d_ASN1_INTEGER(i, &enc)) > 0);
-	e.p[2] = enc;
-	e.len[2] = (size_t)n;
-	d2 = join(&e, &len2);
+	d2 = with_parent(der, len, (int64_t)UINT32_MAX + 1, &len2);
 	assert_int_equal(hwk_tpm2_keyfile_from_der(d2, len2, &back, NULL),
 	    HWK_ERR_FORMAT);
 	free(d2);
-	OPENSSL_free(enc);
-	ASN1_INTEGER_free(i);
+	/* The edges that are handles. */
+	d2 = with_parent(der, len, UINT32_MAX, &len2);
+	assert_int_equal(hwk_tpm2_keyfile_from_der(d2, len2, &back, NULL), 0);
+	assert_int_equal(back.parent, 0xffffffffu);
+	free(d2);
+	d2 = with_parent(der, len, 0, &len2);
+	assert_int_equal(hwk_tpm2_keyfile_from_der(d2, len2, &back, NULL), 0);
+	assert_int_equal(back.parent, 0);
+	free(d2);
+	OPENSSL_free(der);
+}
+
+/* 32-bit writers store the handle through a signed long: negative. */
+static void
+test_parent_negative(void **state)
+{
+	struct hwk_tpm2_keyfile kf, back;
+	static const uint8_t positive[] = { 0x02, 0x05, 0x00, 0x81, 0x00, 0x00,
+	    0x01 };
+	static const uint8_t negative[] = { 0x02, 0x04, 0x81, 0x00, 0x00,
+	    0x01 };
+	uint8_t *der = NULL, *d2, *again = NULL;
+	size_t len, len2, len3;
+
+	(void)state;
+	make_keyfile(&kf, 0, 0x81000001);
+	der_of(&kf, &der, &len);
+	/* 0x81000001 as ASN1_INTEGER_set((long)0x81000001) writes it. */
+	d2 = with_parent(der, len, (int32_t)0x81000001, &len2);
+	assert_non_null(memmem(d2, len2, negative, sizeof(negative)));
+	assert_null(memmem(d2, len2, positive, sizeof(positive)));
+	assert_int_equal(hwk_tpm2_keyfile_from_der(d2, len2, &back, NULL), 0);
+	assert_int_equal(back.parent, 0x81000001u);
+	assert_int_equal(back.empty_auth, 0);
+	assert_memory_equal(back.priv.buffer, kf.priv.buffer, kf.priv.size);
+	/* Written back, the handle is a positive INTEGER again. */
+	assert_int_equal(hwk_tpm2_keyfile_to_der(&back, &again, &len3), 0);
+	assert_non_null(memmem(again, len3, positive, sizeof(positive)));
+	assert_null(memmem(again, len3, negative, sizeof(negative)));
+	OPENSSL_free(again);
+	free(d2);
+	/* The owner hierarchy too, and the ends of the signed range. */
+	d2 = with_parent(der, len, (int32_t)0x40000001, &len2);
+	assert_int_equal(hwk_tpm2_keyfile_from_der(d2, len2, &back, NULL), 0);
+	assert_int_equal(back.parent, 0x40000001u);
+	free(d2);
+	d2 = with_parent(der, len, -1, &len2);
+	assert_int_equal(hwk_tpm2_keyfile_from_der(d2, len2, &back, NULL), 0);
+	assert_int_equal(back.parent, 0xffffffffu);
+	free(d2);
+	d2 = with_parent(der, len, INT32_MIN, &len2);
+	assert_int_equal(hwk_tpm2_keyfile_from_der(d2, len2, &back, NULL), 0);
+	assert_int_equal(back.parent, 0x80000000u);
+	free(d2);
 	OPENSSL_free(der);
 }
 
@@ -564,6 +624,7 @@ main(void)
 		cmocka_unit_test(test_oversize_lengths),
 		cmocka_unit_test(test_trailing_and_extra),
 		cmocka_unit_test(test_parent_range),
+		cmocka_unit_test(test_parent_negative),
 		cmocka_unit_test(test_pem_errors),
 		cmocka_unit_test(test_pub_to_evp),
 	};
