@@ -113,4 +113,35 @@ check_eq "an error naming token labels: no raw control byte" 0 \
 check_match "an error naming token labels: escaped" \
     "'e\\\\033]0;pwned\\\\007\\\\376'" "$out"
 
+# hwkey-agent's log: a stub's name and a client's words, escaped.
+printf '1234\n' >pin
+STUB=$'tok\e[2J'
+"$HWK" -q --backend pkcs11 --module "$M" --pin-source file:pin \
+    --token "pkcs11:serial=$(softhsm_serial "$LABEL")" -b 2048 -C agent \
+    -f "$STUB" || exit 1
+mkdir -m 700 adir
+SOCK=$T_TMP/adir/socket
+"$B/hwkey-agent" -d -a "$SOCK" --module "$M" --pin-source file:pin "$STUB" \
+    >agent.out 2>agent.log &
+AGENT_PID=$!
+at_exit "kill_wait $AGENT_PID"
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+# An extension request (27) whose name rings the bell and clears the screen.
+$PY - "$SOCK" <<'PYEOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+name = b"x\x07\x1b[2J\xff@example.com"
+body = bytes([27]) + struct.pack(">I", len(name)) + name
+s.sendall(struct.pack(">I", len(body)) + body)
+n = struct.unpack(">I", s.recv(4))[0]
+s.recv(n)
+PYEOF
+kill_wait "$AGENT_PID"
+check_eq "agent log: no raw control byte" 0 "$(ctl <agent.log)"
+check_match "agent log: the stub's name escaped" 'tok\\033\[2J \(pkcs11\)' \
+    "$(cat agent.log)"
+check_match "agent log: the client's extension name escaped" \
+    'extension x\\007\\033\[2J\\377@example' "$(cat agent.log)"
+
 done_testing
