@@ -100,21 +100,32 @@ void
 hwk_report(struct hwk_ctx *ctx, int err, const char *fmt, ...)
 {
 	const char *detail = ctx != NULL ? hwk_ctx_detail(ctx) : "";
+	char *msg = NULL;
 	va_list ap;
 
+	/* Paths, labels and URIs in messages come from files: escaped. */
 	fflush(stdout);
 	fputs("hwkeygen: ", stderr);
 	if (fmt != NULL) {
 		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
+		if (vasprintf(&msg, fmt, ap) < 0)
+			msg = NULL;
 		va_end(ap);
-		if (*detail != '\0')
-			fprintf(stderr, ": %s", detail);
+		hwk_out_vis_fputs(msg != NULL ? msg : fmt, stderr);
+		if (*detail != '\0') {
+			fputs(": ", stderr);
+			hwk_out_vis_fputs(detail, stderr);
+		}
 	} else
-		fputs(*detail != '\0' ? detail : hwk_strerror(err), stderr);
+		hwk_out_vis_fputs(*detail != '\0' ? detail : hwk_strerror(err),
+		    stderr);
 	fputc('\n', stderr);
-	if (ctx != NULL && *hwk_ctx_advice(ctx) != '\0')
-		fprintf(stderr, "hwkeygen: %s\n", hwk_ctx_advice(ctx));
+	if (ctx != NULL && *hwk_ctx_advice(ctx) != '\0') {
+		fputs("hwkeygen: ", stderr);
+		hwk_out_vis_fputs(hwk_ctx_advice(ctx), stderr);
+		fputc('\n', stderr);
+	}
+	free(msg);
 	if (ctx != NULL)
 		hwk_ctx_clear_error(ctx);
 }
@@ -388,17 +399,23 @@ static void progress_pause(int);
 static int
 ui_read_secret(void *arg, const char *prompt, char *buf, size_t len)
 {
+	char *safe;
 	int r;
 
 	(void)arg;
+	/* A prompt may quote a token's label: escaped like all foreign text. */
+	if ((safe = hwk_out_vis(prompt)) == NULL)
+		return HWK_ERR_NOMEM;
 	if (opt.json) {
 		fprintf(stderr, "hwkeygen: %s\nhwkeygen: --json does not prompt: "
-		    "give the secret with -N, -P or --pin-source\n", prompt);
+		    "give the secret with -N, -P or --pin-source\n", safe);
+		free(safe);
 		return HWK_ERR_CANCELLED;
 	}
 	progress_pause(1);
-	r = hwk_prompt_secret(prompt, buf, len);
+	r = hwk_prompt_secret(safe, buf, len);
 	progress_pause(0);
+	free(safe);
 	return r;
 }
 
@@ -406,8 +423,10 @@ static void
 ui_notice(void *arg, const char *msg)
 {
 	(void)arg;
-	if (!opt.quiet)
-		fprintf(info, "%s\n", msg);
+	if (!opt.quiet) {
+		hwk_out_vis_fputs(msg, info);	/* may quote a token label */
+		fputc('\n', info);
+	}
 }
 
 static const struct hwk_ui terminal_ui = { ui_read_secret, ui_notice, NULL };
@@ -584,8 +603,9 @@ print_fingerprint_art(const struct hwk_pubkey *pub)
 	    (r = hwk_randomart(digest, sizeof(digest), hwk_pubkey_label(pub),
 	    pub->bits, "SHA256", &art)) != 0)
 		return r;
-	fprintf(info, "The key fingerprint is:\n%s %s\n", fp,
-	    pub->comment != NULL ? pub->comment : "");
+	fprintf(info, "The key fingerprint is:\n%s ", fp);
+	hwk_out_vis_fputs(pub->comment != NULL ? pub->comment : "", info);
+	fputc('\n', info);
 	fprintf(info, "The key's randomart image is:\n%s\n", art);
 	free(art);
 	return HWK_OK;
@@ -653,8 +673,10 @@ choose_backend(struct hwk_ctx *ctx, const struct hwk_backend **bp)
 			    "was written\n");
 		return r;
 	}
-	if (!opt.quiet && hwk_backends()[1] != NULL)
-		fprintf(info, "%s\n", why);
+	if (!opt.quiet && hwk_backends()[1] != NULL) {
+		hwk_out_vis_fputs(why, info);	/* may quote a token label */
+		fputc('\n', info);
+	}
 	return HWK_OK;
 }
 
@@ -1034,7 +1056,12 @@ do_print_public(struct hwk_ctx *ctx)
 		hwk_report(ctx, r, "cannot encode the public key");
 		goto out;
 	}
-	printf("%s\n", line);
+	/* Escaped on a terminal; as it is into a file, a .pub to be. */
+	if (isatty(STDOUT_FILENO))
+		hwk_out_vis_fputs(line, stdout);
+	else
+		fputs(line, stdout);
+	putchar('\n');
  out:
 	free(line);
 	hwk_pubkey_free(&pub);
@@ -1051,9 +1078,11 @@ print_fp_line(const struct hwk_pubkey *pub)
 
 	if ((r = hwk_fingerprint(pub->blob, pub->bloblen, fp, digest)) != 0)
 		return r;
-	printf("%u %s %s (%s)\n", pub->bits, fp,
-	    pub->comment != NULL ? pub->comment : "no comment",
-	    hwk_pubkey_label(pub));
+	/* The comment is foreign text: escaped as ssh-keygen -l escapes it. */
+	printf("%u %s ", pub->bits, fp);
+	hwk_out_vis_fputs(pub->comment != NULL ? pub->comment : "no comment",
+	    stdout);
+	printf(" (%s)\n", hwk_pubkey_label(pub));
 	if (opt.verbose) {
 		if ((r = hwk_randomart(digest, sizeof(digest),
 		    hwk_pubkey_label(pub), pub->bits, "SHA256", &art)) != 0)
@@ -1211,6 +1240,7 @@ hwk_cli_main(int argc, char **argv)
 	const char *home;
 	int rc;
 
+	hwk_out_setlocale();
 	info = stdout;
 	/* Read stdin byte by byte: no copy of a passphrase in a stdio buffer. */
 	if (!isatty(STDIN_FILENO))

@@ -150,13 +150,67 @@ print_json(struct row *rows, size_t n, FILE *out)
 	return r == 0 ? EXIT_OK : EXIT_FAIL;
 }
 
+/* The table for people, with the paths and comments from files escaped. */
+static int
+print_table(const struct row *rows, size_t n, FILE *out)
+{
+	char **v;	/* path, fingerprint, comment of each row, escaped */
+	size_t i, w[6];
+	int rc = EXIT_FAIL;
+
+	if ((v = calloc(n, 3 * sizeof(*v))) == NULL)
+		goto out;
+	for (i = 0; i < n; i++)
+		if ((v[3 * i] = hwk_out_vis(rows[i].path)) == NULL ||
+		    (v[3 * i + 1] = hwk_out_vis(rows[i].fp)) == NULL ||
+		    (v[3 * i + 2] = hwk_out_vis(rows[i].comment != NULL ?
+		    rows[i].comment : "")) == NULL)
+			goto out;
+	w[0] = strlen("PATH");
+	w[1] = strlen("TYPE");
+	w[2] = strlen("BITS");
+	w[3] = strlen("FINGERPRINT");
+	w[4] = strlen("BACKEND");
+	w[5] = strlen("PROTECTION");
+	for (i = 0; i < n; i++) {
+		w[0] = maxlen(w[0], v[3 * i]);
+		w[1] = maxlen(w[1], rows[i].type);
+		w[2] = maxlen(w[2], rows[i].bits);
+		w[3] = maxlen(w[3], v[3 * i + 1]);
+		w[4] = maxlen(w[4], rows[i].backend);
+		w[5] = maxlen(w[5], rows[i].protection);
+	}
+	fprintf(out, "%-*s  %-*s  %*s  %-*s  %-*s  %-*s  %s\n", (int)w[0],
+	    "PATH", (int)w[1], "TYPE", (int)w[2], "BITS", (int)w[3],
+	    "FINGERPRINT", (int)w[4], "BACKEND", (int)w[5], "PROTECTION",
+	    "COMMENT");
+	for (i = 0; i < n; i++)
+		fprintf(out, "%-*s  %-*s  %*s  %-*s  %-*s  %-*s  %s\n",
+		    (int)w[0], v[3 * i], (int)w[1], rows[i].type,
+		    (int)w[2], rows[i].bits, (int)w[3], v[3 * i + 1], (int)w[4],
+		    rows[i].backend, (int)w[5], rows[i].protection,
+		    v[3 * i + 2]);
+	for (i = 0; i < n; i++)
+		if (rows[i].mismatch)
+			fprintf(out, "warning: %s.pub does not match the "
+			    "public key inside %s\n", v[3 * i], v[3 * i]);
+	rc = EXIT_OK;
+ out:
+	if (rc != EXIT_OK)
+		fprintf(stderr, "hwkeygen: out of memory\n");
+	for (i = 0; v != NULL && i < 3 * n; i++)
+		free(v[i]);
+	free(v);
+	return rc;
+}
+
 int
 hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
 {
 	int rc;
 	struct row *rows = NULL, *nr;
 	struct dirent *de;
-	size_t n = 0, i, w[6];
+	size_t n = 0, i;
 	DIR *d;
 
 	(void)ctx;
@@ -164,9 +218,11 @@ hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
 		if (errno == ENOENT) {
 			if (json)
 				fputs("[]\n", out);
-			else
-				fprintf(out, "No key pairs: %s does not exist.\n",
-				    dir);
+			else {
+				fputs("No key pairs: ", out);
+				hwk_out_vis_fputs(dir, out);
+				fputs(" does not exist.\n", out);
+			}
 			return EXIT_OK;
 		}
 		fprintf(stderr, "hwkeygen: cannot read %s: %s\n", dir,
@@ -188,8 +244,11 @@ hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
 	if (n == 0) {
 		if (json)
 			fputs("[]\n", out);
-		else
-			fprintf(out, "No key pairs in %s.\n", dir);
+		else {
+			fputs("No key pairs in ", out);
+			hwk_out_vis_fputs(dir, out);
+			fputs(".\n", out);
+		}
 		free(rows);
 		return EXIT_OK;
 	}
@@ -198,36 +257,7 @@ hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
 		rc = print_json(rows, n, out);
 		goto done;
 	}
-	w[0] = strlen("PATH");
-	w[1] = strlen("TYPE");
-	w[2] = strlen("BITS");
-	w[3] = strlen("FINGERPRINT");
-	w[4] = strlen("BACKEND");
-	w[5] = strlen("PROTECTION");
-	for (i = 0; i < n; i++) {
-		w[0] = maxlen(w[0], rows[i].path);
-		w[1] = maxlen(w[1], rows[i].type);
-		w[2] = maxlen(w[2], rows[i].bits);
-		w[3] = maxlen(w[3], rows[i].fp);
-		w[4] = maxlen(w[4], rows[i].backend);
-		w[5] = maxlen(w[5], rows[i].protection);
-	}
-	fprintf(out, "%-*s  %-*s  %*s  %-*s  %-*s  %-*s  %s\n", (int)w[0],
-	    "PATH", (int)w[1], "TYPE", (int)w[2], "BITS", (int)w[3],
-	    "FINGERPRINT", (int)w[4], "BACKEND", (int)w[5], "PROTECTION",
-	    "COMMENT");
-	for (i = 0; i < n; i++)
-		fprintf(out, "%-*s  %-*s  %*s  %-*s  %-*s  %-*s  %s\n",
-		    (int)w[0], rows[i].path, (int)w[1], rows[i].type,
-		    (int)w[2], rows[i].bits, (int)w[3], rows[i].fp, (int)w[4],
-		    rows[i].backend, (int)w[5], rows[i].protection,
-		    rows[i].comment != NULL ? rows[i].comment : "");
-	for (i = 0; i < n; i++)
-		if (rows[i].mismatch)
-			fprintf(out, "warning: %s.pub does not match the "
-			    "public key inside %s\n", rows[i].path,
-			    rows[i].path);
-	rc = EXIT_OK;
+	rc = print_table(rows, n, out);
  done:
 	for (i = 0; i < n; i++) {
 		free(rows[i].path);

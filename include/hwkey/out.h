@@ -25,4 +25,16 @@ void	hwk_out_bool(struct hwk_out *o, const char *key, int v);
 /* Writes what was built (with a final newline); nonzero if it failed. */
 int	hwk_out_print(struct hwk_out *o, FILE *f);
 
+/*
+ * Text from files, tokens or TPMs made safe to show on a terminal, as
+ * ssh-keygen shows it: printable characters of the locale's charset stay,
+ * every other byte becomes \ooo.  Text mode of hwk_out_str does this itself;
+ * every other print of foreign text goes through these.
+ */
+char   *hwk_out_vis(const char *s);		/* NULL when out of memory */
+int	hwk_out_vis_fputs(const char *s, FILE *f);
+
+/* LC_CTYPE from the environment as ssh-keygen takes it; call it first. */
+void	hwk_out_setlocale(void);
+
 #endif /* HWKEY_OUT_H */

@@ -25,6 +25,7 @@
 #include "hwkey/backend.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/out.h"
 #include "agent.h"
 #include "cli.h"
 #include "cliopt.h"
@@ -47,23 +48,31 @@ static void
 logmsg(int level, const char *fmt, ...)
 {
 	va_list ap;
-	char ts[32];
+	char ts[32], *msg = NULL, *safe;
 	time_t t;
 
 	if (level == AGENT_LOG_DEBUG && !debug)
 		return;
 	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	/* Paths, labels and a client's words: escaped, as OpenSSH logs. */
+	if (msg == NULL || (safe = hwk_out_vis(msg)) == NULL) {
+		free(msg);
+		return;
+	}
 	if (to_syslog)
-		vsyslog(level == AGENT_LOG_ERR ? LOG_ERR : level ==
-		    AGENT_LOG_INFO ? LOG_INFO : LOG_DEBUG, fmt, ap);
+		syslog(level == AGENT_LOG_ERR ? LOG_ERR : level ==
+		    AGENT_LOG_INFO ? LOG_INFO : LOG_DEBUG, "%s", safe);
 	else {
 		t = time(NULL);
 		strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&t));
-		fprintf(stderr, "hwkey-agent[%d] %s: ", (int)getpid(), ts);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		fprintf(stderr, "hwkey-agent[%d] %s: %s\n", (int)getpid(), ts,
+		    safe);
 	}
-	va_end(ap);
+	free(safe);
+	free(msg);
 }
 
 static void

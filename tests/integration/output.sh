@@ -1,0 +1,147 @@
+# Text from files and tokens (comments, labels, paths) never reaches the
+# terminal raw, -l escapes it as ssh-keygen does, and every --json parses.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/softhsm.sh"
+
+cd "$T_TMP" || exit 1
+export HOME=$T_TMP/home
+mkdir -p "$HOME/.ssh"
+unset LANG LANGUAGE LC_CTYPE LC_ALL
+
+# How many raw control bytes (anything below 0x20 but newline, and DEL).
+ctl() { $PY -c 'import sys
+print(sum(1 for c in sys.stdin.buffer.read() if (c < 32 and c != 10) or c == 127))'; }
+# Runs the Python expression $1 on the JSON document in stdin, read strictly
+# as UTF-8 (json.loads of bytes refuses anything else).
+json() { $PY -c "import json, sys; d = json.loads(sys.stdin.buffer.read()); print($1)"; }
+# What a JSON reader must see for the raw bytes of file $1: invalid UTF-8
+# replaced as Unicode says, as Python's decoder does.
+want() { $PY -c "import sys; print(repr(open(sys.argv[1], 'rb').read().decode('utf-8', 'replace')))" "$1"; }
+
+# A comment that sets the terminal title, with ill-formed UTF-8 (a stray
+# byte, an overlong '/', a lone surrogate), valid UTF-8 and a truncated tail.
+EVIL=$'a\e]0;pwned\a b\xff \xc0\xaf \xed\xa0\x80 Jos\xc3\xa9 \xe2\x82\xac end\xf0\x9f\x98'
+printf '%s' "$EVIL" >evil.raw
+ssh-keygen -q -t ed25519 -N '' -C "$EVIL" -f k
+ssh-keygen -q -t ed25519 -N '' -C 'tab	here' -f tab
+ssh-keygen -q -t rsa -b 2048 -N '' -C "$EVIL" -f r	# -y reads RSA keys
+
+for loc in C.UTF-8 C; do
+	check_eq "$loc: -l on the .pub equals ssh-keygen -l" \
+	    "$(LC_ALL=$loc ssh-keygen -l -f k.pub | od -c)" \
+	    "$(LC_ALL=$loc "$HWK" -l -f k.pub | od -c)"
+	check_eq "$loc: -lv equals ssh-keygen -lv" \
+	    "$(LC_ALL=$loc ssh-keygen -lv -f k.pub | od -c)" \
+	    "$(LC_ALL=$loc "$HWK" -lv -f k.pub | od -c)"
+	check_eq "$loc: -l on the private file equals ssh-keygen -l" \
+	    "$(LC_ALL=$loc ssh-keygen -l -f k | od -c)" \
+	    "$(LC_ALL=$loc "$HWK" -l -f k | od -c)"
+	check_eq "$loc: -l prints no raw control byte" 0 \
+	    "$(LC_ALL=$loc "$HWK" -l -f k.pub | ctl)"
+done
+check_match "C.UTF-8: the escape sequence shown as octal, UTF-8 kept" \
+    $'a\\\\033]0;pwned\\\\007 b\\\\377 .* Jos\xc3\xa9 \xe2\x82\xac end\\\\360' \
+    "$(LC_ALL=C.UTF-8 "$HWK" -l -f k.pub)"
+check_match "C: every byte past ASCII as octal" 'Jos\\303\\251' \
+    "$(LC_ALL=C "$HWK" -l -f k.pub)"
+check_match "LANG=C.UTF-8 is taken as ssh-keygen takes it" $'Jos\xc3\xa9' \
+    "$(LANG=C.UTF-8 "$HWK" -l -f k.pub)"
+# ssh-keygen leaves tab and CR raw; a CR would let a comment overwrite the
+# fingerprint shown before it, so hwkeygen escapes both.
+check_match "-l escapes a tab too" 'tab\\011here \(ED25519\)$' \
+    "$("$HWK" -l -f tab.pub)"
+
+# -y: raw into a file (it makes a .pub), escaped on a terminal.
+check_eq "-y into a pipe: the comment as it is, as ssh-keygen -y" \
+    "$(ssh-keygen -y -f r | od -c)" "$("$HWK" -y -f r | od -c)"
+out=$(script -qec "'$HWK' -y -f r" /dev/null </dev/null)
+check_eq "-y on a terminal: no raw control byte" 0 \
+    "$(printf '%s' "$out" | tr -d '\r' | ctl)"
+check_match "-y on a terminal: the comment escaped" 'a\\033]0;pwned\\007' "$out"
+
+# --list, for people and as JSON.
+cp k k.pub "$HOME/.ssh/"
+mv "$HOME/.ssh/k" "$HOME/.ssh/id_"$'\e[31m'
+mv "$HOME/.ssh/k.pub" "$HOME/.ssh/id_"$'\e[31m'.pub
+cp tab "$HOME/.ssh/id_nopub"
+list=$(LC_ALL=C.UTF-8 "$HWK" --list)
+check_eq "--list: no raw control byte" 0 "$(printf '%s\n' "$list" | ctl)"
+check_match "--list: the file name escaped" 'id_\\033\[31m ' "$list"
+check_match "--list: the comment escaped" 'a\\033]0;pwned\\007 b\\377' "$list"
+lj=$("$HWK" --list --json)
+check_eq "--list --json: parses as UTF-8 JSON, 2 entries" 2 \
+    "$(printf '%s' "$lj" | json 'len(d)')"
+check_eq "--list --json: no raw control byte" 0 \
+    "$(printf '%s' "$lj" | tr -d '\n' | ctl)"
+check_eq "--list --json: the comment, ill-formed UTF-8 as U+FFFD" \
+    "$(want evil.raw)" \
+    "$(printf '%s' "$lj" | json 'repr([e["comment"] for e in d if e["path"].endswith("[31m")][0])')"
+check_eq "--list --json: the file name as it is" "'id_\\x1b[31m'" \
+    "$(printf '%s' "$lj" | json 'repr(sorted(e["path"] for e in d)[0].split("/")[-1])')"
+
+# A new key: the --json result and the human lines.
+res=$("$HWK" --backend software --json -b 2048 -N '' -C "$EVIL" -f gen 2>/dev/null)
+check_eq "generation --json: parses, the comment with U+FFFD" "$(want evil.raw)" \
+    "$(printf '%s' "$res" | json 'repr(d["comment"])')"
+check_eq "generation --json: no raw control byte" 0 \
+    "$(printf '%s' "$res" | tr -d '\n' | ctl)"
+out=$("$HWK" --backend software -b 2048 -N '' -C "$EVIL" -f gen2 2>&1)
+check_eq "generation: no raw control byte" 0 "$(printf '%s\n' "$out" | ctl)"
+check_match "generation: the comment after the fingerprint, escaped" \
+    '^SHA256:.* a\\033]0;pwned\\007' "$out"
+
+# A token whose label drives the terminal: --backends and messages.
+softhsm_setup || exit 1
+LABEL=$'e\e]0;pwned\a\xff'
+printf '%s' "$LABEL" >label.raw
+softhsm_token "$LABEL" 1234 5678 || exit 1
+M=$SOFTHSM_MODULE
+b=$("$HWK" --backends --module "$M")
+check_eq "--backends: no raw control byte" 0 "$(printf '%s\n' "$b" | ctl)"
+check_match "--backends: the label escaped" 'label: e\\033]0;pwned\\007\\377$' \
+    "$b"
+bj=$("$HWK" --backends --json --module "$M")
+check_eq "--backends --json: no raw control byte" 0 \
+    "$(printf '%s' "$bj" | tr -d '\n' | ctl)"
+check_eq "--backends --json: the label, parsed" "$(want label.raw)" \
+    "$(printf '%s' "$bj" | json 'repr([t["label"] for m in d["pkcs11"]["modules"] for t in m["tokens"] if t["label"].startswith("e")][0])')"
+printf 'pkcs11:token=e%%1B%%5D0%%3Bpwned%%07%%FE;id=%%01;type=private\n' >stub
+chmod 600 stub
+out=$("$HWK" -y --module "$M" -f stub 2>&1)
+check_eq "an error naming token labels: no raw control byte" 0 \
+    "$(printf '%s\n' "$out" | ctl)"
+check_match "an error naming token labels: escaped" \
+    "'e\\\\033]0;pwned\\\\007\\\\376'" "$out"
+
+# hwkey-agent's log: a stub's name and a client's words, escaped.
+printf '1234\n' >pin
+STUB=$'tok\e[2J'
+"$HWK" -q --backend pkcs11 --module "$M" --pin-source file:pin \
+    --token "pkcs11:serial=$(softhsm_serial "$LABEL")" -b 2048 -C agent \
+    -f "$STUB" || exit 1
+mkdir -m 700 adir
+SOCK=$T_TMP/adir/socket
+"$B/hwkey-agent" -d -a "$SOCK" --module "$M" --pin-source file:pin "$STUB" \
+    >agent.out 2>agent.log &
+AGENT_PID=$!
+at_exit "kill_wait $AGENT_PID"
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+# An extension request (27) whose name rings the bell and clears the screen.
+$PY - "$SOCK" <<'PYEOF'
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+name = b"x\x07\x1b[2J\xff@example.com"
+body = bytes([27]) + struct.pack(">I", len(name)) + name
+s.sendall(struct.pack(">I", len(body)) + body)
+n = struct.unpack(">I", s.recv(4))[0]
+s.recv(n)
+PYEOF
+kill_wait "$AGENT_PID"
+check_eq "agent log: no raw control byte" 0 "$(ctl <agent.log)"
+check_match "agent log: the stub's name escaped" 'tok\\033\[2J \(pkcs11\)' \
+    "$(cat agent.log)"
+check_match "agent log: the client's extension name escaped" \
+    'extension x\\007\\033\[2J\\377@example' "$(cat agent.log)"
+
+done_testing
