@@ -509,9 +509,10 @@ pin_source_get(struct hwk_ctx *ctx, P11KitUri *uri, char **srcp)
 	}
 	if (s == NULL && uri != NULL)
 		s = p11_kit_uri_get_pin_source(uri);
-	if (s != NULL && strncmp(s, "file:", 5) != 0) {
-		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--pin-source '%s': only "
-		    "file: sources are supported", s);
+	if (s != NULL && (strncmp(s, "file:", 5) != 0 || s[5] == '\0')) {
+		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--pin-source '%s': %s", s,
+		    strncmp(s, "file:", 5) != 0 ? "only file: sources are "
+		    "supported" : "the file is missing after file:");
 		hwk_ctx_hint(ctx, "Write --pin-source file:/path/to/pinfile.");
 		r = HWK_ERR_USAGE;
 	} else if (s != NULL && (*srcp = strdup(s)) == NULL)
@@ -1900,6 +1901,18 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	return HWK_OK;
 }
 
+/* The options alone, for every command, whatever backend it uses. */
+static int
+p11_check_opts(struct hwk_ctx *ctx)
+{
+	struct p11_opts o;
+	int r;
+
+	if ((r = opts_get(ctx, &o)) == 0)
+		opts_clear(&o);
+	return r;
+}
+
 static int
 p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 {
@@ -2564,4 +2577,5 @@ const struct hwk_backend hwk_backend_pkcs11 = {
 	.destroy = p11_destroy,
 	.free_impl = p11_free_impl,
 	.describe = p11_describe,
+	.check_opts = p11_check_opts,
 };

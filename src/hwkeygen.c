@@ -636,6 +636,12 @@ choose_backend(struct hwk_ctx *ctx, const struct hwk_backend **bp)
 	char why[1024];
 	int r;
 
+	/* A typo in any backend's option stops us, not only the chosen's. */
+	if ((r = hwk_backends_check_opts(ctx)) != 0) {
+		hwk_report(ctx, r, NULL);
+		fprintf(stderr, "hwkeygen: nothing was made\n");
+		return r;
+	}
 	if (strcmp(opt.backend, "auto") != 0) {
 		*bp = hwk_backend_find(opt.backend);
 		if ((*bp)->probe != NULL && (r = (*bp)->probe(ctx)) != 0) {
