@@ -101,7 +101,7 @@ struct p11_opts {
 	P11KitUri	*uri;		/* --token, or NULL */
 	const char	*token;		/* its text */
 	const char	*module;	/* --module, or NULL */
-	const char	*allow;		/* --module-allow, or NULL: the default */
+	const char	*allow;		/* --module-allow, or NULL */
 	char		*pin_source;	/* pin_source_get()'s, or NULL */
 	CK_USER_TYPE	 login;		/* CKU_USER or CKU_SO */
 	uint8_t		 id[HWK_P11_ID_MAX];
@@ -715,7 +715,8 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 			continue;
 		}
 		if (n == 0)
-			note_add(notes, "module %s: no slot with a token", base);
+			note_add(notes, "module %s: no slot with a token",
+			    base);
 		for (i = 0; i < n; i++) {
 			memset(&t, 0, sizeof(t));
 			t.mod = m;
@@ -734,7 +735,8 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 				continue;
 			}
 			hwk_p11_token_name(&t.ti, t.name, sizeof(t.name));
-			if (strcmp(t.name, "''") == 0)	/* uninitialised */
+			/* An uninitialised token has no label to name it by. */
+			if (strcmp(t.name, "''") == 0)
 				snprintf(t.name, sizeof(t.name), "in slot %lu of "
 				    "%s", (unsigned long)t.slot, base);
 			if (!hwk_p11_uri_match(uri, &m->info, t.slot, &si,

@@ -61,7 +61,8 @@ hwk_backends_check_opts(struct hwk_ctx *ctx)
 	int r;
 
 	for (b = table; *b != NULL; b++)
-		if ((*b)->check_opts != NULL && (r = (*b)->check_opts(ctx)) != 0)
+		if ((*b)->check_opts != NULL &&
+		    (r = (*b)->check_opts(ctx)) != 0)
 			return r;
 	return HWK_OK;
 }
