@@ -5,12 +5,14 @@
  * the key.  Signing logs in to the token on first use.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -99,6 +101,7 @@ struct p11_opts {
 	P11KitUri	*uri;		/* --token, or NULL */
 	const char	*token;		/* its text */
 	const char	*module;	/* --module, or NULL */
+	const char	*allow;		/* --module-allow, or NULL */
 	char		*pin_source;	/* pin_source_get()'s, or NULL */
 	CK_USER_TYPE	 login;		/* CKU_USER or CKU_SO */
 	uint8_t		 id[HWK_P11_ID_MAX];
@@ -226,19 +229,142 @@ mod_add(struct hwk_ctx *ctx, CK_FUNCTION_LIST *fn, const char *given,
 	return HWK_OK;
 }
 
-/* The module at path, loading it the first time. */
+/*
+ * Sends stderr to /dev/null and returns the descriptor to restore it with:
+ * a module that fails to start may print pages, the notes say it in one
+ * clause.
+ */
 static int
-mod_load(struct hwk_ctx *ctx, const char *path, struct p11_mod **mp)
+stderr_mute(void)
+{
+	int saved, null;
+
+	fflush(stderr);
+	if ((saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -1;
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
+		close(saved);
+		return -1;
+	}
+	dup2(null, STDERR_FILENO);
+	close(null);
+	return saved;
+}
+
+static void
+stderr_restore(int saved)
+{
+	if (saved < 0)
+		return;
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+}
+
+/*
+ * A module may use the TSS (tpm2-pkcs11), which reads its log level once:
+ * quiet from the first use on, or the tpm2 backend's probes would print.
+ */
+static void
+tss_log_quiet(void)
+{
+	if (getenv("TSS2_LOG") == NULL)
+		setenv("TSS2_LOG", "all+none", 0);
+}
+
+/*
+ * Nonzero if file (a resolved path) is one of the modules registered with
+ * p11-kit.  Asking opens their libraries but starts none of them.
+ */
+static int
+registered_file(const char *file)
+{
+	CK_FUNCTION_LIST **all;
+	char *f, canon[PATH_MAX];
+	size_t i;
+	int found = 0, saved;
+
+	p11_kit_be_quiet();
+	saved = stderr_mute();
+	all = p11_kit_modules_load(NULL, 0);
+	stderr_restore(saved);
+	if (all == NULL)
+		return 0;
+	for (i = 0; all[i] != NULL && !found; i++) {
+		f = p11_kit_module_get_filename(all[i]);
+		found = f != NULL && realpath(f, canon) != NULL &&
+		    strcmp(canon, file) == 0;
+		free(f);
+	}
+	p11_kit_modules_release(all);
+	return found;
+}
+
+/*
+ * A module that a file names (a stub, a --token URI) is code the file
+ * would have us run: it is loaded only from an absolute path that the
+ * allowed patterns take (ssh-agent's -P), or if p11-kit has it registered.
+ * canon gets the file path resolves to (PATH_MAX bytes).
+ */
+static int
+module_allowed(struct hwk_ctx *ctx, const struct p11_opts *o,
+    const char *path, char *canon)
+{
+	const char *allow = o->allow != NULL ? o->allow :
+	    HWK_P11_ALLOW_DEFAULT;
+
+	if (path[0] != '/') {
+		hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "PKCS#11 module %s is "
+		    "refused: a module named in a file is loaded only by its "
+		    "absolute path", path);
+		hwk_ctx_hint(ctx, "If you trust the module, name it on the "
+		    "command line: --module PATH.");
+		return HWK_ERR_INVALID_ARG;
+	}
+	if (realpath(path, canon) == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot load "
+		    "PKCS#11 module %s: %s", path, strerror(errno));
+	if (hwk_p11_allow_match(canon, allow) == 1 || registered_file(canon))
+		return HWK_OK;
+	hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "PKCS#11 module %s%s%s%s is "
+	    "refused: p11-kit does not have it registered and it is not in "
+	    "the allowed module files (%s)", path, strcmp(path, canon) != 0 ?
+	    " (" : "", strcmp(path, canon) != 0 ? canon : "",
+	    strcmp(path, canon) != 0 ? ")" : "", allow);
+	hwk_ctx_hint(ctx, "If you trust the module, name it with --module %s, "
+	    "or allow its folder with --module-allow (hwkey-agent -P), or "
+	    "register it with p11-kit.", path);
+	return HWK_ERR_INVALID_ARG;
+}
+
+/*
+ * The module at path, loading it the first time.  named: the person named
+ * it with --module; else it comes from a file and must be allowed.
+ */
+static int
+mod_load(struct hwk_ctx *ctx, const struct p11_opts *o, const char *path,
+    int named, struct p11_mod **mp)
 {
 	CK_FUNCTION_LIST *fn;
 	struct p11_mod *m;
 	char abs[PATH_MAX];
 	const char *p = path;
 	CK_RV rv;
+	int r;
 
 	*mp = NULL;
-	/* p11-kit reads a relative path in its own module folder. */
-	if (strchr(path, '/') != NULL && path[0] != '/') {
+	/* Loaded already, so allowed already: a stub of a --module key. */
+	for (m = mods; m != NULL; m = m->next)
+		if (strcmp(m->path, path) == 0) {
+			*mp = m;
+			return HWK_OK;
+		}
+	if (!named) {
+		if ((r = module_allowed(ctx, o, path, abs)) != 0)
+			return r;
+		p = abs;	/* the file that was checked, not a link */
+	} else if (strchr(path, '/') != NULL && path[0] != '/') {
+		/* p11-kit reads a relative path in its own module folder. */
 		if (realpath(path, abs) == NULL)
 			return hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot "
 			    "load PKCS#11 module %s: %s", path,
@@ -260,6 +386,7 @@ mod_load(struct hwk_ctx *ctx, const char *path, struct p11_mod **mp)
 		    "opensc-pkcs11.so.");
 		return HWK_ERR_NO_DEVICE;
 	}
+	tss_log_quiet();
 	if ((rv = p11_kit_module_initialize(fn)) != CKR_OK) {
 		p11_kit_module_release(fn);
 		rv_error(ctx, rv, "PKCS#11 module %s failed to start "
@@ -267,6 +394,20 @@ mod_load(struct hwk_ctx *ctx, const char *path, struct p11_mod **mp)
 		return HWK_ERR_NO_DEVICE;
 	}
 	return mod_add(ctx, fn, p, mp);
+}
+
+/* C_Initialize of a module nobody named, with its chatter silenced. */
+static CK_RV
+mod_start_quiet(CK_FUNCTION_LIST *fn)
+{
+	CK_RV rv;
+	int saved;
+
+	tss_log_quiet();
+	saved = stderr_mute();
+	rv = p11_kit_module_initialize(fn);
+	stderr_restore(saved);
+	return rv;
 }
 
 /* Loads the modules registered with p11-kit, once; trust stores left out. */
@@ -278,8 +419,9 @@ mods_registered(struct hwk_ctx *ctx)
 	struct p11_mod *m;
 	char *name, *trust, *file;
 	size_t i;
+	char nb[48];
 	CK_RV rv;
-	int r = HWK_OK;
+	int r = HWK_OK, saved;
 
 	if (registered_tried)
 		return HWK_OK;
@@ -287,7 +429,10 @@ mods_registered(struct hwk_ctx *ctx)
 	if ((notes = hwk_buf_new()) == NULL)
 		return HWK_ERR_NOMEM;
 	p11_kit_be_quiet();
-	if ((all = p11_kit_modules_load(NULL, 0)) == NULL) {
+	saved = stderr_mute();
+	all = p11_kit_modules_load(NULL, 0);
+	stderr_restore(saved);
+	if (all == NULL) {
 		note_add(notes, "p11-kit could not load its modules: %s",
 		    p11_kit_message() != NULL ? p11_kit_message() : "unknown");
 		goto out;
@@ -309,10 +454,10 @@ mods_registered(struct hwk_ctx *ctx)
 			/* Loaded already, by its path: once is enough. */
 			m->registered = 1;
 			p11_kit_module_release(all[i]);
-		} else if ((rv = p11_kit_module_initialize(all[i])) !=
-		    CKR_OK) {
-			note_add(notes, "module %s failed to start: %s",
-			    name != NULL ? name : "?", p11_kit_strerror(rv));
+		} else if ((rv = mod_start_quiet(all[i])) != CKR_OK) {
+			note_add(notes, "module %s failed to start (%s)",
+			    name != NULL ? name : "?",
+			    hwk_p11_rv_name(rv, nb, sizeof(nb)));
 			p11_kit_module_release(all[i]);
 		} else if ((r = mod_add(ctx, all[i], name != NULL ? name :
 		    "?", &m)) != 0) {
@@ -364,9 +509,10 @@ pin_source_get(struct hwk_ctx *ctx, P11KitUri *uri, char **srcp)
 	}
 	if (s == NULL && uri != NULL)
 		s = p11_kit_uri_get_pin_source(uri);
-	if (s != NULL && strncmp(s, "file:", 5) != 0) {
-		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--pin-source '%s': only "
-		    "file: sources are supported", s);
+	if (s != NULL && (strncmp(s, "file:", 5) != 0 || s[5] == '\0')) {
+		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--pin-source '%s': %s", s,
+		    strncmp(s, "file:", 5) != 0 ? "only file: sources are "
+		    "supported" : "the file is missing after file:");
 		hwk_ctx_hint(ctx, "Write --pin-source file:/path/to/pinfile.");
 		r = HWK_ERR_USAGE;
 	} else if (s != NULL && (*srcp = strdup(s)) == NULL)
@@ -385,10 +531,18 @@ opts_get(struct hwk_ctx *ctx, struct p11_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->login = CKU_USER;
 	o->module = hwk_ctx_opt(ctx, "module");
+	o->allow = hwk_ctx_opt(ctx, "module-allow");
 	o->label = hwk_ctx_opt(ctx, "label");
 	if (o->module != NULL && *o->module == '\0')
 		return hwk_ctx_error(ctx, HWK_ERR_USAGE, "--module: give the "
 		    "file of a PKCS#11 module");
+	if (o->allow != NULL && *o->allow == '\0') {
+		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--module-allow: give the "
+		    "module files that stubs may name, as patterns");
+		hwk_ctx_hint(ctx, "For example --module-allow "
+		    "'/usr/lib*/*,/opt/token/lib/*'.");
+		return HWK_ERR_USAGE;
+	}
 	if ((o->token = hwk_ctx_opt(ctx, "token")) != NULL) {
 		if ((r = hwk_p11_uri_parse(ctx, "--token", o->token,
 		    &o->uri)) != 0)
@@ -519,17 +673,18 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 	CK_SLOT_INFO si;
 	CK_ULONG n, i;
 	struct p11_tok t;
-	const char *mp, *mname;
+	const char *mp, *mname, *base;
 	char *name, why[128], nb[48];
 	int r, any = 0, unfit;
 	CK_RV rv;
 
 	*ntoks = 0;
+	/* --module wins over the URI's: modules move between releases. */
 	mp = o->module;
 	if (mp == NULL && uri != NULL)
 		mp = p11_kit_uri_get_module_path(uri);
 	if (mp != NULL) {
-		if ((r = mod_load(ctx, mp, &only)) != 0)
+		if ((r = mod_load(ctx, o, mp, mp == o->module, &only)) != 0)
 			return r;
 	} else {
 		if ((r = mods_registered(ctx)) != 0)
@@ -551,14 +706,17 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 		}
 		any = 1;
 		free(slots);
+		/* The file's name: the auto line has one short clause each. */
+		base = strrchr(m->path, '/') != NULL ? strrchr(m->path, '/') +
+		    1 : m->path;
 		if ((rv = slot_list(m, &slots, &n)) != CKR_OK) {
 			note_add(notes, "module %s: cannot list its slots (%s)",
-			    m->path, hwk_p11_rv_name(rv, nb, sizeof(nb)));
+			    base, hwk_p11_rv_name(rv, nb, sizeof(nb)));
 			continue;
 		}
 		if (n == 0)
 			note_add(notes, "module %s: no slot with a token",
-			    m->path);
+			    base);
 		for (i = 0; i < n; i++) {
 			memset(&t, 0, sizeof(t));
 			t.mod = m;
@@ -577,13 +735,10 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 				continue;
 			}
 			hwk_p11_token_name(&t.ti, t.name, sizeof(t.name));
-			if (strcmp(t.name, "''") == 0) {	/* uninitialised */
-				const char *base = strrchr(m->path, '/');
-
+			/* An uninitialised token has no label to name it by. */
+			if (strcmp(t.name, "''") == 0)
 				snprintf(t.name, sizeof(t.name), "in slot %lu of "
-				    "%s", (unsigned long)t.slot, base != NULL ?
-				    base + 1 : m->path);
-			}
+				    "%s", (unsigned long)t.slot, base);
 			if (!hwk_p11_uri_match(uri, &m->info, t.slot, &si,
 			    &t.ti)) {
 				note_add(notes, "token %s does not match",
@@ -1682,7 +1837,7 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	if ((r = opts_get(ctx, &o)) != 0)
 		return r;
 	if (o.module != NULL)
-		r = mod_load(ctx, o.module, &only);
+		r = mod_load(ctx, &o, o.module, 1, &only);
 	else
 		r = mods_registered(ctx);
 	if (r != 0) {
@@ -1746,6 +1901,18 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	free(slots);
 	opts_clear(&o);
 	return HWK_OK;
+}
+
+/* The options alone, for every command, whatever backend it uses. */
+static int
+p11_check_opts(struct hwk_ctx *ctx)
+{
+	struct p11_opts o;
+	int r;
+
+	if ((r = opts_get(ctx, &o)) == 0)
+		opts_clear(&o);
+	return r;
 }
 
 static int
@@ -2023,9 +2190,6 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 		    "pkcs11: URI naming a private key by its id)");
 		goto out;
 	}
-	/* --module wins over the stub's: modules move between releases. */
-	if (o.module == NULL)
-		o.module = st.module;
 	if ((r = select_token(ctx, &o, uri, 0, &tok)) != 0) {
 		if (r == HWK_ERR_NO_DEVICE) {
 			char found[1024];
@@ -2388,6 +2552,8 @@ p11_free_impl(struct hwk_key *key)
 
 static const struct hwk_optdesc p11_options[] = {
 	{ "module", "PATH", "PKCS#11 module (default: p11-kit's registered)" },
+	{ "module-allow", "LIST", "modules a stub may name ("
+	    HWK_P11_ALLOW_DEFAULT ")" },
 	{ "token", "URI", "pkcs11: URI of the token (label, serial, ...)" },
 	{ "pin-source", "SOURCE", "where the PIN is: file:PATH" },
 	{ "login", "user|so", "log in as user (default) or SO (ykcs11)" },
@@ -2413,4 +2579,5 @@ const struct hwk_backend hwk_backend_pkcs11 = {
 	.destroy = p11_destroy,
 	.free_impl = p11_free_impl,
 	.describe = p11_describe,
+	.check_opts = p11_check_opts,
 };

@@ -56,6 +56,19 @@ int	hwk_p11_stub_parse(const uint8_t *slot, size_t len,
 	    struct hwk_p11_stub *st, P11KitUri **urip);
 void	hwk_p11_stub_clear(struct hwk_p11_stub *st);
 
+/*
+ * The module files a stub or a --token URI may name unless p11-kit has
+ * them registered: ssh-agent's default for -P.
+ */
+#define HWK_P11_ALLOW_DEFAULT	"/usr/lib*/*,/usr/local/lib*/*"
+
+/*
+ * path against a comma-separated list of patterns ('*', '?', '!' to
+ * refuse), as OpenSSH's match_pattern_list: 1 if a pattern takes it, -1 if
+ * a negated one does, else 0.
+ */
+int	hwk_p11_allow_match(const char *path, const char *list);
+
 /* The hwk_err for a CKR_ code. */
 int	hwk_p11_rv_err(CK_RV rv);
 /* "CKR_PIN_INCORRECT", or "CKR 0x..." for a code without a name. */

@@ -55,12 +55,25 @@ hwk_backend_for_slot(const uint8_t *slot, size_t len)
 }
 
 int
+hwk_backends_check_opts(struct hwk_ctx *ctx)
+{
+	const struct hwk_backend *const *b;
+	int r;
+
+	for (b = table; *b != NULL; b++)
+		if ((*b)->check_opts != NULL &&
+		    (r = (*b)->check_opts(ctx)) != 0)
+			return r;
+	return HWK_OK;
+}
+
+int
 hwk_backend_auto(struct hwk_ctx *ctx, unsigned need,
     const struct hwk_backend **bp, char *why, size_t whylen)
 {
 	const struct hwk_backend *const *b;
 	size_t used = 0;
-	int n;
+	int n, r;
 
 	*bp = NULL;
 	if (whylen > 0)
@@ -69,10 +82,13 @@ hwk_backend_auto(struct hwk_ctx *ctx, unsigned need,
 		if (((*b)->flags & need) != need)
 			continue;
 		hwk_ctx_clear_error(ctx);
-		if ((*b)->probe == NULL || (*b)->probe(ctx) == 0) {
+		if ((*b)->probe == NULL || (r = (*b)->probe(ctx)) == 0) {
 			*bp = *b;
 			break;
 		}
+		/* Absent devices are passed over, wrong words are not. */
+		if (r == HWK_ERR_USAGE)
+			return r;
 		/* Say what was passed over, in the words of its probe. */
 		n = snprintf(why + used, whylen - used, "%s, ",
 		    *hwk_ctx_detail(ctx) != '\0' ? hwk_ctx_detail(ctx) :

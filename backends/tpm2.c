@@ -195,7 +195,7 @@ device_errno(const char *path)
 static int
 no_tpm(struct hwk_ctx *ctx, const char *conf, TSS2_RC rc, int err)
 {
-	const char *path;
+	const char *path, *s;
 	int e1, e2;
 
 	if (conf == NULL) {
@@ -232,11 +232,17 @@ no_tpm(struct hwk_ctx *ctx, const char *conf, TSS2_RC rc, int err)
 		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no TPM at %s: the TSS "
 		    "has no TCTI module '%.*s' (%s)", conf,
 		    (int)strcspn(conf, ":"), conf, Tss2_RC_Decode(rc));
-	else if (rc == TSS2_TCTI_RC_BAD_VALUE)
-		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no TPM at %s: the TCTI "
-		    "does not understand its settings (%s)", conf,
+	else if (rc == TSS2_TCTI_RC_BAD_VALUE) {
+		/* A typo, not an absent TPM: auto must not pass over it. */
+		s = hwk_ctx_opt(ctx, "tcti");
+		hwk_ctx_error(ctx, HWK_ERR_USAGE, "%s '%s': the TCTI does not "
+		    "understand its settings (%s)", s != NULL &&
+		    strcmp(s, conf) == 0 ? "--tcti" : "TPM2TOOLS_TCTI", conf,
 		    Tss2_RC_Decode(rc));
-	else if (err != 0)
+		hwk_ctx_hint(ctx, "Write it as the TCTI takes it, e.g. "
+		    "device:/dev/tpmrm0 or swtpm:host=127.0.0.1,port=2321.");
+		return HWK_ERR_USAGE;
+	} else if (err != 0)
 		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no TPM at %s (%s)", conf,
 		    strerror(err));
 	else
@@ -702,6 +708,34 @@ keygen_conn_get(struct hwk_ctx *ctx, struct tpm2_conn **cp)
 			return r;
 	}
 	*cp = &keygen_conn;
+	return HWK_OK;
+}
+
+/*
+ * --parent, and --tcti: only the TCTI can read its settings, as it
+ * connects, and a typo there must not look like a TPM that is absent.
+ */
+static int
+tpm2_check_opts(struct hwk_ctx *ctx)
+{
+	const char *s = hwk_ctx_opt(ctx, "tcti");
+	struct tpm2_conn *c;
+	uint32_t parent;
+	int r;
+
+	if ((r = parent_option(ctx, &parent)) != 0 || s == NULL)
+		return r;
+	if (*s == '\0') {
+		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--tcti: give the TCTI that "
+		    "reaches the TPM");
+		hwk_ctx_hint(ctx, "For example --tcti device:/dev/tpmrm0 or "
+		    "--tcti swtpm:host=127.0.0.1,port=2321.");
+		return HWK_ERR_USAGE;
+	}
+	/* The connection is kept for the probe; an absent TPM is no error. */
+	if ((r = keygen_conn_get(ctx, &c)) == HWK_ERR_USAGE)
+		return r;
+	hwk_ctx_clear_error(ctx);
 	return HWK_OK;
 }
 
@@ -1690,4 +1724,5 @@ const struct hwk_backend hwk_backend_tpm2 = {
 	.destroy = tpm2_destroy,
 	.free_impl = tpm2_free_impl,
 	.describe = tpm2_describe,
+	.check_opts = tpm2_check_opts,
 };

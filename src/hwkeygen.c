@@ -656,6 +656,12 @@ choose_backend(struct hwk_ctx *ctx, const struct hwk_backend **bp)
 	char why[1024];
 	int r;
 
+	/* A typo in any backend's option stops us, not only the chosen's. */
+	if ((r = hwk_backends_check_opts(ctx)) != 0) {
+		hwk_report(ctx, r, NULL);
+		fprintf(stderr, "hwkeygen: nothing was made\n");
+		return r;
+	}
 	if (strcmp(opt.backend, "auto") != 0) {
 		*bp = hwk_backend_find(opt.backend);
 		if ((*bp)->probe != NULL && (r = (*bp)->probe(ctx)) != 0) {
@@ -1030,6 +1036,36 @@ pub_comment(const char *path)
 	return c;
 }
 
+/*
+ * The .pub of a private slot that does not hold its public key (a token's
+ * stub): it answers -y without the device, and without loading the module
+ * the stub names.  NULL if the slot holds the key itself, or no .pub reads.
+ */
+static struct hwk_pubkey *
+stub_pub(struct hwk_ctx *ctx, const char *path)
+{
+	const struct hwk_backend *b;
+	struct hwk_slotinfo si;
+	struct hwk_buf *data = NULL;
+	struct hwk_pubkey *pub = NULL;
+	char pubpath[PATH_MAX + 8];
+
+	memset(&si, 0, sizeof(si));
+	if (hwk_file_read(ctx, path, &data) != 0) {
+		hwk_ctx_clear_error(ctx);	/* load_slot will say it */
+		return NULL;
+	}
+	b = hwk_backend_for_slot(hwk_buf_ptr(data), hwk_buf_len(data));
+	if (b != NULL && b->slot_info != NULL && b->slot_info(hwk_buf_ptr(data),
+	    hwk_buf_len(data), &si) == 0 && si.pub == NULL) {
+		snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
+		pub = hwk_pubfile_read(pubpath);
+	}
+	hwk_slotinfo_clear(&si);
+	hwk_buf_free(&data);
+	return pub;
+}
+
 static int
 do_print_public(struct hwk_ctx *ctx)
 {
@@ -1041,6 +1077,18 @@ do_print_public(struct hwk_ctx *ctx)
 	if (!opt.have_path && (r = ask_filename("Enter file in which the key "
 	    "is")) != EXIT_OK)
 		return r;
+	if ((pub = stub_pub(ctx, opt.path)) != NULL) {
+		if (pub->comment != NULL && *pub->comment == '\0') {
+			free(pub->comment);
+			pub->comment = NULL;
+		}
+		if ((r = hwk_pubkey_format(pub, 1, &line)) != 0) {
+			hwk_report(ctx, r, "cannot encode the public key");
+			goto out;
+		}
+		printf("%s\n", line);
+		goto out;
+	}
 	if ((r = load_slot(ctx, opt.path, &key)) != 0)
 		return hwk_exit_code(r);
 	/* A stub keeps no comment: take the one of its .pub. */

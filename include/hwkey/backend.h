@@ -93,6 +93,11 @@ struct hwk_backend {
 	void	(*free_impl)(struct hwk_key *key);
 	/* What the backend finds here, for --backends (members of an object). */
 	int	(*describe)(struct hwk_ctx *ctx, struct hwk_out *out);
+	/*
+	 * HWK_ERR_USAGE if an option of this backend has a value it could
+	 * never take; asks no device, or only to tell a typo from absence.
+	 */
+	int	(*check_opts)(struct hwk_ctx *ctx);
 };
 
 /* The registry, in the order --backend auto tries them. */
@@ -103,8 +108,14 @@ const struct hwk_backend *hwk_backend_find(const char *name);
 const struct hwk_backend *hwk_backend_for_slot(const uint8_t *slot,
 	    size_t len);
 /*
+ * Every backend's check_opts, whichever backend is used: a wrong option is
+ * an error, never a reason to pass a backend over.
+ */
+int	hwk_backends_check_opts(struct hwk_ctx *ctx);
+/*
  * The first backend with all the flags in need whose probe succeeds; why
- * says what was passed over and what was chosen.
+ * says what was passed over and what was chosen.  A probe that says
+ * HWK_ERR_USAGE (the user's words are wrong) ends the search.
  */
 int	hwk_backend_auto(struct hwk_ctx *ctx, unsigned need,
 	    const struct hwk_backend **bp, char *why, size_t whylen);

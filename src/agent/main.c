@@ -91,6 +91,8 @@ usage(FILE *f)
 "  -D              stay in the foreground\n"
 "  -d              stay in the foreground and log debug messages\n"
 "  -k              stop the agent named by SSH_AGENT_PID (or -a's pid file)\n"
+"  -P LIST         PKCS#11 module files a stub may name, as ssh-agent -P\n"
+"                  (the same as --module-allow LIST)\n"
 "  --allow-sha1    also make ssh-rsa (SHA-1) signatures\n"
 "  --help, --version\n");
 	hwk_backend_options_usage(f, 16);
@@ -272,7 +274,7 @@ main(int argc, char **argv)
 	    sizeof(fixed_longopts) / sizeof(fixed_longopts[0])) != 0 ||
 	    (agent.ctx = hwk_ctx_new()) == NULL)
 		return EXIT_FAIL;
-	while ((ch = getopt_long(argc, argv, "a:cDdks", longopts.opts,
+	while ((ch = getopt_long(argc, argv, "a:cDdkP:s", longopts.opts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'a':
@@ -292,6 +294,12 @@ main(int argc, char **argv)
 			break;
 		case 'k':
 			kill_mode = 1;
+			break;
+		case 'P':
+			/* ssh-agent's name for the allowed module files. */
+			if (hwk_ctx_set_opt(agent.ctx, "module-allow",
+			    optarg) != 0)
+				goto out;
 			break;
 		case OPT_ALLOW_SHA1:
 			agent.allow_sha1 = 1;

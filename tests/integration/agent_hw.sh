@@ -35,10 +35,11 @@ chmod 700 askpass
 
 mkdir -m 700 adir
 SOCK=$T_TMP/adir/socket
-# The agent, through the TCTI spy so we can count what it sends the TPM.
+# The agent, through the TCTI spy so we can count what it sends the TPM;
+# -P: the token key's stub names the fault module, outside /usr/lib.
 start_agent() {
 	HWK_SPY_LOG=$T_TMP/spy.log SSH_ASKPASS=$T_TMP/askpass \
-	    SSH_ASKPASS_REQUIRE=force "$AGENT" -d -a "$SOCK" \
+	    SSH_ASKPASS_REQUIRE=force "$AGENT" -d -a "$SOCK" -P "$B/tests/*" \
 	    --tcti "$SPY:$SWTPM_TCTI" "$@" >agent.out 2>>agent.log &
 	AGENT_PID=$!
 	at_exit "kill_wait $AGENT_PID"

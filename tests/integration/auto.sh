@@ -1,5 +1,7 @@
 # --backend auto: a token first, then a TPM, then software, said aloud;
-# --require-hardware; --backends and --json read by a JSON parser.
+# --require-hardware; --backends and --json read by a JSON parser; bad
+# options are errors, never a reason to pass a backend over; a module that
+# fails to start is one short clause.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/softhsm.sh"
@@ -8,10 +10,31 @@ cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home
 mkdir -p "$HOME/.ssh"
 softhsm_setup || exit 1		# an empty token folder: no token yet
+# SoftHSM2 registered in the test's own p11-kit configuration, as a
+# distribution registers it, and no other module.
+p11kit_register softhsm2 "$SOFTHSM_MODULE"
 printf '1234\n' >pin
 # A TCTI where no TPM answers, so a machine's own TPM does not count.
 export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$(free_port)"
 json() { $PY -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
+# files NAME: which of NAME and NAME.pub exist, or "none".
+files() { ls "$1" "$1.pub" 2>/dev/null | tr '\n' ' ' | grep . || echo none; }
+# Values no backend could take, one per option of each backend.
+BAD_OPTS=(--token=notauri --id=0g --login=admin --pin-source=env:PIN
+    --pin-source=file: --module= --module-allow= --tcti=
+    --tcti=swtpm:port=notaport --parent=0x40000007)
+# bad_options WHAT: each of them exits 2 (usage), says which, makes nothing.
+bad_options() {
+	local o out rc
+	for o in "${BAD_OPTS[@]}"; do
+		out=$("$HWK" -N '' -C bad -f bad "$o" 2>&1)
+		rc=$?
+		check_eq "$1, $o: exit 2, no files" "2 none" "$rc $(files bad)"
+		check_match "$1, $o: the message names the option" \
+		    "^hwkeygen: ${o%%=*}[ :']" "$out"
+		rm -f bad bad.pub
+	done
+}
 
 # Nothing: software, and the line says why.
 out=$("$HWK" -b 2048 -N '' -C none -f "$HOME/.ssh/id_none" 2>&1)
@@ -26,6 +49,23 @@ check_match "--require-hardware with nothing: says why" \
     "no hardware backend is usable: no token.*no TPM" "$out"
 check_eq "--require-hardware with nothing: no file" "none" \
     "$(ls nohw nohw.pub 2>/dev/null || echo none)"
+bad_options "nothing there"
+
+# A registered module that fails to start (as tpm2-pkcs11 does without a
+# TPM): one short clause in the line, none of its noise.
+p11kit_register dud "$B/tests/pkcs11_dud.so"
+out=$("$HWK" -b 2048 -N '' -C dud -f dud 2>&1)
+check_eq "a module that fails: software still makes the key" 0 "$?"
+line=$(printf '%s\n' "$out" | head -1)
+check_match "the line comes first and says the module failed to start" \
+    '^no token that can make an RSA key \(.*module dud failed to start \(CKR_GENERAL_ERROR\).*\), no TPM at .*: using software$' \
+    "$line"
+check_eq "one clause for it" 1 "$(printf '%s\n' "$out" | grep -o 'module dud' |
+    wc -l)"
+check_no_match "none of the module's own noise" 'DUD-NOISE' "$out"
+check_eq "the line stays short (under 250 characters)" yes \
+    "$([ ${#line} -lt 250 ] && echo yes || echo "no: ${#line}")"
+p11kit_unregister dud
 
 # Only a TPM: tpm2.
 start_swtpm || exit 1
@@ -37,31 +77,31 @@ check_match "only a TPM: a TSS2 key file" "BEGIN TSS2 PRIVATE KEY" \
     "$(cat "$HOME/.ssh/id_tpm")"
 check_eq "only a TPM: --require-hardware is content" 0 \
     "$("$HWK" --require-hardware -q -N '' -f hw >/dev/null 2>&1; echo $?)"
+bad_options "only a TPM"
 
 # A token too: the token wins, through p11-kit's registered SoftHSM2.
 softhsm_token auto-test 1234 5678 || exit 1
-if p11-kit list-modules 2>/dev/null | grep -q softhsm; then
-	res=$("$HWK" --json --pin-source file:pin -C token \
-	    -f "$HOME/.ssh/id_token" 2>err)
-	rc=$?
-	check_eq "a token and a TPM: exit 0" 0 "$rc"
-	check_match "a token and a TPM: the line names the token" \
-	    "^token 'auto-test' \\(serial [0-9a-f]+\\): using pkcs11$" \
-	    "$(head -1 err)"
-	check_eq "--json result: backend" pkcs11 "$(printf '%s' "$res" |
-	    json 'd["backend"]')"
-	check_eq "--json result: path" "$HOME/.ssh/id_token" \
-	    "$(printf '%s' "$res" | json 'd["path"]')"
-	check_eq "--json result: the fingerprint of the .pub" \
-	    "$(ssh-keygen -l -f "$HOME/.ssh/id_token.pub" | cut -d' ' -f2)" \
-	    "$(printf '%s' "$res" | json 'd["fingerprint"]')"
-	check_eq "--json result: bits and type" "2048 RSA" \
-	    "$(printf '%s' "$res" | json 'd["bits"], d["type"]' | tr -d "(),'")"
-	check_eq "--json result: the .pub line" "$(cat "$HOME/.ssh/id_token.pub")" \
-	    "$(printf '%s' "$res" | json 'd["public_key"]')"
-else
-	ok "# SKIP SoftHSM2 is not registered with p11-kit"
-fi
+bad_options "a token and a TPM"
+check_eq "(no key was made on the token for them)" 0 \
+    "$(softhsm_objects auto-test 1234)"
+res=$("$HWK" --json --pin-source file:pin -C token \
+    -f "$HOME/.ssh/id_token" 2>err)
+rc=$?
+check_eq "a token and a TPM: exit 0" 0 "$rc"
+check_match "a token and a TPM: the line names the token" \
+    "^token 'auto-test' \\(serial [0-9a-f]+\\): using pkcs11$" \
+    "$(head -1 err)"
+check_eq "--json result: backend" pkcs11 "$(printf '%s' "$res" |
+    json 'd["backend"]')"
+check_eq "--json result: path" "$HOME/.ssh/id_token" \
+    "$(printf '%s' "$res" | json 'd["path"]')"
+check_eq "--json result: the fingerprint of the .pub" \
+    "$(ssh-keygen -l -f "$HOME/.ssh/id_token.pub" | cut -d' ' -f2)" \
+    "$(printf '%s' "$res" | json 'd["fingerprint"]')"
+check_eq "--json result: bits and type" "2048 RSA" \
+    "$(printf '%s' "$res" | json 'd["bits"], d["type"]' | tr -d "(),'")"
+check_eq "--json result: the .pub line" "$(cat "$HOME/.ssh/id_token.pub")" \
+    "$(printf '%s' "$res" | json 'd["public_key"]')"
 
 # --backends, for people and as JSON.
 b=$("$HWK" --backends --json)

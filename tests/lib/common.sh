@@ -4,6 +4,8 @@
 set -u
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$TOP/tests/lib/p11kit.sh"
+p11kit_isolate "$@"
 HWK=$TOP/build/hwkeygen
 B=$TOP/build
 PY=/usr/bin/python3
@@ -24,6 +26,7 @@ _t_cleanup() {
 }
 trap _t_cleanup EXIT
 trap 'exit 130' INT TERM HUP
+p11kit_setup
 
 ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 not_ok() {
