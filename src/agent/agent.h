@@ -54,6 +54,7 @@ struct hwk_agent {
 	uint8_t		 lock_salt[16];
 	uint8_t		 lock_hash[32];
 	unsigned	 failed_unlocks;
+	unsigned	 write_timeout;	/* s an answer may go unread; 0: 60 */
 	void		(*log)(int level, const char *fmt, ...)
 			    __attribute__((format(printf, 2, 3)));
 };

@@ -81,7 +81,7 @@ usage(FILE *f)
 	fprintf(f,
 "Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1] [options]\n"
 "                   [STUB ...]\n"
-"       hwkey-agent [-c | -s] -k\n"
+"       hwkey-agent [-c | -s] [-a SOCKET] -k\n"
 "\n"
 "An SSH agent for the keys behind hwkeygen's stubs (TPM key files, PKCS#11\n"
 "URIs).  With no STUB, every such stub in ~/.ssh with a .pub beside it.\n"
@@ -90,7 +90,7 @@ usage(FILE *f)
 "  -c, -s          print csh or sh lines that set SSH_AUTH_SOCK\n"
 "  -D              stay in the foreground\n"
 "  -d              stay in the foreground and log debug messages\n"
-"  -k              stop the agent named by SSH_AGENT_PID (or -a's pid file)\n"
+"  -k              stop the agent of -a's pid file, else of SSH_AGENT_PID\n"
 "  -P LIST         PKCS#11 module files a stub may name, as ssh-agent -P\n"
 "                  (the same as --module-allow LIST)\n"
 "  --allow-sha1    also make ssh-rsa (SHA-1) signatures\n"
@@ -157,8 +157,9 @@ static int
 listen_on(const char *path)
 {
 	struct sockaddr_un sun;
+	struct stat st;
 	mode_t old;
-	int fd;
+	int fd, live;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -172,14 +173,40 @@ listen_on(const char *path)
 		fprintf(stderr, "hwkey-agent: socket: %s\n", strerror(errno));
 		return -1;
 	}
-	/* A socket left by an agent that died can go; a live one cannot. */
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		fprintf(stderr, "hwkey-agent: an agent is already listening "
-		    "on %s\n", path);
+	/*
+	 * Only a socket left by an agent that died (nobody listens: refused)
+	 * may go; a live one, or anything that is not a socket, is not ours.
+	 */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			fprintf(stderr, "hwkey-agent: %s exists and is not a "
+			    "socket; it was left alone: remove it or give "
+			    "another -a\n", path);
+			close(fd);
+			return -1;
+		}
+		live = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+		if (live || errno != ECONNREFUSED) {
+			if (live || errno == EAGAIN)
+				fprintf(stderr, "hwkey-agent: an agent is "
+				    "already listening on %s\n", path);
+			else
+				fprintf(stderr, "hwkey-agent: %s: %s\n", path,
+				    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (unlink(path) != 0) {
+			fprintf(stderr, "hwkey-agent: cannot remove the stale "
+			    "socket %s: %s\n", path, strerror(errno));
+			close(fd);
+			return -1;
+		}
+	} else if (errno != ENOENT) {
+		fprintf(stderr, "hwkey-agent: %s: %s\n", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	unlink(path);
 	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
 	    listen(fd, 128) != 0) {
@@ -207,41 +234,177 @@ print_env(int csh, const char *sock, pid_t pid)
 	fflush(stdout);
 }
 
+/* A pid as SSH_AGENT_PID or a pid file holds it: digits only, above 1. */
+static pid_t
+parse_pid(const char *s)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || (*end != '\0' && strcmp(end, "\n") != 0) ||
+	    v <= 1 || v > INT_MAX)
+		return -1;
+	return (pid_t)v;
+}
+
+/* The pid in a pid file, which must be a small regular file. */
+static pid_t
+read_pidfile(const char *path)
+{
+	char buf[32];
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (n = read(fd, buf, sizeof(buf) - 1)) < 0) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	close(fd);
+	buf[n] = '\0';
+	errno = EINVAL;
+	return parse_pid(buf);
+}
+
+/*
+ * Whether pid is a hwkey-agent of our own user (by /proc/PID/status, which
+ * a non-dumpable agent still shows to its user); else its name, printable.
+ */
+static int
+is_our_agent(pid_t pid, char *name, size_t len)
+{
+	char path[64], line[256];
+	long uid = -1;
+	size_t i;
+	FILE *f;
+
+	snprintf(name, len, "no process");
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "Name:\t", 6) == 0)
+			snprintf(name, len, "%.60s", line + 6);
+		else if (strncmp(line, "Uid:\t", 5) == 0)
+			uid = strtol(line + 5, NULL, 10);
+	}
+	fclose(f);
+	for (i = 0; name[i] != '\0'; i++)
+		if ((unsigned char)name[i] < ' ' || name[i] == 0x7f)
+			name[i] = '?';
+	return strcmp(name, "hwkey-agent") == 0 && uid == (long)getuid() &&
+	    pid != getpid();
+}
+
+/*
+ * Stops the agent of -a's pid file, else of SSH_AGENT_PID, but only a
+ * hwkey-agent of ours: a stale or mistyped pid must not kill another
+ * program.
+ */
 static int
 kill_agent(int csh, const char *sock)
 {
-	const char *s = getenv("SSH_AGENT_PID");
-	char pidfile[PATH_MAX + 8], buf[32];
-	long pid = 0;
-	FILE *f;
+	char pidfile[PATH_MAX + 8], name[64];
+	pid_t pid;
 
-	if (s != NULL && *s != '\0')
-		pid = strtol(s, NULL, 10);
-	else if (sock != NULL) {
+	if (sock != NULL) {
 		snprintf(pidfile, sizeof(pidfile), "%s.pid", sock);
-		if ((f = fopen(pidfile, "re")) != NULL) {
-			if (fgets(buf, sizeof(buf), f) != NULL)
-				pid = strtol(buf, NULL, 10);
-			fclose(f);
+		if ((pid = read_pidfile(pidfile)) < 0) {
+			fprintf(stderr, "hwkey-agent: no agent to stop: %s: %s"
+			    "\n", pidfile, errno == EINVAL ? "not a pid file "
+			    "of hwkey-agent" : strerror(errno));
+			return EXIT_FAIL;
 		}
-	}
-	if (pid < 1) {
+	} else if (getenv("SSH_AGENT_PID") == NULL ||
+	    *getenv("SSH_AGENT_PID") == '\0') {
 		fprintf(stderr, "hwkey-agent: no agent to stop: SSH_AGENT_PID "
-		    "is not set%s\n", sock == NULL ? " (or give -a SOCKET)" :
-		    " and the socket has no pid file");
+		    "is not set (or give -a SOCKET)\n");
+		return EXIT_FAIL;
+	} else if ((pid = parse_pid(getenv("SSH_AGENT_PID"))) < 0) {
+		fprintf(stderr, "hwkey-agent: SSH_AGENT_PID is not the pid of "
+		    "an agent (a number above 1); nothing stopped\n");
 		return EXIT_FAIL;
 	}
-	if (kill((pid_t)pid, SIGTERM) != 0) {
-		fprintf(stderr, "hwkey-agent: cannot stop pid %ld: %s\n", pid,
-		    strerror(errno));
+	if (!is_our_agent(pid, name, sizeof(name))) {
+		fprintf(stderr, "hwkey-agent: pid %d is not a hwkey-agent of "
+		    "yours (%s); nothing stopped\n", (int)pid, name);
+		return EXIT_FAIL;
+	}
+	if (kill(pid, SIGTERM) != 0) {
+		fprintf(stderr, "hwkey-agent: cannot stop pid %d: %s\n",
+		    (int)pid, strerror(errno));
 		return EXIT_FAIL;
 	}
 	if (csh)
 		printf("unsetenv SSH_AUTH_SOCK;\nunsetenv SSH_AGENT_PID;\n");
 	else
 		printf("unset SSH_AUTH_SOCK;\nunset SSH_AGENT_PID;\n");
-	printf("echo Agent pid %ld killed;\n", pid);
+	printf("echo Agent pid %d killed;\n", (int)pid);
 	return EXIT_OK;
+}
+
+/*
+ * Makes the pid file beside the socket.  The socket is ours by now, so a
+ * pid file there is left by an agent that died and is replaced; anything
+ * else is the user's and left alone.
+ */
+static int
+open_pidfile(const char *path)
+{
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) >= 0 || errno != EEXIST)
+		goto out;
+	if (read_pidfile(path) < 0) {
+		fprintf(stderr, "hwkey-agent: %s exists and is not a pid file; "
+		    "it was left alone: remove it or give another -a\n", path);
+		return -1;
+	}
+	if (unlink(path) == 0)
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+ out:
+	if (fd < 0)
+		fprintf(stderr, "hwkey-agent: %s: %s\n", path, strerror(errno));
+	return fd;
+}
+
+static int
+write_pid(int fd, pid_t pid)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+
+	return write(fd, buf, (size_t)n) == n ? 0 : -1;
+}
+
+/* -a relative to where we started still names it after chdir("/"). */
+static int
+absolute_socket(char *sock, size_t len)
+{
+	char cwd[PATH_MAX], abs[PATH_MAX];
+
+	if (sock[0] == '\0' || sock[0] == '/')
+		return 0;
+	if (getcwd(cwd, sizeof(cwd)) == NULL || snprintf(abs, sizeof(abs),
+	    "%s/%s", cwd, sock) >= (int)sizeof(abs) || strlen(abs) >= len) {
+		fprintf(stderr, "hwkey-agent: cannot tell where %s is; give "
+		    "-a an absolute path\n", sock);
+		return -1;
+	}
+	memcpy(sock, abs, strlen(abs) + 1);
+	return 0;
 }
 
 static void
@@ -262,9 +425,8 @@ main(int argc, char **argv)
 	char sock[PATH_MAX], dir[PATH_MAX], pidfile[PATH_MAX + 8], ssh[PATH_MAX];
 	const char *home, *shell = getenv("SHELL");
 	int ch, i, csh, kill_mode = 0, lfd = -1, rc = EXIT_FAIL, made_dir = 0;
-	int r;
+	int r, pidfd = -1, made_pid = 0;
 	pid_t pid;
-	FILE *f;
 
 	memset(&agent, 0, sizeof(agent));
 	sock[0] = dir[0] = '\0';
@@ -324,6 +486,8 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (absolute_socket(sock, sizeof(sock)) != 0)
+		goto out;
 	if (kill_mode) {
 		rc = kill_agent(csh, sock[0] != '\0' ? sock : NULL);
 		goto out;
@@ -361,6 +525,9 @@ main(int argc, char **argv)
 	if (check_dir(sock) != 0 || (lfd = listen_on(sock)) < 0)
 		goto out;
 	snprintf(pidfile, sizeof(pidfile), "%s.pid", sock);
+	if ((pidfd = open_pidfile(pidfile)) < 0)
+		goto out;
+	made_pid = 1;
 
 	/* Signals only interrupt the wait in the poll loop. */
 	memset(&sa, 0, sizeof(sa));
@@ -384,14 +551,20 @@ main(int argc, char **argv)
 			goto out;
 		}
 		if (pid > 0) {
+			/* Written before the caller can run -k -a. */
+			if (write_pid(pidfd, pid) != 0)
+				fprintf(stderr, "hwkey-agent: %s: %s\n",
+				    pidfile, strerror(errno));
 			print_env(csh, sock, pid);
 			close(lfd);
 			lfd = -1;
-			made_dir = 0;	/* the child owns them now */
+			made_dir = made_pid = 0;	/* the child's now */
 			sock[0] = '\0';
 			rc = EXIT_OK;
 			goto out;
 		}
+		close(pidfd);
+		pidfd = -1;
 		setsid();
 		if (chdir("/") != 0)
 			goto out;
@@ -404,11 +577,11 @@ main(int argc, char **argv)
 		}
 		openlog("hwkey-agent", LOG_PID, LOG_AUTH);
 		to_syslog = 1;
-	} else
+	} else {
+		if (write_pid(pidfd, getpid()) != 0)
+			fprintf(stderr, "hwkey-agent: %s: %s\n", pidfile,
+			    strerror(errno));
 		print_env(csh, sock, getpid());
-	if ((f = fopen(pidfile, "we")) != NULL) {
-		fprintf(f, "%d\n", (int)getpid());
-		fclose(f);
 	}
 	logmsg(AGENT_LOG_INFO, "serving %zu key%s on %s", agent.nids,
 	    agent.nids == 1 ? "" : "s", sock);
@@ -417,12 +590,15 @@ main(int argc, char **argv)
 		    agent.ids[i].backend->name);
 	hwk_agent_serve(&agent, lfd, &stop);
 	logmsg(AGENT_LOG_INFO, "stopping");
-	unlink(pidfile);
 	rc = EXIT_OK;
  out:
 	/* Flush every device handle, remove the socket and its folder. */
 	hwk_agent_clear(&agent);
 	hwk_ctx_free(&agent.ctx);
+	if (pidfd >= 0)
+		close(pidfd);
+	if (made_pid)
+		unlink(pidfile);
 	if (lfd >= 0) {
 		close(lfd);
 		unlink(sock);

@@ -1,8 +1,11 @@
 /*
  * hwkey-agent's listening side: one poll loop, a buffer per client, limits
- * on message size, pending output and time, so that no client, slow or
- * hostile, can hold up the others or the agent.
+ * on message size and on answers left unread, so that no client, slow or
+ * hostile, can hold up the others or the agent.  As with ssh-agent, a
+ * client may stay idle, or take its time over a request, as long as it
+ * likes: only one that stops reading its answers is dropped.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -20,15 +23,25 @@
 #include "hwkey/error.h"
 #include "agent.h"
 
-#define MAX_CLIENTS	128
 #define MAX_PENDING_OUT	(1024 * 1024)
-#define CLIENT_TIMEOUT	10	/* seconds a request or an answer may hang */
+#define WRITE_TIMEOUT	60	/* seconds an answer may wait for its reader */
+#define FD_RESERVE	32	/* fds kept for devices, modules and askpass */
+#define ACCEPT_BURST	64	/* connections taken per turn of the loop */
 
 struct client {
 	int		 fd;
 	struct hwk_buf	*in;
 	struct hwk_buf	*out;
-	time_t		 since;	/* when it last had nothing half-done */
+	uint64_t	 active;	/* when it last sent or took a byte */
+	time_t		 out_since;	/* last progress of a pending answer */
+};
+
+struct server {
+	struct client	*cl;
+	struct pollfd	*pfd;		/* [0] the listening socket */
+	size_t		 n, alloc, max;
+	uint64_t	 turn;		/* counts activity: orders the idle */
+	time_t		 write_timeout;
 };
 
 static void
@@ -78,30 +91,108 @@ peer_allowed(struct hwk_agent *a, int fd)
 	return 1;
 }
 
-static void
-accept_client(struct hwk_agent *a, int lfd, struct client *cl, size_t *ncl)
+/*
+ * Clients are limited by file descriptors alone, as in ssh-agent: take
+ * the hard limit, and keep a few for the devices and askpass.
+ */
+static size_t
+max_clients(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 64;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1024 * 1024)
+		return 1024 * 1024;
+	if (rl.rlim_cur < 2 * FD_RESERVE)
+		return rl.rlim_cur > 2 ? rl.rlim_cur / 2 : 1;
+	return (size_t)rl.rlim_cur - FD_RESERVE;
+}
+
+/*
+ * Makes room for one more client by closing the one idle longest (one
+ * that does not read its answers is idle too).  Returns 0 if there was
+ * none to close.
+ */
+static int
+evict_idle(struct hwk_agent *a, struct server *sv)
+{
+	size_t i, old = 0;
+
+	if (sv->n == 0)
+		return 0;
+	for (i = 1; i < sv->n; i++)
+		if (sv->cl[i].active < sv->cl[old].active)
+			old = i;
+	LOG(a, AGENT_LOG_INFO, "out of room for clients (%zu open): closed "
+	    "the one idle longest", sv->n);
+	client_drop(&sv->cl[old]);
+	sv->cl[old] = sv->cl[--sv->n];
+	return 1;
+}
+
+static int
+grow(struct server *sv)
+{
+	struct client *cl;
+	struct pollfd *pfd;
+	size_t alloc;
+
+	if (sv->n < sv->alloc)
+		return 0;
+	alloc = sv->alloc * 2;
+	if (alloc > sv->max)
+		alloc = sv->max;
+	if ((cl = reallocarray(sv->cl, alloc, sizeof(*cl))) == NULL)
+		return -1;
+	sv->cl = cl;
+	if ((pfd = reallocarray(sv->pfd, alloc + 1, sizeof(*pfd))) == NULL)
+		return -1;
+	sv->pfd = pfd;
+	sv->alloc = alloc;
+	return 0;
+}
+
+/*
+ * Takes a new client.  At the limit, or out of descriptors, the longest
+ * idle client makes way: refusing the new one would let idle connections
+ * lock the user out.  Returns -1 when nothing could be taken.
+ */
+static int
+accept_client(struct hwk_agent *a, int lfd, struct server *sv)
 {
 	struct client *c;
 	int fd;
 
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
-		return;
-	if (!peer_allowed(a, fd) || *ncl >= MAX_CLIENTS) {
-		if (*ncl >= MAX_CLIENTS)
-			LOG(a, AGENT_LOG_ERR, "too many clients; dropped one");
-		close(fd);
-		return;
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK |
+	    SOCK_CLOEXEC)) < 0) {
+		if ((errno != EMFILE && errno != ENFILE) ||
+		    !evict_idle(a, sv))
+			return -1;
 	}
-	c = &cl[(*ncl)++];
+	if (sv->n >= sv->max)
+		evict_idle(a, sv);
+	if (!peer_allowed(a, fd) || grow(sv) != 0) {
+		close(fd);
+		return 0;
+	}
+	c = &sv->cl[sv->n];
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
-	c->since = now();
+	c->active = ++sv->turn;
 	if ((c->in = hwk_buf_new()) == NULL ||
 	    (c->out = hwk_buf_new()) == NULL ||
 	    hwk_buf_set_max(c->in, AGENT_MAX_MSG + 4 + 4096) != 0) {
 		client_drop(c);
-		(*ncl)--;
+		return 0;
 	}
+	sv->n++;
+	return 0;
 }
 
 /* Answers every whole request in the client's buffer. */
@@ -131,19 +222,19 @@ process(struct hwk_agent *a, struct client *c)
 			    "read its answers");
 			r = -1;
 		}
+		if (r == 0 && hwk_buf_len(c->out) == 0)
+			c->out_since = now();	/* the answer's wait begins */
 		if (r == 0)
 			r = hwk_buf_put_stringb(c->out, reply);
 		hwk_buf_free(&reply);
 		if (r != 0)
 			return -1;
 	}
-	if (hwk_buf_len(c->in) == 0 && hwk_buf_len(c->out) == 0)
-		c->since = now();
 	return 0;
 }
 
 static int
-client_read(struct hwk_agent *a, struct client *c)
+client_read(struct hwk_agent *a, struct server *sv, struct client *c)
 {
 	uint8_t *p;
 	ssize_t n;
@@ -158,11 +249,12 @@ client_read(struct hwk_agent *a, struct client *c)
 		return -1;	/* closed */
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	c->active = ++sv->turn;
 	return process(a, c);
 }
 
 static int
-client_write(struct client *c)
+client_write(struct server *sv, struct client *c)
 {
 	ssize_t n;
 
@@ -171,72 +263,90 @@ client_write(struct client *c)
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	hwk_buf_consume(c->out, (size_t)n);
-	if (hwk_buf_len(c->in) == 0 && hwk_buf_len(c->out) == 0)
-		c->since = now();
+	if (n > 0) {
+		c->active = ++sv->turn;
+		c->out_since = now();
+	}
 	return 0;
 }
 
 int
 hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 {
-	struct client *cl;
-	struct pollfd *pfd;
+	struct server sv;
 	sigset_t none;
 	struct timespec tick = { 1, 0 };
-	size_t ncl = 0, i, j;
-	int n, busy;
+	size_t i, j, k;
+	time_t t;
+	int n, paused = 0;
 
-	if ((cl = calloc(MAX_CLIENTS, sizeof(*cl))) == NULL ||
-	    (pfd = calloc(MAX_CLIENTS + 1, sizeof(*pfd))) == NULL) {
-		free(cl);
+	memset(&sv, 0, sizeof(sv));
+	sv.max = max_clients();
+	sv.alloc = sv.max < 16 ? sv.max : 16;
+	sv.write_timeout = a->write_timeout > 0 ? (time_t)a->write_timeout :
+	    WRITE_TIMEOUT;
+	if ((sv.cl = calloc(sv.alloc, sizeof(*sv.cl))) == NULL ||
+	    (sv.pfd = calloc(sv.alloc + 1, sizeof(*sv.pfd))) == NULL) {
+		free(sv.cl);
 		return HWK_ERR_NOMEM;
 	}
 	sigemptyset(&none);
 	while (!*stop) {
-		pfd[0].fd = lfd;
-		pfd[0].events = POLLIN;
-		for (i = 0; i < ncl; i++) {
-			pfd[i + 1].fd = cl[i].fd;
-			pfd[i + 1].events = POLLIN;
-			if (hwk_buf_len(cl[i].out) > 0)
-				pfd[i + 1].events |= POLLOUT;
-			pfd[i + 1].revents = 0;
+		sv.pfd[0].fd = lfd;
+		/* Out of descriptors with no one to close: wait a turn. */
+		sv.pfd[0].events = paused ? 0 : POLLIN;
+		sv.pfd[0].revents = 0;
+		paused = 0;
+		for (i = 0; i < sv.n; i++) {
+			sv.pfd[i + 1].fd = sv.cl[i].fd;
+			sv.pfd[i + 1].events = POLLIN;
+			if (hwk_buf_len(sv.cl[i].out) > 0)
+				sv.pfd[i + 1].events |= POLLOUT;
+			sv.pfd[i + 1].revents = 0;
 		}
 		/* Signals are blocked except while waiting here. */
-		n = ppoll(pfd, ncl + 1, &tick, &none);
+		n = ppoll(sv.pfd, sv.n + 1, &tick, &none);
 		if (n < 0 && errno != EINTR)
 			break;
-		for (i = 0; n > 0 && i < ncl; i++) {
-			short ev = pfd[i + 1].revents;
+		/* Time spent answering others is not the reader's fault. */
+		t = now();
+		for (i = 0; n > 0 && i < sv.n; i++) {
+			struct client *c = &sv.cl[i];
+			short ev = sv.pfd[i + 1].revents;
 
 			if (ev & (POLLERR | POLLNVAL) ||
-			    ((ev & POLLIN) && client_read(a, &cl[i]) != 0) ||
-			    ((ev & POLLOUT) && client_write(&cl[i]) != 0) ||
+			    ((ev & POLLIN) && client_read(a, &sv, c) != 0) ||
+			    ((ev & POLLOUT) && client_write(&sv, c) != 0) ||
 			    ((ev & POLLHUP) && !(ev & POLLIN)))
-				client_drop(&cl[i]);
+				client_drop(c);
 		}
-		/* Half a request, or an unread answer, for too long: drop. */
-		for (i = 0; i < ncl; i++) {
-			if (cl[i].fd < 0)
-				continue;
-			busy = hwk_buf_len(cl[i].in) > 0 ||
-			    hwk_buf_len(cl[i].out) > 0;
-			if (busy && now() - cl[i].since > CLIENT_TIMEOUT) {
-				LOG(a, AGENT_LOG_ERR, "dropped a client stuck "
-				    "for %d s", CLIENT_TIMEOUT);
-				client_drop(&cl[i]);
+		/* Only an answer nobody reads for a long while is dropped. */
+		for (i = 0; i < sv.n; i++) {
+			struct client *c = &sv.cl[i];
+
+			if (c->fd >= 0 && hwk_buf_len(c->out) > 0 &&
+			    t - c->out_since > sv.write_timeout) {
+				LOG(a, AGENT_LOG_ERR, "dropped a client that "
+				    "has not read its answer for %lld s",
+				    (long long)(t - c->out_since));
+				client_drop(c);
 			}
 		}
-		for (i = j = 0; i < ncl; i++)
-			if (cl[i].fd >= 0)
-				cl[j++] = cl[i];
-		ncl = j;
-		if (n > 0 && (pfd[0].revents & POLLIN))
-			accept_client(a, lfd, cl, &ncl);
+		for (i = j = 0; i < sv.n; i++)
+			if (sv.cl[i].fd >= 0)
+				sv.cl[j++] = sv.cl[i];
+		sv.n = j;
+		if (n > 0 && (sv.pfd[0].revents & POLLIN))
+			for (k = 0; k < ACCEPT_BURST; k++)
+				if (accept_client(a, lfd, &sv) != 0) {
+					paused = errno == EMFILE ||
+					    errno == ENFILE;
+					break;
+				}
 	}
-	for (i = 0; i < ncl; i++)
-		client_drop(&cl[i]);
-	free(cl);
-	free(pfd);
+	for (i = 0; i < sv.n; i++)
+		client_drop(&sv.cl[i]);
+	free(sv.cl);
+	free(sv.pfd);
 	return HWK_OK;
 }

@@ -1,8 +1,11 @@
 # hwkey-agent with a key it can hold in any backend (software): stock
 # ssh-add, ssh and ssh-keygen -Y through it, hostile clients, many clients,
-# start and stop.  The TPM and token keys are tested in tpm2/pkcs11 tests.
+# idle and slow clients kept, start and stop.  The TPM and token keys are
+# tested in tpm2/pkcs11 tests.
+import base64
 import os
 import pwd
+import resource
 import signal
 import socket
 import struct
@@ -36,6 +39,27 @@ tap.ok(first == "SSH_AUTH_SOCK=%s; export SSH_AUTH_SOCK;\n" % sock,
        "prints the SSH_AUTH_SOCK line", first)
 tap.ok(oct(os.stat(sock).st_mode & 0o777) == "0o600", "socket is 0600")
 aenv = dict(env, SSH_AUTH_SOCK=sock)
+# Room for the hundreds of connections below.
+lim = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (lim[1], lim[1]))
+OLD_TIMEOUT = 10    # seconds after which a busy client used to be dropped
+
+
+def start_agent(name, keys, nofile=None, extra_env=None):
+    """Another agent, on its own socket, with its own fd limits."""
+    d = os.path.join(tmp, name)
+    os.mkdir(d, 0o700)
+    path = os.path.join(d, "socket")
+    pre = None
+    if nofile is not None:
+        def pre():
+            resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
+    p = tap.start([tap.AGENT, "-d", "-a", path] + keys,
+                  stdout=subprocess.DEVNULL,
+                  stderr=open(os.path.join(tmp, name + ".log"), "w"),
+                  env=dict(env, **(extra_env or {})), preexec_fn=pre)
+    tap.wait_for(lambda: os.path.exists(path))
+    return p, path
 
 # What ssh-add sees.
 r = tap.run(["ssh-add", "-l"], env=aenv)
@@ -75,15 +99,44 @@ for alg in ("rsa-sha2-512", "rsa-sha2-256"):
            "ssh logs in through the agent with " + alg, r.stderr)
 
 
-def connect():
+def connect(path=None, timeout=5):
     s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    s.connect(sock)
+    s.settimeout(timeout)
+    s.connect(path or sock)
     return s
 
 
+def connect_many(path, n):
+    """n connections, or as many as the agent takes in 20 s."""
+    conns = []
+    end = time.time() + 20
+    while len(conns) < n and time.time() < end:
+        try:
+            conns.append(connect(path))
+        except BlockingIOError:
+            time.sleep(0.01)    # the backlog is full: let the agent accept
+        except OSError:
+            break
+    return conns
+
+
 def request(s, payload):
-    s.sendall(struct.pack(">I", len(payload)) + payload)
+    try:
+        s.sendall(struct.pack(">I", len(payload)) + payload)
+    except OSError:
+        return None
+    return answer(s)
+
+
+def answer(s):
+    """The next answer on s, or None if the agent closed it or is silent."""
+    try:
+        return read_answer(s)
+    except OSError:
+        return None
+
+
+def read_answer(s):
     head = b""
     while len(head) < 4:
         d = s.recv(4 - len(head))
@@ -113,10 +166,38 @@ def closed(s, timeout=5):
         return True
 
 
-# A client that sends half a request and waits: dropped after a while.
+# Clients that take their time are kept (checked at the end): one idle, one
+# that sends half a request, one whose signature waits for a slow askpass.
+started = time.time()
+idle = connect()
 half = connect()
-half.sendall(struct.pack(">I", 100) + b"\x0b")
-half_started = time.time()
+half.sendall(struct.pack(">I", 1)[:2])
+keypw = os.path.join(tmp, "id_rsa_pw")
+tap.run([tap.HWK, "-q", "-b", "2048", "-N", "slow pass", "-C", "pw@test",
+         "-f", keypw], check=True)
+slowpass = os.path.join(tmp, "slow-askpass")
+with open(slowpass, "w") as f:
+    f.write("#!/bin/sh\nsleep %d\necho 'slow pass'\n" % (OLD_TIMEOUT + 2))
+os.chmod(slowpass, 0o700)
+slow_agent, slow_sock = start_agent("slow", [keypw], extra_env={
+    "SSH_ASKPASS": slowpass, "SSH_ASKPASS_REQUIRE": "force"})
+blob = base64.b64decode(open(keypw + ".pub").read().split()[1])
+sign_req = (b"\x0d" + struct.pack(">I", len(blob)) + blob +
+            struct.pack(">I", 4) + b"data" + struct.pack(">I", 4))
+slow_answer = []
+
+
+def slow_sign():
+    try:
+        s = connect(slow_sock, OLD_TIMEOUT + 60)
+        slow_answer.append(request(s, sign_req))
+        s.close()
+    except OSError as e:
+        slow_answer.append(e)
+
+
+slow_thread = threading.Thread(target=slow_sign)
+slow_thread.start()
 
 # Garbage gets FAILURE, and the connection stays usable.
 s = connect()
@@ -168,8 +249,68 @@ for t in threads:
 tap.ok(len(results) == 40 and all(results), "40 concurrent ssh-add -l",
        results)
 
-tap.ok(closed(half, max(1, 15 - (time.time() - half_started))),
-       "half a request is dropped after the timeout")
+def ssh_add_l(path, desc):
+    """tap.ok arguments: ssh-add -l on path lists the key, in time."""
+    try:
+        r = tap.run(["ssh-add", "-l"], env=dict(env, SSH_AUTH_SOCK=path),
+                    timeout=20)
+    except subprocess.TimeoutExpired:
+        return False, desc, "ssh-add -l hung"
+    return (r.returncode == 0 and "agent@test" in r.stdout, desc,
+            r.stdout + r.stderr)
+
+
+# Hundreds of idle connections do not lock the user out: the agent raises
+# its soft fd limit to the hard one...
+hard = min(lim[1], 1024)
+if hard >= 400:
+    crowd_agent, crowd_sock = start_agent("crowd", [key], nofile=(128, hard))
+    crowd = connect_many(crowd_sock, 300)
+    tap.ok(*ssh_add_l(crowd_sock,
+                      "300 idle connections, then ssh-add -l is answered"))
+    tap.ok(len(crowd) == 300 and
+           all((request(c, b"\x0b") or b"")[:1] == b"\x0c"
+               for c in (crowd[0], crowd[-1])),
+           "and the first and last of them are still answered", len(crowd))
+    for c in crowd:
+        c.close()
+    tap.stop(crowd_agent)
+else:
+    tap.skip("300 connections (hard fd limit %d)" % lim[1])
+
+# ... and out of descriptors, the longest idle makes way for the new one.
+tight_agent, tight_sock = start_agent("tight", [key], nofile=(64, 64))
+tight = connect_many(tight_sock, 100)
+last = request(tight[-1], b"\x0b")
+tap.ok(len(tight) == 100 and last is not None and last[:1] == b"\x0c",
+       "64 fds, 100 connections: the newest is answered", len(tight))
+tap.ok(*ssh_add_l(tight_sock, "then ssh-add -l is answered"))
+tap.ok(closed(tight[0], 2) and tight_agent.poll() is None,
+       "the longest idle connection was closed to make room")
+for c in tight:
+    c.close()
+tap.stop(tight_agent)
+tap.ok("the one idle longest" in open(os.path.join(tmp, "tight.log")).read(),
+       "and that is logged")
+
+# The slow clients, past the time after which they used to be dropped.
+time.sleep(max(0, started + OLD_TIMEOUT + 1 - time.time()))
+a = request(idle, b"\x0b")
+tap.ok(a is not None and a[:1] == b"\x0c",
+       "a client idle for %d s is answered" % (time.time() - started))
+try:
+    half.sendall(struct.pack(">I", 1)[2:] + b"\x0b")
+except OSError:
+    pass
+a = answer(half)
+tap.ok(a is not None and a[:1] == b"\x0c",
+       "a request sent over %d s is answered" % (time.time() - started))
+slow_thread.join()
+tap.ok(slow_answer and isinstance(slow_answer[0], bytes) and
+       slow_answer[0][:1] == b"\x0e" and b"rsa-sha2-512" in slow_answer[0],
+       "a signature that waited %d s for askpass is answered" %
+       (OLD_TIMEOUT + 2), slow_answer)
+tap.stop(slow_agent)
 
 # Another user is refused even when the socket is open to all.
 if os.getuid() == 0:

@@ -1,8 +1,14 @@
 /*
  * Unit tests of hwkey-agent's protocol handling, with a software key from
  * the fixtures: answers, signatures checked with OpenSSL, every truncation
- * and oversize length of a request, LOCK/UNLOCK, read-only refusals.
+ * and oversize length of a request, LOCK/UNLOCK, read-only refusals; and
+ * the poll loop over a real socket: who is kept and who is dropped.
  */
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -352,6 +360,146 @@ test_garbage(void **state)
 	}
 }
 
+/* The poll loop on a socket in a temp dir, run in a thread. */
+struct served {
+	char		 dir[64];
+	struct sockaddr_un sun;
+	int		 lfd;
+	volatile int	 stop;
+	pthread_t	 thread;
+};
+
+static void *
+serve_thread(void *arg)
+{
+	struct served *sv = arg;
+
+	hwk_agent_serve(&agent, sv->lfd, &sv->stop);
+	return NULL;
+}
+
+static void
+serve_start(struct served *sv)
+{
+	memset(sv, 0, sizeof(*sv));
+	snprintf(sv->dir, sizeof(sv->dir), "/tmp/hwk-agent-test.XXXXXX");
+	assert_non_null(mkdtemp(sv->dir));
+	sv->sun.sun_family = AF_UNIX;
+	snprintf(sv->sun.sun_path, sizeof(sv->sun.sun_path), "%s/s", sv->dir);
+	sv->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(sv->lfd >= 0);
+	assert_int_equal(bind(sv->lfd, (struct sockaddr *)&sv->sun,
+	    sizeof(sv->sun)), 0);
+	assert_int_equal(listen(sv->lfd, 16), 0);
+	assert_int_equal(pthread_create(&sv->thread, NULL, serve_thread, sv),
+	    0);
+}
+
+static void
+serve_stop(struct served *sv)
+{
+	sv->stop = 1;
+	assert_int_equal(pthread_join(sv->thread, NULL), 0);
+	close(sv->lfd);
+	unlink(sv->sun.sun_path);
+	rmdir(sv->dir);
+}
+
+static int
+client(struct served *sv)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sv->sun,
+	    sizeof(sv->sun)), 0);
+	return fd;
+}
+
+/* Sends REQUEST_IDENTITIES and returns the answer's type, or -1. */
+static int
+identities(int fd)
+{
+	static const uint8_t req[] = { 0, 0, 0, 1, AGENTC_REQUEST_IDENTITIES };
+	uint8_t head[5], body[4096];
+	uint32_t len;
+
+	if (write(fd, req, sizeof(req)) != (ssize_t)sizeof(req) ||
+	    recv(fd, head, sizeof(head), MSG_WAITALL) != (ssize_t)sizeof(head))
+		return -1;
+	len = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 |
+	    (uint32_t)head[2] << 8 | head[3];
+	if (len < 1 || len - 1 > sizeof(body) || (len > 1 &&
+	    recv(fd, body, len - 1, MSG_WAITALL) != (ssize_t)(len - 1)))
+		return -1;
+	return head[4];
+}
+
+static double
+seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * Idle, or slow to finish a request, longer than answers may wait: kept.
+ * Not reading answers for that long: dropped, while others are served.
+ */
+static void
+test_serve_keeps_idle_drops_nonreader(void **state)
+{
+	static const uint8_t req[] = { 0, 0, 0, 1, AGENTC_REQUEST_IDENTITIES };
+	uint8_t *flood;
+	struct pollfd pfd;
+	struct served sv;
+	int idle, half, hog, other;
+	double t0, dropped;
+	size_t i, n = 2000;
+
+	(void)state;
+	agent.write_timeout = 1;
+	serve_start(&sv);
+	idle = client(&sv);
+	half = client(&sv);
+	hog = client(&sv);
+	assert_int_equal(write(half, req, 3), 3);
+	/* Answers to these fill the socket and a good part of 1 MiB. */
+	flood = malloc(n * sizeof(req));
+	assert_non_null(flood);
+	for (i = 0; i < n; i++)
+		memcpy(flood + i * sizeof(req), req, sizeof(req));
+	assert_int_equal(write(hog, flood, n * sizeof(req)),
+	    (ssize_t)(n * sizeof(req)));
+	free(flood);
+	t0 = seconds();
+
+	other = client(&sv);
+	assert_int_equal(identities(other), AGENT_IDENTITIES_ANSWER);
+	pfd.fd = hog;
+	pfd.events = POLLRDHUP;
+	assert_int_equal(poll(&pfd, 1, 10000), 1);
+	assert_true(pfd.revents & (POLLHUP | POLLRDHUP));
+	dropped = seconds() - t0;
+	assert_true(dropped >= 1.0);
+	assert_int_equal(identities(other), AGENT_IDENTITIES_ANSWER);
+
+	/* Well past the 1 s an answer may wait: the others are kept. */
+	while (seconds() - t0 < 2.5)
+		usleep(100000);
+	assert_int_equal(identities(idle), AGENT_IDENTITIES_ANSWER);
+	assert_int_equal(write(half, req + 3, 2), 2);
+	assert_int_equal(identities(half), AGENT_IDENTITIES_ANSWER);
+	assert_int_equal(identities(half), AGENT_IDENTITIES_ANSWER);
+	close(idle);
+	close(half);
+	close(hog);
+	close(other);
+	serve_stop(&sv);
+}
+
 int
 main(void)
 {
@@ -370,6 +518,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_session_bind, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_serve_keeps_idle_drops_nonreader, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
