@@ -1032,16 +1032,14 @@ static int
 tpm2_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
 {
 	struct hwk_tpm2_keyfile kf;
-	EVP_PKEY *pkey = NULL;
 	int r;
 
 	memset(info, 0, sizeof(*info));
 	if ((r = hwk_tpm2_keyfile_read(slot, len, &kf, NULL)) != 0)
 		return r;
-	if ((r = hwk_tpm2_pub_to_evp(&kf.pub.publicArea, &pkey, NULL)) == 0 &&
-	    (r = hwk_pubkey_from_evp(pkey, NULL, &info->pub)) == 0)
+	if ((r = hwk_tpm2_pub_to_pubkey(&kf.pub.publicArea, &info->pub,
+	    NULL)) == 0)
 		info->protection = kf.empty_auth ? "none" : "TPM password";
-	EVP_PKEY_free(pkey);
 	hwk_tpm2_keyfile_clear(&kf);
 	return r;
 }
