@@ -225,6 +225,16 @@ load_pem(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	    "incorrect passphrase supplied to decrypt private key");
 }
 
+/* "invalid format", with the reason when there is more to say. */
+static int
+format_error(struct hwk_ctx *ctx, int r)
+{
+	if (r == HWK_ERR_FORMAT)
+		return hwk_ctx_error(ctx, r, "%s", hwk_strerror(r));
+	return hwk_ctx_error(ctx, r, "%s: %s", hwk_strerror(HWK_ERR_FORMAT),
+	    hwk_strerror(r));
+}
+
 static int
 sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
     struct hwk_key **keyp)
@@ -250,8 +260,7 @@ sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 		}
 	} else {
 		if ((r = hwk_openssh_info(slot, len, &oi)) != 0) {
-			r = hwk_ctx_error(ctx, r, "invalid format: %s",
-			    hwk_strerror(r));
+			r = format_error(ctx, r);
 			goto out;
 		}
 		if (hwk_openssh_encrypted(&oi) &&
@@ -273,8 +282,7 @@ sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 			    oi.pub->type : "unknown");
 			goto out;
 		} else if (r != 0) {
-			r = hwk_ctx_error(ctx, r, "invalid format: %s",
-			    hwk_strerror(r));
+			r = format_error(ctx, r);
 			goto out;
 		}
 	}
