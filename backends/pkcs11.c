@@ -954,15 +954,9 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		if ((pin = malloc(HWK_SECRET_MAX)) == NULL)
 			return HWK_ERR_NOMEM;
 		if (pin_source != NULL) {
-			if ((r = hwk_pin_source_read(pin_source, pin,
-			    HWK_SECRET_MAX)) != 0) {
-				hwk_ctx_error(ctx, r, "cannot read the %s from "
-				    "%s: %s", whose, pin_source, r ==
-				    HWK_ERR_SYSTEM ? strerror(errno) : r ==
-				    HWK_ERR_FORMAT ? "the file is empty" :
-				    hwk_strerror(r));
+			if ((r = hwk_pin_source_read(ctx, pin_source, whose,
+			    pin, HWK_SECRET_MAX)) != 0)
 				goto out;
-			}
 		} else {
 			hwk_p11_field(ti.label, sizeof(ti.label), label,
 			    sizeof(label));
