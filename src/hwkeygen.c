@@ -961,16 +961,37 @@ do_generate(struct hwk_ctx *ctx)
 	return rc;
 }
 
+/* ssh-keygen's refusal of a private key file others can read. */
+static int
+refuse_open_file(struct hwk_ctx *ctx, const char *path, const struct stat *st)
+{
+	fprintf(stderr,
+	    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+	    "@         WARNING: UNPROTECTED PRIVATE KEY FILE!          @\n"
+	    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+	    "Permissions 0%3.3o for '%s' are too open.\n"
+	    "It is required that your private key files are NOT accessible "
+	    "by others.\n"
+	    "This private key will be ignored.\n",
+	    (unsigned)st->st_mode & 0777, path);
+	hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Load key \"%s\": bad permissions",
+	    path);
+	hwk_ctx_hint(ctx, "Make it yours alone: chmod 600 %s", path);
+	hwk_report(ctx, HWK_ERR_SYSTEM, NULL);
+	return HWK_ERR_SYSTEM;
+}
+
 /* Opens a private slot with the backend whose format it is. */
 static int
 load_slot(struct hwk_ctx *ctx, const char *path, struct hwk_key **keyp)
 {
 	const struct hwk_backend *b;
 	struct hwk_buf *data = NULL;
+	struct stat st;
 	int r;
 
 	*keyp = NULL;
-	if ((r = hwk_file_read(ctx, path, &data)) != 0) {
+	if ((r = hwk_file_read_stat(ctx, path, &data, &st)) != 0) {
 		hwk_report(ctx, r, NULL);
 		return r;
 	}
@@ -980,6 +1001,14 @@ load_slot(struct hwk_ctx *ctx, const char *path, struct hwk_key **keyp)
 		    "file that hwkeygen knows (OpenSSH, TPM or PKCS#11 stub)",
 		    path);
 		hwk_report(ctx, r, NULL);
+		goto out;
+	}
+	/*
+	 * A slot a passphrase can protect holds the key (or the TPM's blob
+	 * of it); a PKCS#11 stub only names a key and may be read by all.
+	 */
+	if ((b->flags & HWK_BF_PASSPHRASE) && hwk_file_too_open(&st)) {
+		r = refuse_open_file(ctx, path, &st);
 		goto out;
 	}
 	if (b->load == NULL)
