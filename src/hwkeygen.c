@@ -3,6 +3,8 @@
  * a TPM, on a PKCS#11 token, or in software.  This file is the only part
  * that talks to the user: options, prompts, messages, exit codes.
  */
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -1232,6 +1234,19 @@ do_backends(struct hwk_ctx *ctx)
 	return rc;
 }
 
+/*
+ * No core file and no ptrace by the user's other programs: passphrases and
+ * PINs (from -N, -P, prompts and files) sit in this process's memory.
+ */
+static void
+no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &rl);
+}
+
 int
 hwk_cli_main(int argc, char **argv)
 {
@@ -1241,6 +1256,7 @@ hwk_cli_main(int argc, char **argv)
 	int rc;
 
 	info = stdout;
+	no_core_dumps();	/* before -N or -P is read */
 	/* Read stdin byte by byte: no copy of a passphrase in a stdio buffer. */
 	if (!isatty(STDIN_FILENO))
 		setvbuf(stdin, NULL, _IONBF, 0);
