@@ -375,6 +375,7 @@ hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
 	char tpriv[PATH_MAX], tpub[PATH_MAX], old[PATH_MAX];
 	char bpriv[PATH_MAX], bpub[PATH_MAX];
 	sigset_t block, saved;
+	mode_t mask;
 	int r, had_priv, keep_old = 0;
 
 	tpriv[0] = tpub[0] = old[0] = bpriv[0] = bpub[0] = '\0';
@@ -384,6 +385,10 @@ hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
 	split_path(ex->path, dir, base);
 	snprintf(pub, sizeof(pub), "%s.pub", ex->path);
 
+	/* As ssh-keygen: the .pub is 0644 less the umask, the key 0600. */
+	mask = umask(077);
+	umask(mask);
+
 	/* Ctrl-C waits until the files are whole and the temporaries gone. */
 	hwk_ending_signals(&block);
 	sigprocmask(SIG_BLOCK, &block, &saved);
@@ -391,8 +396,8 @@ hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
 	if ((r = write_temp(ctx, dir, base, ex->path, hwk_buf_ptr(ex->priv),
 	    hwk_buf_len(ex->priv), 0600, tpriv, sizeof(tpriv))) != 0 ||
 	    (r = write_temp(ctx, dir, base, pub,
-	    (const uint8_t *)ex->publine, strlen(ex->publine), 0644, tpub,
-	    sizeof(tpub))) != 0)
+	    (const uint8_t *)ex->publine, strlen(ex->publine),
+	    0644 & ~mask, tpub, sizeof(tpub))) != 0)
 		goto out;
 
 	had_priv = exists(ex->path);

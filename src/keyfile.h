@@ -51,9 +51,10 @@ struct hwk_export {
  */
 int	hwk_export_check(struct hwk_ctx *ctx, const char *path);
 /*
- * Writes the private slot (0600) and path.pub (0644) through temporary files
- * in the same folder, fsynced and renamed: both files or neither.  Signals
- * wait until it is done, so Ctrl-C leaves no temporary file behind.
+ * Writes the private slot (0600) and path.pub (0644 less the umask, as
+ * ssh-keygen does) through temporary files in the same folder, fsynced and
+ * renamed: both files or neither.  Signals wait until it is done, so Ctrl-C
+ * leaves no temporary file behind.
  */
 int	hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex);
 
