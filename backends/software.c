@@ -20,9 +20,10 @@
 #include "hwkey/out.h"
 #include "hwkey/sshkey.h"
 #include "openssh_key.h"
+#include "prompt.h"
 #include "backends.h"
 
-#define PASS_MAX	1024
+#define PASS_MAX	HWK_SECRET_MAX	/* as -N, -P and the prompt */
 
 static int
 sw_probe(struct hwk_ctx *ctx)
@@ -173,7 +174,8 @@ get_passphrase(struct hwk_ctx *ctx, char *buf, size_t len)
 	if (p != NULL) {
 		if (strlen(p) >= len)
 			return hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE,
-			    "the passphrase is too long");
+			    "the passphrase is longer than %zu characters",
+			    len - 1);
 		strcpy(buf, p);
 		return HWK_OK;
 	}

@@ -294,8 +294,18 @@ parse_args(int argc, char **argv, struct hwk_ctx *ctx)
 			free(opt.new_pass);
 			if ((opt.new_pass = take_secret(optarg)) == NULL)
 				return EXIT_FAIL;
+			if (strlen(opt.new_pass) >= HWK_SECRET_MAX)
+				return usage_error("-N: the passphrase is longer "
+				    "than %d characters, the most -P and the "
+				    "prompt take", HWK_SECRET_MAX - 1);
 			break;
 		case 'P':
+			if (strlen(optarg) >= HWK_SECRET_MAX) {
+				explicit_bzero(optarg, strlen(optarg));
+				return usage_error("-P: the passphrase is longer "
+				    "than %d characters, the most -N and the "
+				    "prompt take", HWK_SECRET_MAX - 1);
+			}
 			r = hwk_ctx_set_opt(ctx, "passphrase", optarg);
 			explicit_bzero(optarg, strlen(optarg));
 			if (r != 0)
@@ -835,6 +845,8 @@ do_generate(struct hwk_ctx *ctx)
 	if (opt.comment == NULL && (comment = default_comment()) == NULL)
 		goto out;
 	gp.comment = opt.comment != NULL ? opt.comment : comment;
+	if (b->flags & HWK_BF_PASSPHRASE)
+		gp.passphrase = opt.new_pass;	/* its limits are checked too */
 	/* Refuse what cannot be made before asking anything. */
 	if (b->check != NULL && (r = b->check(ctx, &gp)) != 0) {
 		hwk_report(ctx, r, NULL);
@@ -871,6 +883,14 @@ do_generate(struct hwk_ctx *ctx)
 			goto out;
 		}
 		gp.passphrase = pass;
+		/* A typed passphrase meets the backend's limits before keygen. */
+		if (opt.new_pass == NULL && b->check != NULL &&
+		    (r = b->check(ctx, &gp)) != 0) {
+			hwk_report(ctx, r, NULL);
+			fprintf(stderr, "hwkeygen: nothing was made\n");
+			rc = hwk_exit_code(r);
+			goto out;
+		}
 	}
 	rc = EXIT_FAIL;
 

@@ -4,6 +4,11 @@
 
 #include <stddef.h>
 
+/*
+ * Room for a secret with its NUL: -N, -P, the prompts and PIN files all
+ * take at most HWK_SECRET_MAX - 1 characters, so what one accepts the
+ * others read back.
+ */
 #define HWK_SECRET_MAX	1024
 
 /*
