@@ -164,7 +164,7 @@ int
 hwk_pin_source_read(struct hwk_ctx *ctx, const char *source,
     const char *whose, char *buf, size_t len)
 {
-	const char *path = source + 5;
+	const char *path;
 	char why[512];
 	struct stat st;
 	FILE *f = NULL;
@@ -179,6 +179,7 @@ hwk_pin_source_read(struct hwk_ctx *ctx, const char *source,
 		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "cannot read "
 		    "the %s from %s: only file: sources are supported", whose,
 		    source);
+	path = source + 5;
 	/* A FIFO or a device here would hang us, or feed us anything. */
 	if ((r = hwk_file_open(ctx, path, &fd, &st)) != 0) {
 		snprintf(why, sizeof(why), "%s", hwk_ctx_detail(ctx));
