@@ -59,8 +59,6 @@ def at_prompt(argv, prompt, home, desc):
            "/proc/%d/status belongs to uid %d" % (c.pid, uid))
         ok(core_limit(c.pid) == ["0", "0"],
            "%s: no core file (limit 0)" % desc, core_limit(c.pid))
-        c.sendintr()
-        c.expect(pexpect.EOF)
     finally:
         c.close(force=True)
 
