@@ -34,7 +34,7 @@ DEBS := gcc make pkg-config libc6-dev libssl-dev openssl libcmocka-dev \
 	openssh-client openssh-server \
 	swtpm swtpm-tools tpm2-tools tpm2-openssl \
 	softhsm2 opensc opensc-pkcs11 \
-	python3 python3-pexpect python3-bcrypt clang \
+	python3 python3-pexpect python3-bcrypt clang putty-tools \
 	groff-base procps udev
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wformat=2 \

@@ -1109,15 +1109,9 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		if ((pin = malloc(HWK_SECRET_MAX)) == NULL)
 			return HWK_ERR_NOMEM;
 		if (pin_source != NULL) {
-			if ((r = hwk_pin_source_read(pin_source, pin,
-			    HWK_SECRET_MAX)) != 0) {
-				hwk_ctx_error(ctx, r, "cannot read the %s from "
-				    "%s: %s", whose, pin_source, r ==
-				    HWK_ERR_SYSTEM ? strerror(errno) : r ==
-				    HWK_ERR_FORMAT ? "the file is empty" :
-				    hwk_strerror(r));
+			if ((r = hwk_pin_source_read(ctx, pin_source, whose,
+			    pin, HWK_SECRET_MAX)) != 0)
 				goto out;
-			}
 		} else {
 			hwk_p11_field(ti.label, sizeof(ti.label), label,
 			    sizeof(label));
@@ -1470,7 +1464,7 @@ read_label(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 
 	*labelp = NULL;
 	if ((r = attr_read(ctx, c, obj, CKA_LABEL, "the new key's label",
-	    4096, 1, &l, &len)) != 0)
+	    HWK_P11_LABEL_MAX, 1, &l, &len)) != 0)
 		return r;
 	*labelp = (char *)l;
 	return HWK_OK;
@@ -1915,6 +1909,24 @@ p11_check_opts(struct hwk_ctx *ctx)
 	return r;
 }
 
+/* The new key's label (--label, else the comment) is one we read back. */
+static int
+label_fits(struct hwk_ctx *ctx, const struct p11_opts *o,
+    const struct hwk_genparams *gp)
+{
+	const char *label = o->label != NULL ? o->label : gp->comment;
+
+	if (label == NULL || strlen(label) <= HWK_P11_LABEL_MAX)
+		return HWK_OK;
+	hwk_ctx_error(ctx, HWK_ERR_USAGE, "%s is %zu bytes, and a key's label "
+	    "on a token is at most %d", o->label != NULL ? "--label" :
+	    "the comment (the key's label on the token)", strlen(label),
+	    HWK_P11_LABEL_MAX);
+	hwk_ctx_hint(ctx, "Give a shorter --label (the comment in the .pub "
+	    "can stay as it is).");
+	return HWK_ERR_USAGE;
+}
+
 static int
 p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 {
@@ -1929,6 +1941,10 @@ p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 		return r;
 	if ((r = opts_get(ctx, &o)) != 0)
 		return r;
+	if ((r = label_fits(ctx, &o, gp)) != 0) {
+		opts_clear(&o);
+		return r;
+	}
 	if ((r = select_token(ctx, &o, o.uri, 1, &tok)) == 0 &&
 	    (r = bits_fit(ctx, &tok, gp->bits)) == 0)
 		r = id_fits(ctx, &o, &tok);
@@ -1953,6 +1969,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	if ((r = opts_get(ctx, &o)) != 0)
 		return r;
 	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
+	    (r = label_fits(ctx, &o, gp)) != 0 ||
 	    (r = select_token(ctx, &o, o.uri, 1, &tok)) != 0 ||
 	    (r = bits_fit(ctx, &tok, gp->bits)) != 0 ||
 	    (r = id_fits(ctx, &o, &tok)) != 0)

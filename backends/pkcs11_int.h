@@ -15,6 +15,7 @@
 #define HWK_P11_ID_MAX		64	/* bytes of a CKA_ID we accept */
 #define HWK_P11_STUB_MAX	4096	/* a stub is one URI line */
 #define HWK_P11_STUB_LABEL_MAX	256	/* bytes of CKA_LABEL a stub repeats */
+#define HWK_P11_LABEL_MAX	4096	/* bytes of CKA_LABEL a new key may have */
 #define HWK_P11_NAME_MAX	160	/* "'label' (serial S)" */
 
 /* "01ab" or "01:ab" into bytes; HWK_ERR_USAGE if it is not even hex. */

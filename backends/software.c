@@ -20,9 +20,10 @@
 #include "hwkey/out.h"
 #include "hwkey/sshkey.h"
 #include "openssh_key.h"
+#include "prompt.h"
 #include "backends.h"
 
-#define PASS_MAX	1024
+#define PASS_MAX	HWK_SECRET_MAX	/* as -N, -P and the prompt */
 
 static int
 sw_probe(struct hwk_ctx *ctx)
@@ -173,7 +174,8 @@ get_passphrase(struct hwk_ctx *ctx, char *buf, size_t len)
 	if (p != NULL) {
 		if (strlen(p) >= len)
 			return hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE,
-			    "the passphrase is too long");
+			    "the passphrase is longer than %zu characters",
+			    len - 1);
 		strcpy(buf, p);
 		return HWK_OK;
 	}
@@ -225,6 +227,16 @@ load_pem(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	    "incorrect passphrase supplied to decrypt private key");
 }
 
+/* "invalid format", with the reason when there is more to say. */
+static int
+format_error(struct hwk_ctx *ctx, int r)
+{
+	if (r == HWK_ERR_FORMAT)
+		return hwk_ctx_error(ctx, r, "%s", hwk_strerror(r));
+	return hwk_ctx_error(ctx, r, "%s: %s", hwk_strerror(HWK_ERR_FORMAT),
+	    hwk_strerror(r));
+}
+
 static int
 sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
     struct hwk_key **keyp)
@@ -250,8 +262,7 @@ sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 		}
 	} else {
 		if ((r = hwk_openssh_info(slot, len, &oi)) != 0) {
-			r = hwk_ctx_error(ctx, r, "invalid format: %s",
-			    hwk_strerror(r));
+			r = format_error(ctx, r);
 			goto out;
 		}
 		if (hwk_openssh_encrypted(&oi) &&
@@ -273,8 +284,7 @@ sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 			    oi.pub->type : "unknown");
 			goto out;
 		} else if (r != 0) {
-			r = hwk_ctx_error(ctx, r, "invalid format: %s",
-			    hwk_strerror(r));
+			r = format_error(ctx, r);
 			goto out;
 		}
 	}

@@ -30,12 +30,13 @@
 #include "hwkey/error.h"
 #include "hwkey/out.h"
 #include "hwkey/sshkey.h"
+#include "prompt.h"
 #include "backends.h"
 #include "tpm2_keyfile.h"
 
 #define TPM2_DEFAULT_BITS	2048	/* the one size every TPM makes */
 #define AUTH_MAX		32	/* authValue: at most the SHA-256 size */
-#define PASS_MAX		1024
+#define PASS_MAX		HWK_SECRET_MAX	/* as -N, -P and the prompt */
 #define TCTI_NAME_MAX		256
 #define PERSISTENT_FIRST	0x81000000u
 #define PERSISTENT_LAST		0x81ffffffu
@@ -802,6 +803,22 @@ bits_refused(struct hwk_ctx *ctx, struct tpm2_conn *c, unsigned bits)
 	return HWK_ERR_KEY_SIZE;
 }
 
+/* The passphrase, when known, is short enough to be a TPM password. */
+static int
+pass_fits(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
+{
+	size_t plen = gp->passphrase != NULL ? strlen(gp->passphrase) : 0;
+
+	if (plen <= AUTH_MAX)
+		return HWK_OK;
+	hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE, "the passphrase is %zu "
+	    "bytes; a TPM key's password is at most %d (the size of its "
+	    "SHA-256 name hash)", plen, AUTH_MAX);
+	hwk_ctx_hint(ctx, "Choose a passphrase of at most %d characters; "
+	    "the TPM's lockout makes short ones safe.", AUTH_MAX);
+	return HWK_ERR_TOO_LARGE;
+}
+
 static int
 tpm2_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 {
@@ -813,7 +830,8 @@ tpm2_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	if (gp->type != HWK_KEY_RSA)
 		r = hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
 		    "only RSA keys are supported");
-	else if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
+	else if ((r = pass_fits(ctx, gp)) != 0 ||
+	    (r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
 	    (r = parent_option(ctx, &parent)) != 0 ||
 	    (r = keygen_conn_get(ctx, &c)) != 0)
 		;
@@ -948,18 +966,9 @@ tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		goto out;
 	}
 	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
-	    (r = parent_option(ctx, &parent_handle)) != 0)
+	    (r = parent_option(ctx, &parent_handle)) != 0 ||
+	    (r = pass_fits(ctx, gp)) != 0)
 		goto out;
-	if (plen > AUTH_MAX) {
-		hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE, "the passphrase is %zu "
-		    "bytes; a TPM key's password is at most %d (the size of "
-		    "its SHA-256 name hash)", plen, AUTH_MAX);
-		hwk_ctx_hint(ctx, "Choose a passphrase of at most %d "
-		    "characters; the TPM's lockout makes short ones safe.",
-		    AUTH_MAX);
-		r = HWK_ERR_TOO_LARGE;
-		goto out;
-	}
 	if (!gp->bits_given)
 		hwk_ctx_notice(ctx, "Making an RSA-%u key inside the TPM (the "
 		    "size every TPM supports; -b 3072 for a larger one).",
@@ -1066,16 +1075,14 @@ static int
 tpm2_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
 {
 	struct hwk_tpm2_keyfile kf;
-	EVP_PKEY *pkey = NULL;
 	int r;
 
 	memset(info, 0, sizeof(*info));
 	if ((r = hwk_tpm2_keyfile_read(slot, len, &kf, NULL)) != 0)
 		return r;
-	if ((r = hwk_tpm2_pub_to_evp(&kf.pub.publicArea, &pkey, NULL)) == 0 &&
-	    (r = hwk_pubkey_from_evp(pkey, NULL, &info->pub)) == 0)
+	if ((r = hwk_tpm2_pub_to_pubkey(&kf.pub.publicArea, &info->pub,
+	    NULL)) == 0)
 		info->protection = kf.empty_auth ? "none" : "TPM password";
-	EVP_PKEY_free(pkey);
 	hwk_tpm2_keyfile_clear(&kf);
 	return r;
 }

@@ -13,6 +13,7 @@
 #include <tss2/tss2_tpm2_types.h>
 
 struct hwk_buf;
+struct hwk_pubkey;
 
 #define HWK_TPM2_PEM_LABEL	"TSS2 PRIVATE KEY"
 #define HWK_TPM2_OID_LOADABLE	"2.23.133.10.1.3"
@@ -46,5 +47,11 @@ void	hwk_tpm2_keyfile_clear(struct hwk_tpm2_keyfile *kf);
 /* The OpenSSL public key of an RSA TPM public area. */
 int	hwk_tpm2_pub_to_evp(const TPMT_PUBLIC *pub, EVP_PKEY **pkeyp,
 	    const char **whyp);
+/*
+ * The SSH public key of a TPM public area: RSA, or ECDSA on a NIST curve
+ * (which -l and --list name, though only RSA keys sign yet).
+ */
+int	hwk_tpm2_pub_to_pubkey(const TPMT_PUBLIC *pub,
+	    struct hwk_pubkey **kp, const char **whyp);
 
 #endif /* HWKEY_TPM2_KEYFILE_H */

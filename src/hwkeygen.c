@@ -3,6 +3,8 @@
  * a TPM, on a PKCS#11 token, or in software.  This file is the only part
  * that talks to the user: options, prompts, messages, exit codes.
  */
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -303,8 +305,18 @@ parse_args(int argc, char **argv, struct hwk_ctx *ctx)
 			free(opt.new_pass);
 			if ((opt.new_pass = take_secret(optarg)) == NULL)
 				return EXIT_FAIL;
+			if (strlen(opt.new_pass) >= HWK_SECRET_MAX)
+				return usage_error("-N: the passphrase is longer "
+				    "than %d characters, the most -P and the "
+				    "prompt take", HWK_SECRET_MAX - 1);
 			break;
 		case 'P':
+			if (strlen(optarg) >= HWK_SECRET_MAX) {
+				explicit_bzero(optarg, strlen(optarg));
+				return usage_error("-P: the passphrase is longer "
+				    "than %d characters, the most -N and the "
+				    "prompt take", HWK_SECRET_MAX - 1);
+			}
 			r = hwk_ctx_set_opt(ctx, "passphrase", optarg);
 			explicit_bzero(optarg, strlen(optarg));
 			if (r != 0)
@@ -861,6 +873,8 @@ do_generate(struct hwk_ctx *ctx)
 	if (opt.comment == NULL && (comment = default_comment()) == NULL)
 		goto out;
 	gp.comment = opt.comment != NULL ? opt.comment : comment;
+	if (b->flags & HWK_BF_PASSPHRASE)
+		gp.passphrase = opt.new_pass;	/* its limits are checked too */
 	/* Refuse what cannot be made before asking anything. */
 	if (b->check != NULL && (r = b->check(ctx, &gp)) != 0) {
 		hwk_report(ctx, r, NULL);
@@ -897,6 +911,14 @@ do_generate(struct hwk_ctx *ctx)
 			goto out;
 		}
 		gp.passphrase = pass;
+		/* A typed passphrase meets the backend's limits before keygen. */
+		if (opt.new_pass == NULL && b->check != NULL &&
+		    (r = b->check(ctx, &gp)) != 0) {
+			hwk_report(ctx, r, NULL);
+			fprintf(stderr, "hwkeygen: nothing was made\n");
+			rc = hwk_exit_code(r);
+			goto out;
+		}
 	}
 	rc = EXIT_FAIL;
 
@@ -989,16 +1011,37 @@ do_generate(struct hwk_ctx *ctx)
 	return rc;
 }
 
+/* ssh-keygen's refusal of a private key file others can read. */
+static int
+refuse_open_file(struct hwk_ctx *ctx, const char *path, const struct stat *st)
+{
+	fprintf(stderr,
+	    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+	    "@         WARNING: UNPROTECTED PRIVATE KEY FILE!          @\n"
+	    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"
+	    "Permissions 0%3.3o for '%s' are too open.\n"
+	    "It is required that your private key files are NOT accessible "
+	    "by others.\n"
+	    "This private key will be ignored.\n",
+	    (unsigned)st->st_mode & 0777, path);
+	hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Load key \"%s\": bad permissions",
+	    path);
+	hwk_ctx_hint(ctx, "Make it yours alone: chmod 600 %s", path);
+	hwk_report(ctx, HWK_ERR_SYSTEM, NULL);
+	return HWK_ERR_SYSTEM;
+}
+
 /* Opens a private slot with the backend whose format it is. */
 static int
 load_slot(struct hwk_ctx *ctx, const char *path, struct hwk_key **keyp)
 {
 	const struct hwk_backend *b;
 	struct hwk_buf *data = NULL;
+	struct stat st;
 	int r;
 
 	*keyp = NULL;
-	if ((r = hwk_file_read(ctx, path, &data)) != 0) {
+	if ((r = hwk_file_read_stat(ctx, path, &data, &st)) != 0) {
 		hwk_report(ctx, r, NULL);
 		return r;
 	}
@@ -1008,6 +1051,14 @@ load_slot(struct hwk_ctx *ctx, const char *path, struct hwk_key **keyp)
 		    "file that hwkeygen knows (OpenSSH, TPM or PKCS#11 stub)",
 		    path);
 		hwk_report(ctx, r, NULL);
+		goto out;
+	}
+	/*
+	 * A slot a passphrase can protect holds the key (or the TPM's blob
+	 * of it); a PKCS#11 stub only names a key and may be read by all.
+	 */
+	if ((b->flags & HWK_BF_PASSPHRASE) && hwk_file_too_open(&st)) {
+		r = refuse_open_file(ctx, path, &st);
 		goto out;
 	}
 	if (b->load == NULL)
@@ -1280,6 +1331,19 @@ do_backends(struct hwk_ctx *ctx)
 	return rc;
 }
 
+/*
+ * No core file and no ptrace by the user's other programs: passphrases and
+ * PINs (from -N, -P, prompts and files) sit in this process's memory.
+ */
+static void
+no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	setrlimit(RLIMIT_CORE, &rl);
+}
+
 int
 hwk_cli_main(int argc, char **argv)
 {
@@ -1290,6 +1354,7 @@ hwk_cli_main(int argc, char **argv)
 
 	hwk_out_setlocale();
 	info = stdout;
+	no_core_dumps();	/* before -N or -P is read */
 	/* Read stdin byte by byte: no copy of a passphrase in a stdio buffer. */
 	if (!isatty(STDIN_FILENO))
 		setvbuf(stdin, NULL, _IONBF, 0);

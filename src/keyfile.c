@@ -17,8 +17,71 @@
 #include "hwkey/sshkey.h"
 #include "keyfile.h"
 
+/* What a file that is not a regular one is, for the message. */
+static const char *
+file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a named pipe (FIFO)";
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		return "a device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "something else";
+}
+
+int
+hwk_file_open(struct hwk_ctx *ctx, const char *path, int *fdp,
+    struct stat *stp)
+{
+	int fd, fl;
+
+	*fdp = -1;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) < 0)
+		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "%s: %s", path,
+		    strerror(errno));
+	if (fstat(fd, stp) != 0) {
+		hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "%s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return HWK_ERR_SYSTEM;
+	}
+	if (!S_ISREG(stp->st_mode)) {
+		hwk_ctx_error(ctx, HWK_ERR_FORMAT, "%s: not a regular file "
+		    "but %s; give the path of a plain file", path,
+		    file_kind(stp->st_mode));
+		close(fd);
+		return HWK_ERR_FORMAT;
+	}
+	/* A regular file never blocks; reads go back to the usual mode. */
+	if ((fl = fcntl(fd, F_GETFL)) != -1)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	*fdp = fd;
+	return HWK_OK;
+}
+
+int
+hwk_file_too_open(const struct stat *st)
+{
+	/* OpenSSH's rule: a file of someone else's is theirs to worry about. */
+	return st->st_uid == getuid() && (st->st_mode & 077) != 0;
+}
+
 int
 hwk_file_read(struct hwk_ctx *ctx, const char *path, struct hwk_buf **outp)
+{
+	struct stat st;
+
+	return hwk_file_read_stat(ctx, path, outp, &st);
+}
+
+int
+hwk_file_read_stat(struct hwk_ctx *ctx, const char *path,
+    struct hwk_buf **outp, struct stat *stp)
 {
 	struct hwk_buf *b = NULL;
 	struct stat st;
@@ -27,14 +90,9 @@ hwk_file_read(struct hwk_ctx *ctx, const char *path, struct hwk_buf **outp)
 	int fd, r;
 
 	*outp = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "%s: %s", path,
-		    strerror(errno));
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "%s: not a regular file",
-		    path);
-		goto out;
-	}
+	memset(stp, 0, sizeof(*stp));
+	if ((r = hwk_file_open(ctx, path, &fd, &st)) != 0)
+		return r;
 	if (st.st_size > HWK_KEYFILE_MAX) {
 		r = hwk_ctx_error(ctx, HWK_ERR_TOO_LARGE, "%s: too large for a "
 		    "key file", path);
@@ -68,6 +126,7 @@ hwk_file_read(struct hwk_ctx *ctx, const char *path, struct hwk_buf **outp)
 	}
 	*outp = b;
 	b = NULL;
+	*stp = st;
 	r = HWK_OK;
  out:
 	hwk_buf_free(&b);
@@ -316,6 +375,7 @@ hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
 	char tpriv[PATH_MAX], tpub[PATH_MAX], old[PATH_MAX];
 	char bpriv[PATH_MAX], bpub[PATH_MAX];
 	sigset_t block, saved;
+	mode_t mask;
 	int r, had_priv, keep_old = 0;
 
 	tpriv[0] = tpub[0] = old[0] = bpriv[0] = bpub[0] = '\0';
@@ -325,6 +385,10 @@ hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
 	split_path(ex->path, dir, base);
 	snprintf(pub, sizeof(pub), "%s.pub", ex->path);
 
+	/* As ssh-keygen: the .pub is 0644 less the umask, the key 0600. */
+	mask = umask(077);
+	umask(mask);
+
 	/* Ctrl-C waits until the files are whole and the temporaries gone. */
 	hwk_ending_signals(&block);
 	sigprocmask(SIG_BLOCK, &block, &saved);
@@ -332,8 +396,8 @@ hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
 	if ((r = write_temp(ctx, dir, base, ex->path, hwk_buf_ptr(ex->priv),
 	    hwk_buf_len(ex->priv), 0600, tpriv, sizeof(tpriv))) != 0 ||
 	    (r = write_temp(ctx, dir, base, pub,
-	    (const uint8_t *)ex->publine, strlen(ex->publine), 0644, tpub,
-	    sizeof(tpub))) != 0)
+	    (const uint8_t *)ex->publine, strlen(ex->publine),
+	    0644 & ~mask, tpub, sizeof(tpub))) != 0)
 		goto out;
 
 	had_priv = exists(ex->path);

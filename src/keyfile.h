@@ -2,6 +2,8 @@
 #ifndef HWKEY_KEYFILE_H
 #define HWKEY_KEYFILE_H
 
+#include <sys/stat.h>
+
 #include <limits.h>
 #include <signal.h>
 #include <stddef.h>
@@ -15,9 +17,23 @@ struct hwk_pubkey;
 /* The signals that end a program (INT, TERM, HUP, QUIT), to hold off. */
 void	hwk_ending_signals(sigset_t *set);
 
-/* The whole of a (small) file. */
+/*
+ * Opens path to read without ever waiting: a FIFO, a device or a directory
+ * is refused (the context says which).  *fdp is -1 on failure.
+ */
+int	hwk_file_open(struct hwk_ctx *ctx, const char *path, int *fdp,
+	    struct stat *stp);
+/* The whole of a (small) regular file. */
 int	hwk_file_read(struct hwk_ctx *ctx, const char *path,
 	    struct hwk_buf **outp);
+/* The same, with what fstat said of the file that was read. */
+int	hwk_file_read_stat(struct hwk_ctx *ctx, const char *path,
+	    struct hwk_buf **outp, struct stat *stp);
+/*
+ * Nonzero if a private key file the user owns is open to group or others,
+ * which ssh-keygen refuses to load ("UNPROTECTED PRIVATE KEY FILE!").
+ */
+int	hwk_file_too_open(const struct stat *st);
 /* The key on the first line of a public key file, or NULL. */
 struct hwk_pubkey *hwk_pubfile_read(const char *path);
 
@@ -35,9 +51,10 @@ struct hwk_export {
  */
 int	hwk_export_check(struct hwk_ctx *ctx, const char *path);
 /*
- * Writes the private slot (0600) and path.pub (0644) through temporary files
- * in the same folder, fsynced and renamed: both files or neither.  Signals
- * wait until it is done, so Ctrl-C leaves no temporary file behind.
+ * Writes the private slot (0600) and path.pub (0644 less the umask, as
+ * ssh-keygen does) through temporary files in the same folder, fsynced and
+ * renamed: both files or neither.  Signals wait until it is done, so Ctrl-C
+ * leaves no temporary file behind.
  */
 int	hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex);
 

@@ -367,9 +367,8 @@ rsa_from_parts(BIGNUM *n, BIGNUM *e, BIGNUM *d, BIGNUM *iqmp, BIGNUM *p,
 
 /* The decrypted private section: checks, one RSA key, comment, padding. */
 static int
-parse_private(struct hwk_buf *priv, const struct cipher *c,
-    const struct hwk_openssh_info *info, EVP_PKEY **keyp, char **commentp,
-    uint32_t *checkp)
+parse_private(struct hwk_buf *priv, const struct hwk_openssh_info *info,
+    EVP_PKEY **keyp, char **commentp, uint32_t *checkp)
 {
 	BIGNUM *n = NULL, *e = NULL, *d = NULL, *iqmp = NULL, *p = NULL;
 	BIGNUM *q = NULL;
@@ -377,7 +376,8 @@ parse_private(struct hwk_buf *priv, const struct cipher *c,
 	struct hwk_buf *blob = NULL;
 	char *type = NULL, *comment = NULL;
 	uint32_t check1, check2;
-	uint8_t pad, i;
+	uint8_t pad;
+	size_t i;
 	int r;
 
 	if ((r = hwk_buf_get_u32(priv, &check1)) != 0 ||
@@ -398,10 +398,15 @@ parse_private(struct hwk_buf *priv, const struct cipher *c,
 	    (r = get_bn(priv, &p)) != 0 || (r = get_bn(priv, &q)) != 0 ||
 	    (r = hwk_buf_get_cstring(priv, &comment, NULL)) != 0)
 		goto out;
+	/*
+	 * Padding 1, 2, 3, ... to the end, of any length, as OpenSSH reads it:
+	 * PuTTY pads to 16 even where a block is 8.  The section's length is
+	 * a multiple of the block size, checked by the caller.
+	 */
 	for (i = 1; hwk_buf_len(priv) > 0; i++) {
 		if ((r = hwk_buf_get_u8(priv, &pad)) != 0)
 			goto out;
-		if (pad != i || i >= c->block) {
+		if (pad != (i & 0xff)) {
 			r = HWK_ERR_FORMAT;
 			goto out;
 		}
@@ -499,7 +504,7 @@ hwk_openssh_read(const uint8_t *text, size_t len, const char *passphrase,
 		    out)) != 0)
 			goto out;
 	}
-	r = parse_private(priv, c, info, keyp, commentp, &info->check);
+	r = parse_private(priv, info, keyp, commentp, &info->check);
  out:
 	explicit_bzero(keyiv, sizeof(keyiv));
 	hwk_buf_free(&body);

@@ -14,6 +14,7 @@ softhsm_setup || exit 1		# an empty token folder: no token yet
 # distribution registers it, and no other module.
 p11kit_register softhsm2 "$SOFTHSM_MODULE"
 printf '1234\n' >pin
+chmod 600 pin
 # A TCTI where no TPM answers, so a machine's own TPM does not count.
 export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$(free_port)"
 json() { $PY -c "import json, sys; d = json.load(sys.stdin); print($1)"; }

@@ -58,11 +58,13 @@ else
 	ok "signal mid-write: neither file written"
 fi
 
-# Modes do not depend on the umask.
+# As ssh-keygen's: the private key 0600 whatever the umask, the .pub 0644
+# less the umask.
 (umask 077 && "$HWK" -q -b 2048 -N '' -f d/u077)
 (umask 000 && "$HWK" -q -b 2048 -N '' -f d/u000)
-check_eq "umask 077: .pub still 0644" 644 "$(mode_of d/u077.pub)"
+check_eq "umask 077: .pub 0600, as ssh-keygen's" 600 "$(mode_of d/u077.pub)"
 check_eq "umask 000: private still 0600" 600 "$(mode_of d/u000)"
+check_eq "umask 000: .pub no more than 0644" 644 "$(mode_of d/u000.pub)"
 
 # Never through a symbolic link.
 ln -s "$T_TMP/target" d/link

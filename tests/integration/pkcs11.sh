@@ -136,6 +136,7 @@ check_eq "(16 bytes)" 32 "$(stub_id klid | tr -d % | tr -d '\n' | wc -c)"
 check_rc 2 "--id that is not hex is a usage error" gen --id 0g -f k4
 check_rc 2 "-b 32768 is refused before anything" gen -b 32768 -f k4
 printf '%s\n' "$SOPIN" >sopin
+chmod 600 sopin
 out=$(gen --login so --pin-source file:sopin -f k4 2>&1)
 check_match "SoftHSM2 makes keys for its user: --login so is told to go" \
     'leave out --login so' "$out"

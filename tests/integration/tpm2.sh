@@ -92,7 +92,8 @@ tools_key() {
 	    -r "$d/k.priv" && tpm2_flushcontext -t &&
 	    tpm2_encodeobject -C "$d/srk.ctx" -u "$d/k.pub" -r "$d/k.priv" \
 	    -o "$d/k.pem" && tpm2_flushcontext -t && tpm2_flushcontext -l &&
-	    stub_tool "$d/k.pem" "$1" emptyauth >/dev/null
+	    stub_tool "$d/k.pem" "$1" emptyauth >/dev/null &&
+	    chmod 600 "$1"	# a key file, which -y wants private
 }
 
 # --- A key without a password --------------------------------------------
@@ -286,6 +287,7 @@ tpm_clean "bad parents"
 
 # --- Bad stubs -------------------------------------------------------------
 head -c 400 k1 >trunc
+chmod 600 trunc		# private, or -y refuses it before reading it
 out=$("$HWK" -y -f trunc 2>&1)
 check_eq "a truncated stub: -y fails (exit 1)" 1 "$?"
 check_match "... saying it is truncated" 'TPM key file: it is truncated' \

@@ -246,6 +246,74 @@ test_corruptions(void **state)
 	free(text);
 }
 
+/*
+ * rsa2048.key with extra blocks of padding, as PuTTY writes them, the
+ * count continuing 1, 2, 3, ...; bad: one of the new bytes is wrong.
+ */
+static struct hwk_buf *
+padded(const char *text, size_t len, size_t blocks, int bad)
+{
+	struct hwk_buf *body = body_of(text, len), *t = hwk_buf_new(), *out;
+	const uint8_t *v = hwk_buf_ptr(body);
+	size_t n = hwk_buf_len(body), k, i;
+	uint32_t enclen = 0;
+
+	/* "none": the section ends the file and its last byte counts it. */
+	k = v[n - 1];
+	/* Its length is the u32 whose section runs exactly to the end. */
+	for (i = 0; i + 4 <= n; i++) {
+		enclen = (uint32_t)v[i] << 24 | (uint32_t)v[i + 1] << 16 |
+		    (uint32_t)v[i + 2] << 8 | v[i + 3];
+		if (i + 4 + enclen == n)
+			break;
+	}
+	assert_true(i + 4 <= n);
+	assert_int_equal(hwk_buf_put(t, v, i), 0);
+	assert_int_equal(hwk_buf_put_u32(t, enclen + 8 * (uint32_t)blocks), 0);
+	assert_int_equal(hwk_buf_put(t, v + i + 4, enclen), 0);
+	for (i = 1; i <= 8 * blocks; i++)
+		assert_int_equal(hwk_buf_put_u8(t, (uint8_t)((k + i) ^
+		    (bad && i == 5 ? 0x40 : 0))), 0);
+	out = armour(hwk_buf_ptr(t), hwk_buf_len(t));
+	hwk_buf_free(&t);
+	hwk_buf_free(&body);
+	return out;
+}
+
+static void
+test_long_padding(void **state)
+{
+	struct hwk_openssh_info info;
+	struct hwk_buf *t;
+	EVP_PKEY *key = NULL;
+	char *text, *c = NULL;
+	size_t len, blocks;
+
+	(void)state;
+	text = fixture_read("rsa2048.key", &len);
+	/* Past one block, and past 255 bytes where the count wraps. */
+	for (blocks = 1; blocks <= 40; blocks += 39) {
+		t = padded(text, len, blocks, 0);
+		assert_int_equal(hwk_openssh_read(hwk_buf_ptr(t),
+		    hwk_buf_len(t), NULL, &key, &c, &info), 0);
+		assert_non_null(key);
+		assert_non_null(c);
+		EVP_PKEY_free(key);
+		key = NULL;
+		free(c);
+		c = NULL;
+		hwk_openssh_info_clear(&info);
+		hwk_buf_free(&t);
+	}
+	t = padded(text, len, 2, 1);
+	assert_int_equal(hwk_openssh_read(hwk_buf_ptr(t), hwk_buf_len(t),
+	    NULL, &key, NULL, &info), HWK_ERR_FORMAT);
+	assert_null(key);
+	hwk_openssh_info_clear(&info);
+	hwk_buf_free(&t);
+	free(text);
+}
+
 static void
 test_roundtrip_new_key(void **state)
 {
@@ -292,6 +360,7 @@ main(void)
 		cmocka_unit_test(test_other_key_types),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_corruptions),
+		cmocka_unit_test(test_long_padding),
 		cmocka_unit_test(test_roundtrip_new_key),
 	};
 

@@ -86,6 +86,8 @@ setup(void **state)
 		return -1;
 	fprintf(fp, "%s\n", PIN);
 	fclose(fp);
+	if (chmod(f->pinsrc + 5, 0600) != 0)	/* PIN files are private */
+		return -1;
 	if ((f->b = hwk_backend_find("pkcs11")) == NULL ||
 	    (f->ctx = hwk_ctx_new()) == NULL ||
 	    hwk_ctx_set_opt(f->ctx, "module", f->module) != 0 ||
@@ -348,6 +350,7 @@ write_file(struct fixture *f, const char *name, const char *line, char *src,
 	assert_non_null(fp = fopen(src + 5, "w"));
 	fprintf(fp, "%s\n", line);
 	fclose(fp);
+	assert_int_equal(chmod(src + 5, 0600), 0);	/* as PIN files must be */
 }
 
 static void

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -20,6 +21,7 @@
 
 #include "hwkey/buf.h"
 #include "hwkey/error.h"
+#include "hwkey/sshkey.h"
 #include "../../backends/tpm2_keyfile.h"
 
 #define MAX_ELEMS	8
@@ -611,11 +613,72 @@ test_pub_to_evp(void **state)
 	assert_null(pkey);
 }
 
+/* An ECC key in a TPM stub is named as what it is, its point checked. */
+static void
+test_ecc_pubkey(void **state)
+{
+	struct hwk_tpm2_keyfile kf;
+	TPMT_PUBLIC *p = &kf.pub.publicArea;
+	struct hwk_pubkey *pub = NULL;
+	EVP_PKEY *ec, *pkey = NULL;
+	BIGNUM *x = NULL, *y = NULL;
+	uint8_t pt[65];
+	size_t ptlen = 0;
+	const char *why = NULL;
+
+	(void)state;
+	assert_non_null(ec = EVP_EC_gen("P-256"));
+	assert_int_equal(EVP_PKEY_get_bn_param(ec, OSSL_PKEY_PARAM_EC_PUB_X,
+	    &x), 1);
+	assert_int_equal(EVP_PKEY_get_bn_param(ec, OSSL_PKEY_PARAM_EC_PUB_Y,
+	    &y), 1);
+	assert_int_equal(EVP_PKEY_get_octet_string_param(ec,
+	    OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &ptlen), 1);
+	assert_int_equal(ptlen, 65);
+	memset(&kf, 0, sizeof(kf));
+	p->type = TPM2_ALG_ECC;
+	p->nameAlg = TPM2_ALG_SHA256;
+	p->parameters.eccDetail.curveID = TPM2_ECC_NIST_P256;
+	/* The TPM may drop leading zero bytes of a coordinate. */
+	p->unique.ecc.x.size = (UINT16)BN_num_bytes(x);
+	BN_bn2bin(x, p->unique.ecc.x.buffer);
+	p->unique.ecc.y.size = (UINT16)BN_num_bytes(y);
+	BN_bn2bin(y, p->unique.ecc.y.buffer);
+
+	assert_int_equal(hwk_tpm2_pub_to_pubkey(p, &pub, &why), 0);
+	assert_string_equal(pub->type, "ecdsa-sha2-nistp256");
+	assert_int_equal(pub->bits, 256);
+	assert_string_equal(hwk_pubkey_label(pub), "ECDSA");
+	/* string type, string "nistp256", string point: the point last. */
+	assert_true(pub->bloblen > 65);
+	assert_memory_equal(pub->blob + pub->bloblen - 65, pt, 65);
+	hwk_pubkey_free(&pub);
+
+	/* Signing paths still take RSA only, and say what the key is. */
+	assert_int_equal(hwk_tpm2_pub_to_evp(p, &pkey, &why),
+	    HWK_ERR_KEY_TYPE);
+	assert_non_null(strstr(why, "ECDSA P-256"));
+	/* A point off the curve, a curve SSH lacks: refused. */
+	p->unique.ecc.y.buffer[p->unique.ecc.y.size - 1] ^= 1;
+	assert_int_equal(hwk_tpm2_pub_to_pubkey(p, &pub, &why),
+	    HWK_ERR_FORMAT);
+	assert_null(pub);
+	p->unique.ecc.y.buffer[p->unique.ecc.y.size - 1] ^= 1;
+	p->parameters.eccDetail.curveID = TPM2_ECC_BN_P256;
+	assert_int_equal(hwk_tpm2_pub_to_pubkey(p, &pub, &why),
+	    HWK_ERR_KEY_TYPE);
+	assert_null(pub);
+	BN_free(x);
+	BN_free(y);
+	EVP_PKEY_free(ec);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_no_password),
+		cmocka_unit_test(test_ecc_pubkey),
 		cmocka_unit_test(test_roundtrip_password_persistent),
 		cmocka_unit_test(test_empty_auth_absent),
 		cmocka_unit_test(test_every_truncation),

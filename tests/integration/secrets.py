@@ -1,0 +1,88 @@
+# While hwkeygen holds a secret (a passphrase prompt is open) it is not
+# dumpable and makes no core file, as hwkey-agent.  Runs hwkeygen as an
+# unprivileged user on a pseudo-terminal; prints TAP.
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pexpect
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HWK = os.path.join(TOP, "build", "hwkeygen")
+NOBODY = 65534
+n = 0
+failed = 0
+
+
+def ok(cond, desc, detail=""):
+    global n, failed
+    n += 1
+    if cond:
+        print("ok %d - %s" % (n, desc))
+    else:
+        failed += 1
+        print("not ok %d - %s" % (n, desc))
+        for line in str(detail).splitlines():
+            print("#   " + line)
+    sys.stdout.flush()
+
+
+def as_nobody(argv):
+    """argv run as user nobody (setpriv execs it: same pid)."""
+    if os.getuid() != 0:
+        return argv
+    return ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY,
+            "--clear-groups"] + argv
+
+
+def core_limit(pid):
+    """Soft and hard "Max core file size" of /proc/PID/limits."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max core file size"):
+                return line.split()[4:6]
+    return None
+
+
+def at_prompt(argv, prompt, home, desc):
+    env = dict(os.environ, HOME=home, LC_ALL="C")
+    c = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8",
+                      timeout=60)
+    try:
+        c.expect(prompt)
+        uid = os.stat("/proc/%d/status" % c.pid).st_uid
+        # The kernel gives /proc/PID/status to root when the process is not
+        # dumpable (PR_SET_DUMPABLE 0), to its user otherwise.
+        ok(uid == 0, "%s: not dumpable while the prompt is open" % desc,
+           "/proc/%d/status belongs to uid %d" % (c.pid, uid))
+        ok(core_limit(c.pid) == ["0", "0"],
+           "%s: no core file (limit 0)" % desc, core_limit(c.pid))
+    finally:
+        c.close(force=True)
+
+
+tmp = tempfile.mkdtemp(prefix="hwk-secrets.")
+try:
+    home = os.path.join(tmp, "home")
+    os.makedirs(home)
+    key = os.path.join(tmp, "key")
+    if os.getuid() == 0:
+        os.chmod(tmp, 0o755)
+        os.chown(home, NOBODY, NOBODY)
+        os.chown(tmp, NOBODY, NOBODY)
+    subprocess.run(as_nobody([HWK, "-q", "--backend", "software", "-b",
+                              "2048", "-N", "a passphrase", "-f", key]),
+                   check=True, env=dict(os.environ, HOME=home))
+    at_prompt(as_nobody([HWK, "-y", "-f", key]), "Enter passphrase: ", home,
+              "-y of an encrypted key")
+    at_prompt(as_nobody([HWK, "--backend", "software", "-b", "2048", "-f",
+                         os.path.join(tmp, "new")]),
+              r"Enter passphrase \(empty for no passphrase\): ", home,
+              "a new key")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+
+print("1..%d" % n)
+sys.exit(1 if failed else 0)
