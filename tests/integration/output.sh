@@ -114,7 +114,7 @@ check_match "an error naming token labels: escaped" \
     "'e\\\\033]0;pwned\\\\007\\\\376'" "$out"
 
 # hwkey-agent's log: a stub's name and a client's words, escaped.
-printf '1234\n' >pin
+printf '1234\n' >pin && chmod 600 pin
 STUB=$'tok\e[2J'
 "$HWK" -q --backend pkcs11 --module "$M" --pin-source file:pin \
     --token "pkcs11:serial=$(softhsm_serial "$LABEL")" -b 2048 -C agent \
