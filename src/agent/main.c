@@ -492,6 +492,17 @@ main(int argc, char **argv)
 		rc = kill_agent(csh, sock[0] != '\0' ? sock : NULL);
 		goto out;
 	}
+	/* A typo in a backend's option is said now, not at a signature. */
+	if ((r = hwk_backends_check_opts(agent.ctx)) != 0) {
+		fprintf(stderr, "hwkey-agent: %s\n",
+		    *hwk_ctx_detail(agent.ctx) != '\0' ?
+		    hwk_ctx_detail(agent.ctx) : hwk_strerror(r));
+		if (*hwk_ctx_advice(agent.ctx) != '\0')
+			fprintf(stderr, "hwkey-agent: %s\n",
+			    hwk_ctx_advice(agent.ctx));
+		rc = r == HWK_ERR_USAGE ? EXIT_USAGE : EXIT_FAIL;
+		goto out;
+	}
 	no_core_dumps();
 	agent.log = logmsg;
 	hwk_agent_askpass_ui(agent.ctx);

@@ -218,4 +218,13 @@ r = tap.run([tap.AGENT, "-k"], env=dict(env, SSH_AGENT_PID=str(p.pid)),
 tap.ok(r.returncode == 0 and tap.wait_for(lambda: p.poll() is not None),
        "-k with SSH_AGENT_PID of a running hwkey-agent stops it",
        r.stdout + r.stderr)
+# A bad option of any backend stops the agent at startup, not at a signature.
+for opt in (["--pin-source", "env:PIN"], ["--login", "admin"],
+            ["--id", "xyz"], ["--parent", "nonsense"]):
+    r = tap.run([tap.AGENT, "-D", "-a", os.path.join(adir, "badopt"), key]
+                + opt, env=env, timeout=20)
+    tap.ok(r.returncode == 2 and opt[0] in r.stderr and
+           not os.path.exists(os.path.join(adir, "badopt")),
+           "%s %s: refused at startup, exit 2" % tuple(opt),
+           "exit %d: %s" % (r.returncode, r.stderr))
 tap.done()
