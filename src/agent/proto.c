@@ -69,17 +69,27 @@ hwk_agent_add(struct hwk_agent *a, const char *path)
 	struct hwk_slotinfo si;
 	struct hwk_buf *data = NULL;
 	char pubpath[PATH_MAX + 8];
+	struct stat st;
 	size_t i;
 	int r;
 
 	memset(&id, 0, sizeof(id));
 	memset(&si, 0, sizeof(si));
-	if ((r = hwk_file_read(a->ctx, path, &data)) != 0)
+	if ((r = hwk_file_read_stat(a->ctx, path, &data, &st)) != 0)
 		goto out;
 	if ((id.backend = hwk_backend_for_slot(hwk_buf_ptr(data),
 	    hwk_buf_len(data))) == NULL) {
 		r = hwk_ctx_error(a->ctx, HWK_ERR_FORMAT, "%s is not a key file "
 		    "hwkeygen knows", path);
+		goto out;
+	}
+	/* As ssh-add: a key file others can read is not used (stubs may be). */
+	if ((id.backend->flags & HWK_BF_PASSPHRASE) &&
+	    hwk_file_too_open(&st)) {
+		r = hwk_ctx_error(a->ctx, HWK_ERR_INVALID_ARG, "%s: permissions "
+		    "0%03o are too open: others can read this private key "
+		    "file (chmod 600 %s)", path, (unsigned)(st.st_mode & 0777),
+		    path);
 		goto out;
 	}
 	if ((id.path = strdup(path)) == NULL) {

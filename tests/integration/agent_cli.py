@@ -227,4 +227,14 @@ for opt in (["--pin-source", "env:PIN"], ["--login", "admin"],
            not os.path.exists(os.path.join(adir, "badopt")),
            "%s %s: refused at startup, exit 2" % tuple(opt),
            "exit %d: %s" % (r.returncode, r.stderr))
+# A private key file others can read is refused, as ssh-add refuses it.
+open_key = os.path.join(tmp, "id_open")
+tap.run([tap.HWK, "-q", "-b", "2048", "-N", "", "-C", "open@test", "-f",
+         open_key], check=True)
+os.chmod(open_key, 0o644)
+r = tap.run([tap.AGENT, "-D", "-a", os.path.join(adir, "open"), open_key],
+            env=env, timeout=20)
+tap.ok(r.returncode == 1 and "too open" in r.stderr and "chmod 600" in
+       r.stderr and not os.path.exists(os.path.join(adir, "open")),
+       "a private key file of mode 0644: refused", r.stderr)
 tap.done()
