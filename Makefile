@@ -22,7 +22,10 @@ DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 
-B := build
+# Where objects and binaries go; the tests find them through HWK_BUILD too.
+HWK_BUILD ?= build
+B := $(HWK_BUILD)
+export HWK_BUILD
 
 # Libraries, all through pkg-config.
 PKGS := libcrypto tss2-esys tss2-sys tss2-tctildr tss2-mu tss2-rc p11-kit-1

@@ -4,8 +4,12 @@
 set -u
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-HWK=$TOP/build/hwkeygen
-B=$TOP/build
+# The binaries under test: build/, or HWK_BUILD (make check-asan, -clang).
+case ${HWK_BUILD:-build} in
+/*) B=$HWK_BUILD ;;
+*) B=$TOP/${HWK_BUILD:-build} ;;
+esac
+HWK=$B/hwkeygen
 PY=/usr/bin/python3
 FIXTURES=$TOP/tests/fixtures
 T_N=0
