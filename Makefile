@@ -3,6 +3,10 @@
 #   make                 build build/hwkeygen
 #   make run ARGS='...'  install what is missing, build, run hwkeygen
 #   make check           install what is missing, build, run every test
+#   make check-clang     the same built with clang, in build-clang/
+#   make check-asan      unit and integration tests under ASan and UBSan,
+#                        built in build-asan/
+#   make fuzz            each libFuzzer harness for FUZZ_TIME seconds (10)
 #   make bench           our times beside the reference tools'
 #   make deps            install the Debian packages the build and tests need
 #   make install         PREFIX=/usr/local DESTDIR= (see also uninstall)
@@ -42,7 +46,14 @@ DEBS := gcc make pkg-config libc6-dev libssl-dev openssl libcmocka-dev \
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wformat=2 \
 	-Wstrict-prototypes -Wpointer-arith -Wvla
-HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+HARDEN := -fstack-protector-strong -fPIE
+# _FORTIFY_SOURCE warns (an error here) without optimisation, and its
+# checked copies hide the accesses the sanitizers would see.
+ifneq ($(filter -O1 -O2 -O3 -Os -Og -Oz -Ofast,$(CFLAGS)),)
+ifeq ($(SANITIZE),)
+HARDEN += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
+endif
+endif
 HARDEN_LD := -pie -Wl,-z,relro,-z,now,-z,noexecstack
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -51,7 +62,8 @@ TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 CPPFLAGS += -Iinclude -Isrc -Isrc/agent -Ibackends -I$(B)
-CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(HARDEN) -MMD -MP $(PKG_CFLAGS)
+CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(HARDEN) $(SANITIZE) \
+	-MMD -MP $(PKG_CFLAGS)
 LDFLAGS += $(HARDEN_LD)
 LDLIBS += $(PKG_LIBS)
 
@@ -79,7 +91,7 @@ TOOLS := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOLS:tests/tools/%.c=$(B)/tests/tools/%)
 
 .PHONY: all run check unit integration bench deps install uninstall clean \
-	fuzz fuzz-smoke
+	fuzz fuzz-smoke check-clang check-asan
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -169,8 +181,32 @@ unit: $(UNIT_BIN) $(FAKE_SO)
 integration: all $(FAKE_SO) $(TOOL_BIN)
 	$(Q)tests/run-integration
 
-check: deps all $(UNIT_BIN) $(FAKE_SO) $(TOOL_BIN) $(FUZZ_BIN)
-	$(Q)FUZZ="$(FUZZ_BIN)" tests/run-all $(UNIT_BIN)
+# CHECK_FUZZ= leaves out the short fuzzing run (the harnesses are built
+# the same way whichever CC builds the rest).
+CHECK_FUZZ ?= $(FUZZ_BIN)
+check: deps all $(UNIT_BIN) $(FAKE_SO) $(TOOL_BIN) $(CHECK_FUZZ)
+	$(Q)FUZZ="$(CHECK_FUZZ)" tests/run-all $(UNIT_BIN)
+
+# The whole suite built with clang, in its own directory.
+check-clang: deps
+	$(Q)$(MAKE) --no-print-directory HWK_BUILD=build-clang CC=clang \
+		CHECK_FUZZ= check
+
+# The unit and integration suites on binaries built with ASan and UBSan,
+# in their own directory.  clang links the sanitizer runtime into each
+# binary, so the LD_PRELOAD fault shims still load after it.  Any report,
+# leaks included, is kept in build-asan/sanitizer/ and fails the run.
+ASAN_CC ?= clang
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+SAN_LOGS := $(CURDIR)/build-asan/sanitizer
+check-asan: deps
+	$(Q)rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	$(Q)CFLAGS="-O1 -g" HWK_SANITIZER_LOGS=$(SAN_LOGS) \
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(SAN_LOGS)/report \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_LOGS)/report \
+		$(MAKE) --no-print-directory HWK_BUILD=build-asan CC=$(ASAN_CC) \
+		SANITIZE="$(SAN_FLAGS)" CHECK_FUZZ= check
 
 bench: deps $(B)/hwkeygen $(FAKE_SO)
 	$(Q)tests/bench/run
@@ -203,6 +239,6 @@ uninstall:
 		$(DESTDIR)$(BASH_COMPLETION_DIR)/hwkey-agent
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-clang build-asan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
