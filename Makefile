@@ -155,10 +155,24 @@ $(B)/fuzz/%.o: %.c | $(B)/blowfish_pi.h
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) \
 		$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+# An archive, so that a harness may compile a library file in itself to
+# reach its static functions.
+$(B)/fuzz/libhwkey.a: $(FUZZ_LIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libhwkey.a
 	@echo "  FUZZLD  $@"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) \
-		$(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+		$(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $(filter-out %.a,$^) \
+		$(B)/fuzz/libhwkey.a $(LDLIBS) $(FUZZ_LIBS)
+
+# The agent's request path runs over the unit tests' mock backend.
+FUZZ_MOCK_OBJ := $(B)/fuzz/tests/unit/mock_backend.o \
+	$(B)/fuzz/tests/unit/fixture.o
+$(B)/fuzz/fuzz_agent_stream: $(FUZZ_MOCK_OBJ)
+$(B)/fuzz/fuzz_agent_stream: CPPFLAGS += -Itests/unit
+$(B)/fuzz/fuzz_agent_stream: FUZZ_LIBS = $(TEST_LIBS)
 
 # A few seconds of each harness, from the fixtures; FUZZ_TIME=600 for more.
 fuzz: $(FUZZ_BIN)
