@@ -47,8 +47,9 @@ DEBS := gcc make pkg-config libc6-dev libssl-dev openssl libcmocka-dev \
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wformat=2 \
 	-Wstrict-prototypes -Wpointer-arith -Wvla
 HARDEN := -fstack-protector-strong -fPIE
-# _FORTIFY_SOURCE warns (an error here) without optimisation, and its
-# checked copies hide the accesses the sanitizers would see.
+# _FORTIFY_SOURCE does nothing without optimisation (some glibc versions
+# warn, an error here), and its checked copies hide accesses from the
+# sanitizers.
 ifneq ($(filter -O1 -O2 -O3 -Os -Og -Oz -Ofast,$(CFLAGS)),)
 ifeq ($(SANITIZE),)
 HARDEN += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
