@@ -220,8 +220,8 @@ check-asan: deps
 	$(Q)CFLAGS="-O1 -g" HWK_SANITIZER_LOGS=$(SAN_LOGS) \
 	ASAN_OPTIONS=detect_leaks=1:log_path=$(SAN_LOGS)/report \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_LOGS)/report \
-		$(MAKE) --no-print-directory HWK_BUILD=build-asan CC=$(ASAN_CC) \
-		SANITIZE="$(SAN_FLAGS)" CHECK_FUZZ= check
+		$(MAKE) --no-print-directory HWK_BUILD=build-asan \
+		CC=$(ASAN_CC) SANITIZE="$(SAN_FLAGS)" CHECK_FUZZ= check
 
 bench: deps $(B)/hwkeygen $(FAKE_SO)
 	$(Q)tests/bench/run

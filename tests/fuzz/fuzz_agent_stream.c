@@ -28,7 +28,7 @@
  * Only two delays are cut short, or the fuzzer would spend its time in
  * them: the lock's key stretching and the pause after a wrong unlock.
  */
-static int	fuzz_nanosleep(const struct timespec *req, struct timespec *rem);
+static int fuzz_nanosleep(const struct timespec *req, struct timespec *rem);
 #define nanosleep(req, rem)	fuzz_nanosleep(req, rem)
 #define PKCS5_PBKDF2_HMAC(pw, pwl, s, sl, iter, md, kl, out) \
 	PKCS5_PBKDF2_HMAC(pw, pwl, s, sl, 1, md, kl, out)
