@@ -3,6 +3,10 @@
 #   make                 build build/hwkeygen
 #   make run ARGS='...'  install what is missing, build, run hwkeygen
 #   make check           install what is missing, build, run every test
+#   make check-clang     the same built with clang, in build-clang/
+#   make check-asan      unit and integration tests under ASan and UBSan,
+#                        built in build-asan/
+#   make fuzz            each libFuzzer harness for FUZZ_TIME seconds (10)
 #   make bench           our times beside the reference tools'
 #   make deps            install the Debian packages the build and tests need
 #   make install         PREFIX=/usr/local DESTDIR= (see also uninstall)
@@ -22,7 +26,10 @@ DESTDIR ?=
 PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 
-B := build
+# Where objects and binaries go; the tests find them through HWK_BUILD too.
+HWK_BUILD ?= build
+B := $(HWK_BUILD)
+export HWK_BUILD
 
 # Libraries, all through pkg-config.
 PKGS := libcrypto tss2-esys tss2-sys tss2-tctildr tss2-mu tss2-rc p11-kit-1
@@ -39,7 +46,15 @@ DEBS := gcc make pkg-config libc6-dev libssl-dev openssl libcmocka-dev \
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes -Wformat=2 \
 	-Wstrict-prototypes -Wpointer-arith -Wvla
-HARDEN := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+HARDEN := -fstack-protector-strong -fPIE
+# _FORTIFY_SOURCE does nothing without optimisation (some glibc versions
+# warn, an error here), and its checked copies hide accesses from the
+# sanitizers.
+ifneq ($(filter -O1 -O2 -O3 -Os -Og -Oz -Ofast,$(CFLAGS)),)
+ifeq ($(SANITIZE),)
+HARDEN += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
+endif
+endif
 HARDEN_LD := -pie -Wl,-z,relro,-z,now,-z,noexecstack
 
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
@@ -48,7 +63,8 @@ TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
 CPPFLAGS += -Iinclude -Isrc -Isrc/agent -Ibackends -I$(B)
-CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(HARDEN) -MMD -MP $(PKG_CFLAGS)
+CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(HARDEN) $(SANITIZE) \
+	-MMD -MP $(PKG_CFLAGS)
 LDFLAGS += $(HARDEN_LD)
 LDLIBS += $(PKG_LIBS)
 
@@ -76,7 +92,7 @@ TOOLS := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOLS:tests/tools/%.c=$(B)/tests/tools/%)
 
 .PHONY: all run check unit integration bench deps install uninstall clean \
-	fuzz fuzz-smoke
+	fuzz fuzz-smoke check-clang check-asan
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -140,10 +156,24 @@ $(B)/fuzz/%.o: %.c | $(B)/blowfish_pi.h
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) \
 		$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJ)
+# An archive, so that a harness may compile a library file in itself to
+# reach its static functions.
+$(B)/fuzz/libhwkey.a: $(FUZZ_LIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libhwkey.a
 	@echo "  FUZZLD  $@"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) \
-		$(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+		$(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $(filter-out %.a,$^) \
+		$(B)/fuzz/libhwkey.a $(LDLIBS) $(FUZZ_LIBS)
+
+# The agent's request path runs over the unit tests' mock backend.
+FUZZ_MOCK_OBJ := $(B)/fuzz/tests/unit/mock_backend.o \
+	$(B)/fuzz/tests/unit/fixture.o
+$(B)/fuzz/fuzz_agent_stream: $(FUZZ_MOCK_OBJ)
+$(B)/fuzz/fuzz_agent_stream: CPPFLAGS += -Itests/unit
+$(B)/fuzz/fuzz_agent_stream: FUZZ_LIBS = $(TEST_LIBS)
 
 # A few seconds of each harness, from the fixtures; FUZZ_TIME=600 for more.
 fuzz: $(FUZZ_BIN)
@@ -166,8 +196,32 @@ unit: $(UNIT_BIN) $(FAKE_SO)
 integration: all $(FAKE_SO) $(TOOL_BIN)
 	$(Q)tests/run-integration
 
-check: deps all $(UNIT_BIN) $(FAKE_SO) $(TOOL_BIN) $(FUZZ_BIN)
-	$(Q)FUZZ="$(FUZZ_BIN)" tests/run-all $(UNIT_BIN)
+# CHECK_FUZZ= leaves out the short fuzzing run (the harnesses are built
+# the same way whichever CC builds the rest).
+CHECK_FUZZ ?= $(FUZZ_BIN)
+check: deps all $(UNIT_BIN) $(FAKE_SO) $(TOOL_BIN) $(CHECK_FUZZ)
+	$(Q)FUZZ="$(CHECK_FUZZ)" tests/run-all $(UNIT_BIN)
+
+# The whole suite built with clang, in its own directory.
+check-clang: deps
+	$(Q)$(MAKE) --no-print-directory HWK_BUILD=build-clang CC=clang \
+		CHECK_FUZZ= check
+
+# The unit and integration suites on binaries built with ASan and UBSan,
+# in their own directory.  clang links the sanitizer runtime into each
+# binary, so the LD_PRELOAD fault shims still load after it.  Any report,
+# leaks included, is kept in build-asan/sanitizer/ and fails the run.
+ASAN_CC ?= clang
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+SAN_LOGS := $(CURDIR)/build-asan/sanitizer
+check-asan: deps
+	$(Q)rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
+	$(Q)CFLAGS="-O1 -g" HWK_SANITIZER_LOGS=$(SAN_LOGS) \
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(SAN_LOGS)/report \
+	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_LOGS)/report \
+		$(MAKE) --no-print-directory HWK_BUILD=build-asan \
+		CC=$(ASAN_CC) SANITIZE="$(SAN_FLAGS)" CHECK_FUZZ= check
 
 bench: deps $(B)/hwkeygen $(FAKE_SO)
 	$(Q)tests/bench/run
@@ -200,6 +254,6 @@ uninstall:
 		$(DESTDIR)$(BASH_COMPLETION_DIR)/hwkey-agent
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) build-clang build-asan
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -303,7 +303,8 @@ hwk_buf_consume_end(struct hwk_buf *b, size_t len)
 	if (len > hwk_buf_len(b))
 		return HWK_ERR_TRUNCATED;
 	b->size -= len;
-	if (!b->readonly)
+	/* An empty buffer may have no memory yet: d + 0 on NULL is UB. */
+	if (!b->readonly && len > 0)
 		explicit_bzero(b->d + b->size, len);
 	return HWK_OK;
 }

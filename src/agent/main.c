@@ -45,6 +45,9 @@ static int foreground, debug, to_syslog;
 static volatile int stop;
 
 static void
+logmsg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
 logmsg(int level, const char *fmt, ...)
 {
 	va_list ap;

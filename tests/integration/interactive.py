@@ -12,7 +12,8 @@ import tempfile
 import pexpect
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HWK = os.path.join(TOP, "build", "hwkeygen")
+BUILD = os.path.join(TOP, os.environ.get("HWK_BUILD") or "build")
+HWK = os.path.join(BUILD, "hwkeygen")
 n = 0
 failed = 0
 
@@ -187,8 +188,7 @@ try:
        "stdin at EOF and no tty: exit 3, nothing written", r.stderr)
     ok("-N ''" in r.stderr, "and says how to give a passphrase", r.stderr)
     # 9. A slow generation shows the seconds on a terminal, and only there.
-    slow = dict(LD_PRELOAD=os.path.join(TOP, "build", "tests",
-                                        "keygentime.so"),
+    slow = dict(LD_PRELOAD=os.path.join(BUILD, "tests", "keygentime.so"),
                 HWK_KEYGEN_DELAY="3")
     k10 = os.path.join(tmp, "slow")
     c = pexpect.spawn(HWK, ["-b", "2048", "-N", "", "-f", k10],
@@ -224,7 +224,7 @@ try:
                        env=senv, check=True, capture_output=True)
         k11 = os.path.join(tmp, "tok")
         c = pexpect.spawn(HWK, ["--backend", "pkcs11", "--module",
-                                os.path.join(TOP, "build", "tests",
+                                os.path.join(BUILD, "tests",
                                              "pkcs11_fault.so"), "-f", k11],
                           env=senv, encoding="utf-8", timeout=60)
         c.expect("Enter PIN for 'pty'")

@@ -6,8 +6,12 @@ set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 . "$TOP/tests/lib/p11kit.sh"
 p11kit_isolate "$@"
-HWK=$TOP/build/hwkeygen
-B=$TOP/build
+# The binaries under test: build/, or HWK_BUILD (make check-asan, -clang).
+case ${HWK_BUILD:-build} in
+/*) B=$HWK_BUILD ;;
+*) B=$TOP/${HWK_BUILD:-build} ;;
+esac
+HWK=$B/hwkeygen
 PY=/usr/bin/python3
 FIXTURES=$TOP/tests/fixtures
 T_N=0

@@ -11,7 +11,8 @@ import tempfile
 import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BUILD = os.path.join(TOP, "build")
+# The binaries under test: build/, or HWK_BUILD (make check-asan, -clang).
+BUILD = os.path.join(TOP, os.environ.get("HWK_BUILD") or "build")
 HWK = os.path.join(BUILD, "hwkeygen")
 AGENT = os.path.join(BUILD, "hwkey-agent")
 FIXTURES = os.path.join(TOP, "tests", "fixtures")

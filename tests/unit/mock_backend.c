@@ -1,7 +1,7 @@
 /*
  * The mock backend of the unit tests: it behaves like a device backend
- * (generate, write a stub, roll back) with a fixture key, and each step
- * returns what the test put in `mock`.
+ * (generate, write a stub, roll back, sign) with a fixture key, and each
+ * step returns what the test put in `mock`.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,6 +126,28 @@ m_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	return 0;
 }
 
+/* Not a signature: bytes of the data, as long as the test wants. */
+static int
+m_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg, const uint8_t *data,
+    size_t len, uint8_t **sigp, size_t *siglenp)
+{
+	size_t n = mock.sign_len != 0 ? mock.sign_len :
+	    (hwk_key_bits(key) + 7) / 8, i;
+
+	*sigp = NULL;
+	*siglenp = 0;
+	mock.sign_calls++;
+	mock.seen_alg = alg;
+	if (mock.sign_rc != 0)
+		return hwk_ctx_error(ctx, mock.sign_rc, "mock sign");
+	if ((*sigp = malloc(n)) == NULL)
+		return HWK_ERR_NOMEM;
+	for (i = 0; i < n; i++)
+		(*sigp)[i] = (uint8_t)(alg ^ (len > 0 ? data[i % len] : 0));
+	*siglenp = n;
+	return 0;
+}
+
 static int
 m_destroy(struct hwk_ctx *ctx, struct hwk_key *key)
 {
@@ -154,7 +176,7 @@ const struct hwk_backend hwk_mock_backend = {
 	.claims = m_claims,
 	.slot_info = m_slot_info,
 	.load = m_load,
-	.sign = NULL,
+	.sign = m_sign,
 	.destroy = m_destroy,
 	.free_impl = NULL,
 };

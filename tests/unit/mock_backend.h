@@ -6,7 +6,11 @@
 
 struct mock_state {
 	int	 probe_rc, check_rc, generate_rc, write_rc, destroy_rc;
+	int	 sign_rc;
 	int	 probe_calls, generate_calls, write_calls, destroy_calls;
+	int	 sign_calls;
+	int	 seen_alg;		/* alg of the last signature */
+	size_t	 sign_len;		/* signature length; 0: the modulus' */
 	const char *probe_detail;
 	char	 seen_opt[64];		/* value of --mock-opt at generate */
 	unsigned seen_bits;

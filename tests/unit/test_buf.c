@@ -211,6 +211,20 @@ test_readonly(void **state)
 	hwk_buf_free(&r);
 }
 
+/* Dropping nothing from a buffer that never held anything is no error. */
+static void
+test_consume_end_empty(void **state)
+{
+	struct hwk_buf *b = hwk_buf_new();
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(hwk_buf_consume_end(b, 0), 0);
+	assert_int_equal(hwk_buf_consume_end(b, 1), HWK_ERR_TRUNCATED);
+	assert_int_equal(hwk_buf_len(b), 0);
+	hwk_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -224,6 +238,7 @@ main(void)
 		cmocka_unit_test(test_pem),
 		cmocka_unit_test(test_size_cap),
 		cmocka_unit_test(test_readonly),
+		cmocka_unit_test(test_consume_end_empty),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
