@@ -1,7 +1,9 @@
 /* libFuzzer harness: agent requests, answered by an agent holding one key. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
@@ -10,6 +12,42 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 static struct hwk_agent agent;
+static const char *fixture_path;
+
+static void
+remove_fixture_key(void)
+{
+	if (fixture_path != NULL)
+		unlink(fixture_path);
+}
+
+/*
+ * The fixture key, copied to a file of mode 0600: the agent refuses a
+ * private key file others can read, and git checks the fixture out 0644.
+ */
+static void
+add_fixture_key(void)
+{
+	static char path[] = "/tmp/hwk-fuzz-agent.XXXXXX";
+	FILE *in;
+	char buf[4096];
+	size_t n;
+	int fd;
+
+	if ((in = fopen("tests/fixtures/rsa2048.key", "rb")) == NULL ||
+	    (fd = mkstemp(path)) < 0)
+		abort();
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (write(fd, buf, n) != (ssize_t)n)
+			abort();
+	fclose(in);
+	close(fd);
+	if (hwk_agent_add(&agent, path) != 0)
+		abort();
+	/* The agent reads it again at each signature: removed at exit. */
+	fixture_path = path;
+	atexit(remove_fixture_key);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
@@ -18,7 +56,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 	if (agent.ctx == NULL) {
 		agent.ctx = hwk_ctx_new();
-		hwk_agent_add(&agent, "tests/fixtures/rsa2048.key");
+		add_fixture_key();
 	}
 	if ((reply = hwk_buf_new()) == NULL)
 		return 0;

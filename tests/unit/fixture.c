@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -50,4 +51,23 @@ fixture_line(const char *text, int n)
 		return NULL;
 	nl = strchr(p, '\n');
 	return strndup(p, nl != NULL ? (size_t)(nl - p) : strlen(p));
+}
+
+char *
+fixture_private(const char *name)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path, *data;
+	size_t len;
+	int fd;
+
+	data = fixture_read(name, &len);
+	assert_true(asprintf(&path, "%s/hwk-fixture.XXXXXX",
+	    tmp != NULL ? tmp : "/tmp") > 0);
+	/* mkstemp makes it 0600, as a private key file must be. */
+	assert_true((fd = mkstemp(path)) >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+	free(data);
+	return path;
 }

@@ -6,6 +6,8 @@
 
 /* The whole of tests/fixtures/name, NUL-terminated; fails the test if absent. */
 char	*fixture_read(const char *name, size_t *lenp);
+/* A copy of a private key fixture, mode 0600, in TMPDIR; unlink and free. */
+char	*fixture_private(const char *name);
 /* Line n (from 0) of text, without its newline, or NULL. */
 char	*fixture_line(const char *text, int n);
 

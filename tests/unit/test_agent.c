@@ -33,19 +33,28 @@
 
 static struct hwk_agent agent;
 static struct hwk_pubkey *pub;
+static char *keypath;		/* the fixture's private copy */
+static char pubpath[4096];	/* and its .pub */
 
 static int
 setup(void **state)
 {
 	char *text;
+	FILE *f;
 
 	(void)state;
 	memset(&agent, 0, sizeof(agent));
 	agent.ctx = hwk_ctx_new();
-	assert_int_equal(hwk_agent_add(&agent,
-	    "tests/fixtures/rsa2048.key"), 0);
-	assert_int_equal(agent.nids, 1);
+	/* The agent refuses a key file others can read; git checks out 0644. */
+	keypath = fixture_private("rsa2048.key");
 	text = fixture_read("rsa2048.key.pub", NULL);
+	assert_true(snprintf(pubpath, sizeof(pubpath), "%s.pub", keypath) <
+	    (int)sizeof(pubpath));
+	assert_non_null(f = fopen(pubpath, "w"));
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(hwk_agent_add(&agent, keypath), 0);
+	assert_int_equal(agent.nids, 1);
 	assert_int_equal(hwk_pubkey_from_line(text, &pub), 0);
 	free(text);
 	return 0;
@@ -58,6 +67,10 @@ teardown(void **state)
 	hwk_agent_clear(&agent);
 	hwk_ctx_free(&agent.ctx);
 	hwk_pubkey_free(&pub);
+	unlink(keypath);
+	unlink(pubpath);
+	free(keypath);
+	keypath = NULL;
 	return 0;
 }
 
