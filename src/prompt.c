@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hwkey/ctx.h"
@@ -29,19 +31,44 @@ static const int watched[] = {
 };
 #define NWATCHED (sizeof(watched) / sizeof(watched[0]))
 
-/* Reads one character: from the tty fd, or through stdio from stdin. */
+/*
+ * Reads one character: from the tty fd, or through stdio from stdin.  The
+ * watched signals are blocked except inside ppoll (and getc), so one that
+ * comes before the read cannot be lost: ppoll returns EINTR for it.  The
+ * timeout catches one that another thread of a loaded module took.
+ */
 static int
-next_char(int fd, char *c)
+next_char(int fd, char *c, const sigset_t *waitmask)
 {
+	struct timespec tick = { 0, 250 * 1000 * 1000 };
+	struct pollfd pfd;
+	sigset_t blocked;
 	ssize_t n;
+	size_t i;
 	int ch;
 
+	for (i = 0; i < NWATCHED; i++)
+		if (caught[watched[i]]) {
+			errno = EINTR;
+			return -1;
+		}
 	if (fd < 0) {
 		clearerr(stdin);
-		if ((ch = getc(stdin)) == EOF)
+		sigprocmask(SIG_SETMASK, waitmask, &blocked);
+		ch = getc(stdin);
+		sigprocmask(SIG_SETMASK, &blocked, NULL);
+		if (ch == EOF)
 			return ferror(stdin) && errno == EINTR ? -1 : 0;
 		*c = (char)ch;
 		return 1;
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if ((n = ppoll(&pfd, 1, &tick, waitmask)) <= 0) {
+		if (n == 0)
+			errno = EINTR;	/* look at caught[] again */
+		return -1;
 	}
 	n = read(fd, c, 1);
 	return n < 0 ? -1 : (int)n;
@@ -51,6 +78,7 @@ int
 hwk_prompt_secret(const char *prompt, char *buf, size_t len)
 {
 	struct sigaction sa, saved[NWATCHED];
+	sigset_t block, oldmask, waitmask;
 	struct termios term, oterm;
 	int ttyfd, outfd, echo_off = 0, got_sig = 0, eof = 0, toolong = 0;
 	size_t i, pos;
@@ -68,6 +96,14 @@ hwk_prompt_secret(const char *prompt, char *buf, size_t len)
 	ttyfd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 	outfd = ttyfd >= 0 ? ttyfd : STDERR_FILENO;
 
+	/* Blocked but while waiting for a key: see next_char. */
+	sigemptyset(&block);
+	for (i = 0; i < NWATCHED; i++)
+		sigaddset(&block, watched[i]);
+	sigprocmask(SIG_BLOCK, &block, &oldmask);
+	waitmask = oldmask;
+	for (i = 0; i < NWATCHED; i++)
+		sigdelset(&waitmask, watched[i]);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_signal;	/* no SA_RESTART: read must return */
@@ -82,7 +118,7 @@ hwk_prompt_secret(const char *prompt, char *buf, size_t len)
 	/* Nowhere to report a failed write to; the read still decides. */
 	(void)!write(outfd, prompt, strlen(prompt));
 	for (;;) {
-		n = next_char(ttyfd, &c);
+		n = next_char(ttyfd, &c, &waitmask);
 		if (n < 0) {
 			if (errno != EINTR)
 				break;
@@ -116,6 +152,8 @@ hwk_prompt_secret(const char *prompt, char *buf, size_t len)
 	}
 	for (i = 0; i < NWATCHED; i++)
 		sigaction(watched[i], &saved[i], NULL);
+	/* One that came after the loop now meets its usual handling. */
+	sigprocmask(SIG_SETMASK, &oldmask, NULL);
 
 	if (got_sig != 0) {
 		explicit_bzero(buf, len);
