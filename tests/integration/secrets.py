@@ -9,24 +9,12 @@ import tempfile
 
 import pexpect
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HWK = os.path.join(TOP, "build", "hwkeygen")
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import tap  # noqa: E402
+
+HWK = tap.HWK
 NOBODY = 65534
-n = 0
-failed = 0
-
-
-def ok(cond, desc, detail=""):
-    global n, failed
-    n += 1
-    if cond:
-        print("ok %d - %s" % (n, desc))
-    else:
-        failed += 1
-        print("not ok %d - %s" % (n, desc))
-        for line in str(detail).splitlines():
-            print("#   " + line)
-    sys.stdout.flush()
+ok = tap.ok
 
 
 def as_nobody(argv):
@@ -84,5 +72,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print("1..%d" % n)
-sys.exit(1 if failed else 0)
+tap.done()
