@@ -31,19 +31,23 @@ mock_reset(void)
 	memset(&mock, 0, sizeof(mock));
 }
 
+/* The fixture key, read once: a fuzzer opens it thousands of times. */
 static EVP_PKEY *
 fixture_key(void)
 {
+	static EVP_PKEY *k;
 	struct hwk_openssh_info info;
-	EVP_PKEY *k = NULL;
 	char *text;
 	size_t len;
 
-	text = fixture_read("rsa2048.key", &len);
-	assert_int_equal(hwk_openssh_read((uint8_t *)text, len, NULL, &k, NULL,
-	    &info), 0);
-	hwk_openssh_info_clear(&info);
-	free(text);
+	if (k == NULL) {
+		text = fixture_read("rsa2048.key", &len);
+		assert_int_equal(hwk_openssh_read((uint8_t *)text, len, NULL,
+		    &k, NULL, &info), 0);
+		hwk_openssh_info_clear(&info);
+		free(text);
+	}
+	assert_int_equal(EVP_PKEY_up_ref(k), 1);
 	return k;
 }
 
