@@ -33,8 +33,11 @@ def ok(cond, desc, detail=""):
 
 def spawn(argv, home):
     env = dict(os.environ, HOME=home, LC_ALL="C")
+    # As at a terminal, even when the suite runs in the background with
+    # SIGINT ignored: Ctrl-C must be able to end the child.
     return pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8",
-                         timeout=120)
+                         timeout=120, preexec_fn=lambda: signal.signal(
+                             signal.SIGINT, signal.SIG_DFL))
 
 
 def finish(c):
