@@ -62,7 +62,16 @@ PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
-CPPFLAGS += -Iinclude -Isrc -Isrc/agent -Ibackends -I$(B)
+# The layers (see docs/architecture.md) see only what they may use: core
+# sees include/hwkey/; backends see that and backends/backends.h; the cli
+# and the agent see include/hwkey/ only, so neither can include the other.
+# A file's own folder is always searched for its "local.h" includes, and
+# tests/lib/layers refuses includes that climb out of it.
+CPPFLAGS += -Iinclude
+CPPFLAGS_CORE := -I$(B)
+CPPFLAGS_BACKENDS := -Ibackends
+CPPFLAGS_TESTS := -Isrc/core -Isrc/cli -Isrc/agent -Ibackends \
+	-Ibackends/pkcs11 -Ibackends/tpm2 -I$(B)
 CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(HARDEN) $(SANITIZE) \
 	-MMD -MP $(PKG_CFLAGS)
 LDFLAGS += $(HARDEN_LD)
@@ -74,8 +83,14 @@ else
 Q := @
 endif
 
-LIB_SRC := $(filter-out src/main.c src/gen_blowfish_pi.c src/agent/main.c, \
-	$(wildcard src/*.c src/agent/*.c)) $(wildcard backends/*.c)
+CORE_SRC := $(filter-out src/core/gen_blowfish_pi.c,$(wildcard src/core/*.c))
+BACKENDS_SRC := $(wildcard backends/*.c backends/*/*.c)
+CLI_SRC := $(filter-out src/cli/main.c,$(wildcard src/cli/*.c))
+AGENT_SRC := $(filter-out src/agent/main.c,$(wildcard src/agent/*.c))
+LIB_SRC := $(CORE_SRC) $(BACKENDS_SRC) $(CLI_SRC) $(AGENT_SRC)
+# One archive a layer, linked in the order the layers may call.
+LAYER_A := $(B)/libhwkey-cli.a $(B)/libhwkey-agent.a \
+	$(B)/libhwkey-backends.a $(B)/libhwkey-core.a
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -98,25 +113,53 @@ TOOL_BIN := $(TOOLS:tests/tools/%.c=$(B)/tests/tools/%)
 
 all: $(B)/hwkeygen $(B)/hwkey-agent
 
-$(B)/hwkeygen: $(B)/src/main.o $(B)/libhwkey.a
+# The keygen command has no agent in it, and the agent no keygen command.
+$(B)/hwkeygen: $(B)/src/cli/main.o $(B)/libhwkey-cli.a \
+    $(B)/libhwkey-backends.a $(B)/libhwkey-core.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/hwkey-agent: $(B)/src/agent/main.o $(B)/libhwkey.a
+$(B)/hwkey-agent: $(B)/src/agent/main.o $(B)/libhwkey-agent.a \
+    $(B)/libhwkey-backends.a $(B)/libhwkey-core.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/libhwkey.a: $(LIB_OBJ)
+$(B)/libhwkey-core.a: $(CORE_SRC:%.c=$(B)/%.o)
+$(B)/libhwkey-backends.a: $(BACKENDS_SRC:%.c=$(B)/%.o)
+$(B)/libhwkey-cli.a: $(CLI_SRC:%.c=$(B)/%.o)
+$(B)/libhwkey-agent.a: $(AGENT_SRC:%.c=$(B)/%.o)
+$(B)/libhwkey-%.a: $(B)/layers.ok
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && $(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 
-$(B)/%.o: %.c | $(B)/blowfish_pi.h
+# Includes across layers, and names an archive would keep only once.
+$(B)/layers.ok: tests/lib/layers $(LIB_SRC) $(wildcard src/*/*.h \
+    backends/*.h backends/*/*.h)
+	@mkdir -p $(B)
+	$(Q)tests/lib/layers && touch $@
+
+$(B)/src/core/%.o: src/core/%.c | $(B)/blowfish_pi.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CPPFLAGS_CORE) $(CFLAGS) -c -o $@ $<
+
+$(B)/backends/%.o: backends/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CPPFLAGS_BACKENDS) $(CFLAGS) -c -o $@ $<
+
+$(B)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+$(B)/tests/tools/%.o: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CPPFLAGS_TESTS) $(CFLAGS) -c -o $@ $<
+
 # Blowfish's initial state is computed from pi at build time.
-$(B)/gen_blowfish_pi: src/gen_blowfish_pi.c
+$(B)/gen_blowfish_pi: src/core/gen_blowfish_pi.c
 	@mkdir -p $(B)
 	@echo "  CC      $<"
 	$(Q)$(CC) -O2 -Wall -Wextra -o $@ $<
@@ -129,15 +172,17 @@ $(B)/blowfish_pi.h: $(B)/gen_blowfish_pi
 $(B)/tests/%.o: tests/unit/%.c | $(B)/blowfish_pi.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) -Wno-missing-prototypes \
+	$(Q)$(CC) $(CPPFLAGS) $(CPPFLAGS_TESTS) $(CFLAGS) $(TEST_CFLAGS) \
+		-Wno-missing-prototypes \
 		-c -o $@ $<
 
 $(B)/tests/unit/%.o: tests/unit/%.c | $(B)/blowfish_pi.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(TEST_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CPPFLAGS_TESTS) $(CFLAGS) $(TEST_CFLAGS) \
+		-c -o $@ $<
 
-$(B)/tests/test_%: $(B)/tests/test_%.o $(UNIT_HELPER_OBJ) $(B)/libhwkey.a
+$(B)/tests/test_%: $(B)/tests/test_%.o $(UNIT_HELPER_OBJ) $(LAYER_A)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TEST_LIBS)
 
@@ -146,15 +191,15 @@ FAKE_CFLAGS = $(shell $(PKG_CONFIG) --cflags p11-kit-1 2>/dev/null)
 $(B)/tests/%.so: tests/fakes/%.c $(wildcard tests/fakes/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(FAKE_CFLAGS) -std=c11 -D_GNU_SOURCE -O2 -g \
+	$(Q)$(CC) $(CPPFLAGS) $(CPPFLAGS_TESTS) $(FAKE_CFLAGS) -std=c11 -D_GNU_SOURCE -O2 -g \
 		-Wall -Wextra -Werror -fPIC -shared -o $@ $< -ldl
 
 # libFuzzer harnesses, built with clang and sanitizers on their own objects.
 $(B)/fuzz/%.o: %.c | $(B)/blowfish_pi.h
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $<"
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) \
-		$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(CPPFLAGS_TESTS) -std=c11 -D_GNU_SOURCE \
+		$(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 # An archive, so that a harness may compile a library file in itself to
 # reach its static functions.
@@ -164,8 +209,9 @@ $(B)/fuzz/libhwkey.a: $(FUZZ_LIB_OBJ)
 
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libhwkey.a
 	@echo "  FUZZLD  $@"
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) -std=c11 -D_GNU_SOURCE $(PKG_CFLAGS) \
-		$(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $(filter-out %.a,$^) \
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(CPPFLAGS_TESTS) -std=c11 -D_GNU_SOURCE \
+		$(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ \
+		$(filter-out %.a,$^) \
 		$(B)/fuzz/libhwkey.a $(LDLIBS) $(FUZZ_LIBS)
 
 # The agent's request path runs over the unit tests' mock backend.
@@ -183,7 +229,7 @@ fuzz-smoke: $(FUZZ_BIN)
 	$(Q)FUZZ_RUNS=20000 tests/run-fuzz $(FUZZ_BIN)
 
 # Test-only programs on the library.
-$(B)/tests/tools/%: $(B)/tests/tools/%.o $(B)/libhwkey.a
+$(B)/tests/tools/%: $(B)/tests/tools/%.o $(LAYER_A)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -8,4 +8,9 @@ extern const struct hwk_backend hwk_backend_tpm2;
 extern const struct hwk_backend hwk_backend_software;
 extern const struct hwk_backend hwk_backend_pkcs11;
 
+/* Ops only the registry and key objects call (ops.c). */
+int	hwk_backend_claims(const struct hwk_backend *b, const uint8_t *stub,
+	    size_t len);
+void	hwk_key_free_impl(struct hwk_key *key);
+
 #endif /* HWKEY_BACKENDS_H */

@@ -44,12 +44,12 @@ hwk_backend_find(const char *name)
 }
 
 const struct hwk_backend *
-hwk_backend_for_slot(const uint8_t *slot, size_t len)
+hwk_backend_for_stub(const uint8_t *stub, size_t len)
 {
 	const struct hwk_backend *const *b;
 
 	for (b = table; *b != NULL; b++)
-		if ((*b)->claims != NULL && (*b)->claims(slot, len))
+		if (hwk_backend_claims(*b, stub, len))
 			return *b;
 	return NULL;
 }
@@ -61,8 +61,7 @@ hwk_backends_check_opts(struct hwk_ctx *ctx)
 	int r;
 
 	for (b = table; *b != NULL; b++)
-		if ((*b)->check_opts != NULL &&
-		    (r = (*b)->check_opts(ctx)) != 0)
+		if ((r = hwk_backend_check_opts(ctx, *b)) != 0)
 			return r;
 	return HWK_OK;
 }
@@ -82,7 +81,7 @@ hwk_backend_auto(struct hwk_ctx *ctx, unsigned need,
 		if (((*b)->flags & need) != need)
 			continue;
 		hwk_ctx_clear_error(ctx);
-		if ((*b)->probe == NULL || (r = (*b)->probe(ctx)) == 0) {
+		if ((r = hwk_backend_probe(ctx, *b)) == 0) {
 			*bp = *b;
 			break;
 		}

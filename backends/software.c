@@ -17,10 +17,10 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/openssh_key.h"
 #include "hwkey/out.h"
+#include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
-#include "openssh_key.h"
-#include "prompt.h"
 #include "backends.h"
 
 #define PASS_MAX	HWK_SECRET_MAX	/* as -N, -P and the prompt */
@@ -75,7 +75,7 @@ sw_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 }
 
 static int
-sw_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
+sw_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
     const struct hwk_genparams *gp, struct hwk_buf *out)
 {
 	struct hwk_openssh_opts o;
@@ -98,52 +98,52 @@ static const char *const pem_labels[] = {
 	NULL,
 };
 
-/* Index of the armour that opens the slot, or -1. */
+/* Index of the armour that opens the stub, or -1. */
 static int
-slot_kind(const uint8_t *slot, size_t len)
+stub_kind(const uint8_t *stub, size_t len)
 {
 	size_t skip = 0, n;
 	int i;
 
-	while (skip < len && (slot[skip] == ' ' || slot[skip] == '\t' ||
-	    slot[skip] == '\r' || slot[skip] == '\n'))
+	while (skip < len && (stub[skip] == ' ' || stub[skip] == '\t' ||
+	    stub[skip] == '\r' || stub[skip] == '\n'))
 		skip++;
 	for (i = 0; pem_labels[i] != NULL; i++) {
 		n = strlen(pem_labels[i]);
-		if (len - skip >= n && memcmp(slot + skip, pem_labels[i], n) == 0)
+		if (len - skip >= n && memcmp(stub + skip, pem_labels[i], n) == 0)
 			return i;
 	}
 	return -1;
 }
 
 static int
-sw_claims(const uint8_t *slot, size_t len)
+sw_claims(const uint8_t *stub, size_t len)
 {
-	return slot_kind(slot, len) >= 0;
+	return stub_kind(stub, len) >= 0;
 }
 
 static int
-pem_encrypted(const uint8_t *slot, size_t len, int kind)
+pem_encrypted(const uint8_t *stub, size_t len, int kind)
 {
-	return kind == 3 || memmem(slot, len, "Proc-Type: 4,ENCRYPTED",
+	return kind == 3 || memmem(stub, len, "Proc-Type: 4,ENCRYPTED",
 	    strlen("Proc-Type: 4,ENCRYPTED")) != NULL;
 }
 
 static int
-sw_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
+sw_stub_info(const uint8_t *stub, size_t len, struct hwk_stubinfo *info)
 {
 	struct hwk_openssh_info oi;
-	int kind = slot_kind(slot, len), r;
+	int kind = stub_kind(stub, len), r;
 
 	memset(info, 0, sizeof(*info));
 	if (kind < 0)
 		return HWK_ERR_FORMAT;
 	if (kind > 0) {		/* PEM: the public half is inside the secret */
-		info->protection = pem_encrypted(slot, len, kind) ?
+		info->protection = pem_encrypted(stub, len, kind) ?
 		    "passphrase" : "none";
 		return HWK_OK;
 	}
-	if ((r = hwk_openssh_info(slot, len, &oi)) != 0)
+	if ((r = hwk_openssh_info(stub, len, &oi)) != 0)
 		return r;
 	info->protection = hwk_openssh_encrypted(&oi) ? "passphrase" : "none";
 	info->pub = oi.pub;
@@ -153,7 +153,7 @@ sw_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
 		EVP_PKEY *k = NULL;
 
 		hwk_openssh_info_clear(&oi);
-		if (hwk_openssh_read(slot, len, NULL, &k, &info->comment,
+		if (hwk_openssh_read(stub, len, NULL, &k, &info->comment,
 		    &oi) == 0 && info->comment != NULL &&
 		    *info->comment == '\0') {
 			free(info->comment);
@@ -208,14 +208,14 @@ pem_pass_cb(char *buf, int size, int rwflag, void *arg)
 }
 
 static int
-load_pem(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
+load_pem(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
     EVP_PKEY **pkeyp)
 {
 	struct pem_cb cb = { ctx, 0 };
 	BIO *bio;
 
 	*pkeyp = NULL;
-	if ((bio = BIO_new_mem_buf(slot, (int)len)) == NULL)
+	if ((bio = BIO_new_mem_buf(stub, (int)len)) == NULL)
 		return HWK_ERR_NOMEM;
 	*pkeyp = PEM_read_bio_PrivateKey(bio, NULL, pem_pass_cb, &cb);
 	BIO_free(bio);
@@ -238,13 +238,13 @@ format_error(struct hwk_ctx *ctx, int r)
 }
 
 static int
-sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
+sw_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
     struct hwk_key **keyp)
 {
 	struct hwk_openssh_info oi;
 	EVP_PKEY *pkey = NULL;
 	char pass[PASS_MAX], *comment = NULL;
-	int kind = slot_kind(slot, len), r;
+	int kind = stub_kind(stub, len), r;
 
 	*keyp = NULL;
 	pass[0] = '\0';
@@ -253,7 +253,7 @@ sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 		return hwk_ctx_error(ctx, HWK_ERR_FORMAT,
 		    "not a private key file");
 	if (kind > 0) {
-		if ((r = load_pem(ctx, slot, len, &pkey)) != 0)
+		if ((r = load_pem(ctx, stub, len, &pkey)) != 0)
 			goto out;
 		if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
 			r = hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
@@ -261,7 +261,7 @@ sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 			goto out;
 		}
 	} else {
-		if ((r = hwk_openssh_info(slot, len, &oi)) != 0) {
+		if ((r = hwk_openssh_info(stub, len, &oi)) != 0) {
 			r = format_error(ctx, r);
 			goto out;
 		}
@@ -269,7 +269,7 @@ sw_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 		    (r = get_passphrase(ctx, pass, sizeof(pass))) != 0)
 			goto out;
 		hwk_openssh_info_clear(&oi);
-		r = hwk_openssh_read(slot, len, pass, &pkey, &comment, &oi);
+		r = hwk_openssh_read(stub, len, pass, &pkey, &comment, &oi);
 		if (r == HWK_ERR_WRONG_PASSPHRASE) {
 			r = hwk_ctx_error(ctx, r, "incorrect passphrase "
 			    "supplied to decrypt private key");
@@ -369,9 +369,9 @@ const struct hwk_backend hwk_backend_software = {
 	.probe = sw_probe,
 	.check = sw_check,
 	.generate = sw_generate,
-	.write_slot = sw_write_slot,
+	.write_stub = sw_write_stub,
 	.claims = sw_claims,
-	.slot_info = sw_slot_info,
+	.stub_info = sw_stub_info,
 	.load = sw_load,
 	.sign = sw_sign,
 	.destroy = NULL,

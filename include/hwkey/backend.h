@@ -1,8 +1,10 @@
 /*
  * The backend interface: one const ops table per place a private key can
  * live (memory, a TPM, a PKCS#11 token), listed in a NULL-terminated
- * registry.  The CLI, the exporter and the agent only ever talk to these
- * ops; an op a backend lacks is NULL and yields HWK_ERR_UNSUPPORTED.
+ * registry.  The CLI, the exporter and the agent reach the ops only through
+ * the hwk_backend_*() and hwk_key_*() calls below (backends/ops.c): an op a
+ * backend lacks is NULL and yields HWK_ERR_UNSUPPORTED, and a check it
+ * lacks (probe, check, check_opts, describe) passes.
  */
 #ifndef HWKEY_BACKEND_H
 #define HWKEY_BACKEND_H
@@ -43,18 +45,24 @@ struct hwk_key {
 	void		*impl;		/* the backend's own state */
 };
 
-/* What a private slot tells without unlocking it. */
-struct hwk_slotinfo {
-	struct hwk_pubkey *pub;		/* NULL if the slot does not hold it */
+/* What a private file tells without unlocking it. */
+struct hwk_stubinfo {
+	struct hwk_pubkey *pub;		/* NULL if the stub does not hold it */
 	char		*comment;	/* NULL unless readable without a secret */
 	const char	*protection;	/* "none", "passphrase", "PIN", ... */
 };
+
+/* Which command an option is for: making keys, using them, or both. */
+#define HWK_OPT_MAKE		0x01	/* hwkeygen */
+#define HWK_OPT_USE		0x02	/* hwkey-agent, hwkeygen -y */
+#define HWK_OPT_BOTH		(HWK_OPT_MAKE | HWK_OPT_USE)
 
 /* A backend-specific long option ("--tcti STRING"). */
 struct hwk_optdesc {
 	const char	*name;
 	const char	*arg;		/* NULL: a flag without argument */
 	const char	*help;
+	unsigned	 when;		/* HWK_OPT_MAKE, _USE or _BOTH */
 };
 
 #define HWK_BF_PASSPHRASE	0x01	/* generate uses a passphrase */
@@ -73,15 +81,15 @@ struct hwk_backend {
 	int	(*check)(struct hwk_ctx *ctx, const struct hwk_genparams *gp);
 	int	(*generate)(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		    struct hwk_key **keyp);
-	/* The bytes of the private slot: a key file or a handle stub. */
-	int	(*write_slot)(struct hwk_ctx *ctx, const struct hwk_key *key,
+	/* The bytes of the private file: a key file or a handle stub. */
+	int	(*write_stub)(struct hwk_ctx *ctx, const struct hwk_key *key,
 		    const struct hwk_genparams *gp, struct hwk_buf *out);
-	/* Nonzero if the slot is in this backend's format. */
-	int	(*claims)(const uint8_t *slot, size_t len);
-	int	(*slot_info)(const uint8_t *slot, size_t len,
-		    struct hwk_slotinfo *info);
-	/* Opens a slot for signing; may ask for a passphrase or PIN. */
-	int	(*load)(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
+	/* Nonzero if the stub is in this backend's format. */
+	int	(*claims)(const uint8_t *stub, size_t len);
+	int	(*stub_info)(const uint8_t *stub, size_t len,
+		    struct hwk_stubinfo *info);
+	/* Opens a stub for signing; may ask for a passphrase or PIN. */
+	int	(*load)(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 		    struct hwk_key **keyp);
 	/* A PKCS#1 v1.5 signature of data, as long as the modulus. */
 	int	(*sign)(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
@@ -105,7 +113,7 @@ const struct hwk_backend *const *hwk_backends(void);
 /* Tests swap in their own table; NULL restores the built-in one. */
 void	hwk_backends_override(const struct hwk_backend *const *table);
 const struct hwk_backend *hwk_backend_find(const char *name);
-const struct hwk_backend *hwk_backend_for_slot(const uint8_t *slot,
+const struct hwk_backend *hwk_backend_for_stub(const uint8_t *stub,
 	    size_t len);
 /*
  * Every backend's check_opts, whichever backend is used: a wrong option is
@@ -120,6 +128,24 @@ int	hwk_backends_check_opts(struct hwk_ctx *ctx);
 int	hwk_backend_auto(struct hwk_ctx *ctx, unsigned need,
 	    const struct hwk_backend **bp, char *why, size_t whylen);
 
+/* The ops, called for the backend b (ops.c). */
+int	hwk_backend_probe(struct hwk_ctx *ctx, const struct hwk_backend *b);
+int	hwk_backend_check(struct hwk_ctx *ctx, const struct hwk_backend *b,
+	    const struct hwk_genparams *gp);
+int	hwk_backend_check_opts(struct hwk_ctx *ctx, const struct hwk_backend *b);
+int	hwk_backend_describe(struct hwk_ctx *ctx, const struct hwk_backend *b,
+	    struct hwk_out *out);
+int	hwk_backend_generate(struct hwk_ctx *ctx, const struct hwk_backend *b,
+	    const struct hwk_genparams *gp, struct hwk_key **keyp);
+/* The bytes of key's private file, into out. */
+int	hwk_backend_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
+	    const struct hwk_genparams *gp, struct hwk_buf *out);
+/* What the stub tells unopened; info is cleared first. */
+int	hwk_backend_stub_info(const struct hwk_backend *b, const uint8_t *stub,
+	    size_t len, struct hwk_stubinfo *info);
+int	hwk_backend_load(struct hwk_ctx *ctx, const struct hwk_backend *b,
+	    const uint8_t *stub, size_t len, struct hwk_key **keyp);
+
 /* Keys, whatever backend holds them. */
 int	hwk_key_new(const struct hwk_backend *b, struct hwk_key **keyp);
 void	hwk_key_free(struct hwk_key **keyp);
@@ -129,7 +155,9 @@ int	hwk_key_pubkey(const struct hwk_key *key, struct hwk_pubkey **pubp);
 unsigned hwk_key_bits(const struct hwk_key *key);
 int	hwk_key_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp);
-void	hwk_slotinfo_clear(struct hwk_slotinfo *info);
+/* Erases a key just made from its device (rollback). */
+int	hwk_key_destroy(struct hwk_ctx *ctx, struct hwk_key *key);
+void	hwk_stubinfo_clear(struct hwk_stubinfo *info);
 
 /* Checks an RSA size against the limits every backend shares. */
 int	hwk_rsa_bits_check(struct hwk_ctx *ctx, unsigned bits);

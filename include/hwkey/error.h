@@ -33,4 +33,18 @@ enum hwk_err {
 
 const char *hwk_strerror(int err);
 
+/*
+ * Exit codes, documented in hwkeygen(1) and hwkey-agent(1); hwk_exit_code()
+ * maps an error to one, once for both commands.
+ */
+#define EXIT_OK		0
+#define EXIT_FAIL	1	/* the operation failed */
+#define EXIT_USAGE	2	/* bad command line */
+#define EXIT_CANCEL	3	/* declined at a prompt, or input ended */
+#define EXIT_NODEV	4	/* no usable device */
+#define EXIT_AUTH	5	/* wrong passphrase or PIN, locked, lockout */
+#define EXIT_SIGNAL	130	/* interrupted */
+
+int	hwk_exit_code(int err);
+
 #endif /* HWKEY_ERROR_H */

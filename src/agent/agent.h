@@ -34,7 +34,7 @@ struct hwk_backend;
 
 #define AGENT_MAX_MSG			(256 * 1024)
 
-/* A key the agent offers: its public half from the .pub, its slot on disk. */
+/* A key the agent offers: its public half from the .pub, its stub on disk. */
 struct hwk_identity {
 	char		*path;
 	struct hwk_pubkey *pub;

@@ -25,10 +25,11 @@
 #include "hwkey/backend.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/keyfile.h"
+#include "hwkey/options.h"
 #include "hwkey/out.h"
+#include "hwkey/version.h"
 #include "agent.h"
-#include "cli.h"
-#include "cliopt.h"
 
 enum {
 	OPT_ALLOW_SHA1 = 256, OPT_HELP, OPT_VERSION,
@@ -98,7 +99,7 @@ usage(FILE *f)
 "                  (the same as --module-allow LIST)\n"
 "  --allow-sha1    also make ssh-rsa (SHA-1) signatures\n"
 "  --help, --version\n");
-	hwk_backend_options_usage(f, 16);
+	hwk_backend_options_usage(f, 16, HWK_OPT_USE);
 }
 
 static void
@@ -436,7 +437,8 @@ main(int argc, char **argv)
 	csh = shell != NULL && strlen(shell) >= 3 &&
 	    strcmp(shell + strlen(shell) - 3, "csh") == 0;
 	if (hwk_longopts_build(&longopts, fixed_longopts,
-	    sizeof(fixed_longopts) / sizeof(fixed_longopts[0])) != 0 ||
+	    sizeof(fixed_longopts) / sizeof(fixed_longopts[0]),
+	    HWK_OPT_USE) != 0 ||
 	    (agent.ctx = hwk_ctx_new()) == NULL)
 		return EXIT_FAIL;
 	while ((ch = getopt_long(argc, argv, "a:cDdkP:s", longopts.opts,

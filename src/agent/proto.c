@@ -20,9 +20,10 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/keyfile.h"
 #include "hwkey/sshkey.h"
+#include "hwkey/stubfile.h"
 #include "agent.h"
-#include "keyfile.h"
 
 #define LOCK_ITER	10000
 
@@ -42,23 +43,18 @@ same_blob(const struct hwk_pubkey *a, const struct hwk_pubkey *b)
 	    memcmp(a->blob, b->blob, a->bloblen) == 0;
 }
 
-/* Opens the slot of an identity with its backend. */
+/* Opens the stub of an identity with its backend, as it is now. */
 static int
 open_key(struct hwk_agent *a, struct hwk_identity *id, struct hwk_key **keyp)
 {
-	struct hwk_buf *data = NULL;
+	struct hwk_stubfile *sf = NULL;
 	int r;
 
 	*keyp = NULL;
-	if ((r = hwk_file_read(a->ctx, id->path, &data)) != 0)
+	if ((r = hwk_stubfile_read(a->ctx, id->path, &sf)) != 0)
 		return r;
-	if (id->backend->load == NULL)
-		r = hwk_ctx_error(a->ctx, HWK_ERR_UNSUPPORTED, "the %s backend "
-		    "cannot open keys", id->backend->name);
-	else
-		r = id->backend->load(a->ctx, hwk_buf_ptr(data),
-		    hwk_buf_len(data), keyp);
-	hwk_buf_free(&data);
+	r = hwk_stubfile_load(a->ctx, sf, keyp);
+	hwk_stubfile_free(&sf);
 	return r;
 }
 
@@ -66,45 +62,32 @@ int
 hwk_agent_add(struct hwk_agent *a, const char *path)
 {
 	struct hwk_identity id, *nids;
-	struct hwk_slotinfo si;
-	struct hwk_buf *data = NULL;
-	char pubpath[PATH_MAX + 8];
-	struct stat st;
+	struct hwk_stubfile *sf = NULL;
 	size_t i;
 	int r;
 
 	memset(&id, 0, sizeof(id));
-	memset(&si, 0, sizeof(si));
-	if ((r = hwk_file_read_stat(a->ctx, path, &data, &st)) != 0)
+	if ((r = hwk_stubfile_read(a->ctx, path, &sf)) != 0)
 		goto out;
-	if ((id.backend = hwk_backend_for_slot(hwk_buf_ptr(data),
-	    hwk_buf_len(data))) == NULL) {
+	if ((id.backend = sf->backend) == NULL) {
 		r = hwk_ctx_error(a->ctx, HWK_ERR_FORMAT, "%s is not a key file "
 		    "hwkeygen knows", path);
 		goto out;
 	}
 	/* As ssh-add: a key file others can read is not used (stubs may be). */
-	if ((id.backend->flags & HWK_BF_PASSPHRASE) &&
-	    hwk_file_too_open(&st)) {
+	if (hwk_stubfile_too_open(sf)) {
 		r = hwk_ctx_error(a->ctx, HWK_ERR_INVALID_ARG, "%s: permissions "
 		    "0%03o are too open: others can read this private key "
-		    "file (chmod 600 %s)", path, (unsigned)(st.st_mode & 0777),
-		    path);
+		    "file (chmod 600 %s)", path,
+		    (unsigned)(sf->st.st_mode & 0777), path);
 		goto out;
 	}
 	if ((id.path = strdup(path)) == NULL) {
 		r = HWK_ERR_NOMEM;
 		goto out;
 	}
-	/* The public key: the .pub, else the slot, else the opened key. */
-	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
-	if ((id.pub = hwk_pubfile_read(pubpath)) == NULL &&
-	    id.backend->slot_info != NULL &&
-	    id.backend->slot_info(hwk_buf_ptr(data), hwk_buf_len(data),
-	    &si) == 0 && si.pub != NULL) {
-		id.pub = si.pub;
-		si.pub = NULL;
-	}
+	/* The public key: the .pub, else the stub, else the opened key. */
+	id.pub = hwk_stubfile_take_pub(sf);
 	/* No device is touched here: keys are opened at their first use. */
 	if (id.pub == NULL) {
 		r = hwk_ctx_error(a->ctx, HWK_ERR_NOT_FOUND, "%s: no public key; "
@@ -128,10 +111,9 @@ hwk_agent_add(struct hwk_agent *a, const char *path)
 	memset(&id, 0, sizeof(id));
 	r = HWK_OK;
  out:
-	hwk_slotinfo_clear(&si);
 	hwk_pubkey_free(&id.pub);
 	free(id.path);
-	hwk_buf_free(&data);
+	hwk_stubfile_free(&sf);
 	return r;
 }
 
@@ -159,7 +141,7 @@ hwk_agent_add_dir(struct hwk_agent *a, const char *dir)
 			continue;
 		if (hwk_file_read(NULL, path, &data) != 0)
 			continue;
-		b = hwk_backend_for_slot(hwk_buf_ptr(data), hwk_buf_len(data));
+		b = hwk_backend_for_stub(hwk_buf_ptr(data), hwk_buf_len(data));
 		hwk_buf_free(&data);
 		/* Only keys that live in a device: software keys have ssh-agent. */
 		if (b == NULL || (b->flags & HWK_BF_DEVICE) == 0)
@@ -264,7 +246,7 @@ sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 	if (id->key == NULL) {
 		if ((r = open_key(a, id, &id->key)) != 0)
 			goto fail;
-		/* The slot must hold the key its .pub announces. */
+		/* The stub must hold the key its .pub announces. */
 		if ((r = hwk_key_pubkey(id->key, &kpub)) != 0)
 			goto fail;
 		if (!same_blob(kpub, id->pub)) {

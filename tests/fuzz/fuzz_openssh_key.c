@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "hwkey/buf.h"
-#include "openssh_key.h"
+#include "hwkey/openssh_key.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

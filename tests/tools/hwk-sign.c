@@ -1,5 +1,5 @@
 /*
- * hwk-sign: a test-only tool that opens a private slot with whichever
+ * hwk-sign: a test-only tool that opens a private file with whichever
  * backend claims it and signs a file with it, as the agent will, so tests
  * can check signatures with openssl before hwkey-agent exists.
  *
@@ -21,8 +21,8 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
-#include "cli.h"
-#include "keyfile.h"
+#include "hwkey/keyfile.h"
+#include "hwkey/stubfile.h"
 #include "prompt.h"
 
 static int
@@ -54,9 +54,9 @@ fail(struct hwk_ctx *ctx, int r, const char *what)
 int
 main(int argc, char **argv)
 {
-	const struct hwk_backend *b;
 	struct hwk_ctx *ctx = NULL;
-	struct hwk_buf *slot = NULL, *data = NULL;
+	struct hwk_stubfile *sf = NULL;
+	struct hwk_buf *data = NULL;
 	struct hwk_key *key = NULL;
 	const char *keyf = NULL, *dataf = NULL, *sigf = NULL;
 	uint8_t *sig = NULL;
@@ -114,19 +114,17 @@ main(int argc, char **argv)
 	}
 	if (keyf == NULL || dataf == NULL || sigf == NULL || optind != argc)
 		goto usage;
-	if ((r = hwk_file_read(ctx, keyf, &slot)) != 0 ||
+	if ((r = hwk_stubfile_read(ctx, keyf, &sf)) != 0 ||
 	    (r = hwk_file_read(ctx, dataf, &data)) != 0) {
 		rc = fail(ctx, r, "read");
 		goto out;
 	}
-	if ((b = hwk_backend_for_slot(hwk_buf_ptr(slot),
-	    hwk_buf_len(slot))) == NULL) {
+	if (sf->backend == NULL) {
 		fprintf(stderr, "hwk-sign: %s: no backend knows this file\n",
 		    keyf);
 		goto out;
 	}
-	if ((r = b->load(ctx, hwk_buf_ptr(slot), hwk_buf_len(slot),
-	    &key)) != 0) {
+	if ((r = hwk_stubfile_load(ctx, sf, &key)) != 0) {
 		rc = fail(ctx, r, keyf);
 		goto out;
 	}
@@ -157,7 +155,7 @@ main(int argc, char **argv)
  out:
 	hwk_key_free(&key);
 	free(sig);
-	hwk_buf_free(&slot);
+	hwk_stubfile_free(&sf);
 	hwk_buf_free(&data);
 	hwk_ctx_free(&ctx);
 	return rc;

@@ -16,10 +16,10 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/openssh_key.h"
 #include "hwkey/sshkey.h"
 #include "fixture.h"
 #include "mock_backend.h"
-#include "openssh_key.h"
 
 #define MOCK_MAGIC	"MOCK-SLOT "
 
@@ -91,7 +91,7 @@ m_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 }
 
 static int
-m_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
+m_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
     const struct hwk_genparams *gp, struct hwk_buf *out)
 {
 	(void)key;
@@ -102,16 +102,16 @@ m_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
 }
 
 static int
-m_claims(const uint8_t *slot, size_t len)
+m_claims(const uint8_t *stub, size_t len)
 {
 	return len >= strlen(MOCK_MAGIC) &&
-	    memcmp(slot, MOCK_MAGIC, strlen(MOCK_MAGIC)) == 0;
+	    memcmp(stub, MOCK_MAGIC, strlen(MOCK_MAGIC)) == 0;
 }
 
 static int
-m_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
+m_stub_info(const uint8_t *stub, size_t len, struct hwk_stubinfo *info)
 {
-	(void)slot;
+	(void)stub;
 	(void)len;
 	memset(info, 0, sizeof(*info));
 	info->protection = "mock";
@@ -119,11 +119,11 @@ m_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
 }
 
 static int
-m_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
+m_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
     struct hwk_key **keyp)
 {
 	(void)ctx;
-	(void)slot;
+	(void)stub;
 	(void)len;
 	assert_int_equal(hwk_key_new(&hwk_mock_backend, keyp), 0);
 	(*keyp)->pkey = fixture_key();
@@ -163,8 +163,9 @@ m_destroy(struct hwk_ctx *ctx, struct hwk_key *key)
 }
 
 static const struct hwk_optdesc m_options[] = {
-	{ "mock-opt", "VALUE", "an option the mock backend owns" },
-	{ NULL, NULL, NULL },
+	{ "mock-opt", "VALUE", "an option the mock backend owns",
+	    HWK_OPT_BOTH },
+	{ NULL, NULL, NULL, 0 },
 };
 
 const struct hwk_backend hwk_mock_backend = {
@@ -176,9 +177,9 @@ const struct hwk_backend hwk_mock_backend = {
 	.probe = m_probe,
 	.check = m_check,
 	.generate = m_generate,
-	.write_slot = m_write_slot,
+	.write_stub = m_write_stub,
 	.claims = m_claims,
-	.slot_info = m_slot_info,
+	.stub_info = m_stub_info,
 	.load = m_load,
 	.sign = m_sign,
 	.destroy = m_destroy,

@@ -19,6 +19,8 @@
 #include <cmocka.h>
 
 #include "hwkey/backend.h"
+#include "hwkey/error.h"
+#include "hwkey/version.h"
 #include "cli.h"
 #include "fixture.h"
 #include "mock_backend.h"
@@ -259,7 +261,7 @@ test_generate_fails(void **state)
 }
 
 static void
-test_write_slot_fails_rolls_back(void **state)
+test_write_stub_fails_rolls_back(void **state)
 {
 	(void)state;
 	mock.write_rc = -6;
@@ -527,7 +529,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_generate_fails, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(test_write_slot_fails_rolls_back,
+		cmocka_unit_test_setup_teardown(test_write_stub_fails_rolls_back,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_fails_rolls_back,
 		    setup, teardown),

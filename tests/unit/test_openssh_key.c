@@ -16,9 +16,9 @@
 
 #include "hwkey/buf.h"
 #include "hwkey/error.h"
+#include "hwkey/openssh_key.h"
 #include "hwkey/sshkey.h"
 #include "fixture.h"
-#include "openssh_key.h"
 
 /* Reads a fixture and writes it back with its salt, rounds and check. */
 static void

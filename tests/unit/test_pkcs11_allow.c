@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "../../backends/pkcs11_int.h"
+#include "pkcs11_int.h"
 
 static void
 test_default(void **state)

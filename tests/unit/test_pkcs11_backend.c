@@ -25,6 +25,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "backends.h"
 
 /* Under $HWK_BUILD (make check-asan, check-clang), or build/. */
 #define FAULT_SO	"tests/pkcs11_fault.so"
@@ -171,13 +172,14 @@ make_key(struct fixture *f, struct hwk_buf **stubp)
 	gp.type = HWK_KEY_RSA;
 	gp.bits = 2048;
 	gp.comment = "unit@test";
-	assert_int_equal(f->b->check(f->ctx, &gp), 0);
-	assert_int_equal(f->b->generate(f->ctx, &gp, &key), 0);
+	assert_int_equal(hwk_backend_check(f->ctx, f->b, &gp), 0);
+	assert_int_equal(hwk_backend_generate(f->ctx, f->b, &gp, &key), 0);
 	assert_non_null(key);
 	assert_int_equal(hwk_key_bits(key), 2048);
 	*stubp = hwk_buf_new();
-	assert_int_equal(f->b->write_slot(f->ctx, key, &gp, *stubp), 0);
-	assert_true(f->b->claims(hwk_buf_ptr(*stubp), hwk_buf_len(*stubp)));
+	assert_int_equal(hwk_backend_write_stub(f->ctx, key, &gp, *stubp), 0);
+	assert_ptr_equal(hwk_backend_for_stub(hwk_buf_ptr(*stubp),
+	    hwk_buf_len(*stubp)), f->b);
 	return key;
 }
 
@@ -198,7 +200,7 @@ test_sign_both_ways(void **state)
 	log_reset(f);
 
 	/* Load needs no PIN: public objects are readable without login. */
-	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &a), 0);
 	assert_int_equal(log_count(f, "C_Login"), 0);
 	log_reset(f);
@@ -215,7 +217,7 @@ test_sign_both_ways(void **state)
 
 	/* A token without hash-and-sign: we hash, it pads a DigestInfo. */
 	setenv("HWK_FAKE_NO_HASH_SIGN", "1", 1);
-	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &b), 0);
 	assert_int_equal(hwk_key_sign(f->ctx, b, HWK_SIG_RSA_SHA256, data,
 	    sizeof(data), &s3, &l3), 0);
@@ -271,7 +273,7 @@ test_session_lost(void **state)
 	assert_int_equal(log_count(f, "C_OpenSession"), 1);
 	assert_int_equal(log_count(f, "C_Login"), 1);
 	/* A second key on the token finds its own handles again. */
-	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &other), 0);
 	assert_int_equal(hwk_key_sign(f->ctx, other, HWK_SIG_RSA_SHA256, data,
 	    1, &sig, &len), 0);
@@ -309,14 +311,14 @@ test_destroy(void **state)
 	need_token(f);
 	key = make_key(f, &stub);
 	log_reset(f);
-	assert_int_equal(f->b->destroy(f->ctx, key), 0);
+	assert_int_equal(hwk_key_destroy(f->ctx, key), 0);
 	assert_int_equal(log_count(f, "C_DestroyObject 0x0"), 2);
 	log_reset(f);
 	/* Twice is harmless: the handles are gone. */
-	assert_int_equal(f->b->destroy(f->ctx, key), 0);
+	assert_int_equal(hwk_key_destroy(f->ctx, key), 0);
 	assert_int_equal(log_count(f, "C_DestroyObject"), 0);
 	hwk_key_free(&key);
-	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &again), HWK_ERR_NOT_FOUND);
 	assert_null(again);
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "has no key with id"));
@@ -326,19 +328,19 @@ test_destroy(void **state)
 	key = make_key(f, &stub);
 	setenv("HWK_FAKE_DESTROY_KEEPS", "1", 1);
 	log_reset(f);
-	assert_int_equal(f->b->destroy(f->ctx, key), HWK_ERR_DEVICE);
+	assert_int_equal(hwk_key_destroy(f->ctx, key), HWK_ERR_DEVICE);
 	assert_int_equal(log_count(f, "C_DestroyObject 0x0"), 2);
 	assert_int_equal(log_count(f, "C_OpenSession 0x0"), 1);
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "still holds the new "
 	    "key's private key"));
 	/* Asked again, it says so again; nothing is destroyed twice. */
 	log_reset(f);
-	assert_int_equal(f->b->destroy(f->ctx, key), HWK_ERR_DEVICE);
+	assert_int_equal(hwk_key_destroy(f->ctx, key), HWK_ERR_DEVICE);
 	assert_int_equal(log_count(f, "C_DestroyObject"), 0);
 	unsetenv("HWK_FAKE_DESTROY_KEEPS");
 	hwk_key_free(&key);
 	/* It is there, and the stub still opens it. */
-	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &again), 0);
 	hwk_key_free(&again);
 	hwk_buf_free(&stub);
@@ -375,7 +377,7 @@ test_pin_refused(void **state)
 	write_file(f, "badpin", "00000000", bad, sizeof(bad));
 	assert_int_equal(hwk_ctx_set_opt(f->ctx, "pin-source", bad), 0);
 	log_reset(f);
-	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &a), 0);
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), HWK_ERR_PIN_INCORRECT);
@@ -390,7 +392,7 @@ test_pin_refused(void **state)
 	assert_int_equal(log_count(f, "C_Login"), 1);
 	/* Nor after the key and its session are gone and opened anew. */
 	hwk_key_free(&a);
-	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &a), 0);
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), HWK_ERR_PIN_INCORRECT);
@@ -431,7 +433,7 @@ test_always_auth(void **state)
 	/* No public object: load finds the private key and must ask too. */
 	setenv("HWK_FAKE_NO_PUBKEY", "1", 1);
 	log_reset(f);
-	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &a), 0);
 	assert_int_equal(log_count(f, "C_Login"), 1);	/* to read n and e */
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
@@ -578,12 +580,12 @@ test_token_swapped(void **state)
 	/* Another key made under the id of a loaded one: not signed with. */
 	assert_int_equal(hwk_ctx_set_opt(f->ctx, "id", "7e"), 0);
 	key = make_key(f, &stub);
-	assert_int_equal(f->b->load(f->ctx, hwk_buf_ptr(stub),
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &a), 0);
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
 	free(sig);
-	assert_int_equal(f->b->destroy(f->ctx, key), 0);
+	assert_int_equal(hwk_key_destroy(f->ctx, key), 0);
 	hwk_key_free(&key);
 	hwk_buf_free(&stub);
 	b = make_key(f, &stub);
@@ -597,7 +599,7 @@ test_token_swapped(void **state)
 	assert_int_equal(hwk_key_sign(f->ctx, b, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
 	free(sig);
-	assert_int_equal(f->b->destroy(f->ctx, b), 0);
+	assert_int_equal(hwk_key_destroy(f->ctx, b), 0);
 	hwk_key_free(&a);
 	hwk_key_free(&b);
 	hwk_buf_free(&stub);
@@ -607,17 +609,18 @@ static void
 test_slot_info(void **state)
 {
 	struct fixture *f = *state;
-	struct hwk_slotinfo si;
+	struct hwk_stubinfo si;
 	const char *stub = "pkcs11:token=t;id=%01;type=private\n";
 
 	(void)f;
-	assert_int_equal(hwk_backend_find("pkcs11")->slot_info(
+	assert_int_equal(hwk_backend_stub_info(hwk_backend_find("pkcs11"),
 	    (const uint8_t *)stub, strlen(stub), &si), 0);
 	assert_null(si.pub);
 	assert_string_equal(si.protection, "token PIN");
-	assert_int_not_equal(hwk_backend_find("pkcs11")->slot_info(
+	hwk_stubinfo_clear(&si);
+	assert_int_not_equal(hwk_backend_stub_info(hwk_backend_find("pkcs11"),
 	    (const uint8_t *)"pkcs11:token=t", 14, &si), 0);
-	assert_false(hwk_backend_find("pkcs11")->claims(
+	assert_false(hwk_backend_claims(hwk_backend_find("pkcs11"),
 	    (const uint8_t *)"-----BEGIN", 10));
 }
 

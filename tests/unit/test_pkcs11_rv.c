@@ -8,8 +8,7 @@
 #include <cmocka.h>
 
 #include "hwkey/error.h"
-#include "cli.h"
-#include "../../backends/pkcs11_int.h"
+#include "pkcs11_int.h"
 
 static void
 test_errors(void **state)

@@ -11,7 +11,7 @@
 
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
-#include "../../backends/pkcs11_int.h"
+#include "pkcs11_int.h"
 
 static void
 token_info(CK_TOKEN_INFO *ti, const char *label, const char *serial)

@@ -22,7 +22,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/error.h"
 #include "hwkey/sshkey.h"
-#include "../../backends/tpm2_keyfile.h"
+#include "tpm2_keyfile.h"
 
 #define MAX_ELEMS	8
 

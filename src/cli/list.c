@@ -12,10 +12,11 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/keyfile.h"
 #include "hwkey/out.h"
 #include "hwkey/sshkey.h"
+#include "hwkey/stubfile.h"
 #include "cli.h"
-#include "keyfile.h"
 
 struct row {
 	char	*path;
@@ -48,38 +49,42 @@ is_regular(const char *path)
 static int
 examine(const char *dir, const char *name, struct row *row)
 {
-	const struct hwk_backend *b = NULL;
-	struct hwk_slotinfo si;
-	struct hwk_buf *data = NULL;
-	struct hwk_pubkey *pub = NULL;
+	struct hwk_stubfile *sf = NULL;
+	struct hwk_pubkey *pubonly = NULL;
+	const struct hwk_stubinfo *si = NULL;
+	const struct hwk_pubkey *pub, *k;
 	char path[PATH_MAX], pubpath[PATH_MAX + 8];
-	const struct hwk_pubkey *k;
 	int r = -1;
 
 	memset(row, 0, sizeof(*row));
-	memset(&si, 0, sizeof(si));
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    (int)sizeof(path) || !is_regular(path))
 		return -1;
-	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
-	pub = hwk_pubfile_read(pubpath);
-	if (hwk_file_read(NULL, path, &data) == 0)
-		b = hwk_backend_for_slot(hwk_buf_ptr(data), hwk_buf_len(data));
-	if (b == NULL && pub == NULL)
-		goto out;	/* neither a private slot nor half of a pair */
-	if (b != NULL && b->slot_info != NULL &&
-	    b->slot_info(hwk_buf_ptr(data), hwk_buf_len(data), &si) != 0)
+	/* An unreadable private file may still have its .pub. */
+	if (hwk_stubfile_read(NULL, path, &sf) == 0) {
+		pub = sf->pubfile;
+		if (sf->backend != NULL && sf->info_rc == 0)
+			si = &sf->info;
+	} else {
+		snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
+		pub = pubonly = hwk_pubfile_read(pubpath);
+	}
+	if ((sf == NULL || sf->backend == NULL) && pub == NULL)
+		goto out;	/* neither a private file nor half of a pair */
+	if (sf != NULL && sf->backend != NULL && sf->info_rc != 0 &&
+	    sf->info_rc != HWK_ERR_UNSUPPORTED)
 		snprintf(row->protection, sizeof(row->protection), "damaged");
-	else if (si.protection != NULL)
+	else if (si != NULL && si->protection != NULL)
 		snprintf(row->protection, sizeof(row->protection), "%s",
-		    si.protection);
+		    si->protection);
 	else
 		snprintf(row->protection, sizeof(row->protection), "?");
 	snprintf(row->backend, sizeof(row->backend), "%s",
-	    b != NULL ? b->name : "unknown");
-	k = pub != NULL ? pub : si.pub;
-	if (pub != NULL && si.pub != NULL && (pub->bloblen != si.pub->bloblen ||
-	    memcmp(pub->blob, si.pub->blob, pub->bloblen) != 0))
+	    sf != NULL && sf->backend != NULL ? sf->backend->name : "unknown");
+	k = pub != NULL ? pub : si != NULL ? si->pub : NULL;
+	if (pub != NULL && si != NULL && si->pub != NULL &&
+	    (pub->bloblen != si->pub->bloblen ||
+	    memcmp(pub->blob, si->pub->blob, pub->bloblen) != 0))
 		row->mismatch = 1;
 	if (k != NULL) {
 		snprintf(row->type, sizeof(row->type), "%s",
@@ -89,8 +94,8 @@ examine(const char *dir, const char *name, struct row *row)
 			snprintf(row->fp, sizeof(row->fp), "?");
 		if (pub != NULL && pub->comment != NULL)
 			row->comment = strdup(pub->comment);
-		else if (pub == NULL && si.comment != NULL)
-			row->comment = strdup(si.comment);
+		else if (pub == NULL && si != NULL && si->comment != NULL)
+			row->comment = strdup(si->comment);
 	} else {
 		snprintf(row->type, sizeof(row->type), "?");
 		snprintf(row->bits, sizeof(row->bits), "?");
@@ -100,9 +105,8 @@ examine(const char *dir, const char *name, struct row *row)
 		goto out;
 	r = 0;
  out:
-	hwk_slotinfo_clear(&si);
-	hwk_pubkey_free(&pub);
-	hwk_buf_free(&data);
+	hwk_pubkey_free(&pubonly);
+	hwk_stubfile_free(&sf);
 	return r;
 }
 

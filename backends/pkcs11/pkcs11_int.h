@@ -53,7 +53,7 @@ struct hwk_p11_stub {
 int	hwk_p11_stub_format(const CK_TOKEN_INFO *ti, const uint8_t *id,
 	    size_t idlen, const char *label, const char *module, char **stubp);
 /* The other way; HWK_ERR_FORMAT unless it names a private key by id. */
-int	hwk_p11_stub_parse(const uint8_t *slot, size_t len,
+int	hwk_p11_stub_parse(const uint8_t *stub, size_t len,
 	    struct hwk_p11_stub *st, P11KitUri **urip);
 void	hwk_p11_stub_clear(struct hwk_p11_stub *st);
 

@@ -252,7 +252,7 @@ hwk_p11_stub_clear(struct hwk_p11_stub *st)
 }
 
 int
-hwk_p11_stub_parse(const uint8_t *slot, size_t len, struct hwk_p11_stub *st,
+hwk_p11_stub_parse(const uint8_t *stub, size_t len, struct hwk_p11_stub *st,
     P11KitUri **urip)
 {
 	P11KitUri *uri = NULL;
@@ -264,15 +264,15 @@ hwk_p11_stub_parse(const uint8_t *slot, size_t len, struct hwk_p11_stub *st,
 	memset(st, 0, sizeof(*st));
 	if (urip != NULL)
 		*urip = NULL;
-	if (len < 7 || len > HWK_P11_STUB_MAX || memcmp(slot, "pkcs11:", 7) != 0)
+	if (len < 7 || len > HWK_P11_STUB_MAX || memcmp(stub, "pkcs11:", 7) != 0)
 		return HWK_ERR_FORMAT;
-	while (len > 0 && (slot[len - 1] == '\n' || slot[len - 1] == '\r' ||
-	    slot[len - 1] == ' ' || slot[len - 1] == '\t'))
+	while (len > 0 && (stub[len - 1] == '\n' || stub[len - 1] == '\r' ||
+	    stub[len - 1] == ' ' || stub[len - 1] == '\t'))
 		len--;
 	/* One line, one URI: nothing after it, no NUL inside it. */
-	if (memchr(slot, '\n', len) != NULL || memchr(slot, '\0', len) != NULL)
+	if (memchr(stub, '\n', len) != NULL || memchr(stub, '\0', len) != NULL)
 		return HWK_ERR_FORMAT;
-	if ((s = strndup((const char *)slot, len)) == NULL)
+	if ((s = strndup((const char *)stub, len)) == NULL)
 		return HWK_ERR_NOMEM;
 	if ((uri = p11_kit_uri_new()) == NULL) {
 		r = HWK_ERR_NOMEM;

@@ -30,8 +30,8 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "hwkey/out.h"
+#include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
-#include "prompt.h"
 #include "backends.h"
 #include "pkcs11_int.h"
 
@@ -2080,7 +2080,7 @@ stub_reads_back(const char *stub, const struct p11_key *pk)
 }
 
 static int
-p11_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
+p11_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
     const struct hwk_genparams *gp, struct hwk_buf *out)
 {
 	const struct p11_key *pk = key->impl;
@@ -2130,19 +2130,19 @@ p11_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
 }
 
 static int
-p11_claims(const uint8_t *slot, size_t len)
+p11_claims(const uint8_t *stub, size_t len)
 {
-	return len >= 7 && memcmp(slot, "pkcs11:", 7) == 0;
+	return len >= 7 && memcmp(stub, "pkcs11:", 7) == 0;
 }
 
 static int
-p11_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
+p11_stub_info(const uint8_t *stub, size_t len, struct hwk_stubinfo *info)
 {
 	struct hwk_p11_stub st;
 	int r;
 
 	memset(info, 0, sizeof(*info));
-	if ((r = hwk_p11_stub_parse(slot, len, &st, NULL)) != 0)
+	if ((r = hwk_p11_stub_parse(stub, len, &st, NULL)) != 0)
 		return r;
 	hwk_p11_stub_clear(&st);
 	info->pub = NULL;		/* the .pub holds it; the token too */
@@ -2186,7 +2186,7 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
 }
 
 static int
-p11_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
+p11_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
     struct hwk_key **keyp)
 {
 	struct hwk_p11_stub st;
@@ -2202,7 +2202,7 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	memset(&st, 0, sizeof(st));
 	if ((r = opts_get(ctx, &o)) != 0)
 		return r;
-	if ((r = hwk_p11_stub_parse(slot, len, &st, &uri)) != 0) {
+	if ((r = hwk_p11_stub_parse(stub, len, &st, &uri)) != 0) {
 		r = hwk_ctx_error(ctx, r, "not a PKCS#11 key stub (one "
 		    "pkcs11: URI naming a private key by its id)");
 		goto out;
@@ -2568,15 +2568,21 @@ p11_free_impl(struct hwk_key *key)
 }
 
 static const struct hwk_optdesc p11_options[] = {
-	{ "module", "PATH", "PKCS#11 module (default: p11-kit's registered)" },
+	{ "module", "PATH", "PKCS#11 module (default: p11-kit's registered)",
+	    HWK_OPT_BOTH },
 	{ "module-allow", "LIST", "modules a stub may name ("
-	    HWK_P11_ALLOW_DEFAULT ")" },
-	{ "token", "URI", "pkcs11: URI of the token (label, serial, ...)" },
-	{ "pin-source", "SOURCE", "where the PIN is: file:PATH" },
-	{ "login", "user|so", "log in as user (default) or SO (ykcs11)" },
-	{ "id", "HEX", "CKA_ID of the new key (ykcs11: 01-04)" },
-	{ "label", "TEXT", "CKA_LABEL of the new key (default: comment)" },
-	{ NULL, NULL, NULL },
+	    HWK_P11_ALLOW_DEFAULT ")", HWK_OPT_BOTH },
+	{ "token", "URI", "pkcs11: URI of the token (label, serial, ...)",
+	    HWK_OPT_BOTH },	/* the agent takes its pin-source */
+	{ "pin-source", "SOURCE", "where the PIN is: file:PATH",
+	    HWK_OPT_BOTH },
+	{ "login", "user|so", "log in as user (default) or SO (ykcs11)",
+	    HWK_OPT_MAKE },
+	{ "id", "HEX", "CKA_ID of the new key (ykcs11: 01-04)",
+	    HWK_OPT_MAKE },
+	{ "label", "TEXT", "CKA_LABEL of the new key (default: comment)",
+	    HWK_OPT_MAKE },
+	{ NULL, NULL, NULL, 0 },
 };
 
 const struct hwk_backend hwk_backend_pkcs11 = {
@@ -2588,9 +2594,9 @@ const struct hwk_backend hwk_backend_pkcs11 = {
 	.probe = p11_probe,
 	.check = p11_check,
 	.generate = p11_generate,
-	.write_slot = p11_write_slot,
+	.write_stub = p11_write_stub,
 	.claims = p11_claims,
-	.slot_info = p11_slot_info,
+	.stub_info = p11_stub_info,
 	.load = p11_load,
 	.sign = p11_sign,
 	.destroy = p11_destroy,

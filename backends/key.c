@@ -7,6 +7,7 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "hwkey/sshkey.h"
+#include "backends.h"
 
 int
 hwk_key_new(const struct hwk_backend *b, struct hwk_key **keyp)
@@ -24,9 +25,7 @@ hwk_key_free(struct hwk_key **keyp)
 
 	if (keyp == NULL || (k = *keyp) == NULL)
 		return;
-	if (k->impl != NULL && k->backend != NULL &&
-	    k->backend->free_impl != NULL)
-		k->backend->free_impl(k);
+	hwk_key_free_impl(k);
 	EVP_PKEY_free(k->pkey);
 	free(k->comment);
 	free(k);
@@ -60,20 +59,8 @@ hwk_key_bits(const struct hwk_key *key)
 	return key->pkey == NULL ? 0 : hwk_rsa_bits(key->pkey);
 }
 
-int
-hwk_key_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
-    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp)
-{
-	*sigp = NULL;
-	*siglenp = 0;
-	if (key->backend->sign == NULL)
-		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED,
-		    "the %s backend cannot sign", key->backend->name);
-	return key->backend->sign(ctx, key, alg, data, len, sigp, siglenp);
-}
-
 void
-hwk_slotinfo_clear(struct hwk_slotinfo *info)
+hwk_stubinfo_clear(struct hwk_stubinfo *info)
 {
 	hwk_pubkey_free(&info->pub);
 	free(info->comment);

@@ -14,9 +14,9 @@
 
 #include "hwkey/buf.h"
 #include "hwkey/error.h"
+#include "hwkey/openssh_key.h"
 #include "hwkey/sshkey.h"
 #include "bcrypt_pbkdf.h"
-#include "openssh_key.h"
 
 #define MAGIC		"openssh-key-v1"	/* with its NUL: 15 bytes */
 #define WRAP		70

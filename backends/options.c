@@ -1,13 +1,13 @@
-/* The options both commands share: the backends' own (cliopt.h). */
+/* The backends' own options, as getopt tables and --help sections. */
 #include <string.h>
 
 #include "hwkey/backend.h"
 #include "hwkey/ctx.h"
-#include "cliopt.h"
+#include "hwkey/options.h"
 
 int
 hwk_longopts_build(struct hwk_longopts *lo, const struct option *fixed,
-    size_t nfixed)
+    size_t nfixed, unsigned when)
 {
 	const struct hwk_backend *const *b;
 	const struct hwk_optdesc *o;
@@ -21,6 +21,8 @@ hwk_longopts_build(struct hwk_longopts *lo, const struct option *fixed,
 		lo->opts[n++] = fixed[i];
 	for (b = hwk_backends(); *b != NULL; b++)
 		for (o = (*b)->options; o != NULL && o->name != NULL; o++) {
+			if ((o->when & when) == 0)
+				continue;
 			for (dup = 0, i = 0; i < n; i++)
 				if (strcmp(lo->opts[i].name, o->name) == 0)
 					dup = 1;
@@ -53,17 +55,23 @@ hwk_longopts_take(const struct hwk_longopts *lo, int ch, const char *arg,
 }
 
 void
-hwk_backend_options_usage(FILE *f, int width)
+hwk_backend_options_usage(FILE *f, int width, unsigned when)
 {
 	const struct hwk_backend *const *b;
 	const struct hwk_optdesc *o;
 	char arg[64];
+	int n;
 
 	for (b = hwk_backends(); *b != NULL; b++) {
-		if ((*b)->options == NULL || (*b)->options[0].name == NULL)
+		for (n = 0, o = (*b)->options; o != NULL && o->name != NULL;
+		    o++)
+			n += (o->when & when) != 0;
+		if (n == 0)
 			continue;
 		fprintf(f, "\nOptions of the %s backend:\n", (*b)->name);
 		for (o = (*b)->options; o->name != NULL; o++) {
+			if ((o->when & when) == 0)
+				continue;
 			snprintf(arg, sizeof(arg), "--%s%s%s", o->name,
 			    o->arg != NULL ? " " : "",
 			    o->arg != NULL ? o->arg : "");

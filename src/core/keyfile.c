@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,8 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/keyfile.h"
 #include "hwkey/sshkey.h"
-#include "keyfile.h"
 
 /* What a file that is not a regular one is, for the message. */
 static const char *
@@ -464,4 +465,17 @@ hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
 	fsync_dir(dir);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	return r;
+}
+
+const char *
+hwk_home_dir(void)
+{
+	const char *home = getenv("HOME");
+	struct passwd *pw;
+
+	if (home != NULL && *home != '\0')
+		return home;
+	if ((pw = getpwuid(getuid())) != NULL && pw->pw_dir != NULL)
+		return pw->pw_dir;
+	return NULL;
 }

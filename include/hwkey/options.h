@@ -1,9 +1,9 @@
 /*
- * Command-line options that both commands take: their fixed ones plus every
- * backend's own (--tcti, --module, ...), which go into the context by name.
+ * Command-line options of the backends (--tcti, --module, ...), which go
+ * into the context by name; each command takes those meant for it.
  */
-#ifndef HWKEY_CLIOPT_H
-#define HWKEY_CLIOPT_H
+#ifndef HWKEY_OPTIONS_H
+#define HWKEY_OPTIONS_H
 
 #include <getopt.h>
 #include <stddef.h>
@@ -20,13 +20,16 @@ struct hwk_longopts {
 	const struct hwk_optdesc *descs[HWK_LONGOPTS_MAX];
 };
 
-/* The getopt_long table: fixed, then each backend option once. */
+/*
+ * The getopt_long table: fixed, then once each backend option that is for
+ * when (HWK_OPT_MAKE for hwkeygen, HWK_OPT_USE for the agent).
+ */
 int	hwk_longopts_build(struct hwk_longopts *lo, const struct option *fixed,
-	    size_t nfixed);
+	    size_t nfixed, unsigned when);
 /* 1 if ch was a backend option (stored in ctx), 0 if not, -1 on error. */
 int	hwk_longopts_take(const struct hwk_longopts *lo, int ch,
 	    const char *arg, struct hwk_ctx *ctx);
-/* The "Options of the X backend:" sections of --help. */
-void	hwk_backend_options_usage(FILE *f, int width);
+/* The "Options of the X backend:" sections of --help, for when. */
+void	hwk_backend_options_usage(FILE *f, int width, unsigned when);
 
-#endif /* HWKEY_CLIOPT_H */
+#endif /* HWKEY_OPTIONS_H */

@@ -35,7 +35,7 @@ int	hwk_tpm2_keyfile_to_der(const struct hwk_tpm2_keyfile *kf,
 	    uint8_t **derp, size_t *lenp);
 int	hwk_tpm2_keyfile_from_der(const uint8_t *der, size_t len,
 	    struct hwk_tpm2_keyfile *kf, const char **whyp);
-/* The PEM file, as written to the private slot. */
+/* The PEM file, as written to the private file. */
 int	hwk_tpm2_keyfile_write(const struct hwk_tpm2_keyfile *kf,
 	    struct hwk_buf *out);
 int	hwk_tpm2_keyfile_read(const uint8_t *text, size_t len,

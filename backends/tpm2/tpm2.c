@@ -1,6 +1,6 @@
 /*
  * The TPM 2.0 backend: RSA keys created inside the TPM under its storage
- * key, so the private key never leaves it; the private slot holds a
+ * key, so the private key never leaves it; the private file holds a
  * TSS2 PRIVATE KEY stub that tpm2-openssl and the other TPM tools load.
  * Built on tpm2-tss: ESAPI for the commands and sessions, tctildr to find
  * the TPM, MU (in tpm2_keyfile.c) for the stub.
@@ -29,8 +29,8 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "hwkey/out.h"
+#include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
-#include "prompt.h"
 #include "backends.h"
 #include "tpm2_keyfile.h"
 
@@ -1050,7 +1050,7 @@ tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 }
 
 static int
-tpm2_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
+tpm2_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
     const struct hwk_genparams *gp, struct hwk_buf *out)
 {
 	const struct tpm2_key *tk = key->impl;
@@ -1066,19 +1066,19 @@ tpm2_write_slot(struct hwk_ctx *ctx, const struct hwk_key *key,
 }
 
 static int
-tpm2_claims(const uint8_t *slot, size_t len)
+tpm2_claims(const uint8_t *stub, size_t len)
 {
-	return hwk_tpm2_keyfile_claims(slot, len);
+	return hwk_tpm2_keyfile_claims(stub, len);
 }
 
 static int
-tpm2_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
+tpm2_stub_info(const uint8_t *stub, size_t len, struct hwk_stubinfo *info)
 {
 	struct hwk_tpm2_keyfile kf;
 	int r;
 
 	memset(info, 0, sizeof(*info));
-	if ((r = hwk_tpm2_keyfile_read(slot, len, &kf, NULL)) != 0)
+	if ((r = hwk_tpm2_keyfile_read(stub, len, &kf, NULL)) != 0)
 		return r;
 	if ((r = hwk_tpm2_pub_to_pubkey(&kf.pub.publicArea, &info->pub,
 	    NULL)) == 0)
@@ -1089,7 +1089,7 @@ tpm2_slot_info(const uint8_t *slot, size_t len, struct hwk_slotinfo *info)
 
 /* Reads the stub only: -y and -l work with no TPM, signing connects later. */
 static int
-tpm2_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
+tpm2_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
     struct hwk_key **keyp)
 {
 	struct tpm2_key *tk;
@@ -1100,7 +1100,7 @@ tpm2_load(struct hwk_ctx *ctx, const uint8_t *slot, size_t len,
 	*keyp = NULL;
 	if ((tk = tpm2_key_new()) == NULL)
 		return HWK_ERR_NOMEM;
-	if ((r = hwk_tpm2_keyfile_read(slot, len, &tk->kf, &why)) != 0) {
+	if ((r = hwk_tpm2_keyfile_read(stub, len, &tk->kf, &why)) != 0) {
 		/* No reason for failures of our own, such as no memory. */
 		hwk_ctx_error(ctx, r, "not a usable TPM key file: %s",
 		    why != NULL && *why != '\0' ? why : hwk_strerror(r));
@@ -1634,10 +1634,10 @@ tpm2_free_impl(struct hwk_key *key)
 
 static const struct hwk_optdesc tpm2_options[] = {
 	{ "tcti", "STRING", "the TPM (default: $TPM2TOOLS_TCTI, else "
-	    "/dev/tpmrm0)" },
+	    "/dev/tpmrm0)", HWK_OPT_BOTH },
 	{ "parent", "HANDLE", "a persistent storage key 0x81xxxxxx as "
-	    "parent" },
-	{ NULL, NULL, NULL },
+	    "parent", HWK_OPT_MAKE },
+	{ NULL, NULL, NULL, 0 },
 };
 
 /* A TPM property holding four ASCII characters, as the TPM returns it. */
@@ -1723,9 +1723,9 @@ const struct hwk_backend hwk_backend_tpm2 = {
 	.probe = tpm2_probe,
 	.check = tpm2_check,
 	.generate = tpm2_generate,
-	.write_slot = tpm2_write_slot,
+	.write_stub = tpm2_write_stub,
 	.claims = tpm2_claims,
-	.slot_info = tpm2_slot_info,
+	.stub_info = tpm2_stub_info,
 	.load = tpm2_load,
 	.sign = tpm2_sign,
 	.destroy = tpm2_destroy,

@@ -24,11 +24,13 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/keyfile.h"
+#include "hwkey/options.h"
 #include "hwkey/out.h"
 #include "hwkey/sshkey.h"
+#include "hwkey/stubfile.h"
+#include "hwkey/version.h"
 #include "cli.h"
-#include "cliopt.h"
-#include "keyfile.h"
 #include "prompt.h"
 
 
@@ -74,29 +76,6 @@ static const struct option fixed_longopts[] = {
 #define PARSE_DONE	(-1)	/* --help or --version: nothing more to do */
 
 static struct hwk_longopts longopts;
-
-int
-hwk_exit_code(int err)
-{
-	switch (err) {
-	case HWK_OK:
-		return EXIT_OK;
-	case HWK_ERR_USAGE:
-		return EXIT_USAGE;
-	case HWK_ERR_CANCELLED:
-		return EXIT_CANCEL;
-	case HWK_ERR_NO_DEVICE:
-		return EXIT_NODEV;
-	case HWK_ERR_WRONG_PASSPHRASE:
-	case HWK_ERR_PIN_INCORRECT:
-	case HWK_ERR_PIN_LOCKED:
-	case HWK_ERR_LOCKOUT:
-		return EXIT_AUTH;
-	case HWK_ERR_SIGNAL:
-		return EXIT_SIGNAL;
-	}
-	return EXIT_FAIL;
-}
 
 void
 hwk_report(struct hwk_ctx *ctx, int err, const char *fmt, ...)
@@ -189,20 +168,7 @@ usage(FILE *f)
 "                   key generation (no prompts: use -f, -N, --pin-source)\n"
 "  --help           this text\n"
 "  --version        the version\n");
-	hwk_backend_options_usage(f, 17);
-}
-
-const char *
-hwk_home_dir(void)
-{
-	const char *home = getenv("HOME");
-	struct passwd *pw;
-
-	if (home != NULL && *home != '\0')
-		return home;
-	if ((pw = getpwuid(getuid())) != NULL && pw->pw_dir != NULL)
-		return pw->pw_dir;
-	return NULL;
+	hwk_backend_options_usage(f, 17, HWK_OPT_BOTH);
 }
 
 /* Copies a secret given on the command line and blanks it in argv. */
@@ -264,7 +230,8 @@ parse_args(int argc, char **argv, struct hwk_ctx *ctx)
 	opt.backend = "auto";
 	optind = 0;		/* a full rescan: tests call this repeatedly */
 	if (hwk_longopts_build(&longopts, fixed_longopts,
-	    sizeof(fixed_longopts) / sizeof(fixed_longopts[0])) != 0)
+	    sizeof(fixed_longopts) / sizeof(fixed_longopts[0]),
+	    HWK_OPT_BOTH) != 0)
 		return usage_error("too many options");
 	while ((ch = getopt_long(argc, argv, "a:b:C:E:f:lN:P:qt:vy",
 	    longopts.opts, NULL)) != -1) {
@@ -654,9 +621,9 @@ rollback(struct hwk_ctx *ctx, const struct hwk_backend *b,
 {
 	int r;
 
-	if (b->destroy == NULL || key == NULL)
+	if (key == NULL || !(b->flags & HWK_BF_DEVICE))
 		return HWK_OK;
-	if ((r = b->destroy(ctx, key)) != 0)
+	if ((r = hwk_key_destroy(ctx, key)) != 0)
 		hwk_report(ctx, r, "could not remove the new key from the "
 		    "%s device", b->name);
 	return r;
@@ -676,7 +643,7 @@ choose_backend(struct hwk_ctx *ctx, const struct hwk_backend **bp)
 	}
 	if (strcmp(opt.backend, "auto") != 0) {
 		*bp = hwk_backend_find(opt.backend);
-		if ((*bp)->probe != NULL && (r = (*bp)->probe(ctx)) != 0) {
+		if ((r = hwk_backend_probe(ctx, *bp)) != 0) {
 			hwk_report(ctx, r, "the %s backend cannot be used",
 			    opt.backend);
 			return r;
@@ -854,7 +821,7 @@ do_generate(struct hwk_ctx *ctx)
 	struct hwk_genparams gp;
 	struct hwk_key *key = NULL;
 	struct hwk_pubkey *pub = NULL;
-	struct hwk_buf *slot = NULL;
+	struct hwk_buf *stub = NULL;
 	struct hwk_export ex;
 	char *pass = NULL, *comment = NULL, *line = NULL, *publine = NULL;
 	struct progress progress;
@@ -876,7 +843,7 @@ do_generate(struct hwk_ctx *ctx)
 	if (b->flags & HWK_BF_PASSPHRASE)
 		gp.passphrase = opt.new_pass;	/* its limits are checked too */
 	/* Refuse what cannot be made before asking anything. */
-	if (b->check != NULL && (r = b->check(ctx, &gp)) != 0) {
+	if ((r = hwk_backend_check(ctx, b, &gp)) != 0) {
 		hwk_report(ctx, r, NULL);
 		rc = r == HWK_ERR_KEY_SIZE ? EXIT_USAGE : hwk_exit_code(r);
 		goto out;
@@ -912,8 +879,8 @@ do_generate(struct hwk_ctx *ctx)
 		}
 		gp.passphrase = pass;
 		/* A typed passphrase meets the backend's limits before keygen. */
-		if (opt.new_pass == NULL && b->check != NULL &&
-		    (r = b->check(ctx, &gp)) != 0) {
+		if (opt.new_pass == NULL &&
+		    (r = hwk_backend_check(ctx, b, &gp)) != 0) {
 			hwk_report(ctx, r, NULL);
 			fprintf(stderr, "hwkeygen: nothing was made\n");
 			rc = hwk_exit_code(r);
@@ -928,7 +895,7 @@ do_generate(struct hwk_ctx *ctx)
 		blocked = 1;
 	}
 	progress_start(&progress, b->name, gp.bits);
-	r = b->generate(ctx, &gp, &key);
+	r = hwk_backend_generate(ctx, b, &gp, &key);
 	progress_stop(&progress);
 	if (r != 0) {
 		hwk_report(ctx, r, "could not generate the key");
@@ -943,9 +910,9 @@ do_generate(struct hwk_ctx *ctx)
 		rc = EXIT_SIGNAL;
 		goto out;
 	}
-	if ((slot = hwk_buf_new()) == NULL)
+	if ((stub = hwk_buf_new()) == NULL)
 		goto fail_rollback;
-	if ((r = b->write_slot(ctx, key, &gp, slot)) != 0) {
+	if ((r = hwk_backend_write_stub(ctx, key, &gp, stub)) != 0) {
 		hwk_report(ctx, r, "could not encode the private key");
 		goto fail_rollback;
 	}
@@ -959,7 +926,7 @@ do_generate(struct hwk_ctx *ctx)
 		goto fail_rollback;
 	}
 	ex.path = opt.path;
-	ex.priv = slot;
+	ex.priv = stub;
 	ex.publine = publine;
 	ex.backup = opt.backup;
 	if ((r = hwk_export_pair(ctx, &ex)) != 0) {
@@ -1005,7 +972,7 @@ do_generate(struct hwk_ctx *ctx)
 	free(comment);
 	free(line);
 	free(publine);
-	hwk_buf_free(&slot);
+	hwk_buf_free(&stub);
 	hwk_pubkey_free(&pub);
 	hwk_key_free(&key);
 	return rc;
@@ -1031,120 +998,79 @@ refuse_open_file(struct hwk_ctx *ctx, const char *path, const struct stat *st)
 	return HWK_ERR_SYSTEM;
 }
 
-/* Opens a private slot with the backend whose format it is. */
+/* Opens a private file with the backend whose format it is. */
 static int
-load_slot(struct hwk_ctx *ctx, const char *path, struct hwk_key **keyp)
+load_stub(struct hwk_ctx *ctx, const struct hwk_stubfile *sf,
+    struct hwk_key **keyp)
 {
-	const struct hwk_backend *b;
-	struct hwk_buf *data = NULL;
-	struct stat st;
 	int r;
 
 	*keyp = NULL;
-	if ((r = hwk_file_read_stat(ctx, path, &data, &st)) != 0) {
+	if (hwk_stubfile_too_open(sf))
+		return refuse_open_file(ctx, sf->path, &sf->st);
+	if ((r = hwk_stubfile_load(ctx, sf, keyp)) == 0)
+		return HWK_OK;
+	if (sf->backend == NULL)
 		hwk_report(ctx, r, NULL);
-		return r;
-	}
-	if ((b = hwk_backend_for_slot(hwk_buf_ptr(data),
-	    hwk_buf_len(data))) == NULL) {
-		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "%s is not a private key "
-		    "file that hwkeygen knows (OpenSSH, TPM or PKCS#11 stub)",
-		    path);
-		hwk_report(ctx, r, NULL);
-		goto out;
-	}
-	/*
-	 * A slot a passphrase can protect holds the key (or the TPM's blob
-	 * of it); a PKCS#11 stub only names a key and may be read by all.
-	 */
-	if ((b->flags & HWK_BF_PASSPHRASE) && hwk_file_too_open(&st)) {
-		r = refuse_open_file(ctx, path, &st);
-		goto out;
-	}
-	if (b->load == NULL)
-		r = hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "the %s backend "
-		    "cannot open keys", b->name);
 	else
-		r = b->load(ctx, hwk_buf_ptr(data), hwk_buf_len(data), keyp);
-	if (r != 0)
-		hwk_report(ctx, r, "Load key \"%s\"", path);
- out:
-	hwk_buf_free(&data);
+		hwk_report(ctx, r, "Load key \"%s\"", sf->path);
 	return r;
 }
 
-/* The comment of path.pub, if there is one. */
+/* A copy of the comment of path.pub, if there is one. */
 static char *
-pub_comment(const char *path)
+pub_comment(const struct hwk_stubfile *sf)
 {
-	struct hwk_pubkey *pub;
-	char pubpath[PATH_MAX + 8], *c = NULL;
-
-	snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
-	if ((pub = hwk_pubfile_read(pubpath)) != NULL && pub->comment != NULL)
-		c = strdup(pub->comment);
-	hwk_pubkey_free(&pub);
-	return c;
+	if (sf->pubfile == NULL || sf->pubfile->comment == NULL)
+		return NULL;
+	return strdup(sf->pubfile->comment);
 }
 
 /*
- * The .pub of a private slot that does not hold its public key (a token's
+ * The .pub of a private file that does not hold its public key (a token's
  * stub): it answers -y without the device, and without loading the module
- * the stub names.  NULL if the slot holds the key itself, or no .pub reads.
+ * the stub names.  NULL if the stub holds the key itself, or no .pub reads.
  */
-static struct hwk_pubkey *
-stub_pub(struct hwk_ctx *ctx, const char *path)
+static const struct hwk_pubkey *
+stub_pub(const struct hwk_stubfile *sf)
 {
-	const struct hwk_backend *b;
-	struct hwk_slotinfo si;
-	struct hwk_buf *data = NULL;
-	struct hwk_pubkey *pub = NULL;
-	char pubpath[PATH_MAX + 8];
-
-	memset(&si, 0, sizeof(si));
-	if (hwk_file_read(ctx, path, &data) != 0) {
-		hwk_ctx_clear_error(ctx);	/* load_slot will say it */
+	if (sf->backend == NULL || sf->info_rc != 0 || sf->info.pub != NULL)
 		return NULL;
-	}
-	b = hwk_backend_for_slot(hwk_buf_ptr(data), hwk_buf_len(data));
-	if (b != NULL && b->slot_info != NULL && b->slot_info(hwk_buf_ptr(data),
-	    hwk_buf_len(data), &si) == 0 && si.pub == NULL) {
-		snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
-		pub = hwk_pubfile_read(pubpath);
-	}
-	hwk_slotinfo_clear(&si);
-	hwk_buf_free(&data);
-	return pub;
+	return sf->pubfile;
 }
 
 static int
 do_print_public(struct hwk_ctx *ctx)
 {
+	struct hwk_stubfile *sf = NULL;
 	struct hwk_key *key = NULL;
 	struct hwk_pubkey *pub = NULL;
+	const struct hwk_pubkey *spub;
 	char *line = NULL, *c;
 	int r;
 
 	if (!opt.have_path && (r = ask_filename("Enter file in which the key "
 	    "is")) != EXIT_OK)
 		return r;
-	if ((pub = stub_pub(ctx, opt.path)) != NULL) {
-		if (pub->comment != NULL && *pub->comment == '\0') {
-			free(pub->comment);
-			pub->comment = NULL;
-		}
-		if ((r = hwk_pubkey_format(pub, 1, &line)) != 0) {
+	if ((r = hwk_stubfile_read(ctx, opt.path, &sf)) != 0) {
+		hwk_report(ctx, r, NULL);
+		return hwk_exit_code(r);
+	}
+	if ((spub = stub_pub(sf)) != NULL) {
+		/* An empty comment is none: no blank after the key. */
+		if ((r = hwk_pubkey_format(spub, spub->comment != NULL &&
+		    *spub->comment != '\0', &line)) != 0) {
 			hwk_report(ctx, r, "cannot encode the public key");
 			goto out;
 		}
 		printf("%s\n", line);
 		goto out;
 	}
-	if ((r = load_slot(ctx, opt.path, &key)) != 0)
-		return hwk_exit_code(r);
+	if ((r = load_stub(ctx, sf, &key)) != 0)
+		goto out;
 	/* A stub keeps no comment: take the one of its .pub. */
 	if (key->comment == NULL || *key->comment == '\0') {
-		c = pub_comment(opt.path);
+		c = pub_comment(sf);
 		hwk_key_set_comment(key, c);
 		free(c);
 	}
@@ -1165,6 +1091,7 @@ do_print_public(struct hwk_ctx *ctx)
 	free(line);
 	hwk_pubkey_free(&pub);
 	hwk_key_free(&key);
+	hwk_stubfile_free(&sf);
 	return hwk_exit_code(r);
 }
 
@@ -1228,26 +1155,22 @@ fingerprint_public_text(const char *text)
 static int
 do_fingerprint(struct hwk_ctx *ctx)
 {
-	const struct hwk_backend *b;
-	struct hwk_slotinfo si;
-	struct hwk_buf *data = NULL;
+	struct hwk_stubfile *sf = NULL;
 	struct hwk_key *key = NULL;
 	struct hwk_pubkey *pub = NULL;
-	char pubpath[PATH_MAX + 8], *text = NULL, *c;
+	char *text = NULL, *c;
 	int r, rc = EXIT_FAIL;
 
-	memset(&si, 0, sizeof(si));
 	if (!opt.have_path && (r = ask_filename("Enter file in which the key "
 	    "is")) != EXIT_OK)
 		return r;
-	if ((r = hwk_file_read(ctx, opt.path, &data)) != 0) {
+	if ((r = hwk_stubfile_read(ctx, opt.path, &sf)) != 0) {
 		hwk_report(ctx, r, NULL);
 		return EXIT_FAIL;
 	}
-	b = hwk_backend_for_slot(hwk_buf_ptr(data), hwk_buf_len(data));
-	if (b == NULL) {
+	if (sf->backend == NULL) {
 		/* A public key file: every key line in it. */
-		if ((text = hwk_buf_dup_string(data)) != NULL &&
+		if ((text = hwk_buf_dup_string(sf->data)) != NULL &&
 		    fingerprint_public_text(text) == 0)
 			rc = EXIT_OK;
 		else
@@ -1255,33 +1178,29 @@ do_fingerprint(struct hwk_ctx *ctx)
 			    opt.path);
 		goto out;
 	}
-	/* A private slot: its .pub first, as ssh-keygen does. */
-	snprintf(pubpath, sizeof(pubpath), "%s.pub", opt.path);
-	if ((pub = hwk_pubfile_read(pubpath)) != NULL) {
-		rc = print_fp_line(pub) == 0 ? EXIT_OK : EXIT_FAIL;
+	/* A private file: its .pub first, as ssh-keygen does. */
+	if (sf->pubfile != NULL) {
+		rc = print_fp_line(sf->pubfile) == 0 ? EXIT_OK : EXIT_FAIL;
 		goto out;
 	}
-	if (b->slot_info != NULL) {
-		if (b->slot_info(hwk_buf_ptr(data), hwk_buf_len(data),
-		    &si) != 0) {
-			fprintf(stderr, "hwkeygen: %s is not a valid key file: "
-			    "it is damaged or truncated\n", opt.path);
-			goto out;
-		}
-		if (si.pub != NULL) {
-			free(si.pub->comment);
-			si.pub->comment = si.comment;
-			si.comment = NULL;
-			rc = print_fp_line(si.pub) == 0 ? EXIT_OK : EXIT_FAIL;
-			goto out;
-		}
+	if (sf->info_rc != 0 && sf->info_rc != HWK_ERR_UNSUPPORTED) {
+		fprintf(stderr, "hwkeygen: %s is not a valid key file: it is "
+		    "damaged or truncated\n", opt.path);
+		goto out;
+	}
+	if (sf->info_rc == 0 && sf->info.pub != NULL) {
+		free(sf->info.pub->comment);
+		sf->info.pub->comment = sf->info.comment;
+		sf->info.comment = NULL;
+		rc = print_fp_line(sf->info.pub) == 0 ? EXIT_OK : EXIT_FAIL;
+		goto out;
 	}
 	/* The public half is not in the file: open the key. */
-	if ((r = load_slot(ctx, opt.path, &key)) != 0) {
+	if ((r = load_stub(ctx, sf, &key)) != 0) {
 		rc = hwk_exit_code(r);
 		goto out;
 	}
-	c = pub_comment(opt.path);
+	c = pub_comment(sf);
 	if (c == NULL || *c == '\0' || hwk_key_set_comment(key, c) != 0)
 		hwk_key_set_comment(key, key->comment);
 	free(c);
@@ -1290,10 +1209,9 @@ do_fingerprint(struct hwk_ctx *ctx)
 	if ((r = hwk_key_pubkey(key, &pub)) == 0 && print_fp_line(pub) == 0)
 		rc = EXIT_OK;
  out:
-	hwk_slotinfo_clear(&si);
 	hwk_pubkey_free(&pub);
 	hwk_key_free(&key);
-	hwk_buf_free(&data);
+	hwk_stubfile_free(&sf);
 	free(text);
 	return rc;
 }
@@ -1313,7 +1231,7 @@ do_backends(struct hwk_ctx *ctx)
 		hwk_out_begin_object(o, (*b)->name);
 		hwk_out_str(o, "summary", (*b)->summary);
 		hwk_ctx_clear_error(ctx);
-		r = (*b)->probe != NULL ? (*b)->probe(ctx) : 0;
+		r = hwk_backend_probe(ctx, *b);
 		hwk_out_bool(o, "usable", r == 0);
 		if (r != 0)
 			hwk_out_str(o, "reason", *hwk_ctx_detail(ctx) != '\0' ?
@@ -1321,8 +1239,7 @@ do_backends(struct hwk_ctx *ctx)
 		hwk_out_bool(o, "hardware", ((*b)->flags & HWK_BF_DEVICE) != 0);
 		hwk_out_int(o, "default_bits", (*b)->default_bits);
 		hwk_ctx_clear_error(ctx);
-		if ((*b)->describe != NULL)
-			(*b)->describe(ctx, o);
+		hwk_backend_describe(ctx, *b, o);
 		hwk_out_end_object(o);
 	}
 	hwk_out_end_object(o);

@@ -1,4 +1,4 @@
-/* Texts for the error codes of error.h. */
+/* Texts and exit codes for the error codes of error.h. */
 #include "hwkey/error.h"
 
 const char *
@@ -33,4 +33,27 @@ hwk_strerror(int err)
 	case HWK_ERR_USAGE:		return "usage error";
 	}
 	return "unknown error";
+}
+
+int
+hwk_exit_code(int err)
+{
+	switch (err) {
+	case HWK_OK:
+		return EXIT_OK;
+	case HWK_ERR_USAGE:
+		return EXIT_USAGE;
+	case HWK_ERR_CANCELLED:
+		return EXIT_CANCEL;
+	case HWK_ERR_NO_DEVICE:
+		return EXIT_NODEV;
+	case HWK_ERR_WRONG_PASSPHRASE:
+	case HWK_ERR_PIN_INCORRECT:
+	case HWK_ERR_PIN_LOCKED:
+	case HWK_ERR_LOCKOUT:
+		return EXIT_AUTH;
+	case HWK_ERR_SIGNAL:
+		return EXIT_SIGNAL;
+	}
+	return EXIT_FAIL;
 }

@@ -34,11 +34,13 @@ int	hwk_file_read_stat(struct hwk_ctx *ctx, const char *path,
  * which ssh-keygen refuses to load ("UNPROTECTED PRIVATE KEY FILE!").
  */
 int	hwk_file_too_open(const struct stat *st);
+/* The user's home: $HOME, else the password database; NULL if neither. */
+const char *hwk_home_dir(void);
 /* The key on the first line of a public key file, or NULL. */
 struct hwk_pubkey *hwk_pubfile_read(const char *path);
 
 struct hwk_export {
-	const char	*path;		/* private slot; public is path.pub */
+	const char	*path;		/* private file; public is path.pub */
 	const struct hwk_buf *priv;
 	const char	*publine;	/* with its newline */
 	int		 backup;	/* move an old pair to key_backup/ */
@@ -51,7 +53,7 @@ struct hwk_export {
  */
 int	hwk_export_check(struct hwk_ctx *ctx, const char *path);
 /*
- * Writes the private slot (0600) and path.pub (0644 less the umask, as
+ * Writes the private file (0600) and path.pub (0644 less the umask, as
  * ssh-keygen does) through temporary files in the same folder, fsynced and
  * renamed: both files or neither.  Signals wait until it is done, so Ctrl-C
  * leaves no temporary file behind.

@@ -1,0 +1,118 @@
+/*
+ * The calls into a backend's ops table.  Nothing else calls an op: here a
+ * missing one becomes HWK_ERR_UNSUPPORTED with words for the user, and a
+ * missing check (probe, check, check_opts, describe) simply passes.
+ */
+#include <string.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "backends.h"
+
+static int
+unsupported(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    const char *what)
+{
+	return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "the %s backend cannot "
+	    "%s", b->name, what);
+}
+
+int
+hwk_backend_probe(struct hwk_ctx *ctx, const struct hwk_backend *b)
+{
+	return b->probe != NULL ? b->probe(ctx) : HWK_OK;
+}
+
+int
+hwk_backend_check(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    const struct hwk_genparams *gp)
+{
+	return b->check != NULL ? b->check(ctx, gp) : HWK_OK;
+}
+
+int
+hwk_backend_check_opts(struct hwk_ctx *ctx, const struct hwk_backend *b)
+{
+	return b->check_opts != NULL ? b->check_opts(ctx) : HWK_OK;
+}
+
+int
+hwk_backend_describe(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    struct hwk_out *out)
+{
+	return b->describe != NULL ? b->describe(ctx, out) : HWK_OK;
+}
+
+int
+hwk_backend_generate(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    const struct hwk_genparams *gp, struct hwk_key **keyp)
+{
+	*keyp = NULL;
+	if (b->generate == NULL)
+		return unsupported(ctx, b, "make keys");
+	return b->generate(ctx, gp, keyp);
+}
+
+int
+hwk_backend_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
+    const struct hwk_genparams *gp, struct hwk_buf *out)
+{
+	if (key->backend->write_stub == NULL)
+		return unsupported(ctx, key->backend, "write key files");
+	return key->backend->write_stub(ctx, key, gp, out);
+}
+
+int
+hwk_backend_claims(const struct hwk_backend *b, const uint8_t *stub,
+    size_t len)
+{
+	return b->claims != NULL && b->claims(stub, len);
+}
+
+int
+hwk_backend_stub_info(const struct hwk_backend *b, const uint8_t *stub,
+    size_t len, struct hwk_stubinfo *info)
+{
+	memset(info, 0, sizeof(*info));
+	if (b->stub_info == NULL)
+		return HWK_ERR_UNSUPPORTED;
+	return b->stub_info(stub, len, info);
+}
+
+int
+hwk_backend_load(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    const uint8_t *stub, size_t len, struct hwk_key **keyp)
+{
+	*keyp = NULL;
+	if (b->load == NULL)
+		return unsupported(ctx, b, "open keys");
+	return b->load(ctx, stub, len, keyp);
+}
+
+int
+hwk_key_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp)
+{
+	*sigp = NULL;
+	*siglenp = 0;
+	if (key->backend->sign == NULL)
+		return unsupported(ctx, key->backend, "sign");
+	return key->backend->sign(ctx, key, alg, data, len, sigp, siglenp);
+}
+
+int
+hwk_key_destroy(struct hwk_ctx *ctx, struct hwk_key *key)
+{
+	if (key->backend->destroy == NULL)
+		return unsupported(ctx, key->backend, "erase keys");
+	return key->backend->destroy(ctx, key);
+}
+
+void
+hwk_key_free_impl(struct hwk_key *key)
+{
+	if (key->impl != NULL && key->backend != NULL &&
+	    key->backend->free_impl != NULL)
+		key->backend->free_impl(key);
+}
