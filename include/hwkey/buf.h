@@ -61,7 +61,7 @@ int	hwk_buf_get_stringb(struct hwk_buf *b, struct hwk_buf **vp);
 int	hwk_buf_get_mpint_direct(struct hwk_buf *b, const uint8_t **vp,
 	    size_t *lenp);
 
-/* Armour (armour.c): base64 of v appended to b, a newline every wrap (0: none). */
+/* Base64 of v onto b, a newline every wrap chars (0: none); armour.c. */
 int	hwk_buf_put_base64(struct hwk_buf *b, const uint8_t *v, size_t len,
 	    size_t wrap);
 /* Decodes base64 (whitespace allowed, padding optional at the very end). */
