@@ -197,16 +197,89 @@ identities(struct hwk_agent *a, struct hwk_buf *reply)
 	return HWK_OK;
 }
 
+static struct hwk_identity *
+find_identity(struct hwk_agent *a, const uint8_t *blob, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < a->nids; i++)
+		if (a->ids[i].pub->bloblen == len &&
+		    memcmp(a->ids[i].pub->blob, blob, len) == 0)
+			return &a->ids[i];
+	return NULL;
+}
+
+/* The signature algorithm the client's flags ask for; -1 if refused. */
+static int
+sig_alg(struct hwk_agent *a, const struct hwk_identity *id, uint32_t flags,
+    const char **algp)
+{
+	if (flags & AGENT_RSA_SHA2_256) {
+		*algp = "rsa-sha2-256";
+		return HWK_SIG_RSA_SHA256;
+	}
+	if (flags & AGENT_RSA_SHA2_512) {
+		*algp = "rsa-sha2-512";
+		return HWK_SIG_RSA_SHA512;
+	}
+	if (a->allow_sha1) {
+		*algp = "ssh-rsa";
+		return HWK_SIG_RSA_SHA1;
+	}
+	LOG(a, AGENT_LOG_INFO, "%s: refused an ssh-rsa (SHA-1) signature; "
+	    "start the agent with --allow-sha1 to allow it", id->path);
+	return -1;
+}
+
+/* Opens the identity's key at its first use; it must match its .pub. */
+static int
+open_identity(struct hwk_agent *a, struct hwk_identity *id)
+{
+	struct hwk_pubkey *kpub = NULL;
+	int r;
+
+	if (id->key != NULL)
+		return HWK_OK;
+	if ((r = open_key(a, id, &id->key)) != 0 ||
+	    (r = hwk_key_pubkey(id->key, &kpub)) != 0)
+		goto out;
+	if (!same_blob(kpub, id->pub))
+		r = hwk_ctx_error(a->ctx, HWK_ERR_FORMAT, "the key does not "
+		    "match %s.pub", id->path);
+ out:
+	hwk_pubkey_free(&kpub);
+	return r;
+}
+
+/* An SSH RSA signature: as long as the modulus, zeros in front. */
+static int
+put_rsa_signature(struct hwk_agent *a, struct hwk_buf *sig, const char *alg,
+    const uint8_t *raw, size_t rawlen, unsigned bits)
+{
+	size_t i, modlen = (bits + 7) / 8;
+	int r;
+
+	if (rawlen > modlen)
+		return hwk_ctx_error(a->ctx, HWK_ERR_INTERNAL, "signature "
+		    "longer than the modulus");
+	if ((r = hwk_buf_put_cstring(sig, alg)) != 0 ||
+	    (r = hwk_buf_put_u32(sig, (uint32_t)modlen)) != 0)
+		return r;
+	for (i = rawlen; i < modlen; i++)
+		if ((r = hwk_buf_put_u8(sig, 0)) != 0)
+			return r;
+	return hwk_buf_put(sig, raw, rawlen);
+}
+
 static int
 sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 {
-	struct hwk_identity *id = NULL;
-	struct hwk_pubkey *kpub = NULL;
+	struct hwk_identity *id;
 	struct hwk_buf *sig = NULL;
 	const uint8_t *blob, *data;
 	const char *alg;
 	uint8_t *raw = NULL;
-	size_t bloblen, datalen, rawlen = 0, modlen, i;
+	size_t bloblen, datalen, rawlen = 0;
 	uint32_t flags;
 	size_t start = hwk_buf_len(reply);
 	int algno, r;
@@ -219,60 +292,23 @@ sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 		LOG(a, AGENT_LOG_INFO, "sign refused: the agent is locked");
 		return failure(reply);
 	}
-	for (i = 0; i < a->nids; i++)
-		if (a->ids[i].pub->bloblen == bloblen &&
-		    memcmp(a->ids[i].pub->blob, blob, bloblen) == 0)
-			id = &a->ids[i];
-	if (id == NULL) {
+	if ((id = find_identity(a, blob, bloblen)) == NULL) {
 		LOG(a, AGENT_LOG_DEBUG, "sign refused: unknown key");
 		return failure(reply);
 	}
-	if (flags & AGENT_RSA_SHA2_256) {
-		alg = "rsa-sha2-256";
-		algno = HWK_SIG_RSA_SHA256;
-	} else if (flags & AGENT_RSA_SHA2_512) {
-		alg = "rsa-sha2-512";
-		algno = HWK_SIG_RSA_SHA512;
-	} else if (a->allow_sha1) {
-		alg = "ssh-rsa";
-		algno = HWK_SIG_RSA_SHA1;
-	} else {
-		LOG(a, AGENT_LOG_INFO, "%s: refused an ssh-rsa (SHA-1) "
-		    "signature; start the agent with --allow-sha1 to allow it",
-		    id->path);
+	if ((algno = sig_alg(a, id, flags, &alg)) < 0)
 		return failure(reply);
-	}
 	hwk_ctx_clear_error(a->ctx);
-	if (id->key == NULL) {
-		if ((r = open_key(a, id, &id->key)) != 0)
-			goto fail;
-		/* The stub must hold the key its .pub announces. */
-		if ((r = hwk_key_pubkey(id->key, &kpub)) != 0)
-			goto fail;
-		if (!same_blob(kpub, id->pub)) {
-			r = hwk_ctx_error(a->ctx, HWK_ERR_FORMAT, "the key does "
-			    "not match %s.pub", id->path);
-			goto fail;
-		}
-	}
-	if ((r = hwk_key_sign(a->ctx, id->key, algno, data, datalen, &raw,
+	if ((r = open_identity(a, id)) != 0 ||
+	    (r = hwk_key_sign(a->ctx, id->key, algno, data, datalen, &raw,
 	    &rawlen)) != 0)
 		goto fail;
-	/* RSA signatures are as long as the modulus, zeros in front. */
-	modlen = (hwk_key_bits(id->key) + 7) / 8;
-	if (rawlen > modlen) {
-		r = hwk_ctx_error(a->ctx, HWK_ERR_INTERNAL, "signature longer "
-		    "than the modulus");
+	if ((sig = hwk_buf_new()) == NULL) {
+		r = HWK_ERR_NOMEM;
 		goto fail;
 	}
-	if ((sig = hwk_buf_new()) == NULL ||
-	    (r = hwk_buf_put_cstring(sig, alg)) != 0 ||
-	    (r = hwk_buf_put_u32(sig, (uint32_t)modlen)) != 0)
-		goto fail;
-	for (i = rawlen; i < modlen; i++)
-		if ((r = hwk_buf_put_u8(sig, 0)) != 0)
-			goto fail;
-	if ((r = hwk_buf_put(sig, raw, rawlen)) != 0 ||
+	if ((r = put_rsa_signature(a, sig, alg, raw, rawlen,
+	    hwk_key_bits(id->key))) != 0 ||
 	    (r = hwk_buf_put_u8(reply, AGENT_SIGN_RESPONSE)) != 0 ||
 	    (r = hwk_buf_put_stringb(reply, sig)) != 0)
 		goto fail;
@@ -292,7 +328,6 @@ sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
  out:
 	free(raw);
 	hwk_buf_free(&sig);
-	hwk_pubkey_free(&kpub);
 	return r;
 }
 

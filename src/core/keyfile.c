@@ -369,22 +369,87 @@ fsync_dir(const char *dir)
 	}
 }
 
+/* The names one export works with; "" where there is none (any more). */
+struct export_names {
+	char	 dir[PATH_MAX], base[PATH_MAX], pub[PATH_MAX];
+	char	 tpriv[PATH_MAX], tpub[PATH_MAX];	/* the temporaries */
+	char	 old[PATH_MAX];		/* a way back to the old key */
+	char	 bpriv[PATH_MAX], bpub[PATH_MAX];	/* backups made */
+	int	 keep_old;		/* --backup: the old pair stays */
+};
+
+/* Keeps a way back to the old key: its backup (--backup), else a link. */
+static int
+keep_old_pair(struct hwk_ctx *ctx, const struct hwk_export *ex,
+    struct export_names *n)
+{
+	int r, had_priv = exists(ex->path);
+
+	if (ex->backup && (had_priv || exists(n->pub))) {
+		if ((r = make_backup(ctx, n->dir, n->base, ex->path, n->pub,
+		    n->bpriv, n->bpub, sizeof(n->bpriv))) != 0)
+			return r;
+		if (n->bpriv[0] != '\0')
+			strcpy(n->old, n->bpriv);
+		n->keep_old = 1;
+	} else if (had_priv) {
+		/* A link to restore the old key should the second rename fail. */
+		if (snprintf(n->old, sizeof(n->old), "%s/.%s.hwk-old-%ld",
+		    n->dir, n->base, (long)getpid()) >= (int)sizeof(n->old) ||
+		    (unlink(n->old), link(ex->path, n->old)) != 0) {
+			n->old[0] = '\0';
+			return hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Saving key "
+			    "\"%s\" failed: %s", ex->path, strerror(errno));
+		}
+	}
+	return HWK_OK;
+}
+
+/* Renames the temporaries into place; never leaves a mismatched pair. */
+static int
+install_pair(struct hwk_ctx *ctx, const struct hwk_export *ex,
+    struct export_names *n)
+{
+	int r;
+
+	if (rename(n->tpriv, ex->path) != 0)
+		return hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Saving key \"%s\" "
+		    "failed: %s", ex->path, strerror(errno));
+	n->tpriv[0] = '\0';
+	if (rename(n->tpub, n->pub) == 0) {
+		n->tpub[0] = '\0';
+		return HWK_OK;
+	}
+	r = hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Saving key \"%s\" failed: %s",
+	    n->pub, strerror(errno));
+	/* Put the old private key back. */
+	if (n->old[0] == '\0')
+		unlink(ex->path);
+	else if (rename(n->old, ex->path) == 0) {
+		if (n->keep_old)
+			n->bpriv[0] = '\0';
+		n->old[0] = '\0';
+	} else {
+		hwk_ctx_hint(ctx, "The old private key is kept as %s.", n->old);
+		n->bpriv[0] = n->old[0] = '\0';	/* the only copy */
+	}
+	return r;
+}
+
 int
 hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
 {
-	char dir[PATH_MAX], base[PATH_MAX], pub[PATH_MAX];
-	char tpriv[PATH_MAX], tpub[PATH_MAX], old[PATH_MAX];
-	char bpriv[PATH_MAX], bpub[PATH_MAX];
+	struct export_names names, *n = &names;
 	sigset_t block, saved;
 	mode_t mask;
-	int r, had_priv, keep_old = 0;
+	int r;
 
-	tpriv[0] = tpub[0] = old[0] = bpriv[0] = bpub[0] = '\0';
 	ex->backup_path[0] = '\0';
 	if ((r = hwk_export_check(ctx, ex->path)) != 0)
 		return r;
-	split_path(ex->path, dir, base);
-	snprintf(pub, sizeof(pub), "%s.pub", ex->path);
+	memset(n, 0, sizeof(*n));
+	split_path(ex->path, n->dir, n->base);
+	snprintf(n->pub, sizeof(n->pub), "%s.pub", ex->path);
 
 	/* As ssh-keygen: the .pub is 0644 less the umask, the key 0600. */
 	mask = umask(077);
@@ -394,75 +459,34 @@ hwk_export_pair(struct hwk_ctx *ctx, struct hwk_export *ex)
 	hwk_ending_signals(&block);
 	sigprocmask(SIG_BLOCK, &block, &saved);
 
-	if ((r = write_temp(ctx, dir, base, ex->path, hwk_buf_ptr(ex->priv),
-	    hwk_buf_len(ex->priv), 0600, tpriv, sizeof(tpriv))) != 0 ||
-	    (r = write_temp(ctx, dir, base, pub,
+	if ((r = write_temp(ctx, n->dir, n->base, ex->path,
+	    hwk_buf_ptr(ex->priv), hwk_buf_len(ex->priv), 0600, n->tpriv,
+	    sizeof(n->tpriv))) != 0 ||
+	    (r = write_temp(ctx, n->dir, n->base, n->pub,
 	    (const uint8_t *)ex->publine, strlen(ex->publine),
-	    0644 & ~mask, tpub, sizeof(tpub))) != 0)
+	    0644 & ~mask, n->tpub, sizeof(n->tpub))) != 0 ||
+	    (r = keep_old_pair(ctx, ex, n)) != 0 ||
+	    (r = install_pair(ctx, ex, n)) != 0)
 		goto out;
-
-	had_priv = exists(ex->path);
-	if (ex->backup && (had_priv || exists(pub))) {
-		if ((r = make_backup(ctx, dir, base, ex->path, pub, bpriv, bpub,
-		    sizeof(bpriv))) != 0)
-			goto out;
-		if (bpriv[0] != '\0')
-			strcpy(old, bpriv);
-		keep_old = 1;
-	} else if (had_priv) {
-		/* A link to restore the old key should the second rename fail. */
-		if (snprintf(old, sizeof(old), "%s/.%s.hwk-old-%ld", dir, base,
-		    (long)getpid()) >= (int)sizeof(old) ||
-		    (unlink(old), link(ex->path, old)) != 0) {
-			r = hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Saving key "
-			    "\"%s\" failed: %s", ex->path, strerror(errno));
-			old[0] = '\0';
-			goto out;
-		}
-	}
-	if (rename(tpriv, ex->path) != 0) {
-		r = hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Saving key \"%s\" "
-		    "failed: %s", ex->path, strerror(errno));
-		goto out;
-	}
-	tpriv[0] = '\0';
-	if (rename(tpub, pub) != 0) {
-		r = hwk_ctx_error(ctx, HWK_ERR_SYSTEM, "Saving key \"%s\" "
-		    "failed: %s", pub, strerror(errno));
-		/* Put the old private key back: never a mismatched pair. */
-		if (old[0] == '\0')
-			unlink(ex->path);
-		else if (rename(old, ex->path) == 0) {
-			if (keep_old)
-				bpriv[0] = '\0';
-			old[0] = '\0';
-		} else {
-			hwk_ctx_hint(ctx, "The old private key is kept as %s.",
-			    old);
-			bpriv[0] = old[0] = '\0';	/* the only copy */
-		}
-		goto out;
-	}
-	tpub[0] = '\0';
-	if (keep_old)
+	if (n->keep_old)
 		snprintf(ex->backup_path, sizeof(ex->backup_path), "%s",
-		    bpriv[0] != '\0' ? bpriv : bpub);
+		    n->bpriv[0] != '\0' ? n->bpriv : n->bpub);
 	r = HWK_OK;
  out:
-	if (tpriv[0] != '\0')
-		unlink(tpriv);
-	if (tpub[0] != '\0')
-		unlink(tpub);
+	if (n->tpriv[0] != '\0')
+		unlink(n->tpriv);
+	if (n->tpub[0] != '\0')
+		unlink(n->tpub);
 	if (r != HWK_OK) {
 		/* The old pair is still in place: its backup links must go. */
-		if (bpriv[0] != '\0')
-			unlink(bpriv);
-		if (bpub[0] != '\0')
-			unlink(bpub);
+		if (n->bpriv[0] != '\0')
+			unlink(n->bpriv);
+		if (n->bpub[0] != '\0')
+			unlink(n->bpub);
 	}
-	if (!keep_old && old[0] != '\0')
-		unlink(old);
-	fsync_dir(dir);
+	if (!n->keep_old && n->old[0] != '\0')
+		unlink(n->old);
+	fsync_dir(n->dir);
 	sigprocmask(SIG_SETMASK, &saved, NULL);
 	return r;
 }

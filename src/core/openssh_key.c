@@ -93,6 +93,40 @@ cipher_crypt(const struct cipher *c, const uint8_t *keyiv, int enc,
 	return r;
 }
 
+/*
+ * The private section before encryption: the check words, the key and its
+ * comment, padded to the cipher's block with 1, 2, 3, ... (PROTOCOL.key).
+ */
+static int
+put_private(struct hwk_buf *priv, const EVP_PKEY *key, const char *comment,
+    const struct hwk_openssh_opts *opts, size_t block)
+{
+	uint32_t check;
+	uint8_t i;
+	int r;
+
+	if (opts->fixed_check)
+		check = opts->check;
+	else if (RAND_bytes((uint8_t *)&check, sizeof(check)) != 1)
+		return HWK_ERR_CRYPTO;
+	if ((r = hwk_buf_put_u32(priv, check)) != 0 ||
+	    (r = hwk_buf_put_u32(priv, check)) != 0 ||
+	    (r = hwk_buf_put_cstring(priv, "ssh-rsa")) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_N)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_D)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key,
+	    OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_FACTOR1)) != 0 ||
+	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_FACTOR2)) != 0 ||
+	    (r = hwk_buf_put_cstring(priv, comment != NULL ? comment : "")))
+		return r;
+	for (i = 1; hwk_buf_len(priv) % block != 0; i++)
+		if ((r = hwk_buf_put_u8(priv, i)) != 0)
+			return r;
+	return HWK_OK;
+}
+
 int
 hwk_openssh_write(const EVP_PKEY *key, const char *comment,
     const struct hwk_openssh_opts *opts, struct hwk_buf *out)
@@ -101,9 +135,8 @@ hwk_openssh_write(const EVP_PKEY *key, const char *comment,
 	const struct cipher *c;
 	const char *pass = opts->passphrase;
 	int encrypted = pass != NULL && *pass != '\0';
-	uint8_t salt[HWK_KDF_SALT_LEN], keyiv[64], *p, i;
+	uint8_t salt[HWK_KDF_SALT_LEN], keyiv[64], *p;
 	unsigned rounds = opts->rounds > 0 ? opts->rounds : HWK_KDF_ROUNDS;
-	uint32_t check;
 	int r;
 
 	if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA ||
@@ -118,27 +151,8 @@ hwk_openssh_write(const EVP_PKEY *key, const char *comment,
 	if ((r = hwk_rsa_put_blob(key, pub)) != 0)
 		goto out;
 
-	if (opts->fixed_check)
-		check = opts->check;
-	else if (RAND_bytes((uint8_t *)&check, sizeof(check)) != 1) {
-		r = HWK_ERR_CRYPTO;
+	if ((r = put_private(priv, key, comment, opts, c->block)) != 0)
 		goto out;
-	}
-	if ((r = hwk_buf_put_u32(priv, check)) != 0 ||
-	    (r = hwk_buf_put_u32(priv, check)) != 0 ||
-	    (r = hwk_buf_put_cstring(priv, "ssh-rsa")) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_N)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_D)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key,
-	    OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_FACTOR1)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_FACTOR2)) != 0 ||
-	    (r = hwk_buf_put_cstring(priv, comment != NULL ? comment : "")))
-		goto out;
-	for (i = 1; hwk_buf_len(priv) % c->block != 0; i++)
-		if ((r = hwk_buf_put_u8(priv, i)) != 0)
-			goto out;
 
 	if ((r = hwk_buf_put(enc, MAGIC, sizeof(MAGIC))) != 0 ||
 	    (r = hwk_buf_put_cstring(enc, c->name)) != 0 ||
