@@ -1,0 +1,127 @@
+/*
+ * What the files of the TPM 2.0 backend share: a connection to the TPM, a
+ * key opened from its stub, and the calls between backends/tpm2/tpm2*.c.
+ * Private to them.
+ */
+#ifndef HWKEY_TPM2_INT_H
+#define HWKEY_TPM2_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <tss2/tss2_esys.h>
+
+#include "tpm2_keyfile.h"
+
+struct hwk_buf;
+struct hwk_ctx;
+struct hwk_genparams;
+struct hwk_key;
+
+/* A key's authValue: at most the size of its SHA-256 name hash. */
+#define HWK_TPM2_AUTH_MAX	32
+#define HWK_TPM2_TCTI_NAME_MAX	256
+#define HWK_TPM2_ORPHANS_MAX	4
+
+/*
+ * How the TPM behind a connection is shared, which decides how long a key
+ * may stay loaded in it (docs/tpm2.md, "Keys kept loaded").
+ */
+enum tpm2_sharing {
+	/* A resource manager (/dev/tpmrm*, tabrmd): each connection has
+	 * object slots of its own; keys stay loaded. */
+	TPM_SHARED,
+	/* No resource manager (swtpm, mssim): every program shares the
+	 * TPM's three object slots; a process keeps at most one key. */
+	TPM_DIRECT,
+	/* A raw device node (/dev/tpm0) that one process opens at a time:
+	 * nothing is held between signatures. */
+	TPM_EXCLUSIVE,
+};
+
+/* One connection to the TPM. */
+struct tpm2_conn {
+	TSS2_TCTI_CONTEXT	*tcti;
+	ESYS_CONTEXT		*esys;
+	/* The TCTI string, "" for the TSS default; its name for messages. */
+	char			 conf[HWK_TPM2_TCTI_NAME_MAX];
+	char			 name[HWK_TPM2_TCTI_NAME_MAX];
+	enum tpm2_sharing	 sharing;
+	/* Handles ESYS could not flush after a lost command: flush_orphans. */
+	TPM2_HANDLE		 orphans[HWK_TPM2_ORPHANS_MAX];
+	size_t			 norphans;
+};
+
+/* key->impl: the stub, and once signing began, the key loaded in the TPM. */
+struct tpm2_key {
+	struct hwk_tpm2_keyfile	 kf;
+	struct tpm2_conn	 conn;
+	ESYS_TR			 handle;	/* the loaded key */
+	ESYS_TR			 session;	/* salted HMAC session for it */
+	int			 authed;	/* the password is set */
+	/* The password the TPM took, to load the key again after a reset. */
+	TPM2B_AUTH		 auth;
+	int			 have_auth;
+};
+
+/* tpm2_conn.c: reaching the TPM, flushing what we put in it, sessions. */
+int	hwk_tpm2_conn_open(struct hwk_ctx *ctx, struct tpm2_conn *c);
+void	hwk_tpm2_conn_close(struct tpm2_conn *c);
+void	hwk_tpm2_conn_flush(struct tpm2_conn *c, ESYS_TR *trp);
+/* The one connection of a keygen, from probe through check to generate. */
+int	hwk_tpm2_keygen_conn_get(struct hwk_ctx *ctx, struct tpm2_conn **cp);
+void	hwk_tpm2_keygen_conn_close(void);
+/*
+ * A salted HMAC session; with encrypt, one that also encrypts the first
+ * parameter of the command.  *rcp keeps the TPM's answer when it fails.
+ */
+int	hwk_tpm2_session_start(struct hwk_ctx *ctx, struct tpm2_conn *c,
+	    ESYS_TR salt, ESYS_TR bind, int encrypt, ESYS_TR *sessp,
+	    TSS2_RC *rcp);
+
+/* tpm2_rc.c: what the TPM's answers mean. */
+TSS2_RC	hwk_tpm2_rc_base(TSS2_RC rc);
+int	hwk_tpm2_rc_is_lost(TSS2_RC rc);
+int	hwk_tpm2_rc_is_refusal(TSS2_RC rc);
+int	hwk_tpm2_rc_error(struct hwk_ctx *ctx, const struct tpm2_conn *c,
+	    TSS2_RC rc, const char *what);
+int	hwk_tpm2_rc_auth_error(struct hwk_ctx *ctx, struct tpm2_conn *c,
+	    TSS2_RC rc, int empty_auth);
+
+/* tpm2_parent.c: the storage key a key is made and loaded under. */
+int	hwk_tpm2_parent_option(struct hwk_ctx *ctx, uint32_t *handlep);
+int	hwk_tpm2_parent_supported(struct hwk_ctx *ctx, uint32_t handle);
+int	hwk_tpm2_parent_check(struct hwk_ctx *ctx, struct tpm2_conn *c,
+	    uint32_t handle);
+int	hwk_tpm2_parent_open(struct hwk_ctx *ctx, struct tpm2_conn *c,
+	    uint32_t handle, ESYS_TR *trp);
+void	hwk_tpm2_parent_close(struct tpm2_conn *c, uint32_t handle,
+	    ESYS_TR *trp);
+
+/* tpm2_keygen.c: making keys; the ops check, generate and write_stub. */
+TSS2_RC	hwk_tpm2_rsa_bits_test(struct tpm2_conn *c, unsigned bits);
+int	hwk_tpm2_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp);
+int	hwk_tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
+	    struct hwk_key **keyp);
+int	hwk_tpm2_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
+	    const struct hwk_genparams *gp, struct hwk_buf *out);
+
+/* tpm2_load.c: a key from stub to TPM; the ops load, destroy, free_impl. */
+struct tpm2_key *hwk_tpm2_key_new(void);
+int	hwk_tpm2_key_wrap(struct hwk_ctx *ctx, struct tpm2_key *tk,
+	    struct hwk_key **keyp);
+int	hwk_tpm2_key_load(struct hwk_ctx *ctx, struct tpm2_key *tk,
+	    TSS2_RC *rcp);
+void	hwk_tpm2_key_unload(struct tpm2_key *tk);
+int	hwk_tpm2_key_auth(struct hwk_ctx *ctx, struct tpm2_key *tk);
+void	hwk_tpm2_key_auth_forget(struct tpm2_key *tk);
+int	hwk_tpm2_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
+	    struct hwk_key **keyp);
+int	hwk_tpm2_destroy(struct hwk_ctx *ctx, struct hwk_key *key);
+void	hwk_tpm2_free_impl(struct hwk_key *key);
+
+/* tpm2_sign.c: the op sign. */
+int	hwk_tpm2_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+	    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp);
+
+#endif /* HWKEY_TPM2_INT_H */
