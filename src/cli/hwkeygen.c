@@ -1265,8 +1265,6 @@ int
 hwk_cli_main(int argc, char **argv)
 {
 	struct hwk_ctx *ctx = NULL;
-	char dir[PATH_MAX];
-	const char *home;
 	int rc;
 
 	hwk_out_setlocale();
@@ -1285,16 +1283,9 @@ hwk_cli_main(int argc, char **argv)
 			rc = EXIT_OK;
 		goto out;
 	}
-	if (opt.list) {
-		if ((home = hwk_home_dir()) == NULL) {
-			fprintf(stderr, "hwkeygen: cannot tell your home "
-			    "directory\n");
-			rc = EXIT_FAIL;
-			goto out;
-		}
-		snprintf(dir, sizeof(dir), "%s/.ssh", home);
-		rc = hwk_list_keys(ctx, dir, opt.json, stdout);
-	} else if (opt.backends)
+	if (opt.list)
+		rc = hwk_exit_code(hwk_cli_list(ctx, opt.json));
+	else if (opt.backends)
 		rc = do_backends(ctx);
 	else if (opt.print_public)
 		rc = do_print_public(ctx);
