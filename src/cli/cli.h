@@ -1,18 +1,73 @@
-/* Shared by the parts of the hwkeygen command. */
+/* Shared by the parts of the hwkeygen command: its options and its commands. */
 #ifndef HWKEY_CLI_H
 #define HWKEY_CLI_H
 
+#include <limits.h>
 #include <stdio.h>
 
 struct hwk_ctx;
+struct hwk_pubkey;
+struct hwk_ui;
+
+/* The command line, parsed (args.c). */
+struct hwk_cli_opts {
+	const char	*type;
+	unsigned	 bits;
+	const char	*comment;
+	char		 path[PATH_MAX];
+	int		 have_path;	/* -f, or the file name prompt */
+	char		*new_pass;	/* -N; hwk_cli_opts_clear() wipes */
+	unsigned	 rounds;	/* -a */
+	int		 quiet;
+	int		 print_public;	/* -y */
+	int		 fingerprint;	/* -l */
+	int		 verbose;	/* -v */
+	int		 list;
+	int		 backup;
+	int		 json;
+	int		 backends;	/* --backends */
+	int		 require_hw;
+	const char	*backend;
+	int		 done;		/* --help or --version said */
+	FILE		*info;		/* where messages for people go */
+};
+
+/*
+ * Every function below returns an enum hwk_err (0 ok, HWK_ERR_CANCELLED
+ * for a declined prompt, HWK_ERR_USAGE for a bad command line...), and
+ * hwk_cli_main() alone turns it into the exit code.
+ */
 
 /* The whole hwkeygen command; main() calls it, and so do the unit tests. */
 int	hwk_cli_main(int argc, char **argv);
+
+/* Fills o from argv (-P and backend options go to ctx); says why not. */
+int	hwk_cli_parse(struct hwk_cli_opts *o, int argc, char **argv,
+	    struct hwk_ctx *ctx);
+/* Wipes the secrets the parse took. */
+void	hwk_cli_opts_clear(struct hwk_cli_opts *o);
+
+/* The commands: make a key pair, -y, -l, --backends, --list. */
+int	hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
+int	hwk_cli_print_public(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
+int	hwk_cli_fingerprint(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
+int	hwk_cli_backends(struct hwk_ctx *ctx, int json);
+int	hwk_cli_list(struct hwk_ctx *ctx, int json);
+/* The key pairs in dir, one line each or as JSON. */
+int	hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json,
+	    FILE *out);
+
+/* The terminal's side of what a backend asks and tells (ui.c). */
+void	hwk_cli_ui_init(struct hwk_ui *ui, struct hwk_cli_opts *o);
+/* ssh-keygen's file name prompt, into o->path; Enter keeps the default. */
+int	hwk_cli_ask_filename(struct hwk_cli_opts *o, const char *prompt);
+
 /* Prints the context's error (or msg if it has none) and its advice. */
 void	hwk_report(struct hwk_ctx *ctx, int err, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-/* The key pairs in dir, one line each or as JSON (hwkeygen --list). */
-int	hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json,
-	    FILE *out);
+/* "The key fingerprint is:" and the randomart, as ssh-keygen -t prints them. */
+int	hwk_print_fingerprint_art(FILE *f, const struct hwk_pubkey *pub);
+/* ssh-keygen -l's line for pub, and with verbose its randomart. */
+int	hwk_print_fp_line(const struct hwk_pubkey *pub, int verbose);
 
 #endif /* HWKEY_CLI_H */

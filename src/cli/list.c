@@ -133,7 +133,7 @@ print_json(struct row *rows, size_t n, FILE *out)
 	int r;
 
 	if ((o = hwk_out_new(1)) == NULL)
-		return EXIT_FAIL;
+		return HWK_ERR_NOMEM;
 	hwk_out_begin_array(o, NULL);
 	for (i = 0; i < n; i++) {
 		hwk_out_begin_object(o, NULL);
@@ -151,7 +151,7 @@ print_json(struct row *rows, size_t n, FILE *out)
 	hwk_out_end_array(o);
 	r = hwk_out_print(o, out);
 	hwk_out_free(&o);
-	return r == 0 ? EXIT_OK : EXIT_FAIL;
+	return r == 0 ? HWK_OK : HWK_ERR_SYSTEM;
 }
 
 /* The table for people, with the paths and comments from files escaped. */
@@ -160,7 +160,7 @@ print_table(const struct row *rows, size_t n, FILE *out)
 {
 	char **v;	/* path, fingerprint, comment of each row, escaped */
 	size_t i, w[6];
-	int rc = EXIT_FAIL;
+	int r = HWK_ERR_NOMEM;
 
 	if ((v = calloc(n, 3 * sizeof(*v))) == NULL)
 		goto out;
@@ -198,20 +198,20 @@ print_table(const struct row *rows, size_t n, FILE *out)
 		if (rows[i].mismatch)
 			fprintf(out, "warning: %s.pub does not match the "
 			    "public key inside %s\n", v[3 * i], v[3 * i]);
-	rc = EXIT_OK;
+	r = HWK_OK;
  out:
-	if (rc != EXIT_OK)
+	if (r != HWK_OK)
 		fprintf(stderr, "hwkeygen: out of memory\n");
 	for (i = 0; v != NULL && i < 3 * n; i++)
 		free(v[i]);
 	free(v);
-	return rc;
+	return r;
 }
 
 int
 hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
 {
-	int rc;
+	int r;
 	struct row *rows = NULL, *nr;
 	struct dirent *de;
 	size_t n = 0, i;
@@ -227,24 +227,24 @@ hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
 				hwk_out_vis_fputs(dir, out);
 				fputs(" does not exist.\n", out);
 			}
-			return EXIT_OK;
+			return HWK_OK;
 		}
 		fprintf(stderr, "hwkeygen: cannot read %s: %s\n", dir,
 		    strerror(errno));
-		return EXIT_FAIL;
+		return HWK_ERR_SYSTEM;
 	}
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || ends_with(de->d_name, ".pub"))
 			continue;
 		if ((nr = realloc(rows, (n + 1) * sizeof(*rows))) == NULL) {
-			closedir(d);
-			goto fail;
+			fprintf(stderr, "hwkeygen: out of memory\n");
+			r = HWK_ERR_NOMEM;
+			goto out;
 		}
 		rows = nr;
 		if (examine(dir, de->d_name, &rows[n]) == 0)
 			n++;
 	}
-	closedir(d);
 	if (n == 0) {
 		if (json)
 			fputs("[]\n", out);
@@ -253,28 +253,31 @@ hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
 			hwk_out_vis_fputs(dir, out);
 			fputs(".\n", out);
 		}
-		free(rows);
-		return EXIT_OK;
+		r = HWK_OK;
+		goto out;
 	}
 	qsort(rows, n, sizeof(*rows), row_cmp);
-	if (json) {
-		rc = print_json(rows, n, out);
-		goto done;
-	}
-	rc = print_table(rows, n, out);
- done:
+	r = json ? print_json(rows, n, out) : print_table(rows, n, out);
+ out:
+	closedir(d);
 	for (i = 0; i < n; i++) {
 		free(rows[i].path);
 		free(rows[i].comment);
 	}
 	free(rows);
-	return rc;
- fail:
-	for (i = 0; i < n; i++) {
-		free(rows[i].path);
-		free(rows[i].comment);
+	return r;
+}
+
+int
+hwk_cli_list(struct hwk_ctx *ctx, int json)
+{
+	char dir[PATH_MAX];
+	const char *home;
+
+	if ((home = hwk_home_dir()) == NULL) {
+		fprintf(stderr, "hwkeygen: cannot tell your home directory\n");
+		return HWK_ERR_NOT_FOUND;
 	}
-	free(rows);
-	fprintf(stderr, "hwkeygen: out of memory\n");
-	return EXIT_FAIL;
+	snprintf(dir, sizeof(dir), "%s/.ssh", home);
+	return hwk_list_keys(ctx, dir, json, stdout);
 }

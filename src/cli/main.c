@@ -1,4 +1,4 @@
-/* The hwkeygen program: everything it does is in hwkeygen.c. */
+/* The hwkeygen program: hwk_cli_main() in hwkeygen.c does it all. */
 #include "cli.h"
 
 int

@@ -74,6 +74,7 @@ next_char(int fd, char *c, const sigset_t *waitmask)
 	return n < 0 ? -1 : (int)n;
 }
 
+/* Long: what it does to the terminal and the signals it undoes in one frame. */
 int
 hwk_prompt_secret(const char *prompt, char *buf, size_t len)
 {

@@ -1,0 +1,345 @@
+/* hwkeygen's command line: the options, their checks, and --help. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/options.h"
+#include "hwkey/secret.h"
+#include "hwkey/sshkey.h"
+#include "hwkey/version.h"
+#include "cli.h"
+
+enum {
+	OPT_BACKEND = 256, OPT_BACKUP, OPT_LIST, OPT_HELP, OPT_VERSION,
+	OPT_JSON, OPT_BACKENDS, OPT_REQUIRE_HW,
+};
+
+static const struct option fixed_longopts[] = {
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "backup", no_argument, NULL, OPT_BACKUP },
+	{ "list", no_argument, NULL, OPT_LIST },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "backends", no_argument, NULL, OPT_BACKENDS },
+	{ "require-hardware", no_argument, NULL, OPT_REQUIRE_HW },
+};
+
+static int
+usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Says what is wrong with the command line: HWK_ERR_USAGE. */
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hwkeygen: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'hwkeygen --help' for more information.\n", stderr);
+	return HWK_ERR_USAGE;
+}
+
+static void
+usage(FILE *f)
+{
+	const struct hwk_backend *const *b;
+
+	fprintf(f,
+"Usage: hwkeygen [-q] [-t rsa] [-b bits] [-C comment] [-f file] [-N passphrase]\n"
+"                [-a rounds] [--backend NAME] [--backup] [backend options]\n"
+"       hwkeygen -y [-f file] [-P passphrase]\n"
+"       hwkeygen -l [-v] [-f file]\n"
+"       hwkeygen --list [--json]\n"
+"       hwkeygen --backends [--json]\n"
+"\n"
+"Makes an SSH key pair the way ssh-keygen does, with the private key born\n"
+"inside a PKCS#11 token or a TPM when there is one, and in software when not.\n"
+"\n"
+"  -t rsa           key type (RSA is the one type every TPM and token makes)\n"
+"  -b bits          key size: 2048 to 16384; default 3072 in software,\n"
+"                   2048 on a TPM or token\n"
+"  -C comment       comment for the public key (default: user@host)\n"
+"  -f file          private key file (default: ~/.ssh/id_rsa); the public\n"
+"                   key goes to file.pub\n"
+"  -N passphrase    new passphrase ('' for none) instead of the prompt\n"
+"  -P passphrase    passphrase of an existing key, for -y\n"
+"  -a rounds        bcrypt KDF rounds for an encrypted key file (default 24)\n"
+"  -q               quiet\n"
+"  -y               print the public key of a private key file\n"
+"  -l               print the fingerprint of a key file (-v: with randomart)\n"
+"  --backend NAME   where the private key is made: auto (default)");
+	for (b = hwk_backends(); *b != NULL; b++)
+		fprintf(f, ", %s", (*b)->name);
+	fprintf(f, "\n"
+"  --backup         move an existing key pair to key_backup/ instead of\n"
+"                   asking whether to overwrite it\n"
+"  --require-hardware  refuse to fall back to a key in a file\n"
+"  --list           list the key pairs in ~/.ssh\n"
+"  --backends       what each backend finds on this machine\n"
+"  --json           machine-readable output for --list, --backends and\n"
+"                   key generation (no prompts: use -f, -N, --pin-source)\n"
+"  --help           this text\n"
+"  --version        the version\n");
+	hwk_backend_options_usage(f, 17, HWK_OPT_BOTH);
+}
+
+/* Copies a secret given on the command line and blanks it in argv. */
+static char *
+take_secret(char *arg)
+{
+	char *s = strdup(arg);
+
+	explicit_bzero(arg, strlen(arg));
+	return s;
+}
+
+static int
+parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s == '\0' || *s == '-' || *s == '+')
+		return HWK_ERR_INVALID_ARG;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return HWK_ERR_INVALID_ARG;
+	*out = (unsigned)v;
+	return HWK_OK;
+}
+
+static int
+check_type(const char *t)
+{
+	static const char *const others[] = { "ed25519", "ecdsa", "dsa",
+	    "ed25519-sk", "ecdsa-sk", "ssh-ed25519", "ssh-dss", NULL };
+	int i;
+
+	if (strcasecmp(t, "rsa") == 0 || strcmp(t, "ssh-rsa") == 0)
+		return HWK_OK;
+	for (i = 0; others[i] != NULL; i++)
+		if (strcasecmp(t, others[i]) == 0) {
+			fprintf(stderr, "hwkeygen: key type '%s' is not "
+			    "supported: hwkeygen makes RSA keys, the type "
+			    "every TPM and PKCS#11 token can generate\n"
+			    "hwkeygen: Use -t rsa (the default); for a "
+			    "software %s key use ssh-keygen -t %s.\n", t, t, t);
+			return HWK_ERR_USAGE;
+		}
+	return usage_error("unknown key type '%s'; hwkeygen makes RSA keys "
+	    "(-t rsa)", t);
+}
+
+/* -N: the new passphrase, out of argv. */
+static int
+set_new_pass(struct hwk_cli_opts *o, char *arg)
+{
+	free(o->new_pass);
+	if ((o->new_pass = take_secret(arg)) == NULL)
+		return HWK_ERR_NOMEM;
+	if (strlen(o->new_pass) >= HWK_SECRET_MAX)
+		return usage_error("-N: the passphrase is longer than %d "
+		    "characters, the most -P and the prompt take",
+		    HWK_SECRET_MAX - 1);
+	return HWK_OK;
+}
+
+/* -P: the passphrase of an existing key, for the backend that opens it. */
+static int
+set_old_pass(struct hwk_ctx *ctx, char *arg)
+{
+	int r;
+
+	if (strlen(arg) >= HWK_SECRET_MAX) {
+		explicit_bzero(arg, strlen(arg));
+		return usage_error("-P: the passphrase is longer than %d "
+		    "characters, the most -N and the prompt take",
+		    HWK_SECRET_MAX - 1);
+	}
+	r = hwk_ctx_set_opt(ctx, "passphrase", arg);
+	explicit_bzero(arg, strlen(arg));
+	return r;
+}
+
+static int
+set_backend(struct hwk_cli_opts *o, const char *arg)
+{
+	const struct hwk_backend *const *b;
+
+	if (strcmp(arg, "auto") != 0 && hwk_backend_find(arg) == NULL) {
+		fprintf(stderr, "hwkeygen: unknown backend '%s'; choose one "
+		    "of: auto", arg);
+		for (b = hwk_backends(); *b != NULL; b++)
+			fprintf(stderr, ", %s", (*b)->name);
+		fputc('\n', stderr);
+		return HWK_ERR_USAGE;
+	}
+	o->backend = arg;
+	return HWK_OK;
+}
+
+/* One option from getopt_long: a case each, so the switch runs long. */
+static int
+take_option(struct hwk_cli_opts *o, int ch, char *arg, struct hwk_ctx *ctx,
+    const struct hwk_longopts *lo)
+{
+	int r;
+
+	switch (ch) {
+	case 'a':
+		if (parse_uint(arg, 1, INT_MAX, &o->rounds) != 0)
+			return usage_error("-a: '%s' is not a number of KDF "
+			    "rounds (1 or more; default 24)", arg);
+		break;
+	case 'b':
+		if (parse_uint(arg, 1, UINT_MAX, &o->bits) != 0)
+			return usage_error("-b: '%s' is not a number of bits; "
+			    "use a size from %u to %u, such as 3072 or 4096",
+			    arg, HWK_RSA_MIN_BITS, HWK_RSA_MAX_BITS);
+		break;
+	case 'C':
+		if (strpbrk(arg, "\r\n") != NULL)
+			return usage_error("-C: a comment cannot hold a line "
+			    "break (the .pub file is one line)");
+		o->comment = arg;
+		break;
+	case 'E':
+		if (strcasecmp(arg, "sha256") != 0)
+			return usage_error("-E %s: only sha256 fingerprints "
+			    "are supported", arg);
+		break;
+	case 'f':
+		if (strlen(arg) + 5 >= sizeof(o->path))
+			return usage_error("-f: the path is too long");
+		strcpy(o->path, arg);
+		o->have_path = 1;
+		break;
+	case 'l':
+		o->fingerprint = 1;
+		break;
+	case 'N':
+		return set_new_pass(o, arg);
+	case 'P':
+		return set_old_pass(ctx, arg);
+	case 'q':
+		o->quiet = 1;
+		break;
+	case 't':
+		o->type = arg;
+		return check_type(arg);
+	case 'v':
+		o->verbose = 1;
+		break;
+	case 'y':
+		o->print_public = 1;
+		break;
+	case OPT_BACKEND:
+		return set_backend(o, arg);
+	case OPT_BACKUP:
+		o->backup = 1;
+		break;
+	case OPT_LIST:
+		o->list = 1;
+		break;
+	case OPT_JSON:
+		o->json = 1;
+		break;
+	case OPT_BACKENDS:
+		o->backends = 1;
+		break;
+	case OPT_REQUIRE_HW:
+		o->require_hw = 1;
+		break;
+	case OPT_HELP:
+		usage(stdout);
+		o->done = 1;
+		break;
+	case OPT_VERSION:
+		printf("hwkeygen %s\n", HWK_VERSION);
+		o->done = 1;
+		break;
+	default:
+		/* A backend's option, or one getopt has complained of. */
+		if ((r = hwk_longopts_take(lo, ch, arg, ctx)) < 0)
+			return HWK_ERR_INVALID_ARG;	/* not stored */
+		if (r > 0)
+			break;
+		fputs("Try 'hwkeygen --help' for more information.\n", stderr);
+		return HWK_ERR_USAGE;
+	}
+	return HWK_OK;
+}
+
+/* What no single option can tell: arguments left over, and combinations. */
+static int
+check_args(const struct hwk_cli_opts *o, int argc, char **argv)
+{
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (o->print_public + o->fingerprint + o->list + o->backends > 1)
+		return usage_error("-y, -l, --list and --backends cannot be "
+		    "combined");
+	if (o->require_hw && strcmp(o->backend, "auto") != 0 &&
+	    (hwk_backend_find(o->backend)->flags & HWK_BF_DEVICE) == 0)
+		return usage_error("--require-hardware and --backend %s "
+		    "contradict each other: the %s backend keeps the key in a "
+		    "file", o->backend, o->backend);
+	if (o->json && (o->print_public || o->fingerprint))
+		return usage_error("--json goes with --list, --backends and "
+		    "key generation");
+	if (o->json && !o->list && !o->backends) {
+		/* Scripts get no prompts: everything must be on the line. */
+		if (!o->have_path)
+			return usage_error("--json does not prompt: give the "
+			    "key file with -f");
+	}
+	return HWK_OK;
+}
+
+int
+hwk_cli_parse(struct hwk_cli_opts *o, int argc, char **argv,
+    struct hwk_ctx *ctx)
+{
+	struct hwk_longopts lo;
+	int ch, r;
+
+	memset(o, 0, sizeof(*o));
+	o->backend = "auto";
+	o->info = stdout;
+	optind = 0;		/* a full rescan: tests call this repeatedly */
+	if (hwk_longopts_build(&lo, fixed_longopts,
+	    sizeof(fixed_longopts) / sizeof(fixed_longopts[0]),
+	    HWK_OPT_BOTH) != 0)
+		return usage_error("too many options");
+	while ((ch = getopt_long(argc, argv, "a:b:C:E:f:lN:P:qt:vy", lo.opts,
+	    NULL)) != -1) {
+		if ((r = take_option(o, ch, optarg, ctx, &lo)) != 0 || o->done)
+			return r;
+	}
+	if ((r = check_args(o, argc, argv)) != 0)
+		return r;
+	o->info = o->json ? stderr : stdout;
+	return HWK_OK;
+}
+
+void
+hwk_cli_opts_clear(struct hwk_cli_opts *o)
+{
+	if (o->new_pass != NULL)
+		hwk_freezero(o->new_pass, strlen(o->new_pass));
+	o->new_pass = NULL;
+}

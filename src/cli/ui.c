@@ -1,0 +1,103 @@
+/*
+ * The terminal's side of the conversation: what a backend asks (a PIN) and
+ * tells while it works, and the file name question -y, -l and keygen share.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/keyfile.h"
+#include "hwkey/out.h"
+#include "cli.h"
+#include "progress.h"
+#include "prompt.h"
+
+static int
+ui_read_secret(void *arg, const char *prompt, char *buf, size_t len)
+{
+	const struct hwk_cli_opts *o = arg;
+	char *safe;
+	int r;
+
+	/* A prompt may quote a token's label: escaped like all foreign text. */
+	if ((safe = hwk_out_vis(prompt)) == NULL)
+		return HWK_ERR_NOMEM;
+	if (o->json) {
+		fprintf(stderr, "hwkeygen: %s\nhwkeygen: --json does not prompt: "
+		    "give the secret with -N, -P or --pin-source\n", safe);
+		free(safe);
+		return HWK_ERR_CANCELLED;
+	}
+	hwk_progress_pause(1);
+	r = hwk_prompt_secret(safe, buf, len);
+	hwk_progress_pause(0);
+	free(safe);
+	return r;
+}
+
+static void
+ui_notice(void *arg, const char *msg)
+{
+	const struct hwk_cli_opts *o = arg;
+
+	if (!o->quiet) {
+		/* The message may quote a token label. */
+		hwk_out_vis_fputs(msg, o->info);
+		fputc('\n', o->info);
+	}
+}
+
+void
+hwk_cli_ui_init(struct hwk_ui *ui, struct hwk_cli_opts *o)
+{
+	memset(ui, 0, sizeof(*ui));
+	ui->read_secret = ui_read_secret;
+	ui->notice = ui_notice;
+	ui->arg = o;
+}
+
+static int
+default_path(char *buf, size_t len)
+{
+	const char *home = hwk_home_dir();
+
+	if (home == NULL || snprintf(buf, len, "%s/.ssh/id_rsa", home) >=
+	    (int)len) {
+		fprintf(stderr, "hwkeygen: cannot tell your home directory; "
+		    "give the key file with -f\n");
+		return HWK_ERR_NOT_FOUND;
+	}
+	return HWK_OK;
+}
+
+/* ssh-keygen's "Enter file in which ... (%s): ". */
+int
+hwk_cli_ask_filename(struct hwk_cli_opts *o, const char *prompt)
+{
+	char line[PATH_MAX], q[PATH_MAX + 128];
+	int r;
+
+	if ((r = default_path(o->path, sizeof(o->path))) != 0)
+		return r;
+	snprintf(q, sizeof(q), "%s (%s): ", prompt, o->path);
+	if ((r = hwk_prompt_line(q, line, sizeof(line))) != 0) {
+		fputc('\n', stdout);
+		fprintf(stderr, "hwkeygen: %s; nothing was done\n",
+		    r == HWK_ERR_CANCELLED ? "no file name given (input ended)" :
+		    "the file name is too long");
+		/* A name too long for a path is a bad answer, as a bad -f. */
+		return r == HWK_ERR_CANCELLED ? HWK_ERR_CANCELLED :
+		    HWK_ERR_USAGE;
+	}
+	if (line[0] != '\0') {
+		if (strlen(line) + 5 >= sizeof(o->path)) {
+			fprintf(stderr, "hwkeygen: the file name is too long\n");
+			return HWK_ERR_USAGE;
+		}
+		strcpy(o->path, line);
+	}
+	o->have_path = 1;
+	return HWK_OK;
+}
