@@ -74,68 +74,109 @@ next_char(int fd, char *c, const sigset_t *waitmask)
 	return n < 0 ? -1 : (int)n;
 }
 
-/* Long: what it does to the terminal and the signals it undoes in one frame. */
-int
-hwk_prompt_secret(const char *prompt, char *buf, size_t len)
-{
-	struct sigaction sa, saved[NWATCHED];
-	sigset_t block, oldmask, waitmask;
-	struct termios term, oterm;
-	int ttyfd, outfd, echo_off = 0, got_sig = 0, eof = 0, toolong = 0;
-	size_t i, pos;
-	int n, r;
-	char c;
+/* The terminal and the signals as a prompt set them, to be put back. */
+struct prompt_state {
+	int		 ttyfd;		/* /dev/tty, or -1: stdin */
+	int		 outfd;		/* where the prompt goes */
+	int		 echo_off;	/* oterm is to be restored */
+	struct termios	 oterm;
+	struct sigaction saved[NWATCHED];
+	sigset_t	 oldmask;
+	sigset_t	 waitmask;	/* while waiting for a key */
+};
 
-	if (len == 0)
-		return HWK_ERR_INVALID_ARG;
- restart:
-	buf[0] = '\0';
-	pos = 0;
-	eof = toolong = 0;
+/* Opens the terminal, turns echo off and catches the watched signals. */
+static void
+prompt_begin(struct prompt_state *st)
+{
+	struct sigaction sa;
+	struct termios term;
+	sigset_t block;
+	size_t i;
+
 	memset((void *)caught, 0, sizeof(caught));
+	st->echo_off = 0;
 	/* The terminal if there is one, else stdin with the prompt on stderr. */
-	ttyfd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	outfd = ttyfd >= 0 ? ttyfd : STDERR_FILENO;
+	st->ttyfd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	st->outfd = st->ttyfd >= 0 ? st->ttyfd : STDERR_FILENO;
 
 	/* Blocked but while waiting for a key: see next_char. */
 	sigemptyset(&block);
 	for (i = 0; i < NWATCHED; i++)
 		sigaddset(&block, watched[i]);
-	sigprocmask(SIG_BLOCK, &block, &oldmask);
-	waitmask = oldmask;
+	sigprocmask(SIG_BLOCK, &block, &st->oldmask);
+	st->waitmask = st->oldmask;
 	for (i = 0; i < NWATCHED; i++)
-		sigdelset(&waitmask, watched[i]);
+		sigdelset(&st->waitmask, watched[i]);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_signal;	/* no SA_RESTART: read must return */
 	for (i = 0; i < NWATCHED; i++)
-		sigaction(watched[i], &sa, &saved[i]);
+		sigaction(watched[i], &sa, &st->saved[i]);
 
-	if (ttyfd >= 0 && tcgetattr(ttyfd, &oterm) == 0) {
-		term = oterm;
+	if (st->ttyfd >= 0 && tcgetattr(st->ttyfd, &st->oterm) == 0) {
+		term = st->oterm;
 		term.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-		echo_off = tcsetattr(ttyfd, TCSAFLUSH, &term) == 0;
+		st->echo_off = tcsetattr(st->ttyfd, TCSAFLUSH, &term) == 0;
 	}
-	/* Nowhere to report a failed write to; the read still decides. */
-	(void)!write(outfd, prompt, strlen(prompt));
+}
+
+/* Puts the terminal and the signals back as they were. */
+static void
+prompt_end(struct prompt_state *st)
+{
+	size_t i;
+
+	/* The Enter the terminal did not echo. */
+	if (st->echo_off)
+		(void)!write(st->outfd, "\n", 1);
+	if (st->ttyfd >= 0) {
+		if (st->echo_off)
+			tcsetattr(st->ttyfd, TCSAFLUSH, &st->oterm);
+		close(st->ttyfd);
+	}
+	for (i = 0; i < NWATCHED; i++)
+		sigaction(watched[i], &st->saved[i], NULL);
+	/* One that came after the read now meets its usual handling. */
+	sigprocmask(SIG_SETMASK, &st->oldmask, NULL);
+}
+
+/*
+ * Reads the line into buf: HWK_OK, HWK_ERR_CANCELLED at end of input,
+ * HWK_ERR_TOO_LARGE, HWK_ERR_SIGNAL with *sigp, or HWK_ERR_SYSTEM.
+ */
+static int
+read_secret_line(const struct prompt_state *st, char *buf, size_t len,
+    int *sigp)
+{
+	size_t i, pos = 0;
+	int n, toolong = 0, r;
+	char c;
+
+	*sigp = 0;
 	for (;;) {
-		n = next_char(ttyfd, &c, &waitmask);
+		n = next_char(st->ttyfd, &c, &st->waitmask);
 		if (n < 0) {
-			if (errno != EINTR)
+			if (errno != EINTR) {
+				r = HWK_ERR_SYSTEM;
 				break;
+			}
 			for (i = 0; i < NWATCHED; i++)
 				if (caught[watched[i]])
-					got_sig = watched[i];
-			if (got_sig != 0)
-				break;
-			continue;
+					*sigp = watched[i];
+			if (*sigp == 0)
+				continue;
+			r = HWK_ERR_SIGNAL;
+			break;
 		}
 		if (n == 0) {
-			eof = pos == 0;
+			r = pos == 0 ? HWK_ERR_CANCELLED : HWK_OK;
 			break;
 		}
-		if (c == '\n' || c == '\r')
+		if (c == '\n' || c == '\r') {
+			r = HWK_OK;
 			break;
+		}
 		if (pos < len - 1)
 			buf[pos++] = c;
 		else
@@ -143,38 +184,36 @@ hwk_prompt_secret(const char *prompt, char *buf, size_t len)
 	}
 	buf[pos] = '\0';
 	c = 0;
-	/* The Enter the terminal did not echo. */
-	if (echo_off)
-		(void)!write(outfd, "\n", 1);
-	if (ttyfd >= 0) {
-		if (echo_off)
-			tcsetattr(ttyfd, TCSAFLUSH, &oterm);
-		close(ttyfd);
-	}
-	for (i = 0; i < NWATCHED; i++)
-		sigaction(watched[i], &saved[i], NULL);
-	/* One that came after the loop now meets its usual handling. */
-	sigprocmask(SIG_SETMASK, &oldmask, NULL);
-
-	if (got_sig != 0) {
-		explicit_bzero(buf, len);
-		/* Act on the signal now the terminal is restored. */
-		kill(getpid(), got_sig);
-		if (got_sig == SIGTSTP || got_sig == SIGTTIN ||
-		    got_sig == SIGTTOU) {
-			got_sig = 0;
-			goto restart;
-		}
-		return HWK_ERR_SIGNAL;
-	}
-	if (eof)
-		r = HWK_ERR_CANCELLED;
-	else if (toolong)
+	if (r == HWK_OK && toolong)
 		r = HWK_ERR_TOO_LARGE;
-	else
-		r = HWK_OK;
-	if (r != HWK_OK)
-		explicit_bzero(buf, len);
+	return r;
+}
+
+int
+hwk_prompt_secret(const char *prompt, char *buf, size_t len)
+{
+	struct prompt_state st;
+	int sig, r;
+
+	if (len == 0)
+		return HWK_ERR_INVALID_ARG;
+	for (;;) {
+		buf[0] = '\0';
+		prompt_begin(&st);
+		/* Nowhere to report a failed write to; the read still decides. */
+		(void)!write(st.outfd, prompt, strlen(prompt));
+		r = read_secret_line(&st, buf, len, &sig);
+		prompt_end(&st);
+		if (r != HWK_OK)
+			explicit_bzero(buf, len);
+		if (sig == 0)
+			break;
+		/* Act on the signal now the terminal is restored. */
+		kill(getpid(), sig);
+		if (sig != SIGTSTP && sig != SIGTTIN && sig != SIGTTOU)
+			break;
+		/* Back from a stop: ask again. */
+	}
 	return r;
 }
 
