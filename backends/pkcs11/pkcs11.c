@@ -129,25 +129,6 @@ static int registered_tried;
 static char *registered_note;	/* why registered modules are missing */
 static int atexit_done;
 
-/* Formats a CKR_ failure of call into ctx and returns its hwk_err. */
-static int
-rv_error(struct hwk_ctx *ctx, CK_RV rv, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-rv_error(struct hwk_ctx *ctx, CK_RV rv, const char *fmt, ...)
-{
-	char what[512], nb[48];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return hwk_ctx_error(ctx, hwk_p11_rv_err(rv), "%s: %s%s", what,
-	    hwk_p11_rv_name(rv, nb, sizeof(nb)), rv == CKR_PIN_EXPIRED ?
-	    " (the PIN has expired and must be changed)" : "");
-}
-
 /* Appends "; text" (or text) to a note list. */
 static void
 note_add(struct hwk_buf *notes, const char *fmt, ...)
@@ -219,7 +200,7 @@ mod_add(struct hwk_ctx *ctx, CK_FUNCTION_LIST *fn, const char *given,
 		p11_kit_module_release(fn);
 		free(m->path);
 		free(m);
-		return rv_error(ctx, rv, "module %s: C_GetInfo", given);
+		return hwk_p11_rv_error(ctx, rv, "module %s: C_GetInfo", given);
 	}
 	if (!atexit_done && atexit(mods_finalize) == 0)
 		atexit_done = 1;
@@ -389,7 +370,7 @@ mod_load(struct hwk_ctx *ctx, const struct p11_opts *o, const char *path,
 	tss_log_quiet();
 	if ((rv = p11_kit_module_initialize(fn)) != CKR_OK) {
 		p11_kit_module_release(fn);
-		rv_error(ctx, rv, "PKCS#11 module %s failed to start "
+		hwk_p11_rv_error(ctx, rv, "PKCS#11 module %s failed to start "
 		    "(C_Initialize)", path);
 		return HWK_ERR_NO_DEVICE;
 	}
@@ -856,8 +837,8 @@ conn_open(struct hwk_ctx *ctx, const struct p11_tok *t, int rw,
 	if ((rv = c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION |
 	    (rw ? CKF_RW_SESSION : 0), NULL, NULL, &c->sess)) != CKR_OK) {
 		free(c);
-		return rv_error(ctx, rv, "cannot open a session on token %s",
-		    t->name);
+		return hwk_p11_rv_error(ctx, rv, "cannot open a session on "
+		    "token %s", t->name);
 	}
 	c->refs = 1;
 	c->next = conns;
@@ -913,7 +894,7 @@ conn_reopen(struct hwk_ctx *ctx, struct p11_conn *c)
 	CK_RV rv;
 
 	if ((rv = c->mod->fn->C_GetTokenInfo(c->slot, &ti)) != CKR_OK)
-		return rv_error(ctx, rv, "cannot read token %s again",
+		return hwk_p11_rv_error(ctx, rv, "cannot read token %s again",
 		    c->name);
 	if (memcmp(ti.label, c->ti.label, sizeof(ti.label)) != 0 ||
 	    memcmp(ti.serialNumber, c->ti.serialNumber,
@@ -926,8 +907,8 @@ conn_reopen(struct hwk_ctx *ctx, struct p11_conn *c)
 		return HWK_ERR_NO_DEVICE;
 	}
 	if ((rv = sess_restart(c)) != CKR_OK)
-		return rv_error(ctx, rv, "cannot open a session on token %s",
-		    c->name);
+		return hwk_p11_rv_error(ctx, rv, "cannot open a session on "
+		    "token %s", c->name);
 	return HWK_OK;
 }
 
@@ -1046,8 +1027,8 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		if (rv == CKR_SESSION_HANDLE_INVALID ||
 		    rv == CKR_SESSION_CLOSED) {
 			c->gone = 1;
-			return rv_error(ctx, rv, "token %s dropped the session",
-			    c->name);
+			return hwk_p11_rv_error(ctx, rv, "token %s dropped the "
+			    "session", c->name);
 		}
 		/* Logged in by another session of ours: no PIN to ask for. */
 		if (rv == CKR_OK && (who == CKU_SO ?
@@ -1175,7 +1156,7 @@ conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		    whose, c->name, (unsigned long)ti.ulMinPinLen,
 		    (unsigned long)ti.ulMaxPinLen);
 	} else {
-		r = rv_error(ctx, rv, "cannot log in to token %s as %s",
+		r = hwk_p11_rv_error(ctx, rv, "cannot log in to token %s as %s",
 		    c->name, who == CKU_SO ? "security officer" : "user");
 		if (rv == CKR_USER_PIN_NOT_INITIALIZED)
 			hwk_ctx_hint(ctx, "Set a user PIN first (pkcs11-tool "
@@ -1289,8 +1270,8 @@ fresh_id(struct hwk_ctx *ctx, struct p11_conn *c, uint8_t *id, size_t *len)
 	for (v = 1; v <= 255; v++) {
 		id[0] = (uint8_t)v;
 		if ((rv = id_taken(c, id, 1, &taken)) != CKR_OK)
-			return rv_error(ctx, rv, "cannot search token %s",
-			    c->name);
+			return hwk_p11_rv_error(ctx, rv, "cannot search "
+			    "token %s", c->name);
 		if (!taken) {
 			*len = 1;
 			return HWK_OK;
@@ -1328,8 +1309,8 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	*pkeyp = NULL;
 	if ((rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, a, 2)) !=
 	    CKR_OK) {
-		r = rv_error(ctx, rv, "cannot read the public key from token "
-		    "%s", c->name);
+		r = hwk_p11_rv_error(ctx, rv, "cannot read the public key from "
+		    "token %s", c->name);
 		goto out;
 	}
 	if (a[0].ulValueLen == 0 || a[0].ulValueLen > RSA_MAX_BYTES + 1 ||
@@ -1348,8 +1329,8 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	a[1].pValue = e;
 	if ((rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, a, 2)) !=
 	    CKR_OK) {
-		r = rv_error(ctx, rv, "cannot read the public key from token "
-		    "%s", c->name);
+		r = hwk_p11_rv_error(ctx, rv, "cannot read the public key from "
+		    "token %s", c->name);
 		goto out;
 	}
 	/* What the module says it wrote must fit where it wrote it. */
@@ -1385,9 +1366,9 @@ check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
 	/* A module that does not keep an attribute says so per attribute. */
 	if (rv != CKR_OK && rv != CKR_ATTRIBUTE_TYPE_INVALID &&
 	    rv != CKR_ATTRIBUTE_SENSITIVE)
-		return rv_error(ctx, rv, "cannot read CKA_SENSITIVE and "
-		    "CKA_EXTRACTABLE of the new private key on token %s, to "
-		    "check that it cannot be read out", c->name);
+		return hwk_p11_rv_error(ctx, rv, "cannot read CKA_SENSITIVE "
+		    "and CKA_EXTRACTABLE of the new private key on token %s, "
+		    "to check that it cannot be read out", c->name);
 	readable = a[0].ulValueLen == sizeof(sens) && sens != CK_TRUE;
 	extractable = a[1].ulValueLen == sizeof(extr) && extr != CK_FALSE;
 	if (readable || extractable)
@@ -1422,8 +1403,8 @@ attr_read(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	    (a.ulValueLen == 0 || a.ulValueLen == CK_UNAVAILABLE_INFORMATION))))
 		return HWK_OK;
 	if (rv != CKR_OK)
-		return rv_error(ctx, rv, "cannot read %s on token %s", what,
-		    c->name);
+		return hwk_p11_rv_error(ctx, rv, "cannot read %s on token %s",
+		    what, c->name);
 	if (a.ulValueLen > max)
 		return hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave %s "
 		    "of impossible size (%lu bytes)", c->name, what,
@@ -1435,8 +1416,8 @@ attr_read(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	if ((rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1)) !=
 	    CKR_OK) {
 		free(v);
-		return rv_error(ctx, rv, "cannot read %s on token %s", what,
-		    c->name);
+		return hwk_p11_rv_error(ctx, rv, "cannot read %s on token %s",
+		    what, c->name);
 	}
 	/* What the module says it wrote must fit where it wrote it. */
 	if (a.ulValueLen > room) {
@@ -1578,8 +1559,9 @@ destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 	    (rv2 = fn->C_DestroyObject(pk->conn->sess, pk->pub)) == CKR_OK)
 		pk->pub = CK_INVALID_HANDLE;
 	if (rv1 != CKR_OK || rv2 != CKR_OK) {
-		rv_error(ctx, rv1 != CKR_OK ? rv1 : rv2, "cannot remove the "
-		    "new key (id %s) from token %s", idhex, pk->conn->name);
+		hwk_p11_rv_error(ctx, rv1 != CKR_OK ? rv1 : rv2,
+		    "cannot remove the new key (id %s) from token %s", idhex,
+		    pk->conn->name);
 		hwk_ctx_hint(ctx, "Remove it by hand: pkcs11-tool --module %s "
 		    "--login --delete-object --type privkey --id %s (and "
 		    "--type pubkey).", pk->conn->mod->path, idhex);
@@ -1587,8 +1569,8 @@ destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
 	}
 	pk->lingers = 1;
 	if ((rv = left_behind(pk, &left)) != CKR_OK) {
-		rv_error(ctx, rv, "token %s said it removed the new key (id "
-		    "%s), but a session to check it could not be had",
+		hwk_p11_rv_error(ctx, rv, "token %s said it removed the new "
+		    "key (id %s), but a session to check it could not be had",
 		    pk->conn->name, idhex);
 		hwk_ctx_hint(ctx, "See for yourself: pkcs11-tool --module %s "
 		    "--login --list-objects --id %s.", pk->conn->mod->path,
@@ -1643,8 +1625,8 @@ static int
 keygen_error(struct hwk_ctx *ctx, CK_RV rv, const struct p11_conn *c,
     const struct p11_opts *o, unsigned bits)
 {
-	int r = rv_error(ctx, rv, "token %s could not generate an RSA-%u key",
-	    c->name, bits);
+	int r = hwk_p11_rv_error(ctx, rv, "token %s could not generate an "
+	    "RSA-%u key", c->name, bits);
 
 	switch (rv) {
 	case CKR_DEVICE_MEMORY:
@@ -1993,7 +1975,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		pk->idlen = o.idlen;
 		if ((rv = id_taken(pk->conn, pk->id, pk->idlen, &taken)) !=
 		    CKR_OK) {
-			r = rv_error(ctx, rv, "cannot search token %s",
+			r = hwk_p11_rv_error(ctx, rv, "cannot search token %s",
 			    tok.name);
 			goto out;
 		}
@@ -2164,7 +2146,8 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
 	*pkeyp = NULL;
 	if ((rv = find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
 	    &pk->pub)) != CKR_OK)
-		return rv_error(ctx, rv, "cannot search token %s", c->name);
+		return hwk_p11_rv_error(ctx, rv, "cannot search token %s",
+		    c->name);
 	if (pk->pub != CK_INVALID_HANDLE)
 		return read_rsa(ctx, c, pk->pub, pkeyp);
 	/* Some tokens keep no public object: the private one has n and e. */
@@ -2172,7 +2155,8 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
 		return r;
 	if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen, &h)) !=
 	    CKR_OK)
-		return rv_error(ctx, rv, "cannot search token %s", c->name);
+		return hwk_p11_rv_error(ctx, rv, "cannot search token %s",
+		    c->name);
 	if (h != CK_INVALID_HANDLE) {
 		priv_set(pk, h);
 		return read_rsa(ctx, c, pk->priv, pkeyp);
@@ -2273,8 +2257,8 @@ key_matches(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey)
 	if (n == NULL) {
 		if ((rv = find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
 		    &pub)) != CKR_OK)
-			return rv_error(ctx, rv, "cannot search token %s",
-			    c->name);
+			return hwk_p11_rv_error(ctx, rv, "cannot search "
+			    "token %s", c->name);
 		if (pub != CK_INVALID_HANDLE && (r = attr_read(ctx, c, pub,
 		    CKA_MODULUS, "the key's modulus", RSA_MAX_BYTES + 1, 1, &n,
 		    &nlen)) != 0)
@@ -2419,7 +2403,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 		if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
 		    &h)) != CKR_OK) {
 			*retry = sign_retry_for(rv);
-			r = rv_error(ctx, rv, "cannot search token %s",
+			r = hwk_p11_rv_error(ctx, rv, "cannot search token %s",
 			    c->name);
 			goto out;
 		}
@@ -2470,7 +2454,8 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 	}
 	if ((rv = fn->C_SignInit(c->sess, &mech, pk->priv)) != CKR_OK) {
 		*retry = sign_retry_for(rv);
-		r = rv_error(ctx, rv, "token %s cannot start signing", c->name);
+		r = hwk_p11_rv_error(ctx, rv, "token %s cannot start signing",
+		    c->name);
 		goto out;
 	}
 	/* A key that asks every time (YubiKey slot 9c) wants the PIN now. */
@@ -2485,7 +2470,8 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 		/* The login may be gone with it: ask the token next time. */
 		c->user = NO_USER;
 		*retry = sign_retry_for(rv);
-		r = rv_error(ctx, rv, "token %s could not sign", c->name);
+		r = hwk_p11_rv_error(ctx, rv, "token %s could not sign",
+		    c->name);
 		goto out;
 	}
 	r = HWK_OK;
