@@ -33,81 +33,9 @@
 #include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
 #include "backends.h"
-#include "pkcs11_int.h"
+#include "pkcs11_impl.h"
 
 #define SLOTS_LIMIT	65536	/* a module listing more is broken */
-#define RSA_MAX_BYTES	(HWK_RSA_MAX_BITS / 8)
-#define NO_USER		((CK_USER_TYPE)-1)	/* nobody logged in */
-
-/*
- * A module, loaded and initialised.  C_Initialize is once per process, so
- * a module stays loaded until exit and is shared by every key on it.
- */
-struct p11_mod {
-	CK_FUNCTION_LIST *fn;
-	char		*path;		/* its file, as a stub names it */
-	CK_INFO		 info;
-	int		 registered;	/* one of p11-kit's registered modules */
-	struct p11_mod	*next;
-};
-
-/*
- * A session on one token, shared by the keys on it (the login state of a
- * token is shared by an application's sessions anyway): an agent holding
- * several keys of one token logs in once and signs many times.
- */
-struct p11_conn {
-	struct p11_mod	*mod;
-	CK_SLOT_ID	 slot;
-	CK_TOKEN_INFO	 ti;
-	char		 name[HWK_P11_NAME_MAX];	/* for messages */
-	CK_SESSION_HANDLE sess;
-	int		 rw;
-	CK_USER_TYPE	 user;		/* who is logged in, or NO_USER */
-	int		 gone;		/* the token dropped sess */
-	unsigned	 epoch;		/* new session: old handles may be stale */
-	unsigned	 refs;
-	struct p11_conn	*next;
-};
-
-/*
- * key->impl: a key on a token, found by its CKA_ID.  Keys of one token
- * share a p11_conn; none of this is locked, so one thread at a time.
- */
-struct p11_key {
-	struct p11_conn	*conn;
-	CK_OBJECT_HANDLE pub, priv;	/* CK_INVALID_HANDLE until found */
-	unsigned	 epoch;		/* conn->epoch they were found in */
-	uint8_t		 id[HWK_P11_ID_MAX];
-	size_t		 idlen;
-	char		*label;		/* CKA_LABEL, may be NULL */
-	int		 mechs_known;	/* sign mechanisms asked for */
-	int		 has_sha256, has_sha512, has_sha1;
-	int		 always_auth;	/* CKA_ALWAYS_AUTHENTICATE */
-	int		 lingers;	/* destroyed, yet still found */
-};
-
-/* A token in a slot, as a scan finds it. */
-struct p11_tok {
-	struct p11_mod	*mod;
-	CK_SLOT_ID	 slot;
-	CK_TOKEN_INFO	 ti;
-	CK_ULONG	 min_bits, max_bits;	/* of RSA keygen; 0: unknown */
-	char		 name[HWK_P11_NAME_MAX];
-};
-
-/* The backend's options, checked. */
-struct p11_opts {
-	P11KitUri	*uri;		/* --token, or NULL */
-	const char	*token;		/* its text */
-	const char	*module;	/* --module, or NULL */
-	const char	*allow;		/* --module-allow, or NULL */
-	char		*pin_source;	/* pin_source_get()'s, or NULL */
-	CK_USER_TYPE	 login;		/* CKU_USER or CKU_SO */
-	uint8_t		 id[HWK_P11_ID_MAX];
-	size_t		 idlen;		/* 0: choose a fresh one */
-	const char	*label;		/* --label, or NULL */
-};
 
 /*
  * A PIN from a pin-source that a token refused.  The source still holds
@@ -123,7 +51,6 @@ struct p11_refusal {
 };
 
 static struct p11_mod *mods;
-static struct p11_conn *conns;
 static struct p11_refusal *refusals;
 static int registered_tried;
 static char *registered_note;	/* why registered modules are missing */
@@ -150,13 +77,9 @@ static void
 mods_finalize(void)
 {
 	struct p11_mod *m;
-	struct p11_conn *c;
 	struct p11_refusal *f;
 
-	while ((c = conns) != NULL) {
-		conns = c->next;
-		free(c);
-	}
+	hwk_p11_conns_free();
 	while ((f = refusals) != NULL) {
 		refusals = f->next;
 		free(f->source);
@@ -810,108 +733,6 @@ select_token(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 	return r;
 }
 
-/* A session on the token, shared with other keys on it. */
-static int
-conn_open(struct hwk_ctx *ctx, const struct p11_tok *t, int rw,
-    struct p11_conn **cp)
-{
-	struct p11_conn *c;
-	CK_RV rv;
-
-	*cp = NULL;
-	for (c = conns; c != NULL; c = c->next)
-		if (c->mod == t->mod && c->slot == t->slot &&
-		    (c->rw || !rw)) {
-			c->refs++;
-			*cp = c;
-			return HWK_OK;
-		}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return HWK_ERR_NOMEM;
-	c->mod = t->mod;
-	c->slot = t->slot;
-	c->ti = t->ti;
-	memcpy(c->name, t->name, sizeof(c->name));
-	c->rw = rw;
-	c->user = NO_USER;
-	if ((rv = c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION |
-	    (rw ? CKF_RW_SESSION : 0), NULL, NULL, &c->sess)) != CKR_OK) {
-		free(c);
-		return hwk_p11_rv_error(ctx, rv, "cannot open a session on "
-		    "token %s", t->name);
-	}
-	c->refs = 1;
-	c->next = conns;
-	conns = c;
-	*cp = c;
-	return HWK_OK;
-}
-
-static void
-conn_put(struct p11_conn **cp)
-{
-	struct p11_conn *c = *cp, **pp;
-
-	*cp = NULL;
-	if (c == NULL || --c->refs > 0)
-		return;
-	for (pp = &conns; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	/* Closing the last session of a token also logs it out. */
-	c->mod->fn->C_CloseSession(c->sess);
-	free(c);
-}
-
-/* Closes the session and opens a new one; the login is gone then. */
-static CK_RV
-sess_restart(struct p11_conn *c)
-{
-	CK_RV rv;
-
-	c->mod->fn->C_CloseSession(c->sess);
-	c->user = NO_USER;
-	c->epoch++;	/* a token may drop handles with its last session */
-	rv = c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION |
-	    (c->rw ? CKF_RW_SESSION : 0), NULL, NULL, &c->sess);
-	if (rv == CKR_OK)
-		c->gone = 0;
-	return rv;
-}
-
-/*
- * Opens the session anew after the token dropped it (removed, reset), if
- * the token in the slot is still the one it was: readers keep their slot
- * ids when a YubiKey is swapped for its backup.
- */
-static int
-conn_reopen(struct hwk_ctx *ctx, struct p11_conn *c)
-{
-	CK_TOKEN_INFO ti;
-	char now[HWK_P11_NAME_MAX];
-	CK_RV rv;
-
-	if ((rv = c->mod->fn->C_GetTokenInfo(c->slot, &ti)) != CKR_OK)
-		return hwk_p11_rv_error(ctx, rv, "cannot read token %s again",
-		    c->name);
-	if (memcmp(ti.label, c->ti.label, sizeof(ti.label)) != 0 ||
-	    memcmp(ti.serialNumber, c->ti.serialNumber,
-	    sizeof(ti.serialNumber)) != 0) {
-		hwk_p11_token_name(&ti, now, sizeof(now));
-		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "slot %lu of %s now "
-		    "holds token %s, not token %s that holds the key",
-		    (unsigned long)c->slot, c->mod->path, now, c->name);
-		hwk_ctx_hint(ctx, "Put token %s back.", c->name);
-		return HWK_ERR_NO_DEVICE;
-	}
-	if ((rv = sess_restart(c)) != CKR_OK)
-		return hwk_p11_rv_error(ctx, rv, "cannot open a session on "
-		    "token %s", c->name);
-	return HWK_OK;
-}
-
 /* Nonzero if one of the signals that end us is waiting. */
 static int
 signal_waiting(void)
@@ -1313,7 +1134,7 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 		    "token %s", c->name);
 		goto out;
 	}
-	if (a[0].ulValueLen == 0 || a[0].ulValueLen > RSA_MAX_BYTES + 1 ||
+	if (a[0].ulValueLen == 0 || a[0].ulValueLen > HWK_P11_RSA_MAX_BYTES + 1 ||
 	    a[1].ulValueLen == 0 || a[1].ulValueLen > 8) {
 		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave an RSA "
 		    "public key of impossible size", c->name);
@@ -1615,7 +1436,7 @@ p11_key_free(struct p11_key *pk)
 {
 	if (pk == NULL)
 		return;
-	conn_put(&pk->conn);
+	hwk_p11_conn_put(&pk->conn);
 	free(pk->label);
 	free(pk);
 }
@@ -1966,7 +1787,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		r = HWK_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = conn_open(ctx, &tok, 1, &pk->conn)) != 0 ||
+	if ((r = hwk_p11_conn_open(ctx, &tok, 1, &pk->conn)) != 0 ||
 	    (r = conn_login(ctx, pk->conn, o.login, o.pin_source)) != 0)
 		goto out;
 	pk->epoch = pk->conn->epoch;
@@ -2214,7 +2035,7 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	pk->idlen = st.idlen;
 	pk->label = st.label;
 	st.label = NULL;
-	if ((r = conn_open(ctx, &tok, 0, &pk->conn)) != 0)
+	if ((r = hwk_p11_conn_open(ctx, &tok, 0, &pk->conn)) != 0)
 		goto out;
 	pk->epoch = pk->conn->epoch;
 	if ((r = find_public(ctx, pk, o.pin_source, &pkey)) != 0)
@@ -2252,7 +2073,7 @@ key_matches(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey)
 	int r;
 
 	if ((r = attr_read(ctx, c, pk->priv, CKA_MODULUS, "the key's modulus",
-	    RSA_MAX_BYTES + 1, 1, &n, &nlen)) != 0)
+	    HWK_P11_RSA_MAX_BYTES + 1, 1, &n, &nlen)) != 0)
 		return r;
 	if (n == NULL) {
 		if ((rv = find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
@@ -2260,7 +2081,7 @@ key_matches(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey)
 			return hwk_p11_rv_error(ctx, rv, "cannot search "
 			    "token %s", c->name);
 		if (pub != CK_INVALID_HANDLE && (r = attr_read(ctx, c, pub,
-		    CKA_MODULUS, "the key's modulus", RSA_MAX_BYTES + 1, 1, &n,
+		    CKA_MODULUS, "the key's modulus", HWK_P11_RSA_MAX_BYTES + 1, 1, &n,
 		    &nlen)) != 0)
 			return r;
 	}
@@ -2462,13 +2283,13 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 	if (pk->always_auth && (r = conn_login(ctx, c, CKU_CONTEXT_SPECIFIC,
 	    src)) != 0) {
 		/* PKCS#11 2.40 cannot cancel C_SignInit: a new session can. */
-		sess_restart(c);
+		hwk_p11_sess_restart(c);
 		goto out;
 	}
 	if ((rv = fn->C_Sign(c->sess, (CK_BYTE *)in, inlen, sig, siglen)) !=
 	    CKR_OK) {
 		/* The login may be gone with it: ask the token next time. */
-		c->user = NO_USER;
+		c->user = HWK_P11_NO_USER;
 		*retry = sign_retry_for(rv);
 		r = hwk_p11_rv_error(ctx, rv, "token %s could not sign",
 		    c->name);
@@ -2512,7 +2333,7 @@ p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	} else if (r != 0 && retry == RETRY_SESSION) {
 		/* Token reset, or pulled and put back: once more, afresh. */
 		siglen = modlen;
-		if ((r = conn_reopen(ctx, pk->conn)) == 0)
+		if ((r = hwk_p11_conn_reopen(ctx, pk->conn)) == 0)
 			r = sign_once(ctx, pk, key->pkey, alg, data, len, sig,
 			    &siglen, &retry);
 	}

@@ -1,0 +1,109 @@
+/*
+ * The PKCS#11 backend's own types (modules, tokens, sessions, keys, its
+ * options) and the functions its files share.  Private to backends/pkcs11/.
+ */
+#ifndef HWKEY_PKCS11_IMPL_H
+#define HWKEY_PKCS11_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#include "hwkey/sshkey.h"
+#include "pkcs11_int.h"
+
+#define HWK_P11_RSA_MAX_BYTES	(HWK_RSA_MAX_BITS / 8)
+#define HWK_P11_NO_USER		((CK_USER_TYPE)-1)	/* nobody logged in */
+
+struct hwk_buf;
+struct hwk_ctx;
+
+/*
+ * A module, loaded and initialised.  C_Initialize is once per process, so
+ * a module stays loaded until exit and is shared by every key on it.
+ */
+struct p11_mod {
+	CK_FUNCTION_LIST *fn;
+	char		*path;		/* its file, as a stub names it */
+	CK_INFO		 info;
+	int		 registered;	/* one of p11-kit's registered modules */
+	struct p11_mod	*next;
+};
+
+/*
+ * A session on one token, shared by the keys on it (the login state of a
+ * token is shared by an application's sessions anyway): an agent holding
+ * several keys of one token logs in once and signs many times.
+ */
+struct p11_conn {
+	struct p11_mod	*mod;
+	CK_SLOT_ID	 slot;
+	CK_TOKEN_INFO	 ti;
+	char		 name[HWK_P11_NAME_MAX];	/* for messages */
+	CK_SESSION_HANDLE sess;
+	int		 rw;
+	CK_USER_TYPE	 user;		/* logged in as, or HWK_P11_NO_USER */
+	int		 gone;		/* the token dropped sess */
+	unsigned	 epoch;		/* new session: old handles may be stale */
+	unsigned	 refs;
+	struct p11_conn	*next;
+};
+
+/*
+ * key->impl: a key on a token, found by its CKA_ID.  Keys of one token
+ * share a p11_conn; none of this is locked, so one thread at a time.
+ */
+struct p11_key {
+	struct p11_conn	*conn;
+	CK_OBJECT_HANDLE pub, priv;	/* CK_INVALID_HANDLE until found */
+	unsigned	 epoch;		/* conn->epoch they were found in */
+	uint8_t		 id[HWK_P11_ID_MAX];
+	size_t		 idlen;
+	char		*label;		/* CKA_LABEL, may be NULL */
+	int		 mechs_known;	/* sign mechanisms asked for */
+	int		 has_sha256, has_sha512, has_sha1;
+	int		 always_auth;	/* CKA_ALWAYS_AUTHENTICATE */
+	int		 lingers;	/* destroyed, yet still found */
+};
+
+/* A token in a slot, as a scan finds it. */
+struct p11_tok {
+	struct p11_mod	*mod;
+	CK_SLOT_ID	 slot;
+	CK_TOKEN_INFO	 ti;
+	CK_ULONG	 min_bits, max_bits;	/* of RSA keygen; 0: unknown */
+	char		 name[HWK_P11_NAME_MAX];
+};
+
+/* The backend's options, checked. */
+struct p11_opts {
+	P11KitUri	*uri;		/* --token, or NULL */
+	const char	*token;		/* its text */
+	const char	*module;	/* --module, or NULL */
+	const char	*allow;		/* --module-allow, or NULL */
+	char		*pin_source;	/* pin_source_get()'s, or NULL */
+	CK_USER_TYPE	 login;		/* CKU_USER or CKU_SO */
+	uint8_t		 id[HWK_P11_ID_MAX];
+	size_t		 idlen;		/* 0: choose a fresh one */
+	const char	*label;		/* --label, or NULL */
+};
+
+/* pkcs11_session.c: one session per token, shared by its keys. */
+/* A session on the token, shared with other keys on it. */
+int	hwk_p11_conn_open(struct hwk_ctx *ctx, const struct p11_tok *t,
+	    int rw, struct p11_conn **cp);
+/* Lets go of *cp; the last key of a token closes its session. */
+void	hwk_p11_conn_put(struct p11_conn **cp);
+/* Closes the session and opens a new one; the login is gone then. */
+CK_RV	hwk_p11_sess_restart(struct p11_conn *c);
+/*
+ * Opens the session anew after the token dropped it, if the token in the
+ * slot is still the one it was.
+ */
+int	hwk_p11_conn_reopen(struct hwk_ctx *ctx, struct p11_conn *c);
+/* Forgets every session, at exit: finalizing their modules closes them. */
+void	hwk_p11_conns_free(void);
+
+#endif /* HWKEY_PKCS11_IMPL_H */
