@@ -37,21 +37,7 @@
 
 #define SLOTS_LIMIT	65536	/* a module listing more is broken */
 
-/*
- * A PIN from a pin-source that a token refused.  The source still holds
- * the same wrong PIN on the next try, and an agent would try it at every
- * signature until the token locks: it is not sent again until restart.
- */
-struct p11_refusal {
-	unsigned char	 label[32];	/* as in CK_TOKEN_INFO */
-	unsigned char	 serial[16];
-	int		 so;		/* an SO PIN (else a user PIN) */
-	char		*source;
-	struct p11_refusal *next;
-};
-
 static struct p11_mod *mods;
-static struct p11_refusal *refusals;
 static int registered_tried;
 static char *registered_note;	/* why registered modules are missing */
 static int atexit_done;
@@ -77,14 +63,9 @@ static void
 mods_finalize(void)
 {
 	struct p11_mod *m;
-	struct p11_refusal *f;
 
 	hwk_p11_conns_free();
-	while ((f = refusals) != NULL) {
-		refusals = f->next;
-		free(f->source);
-		free(f);
-	}
+	hwk_p11_refusals_free();
 	while ((m = mods) != NULL) {
 		mods = m->next;
 		p11_kit_module_finalize(m->fn);
@@ -733,262 +714,6 @@ select_token(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 	return r;
 }
 
-/* Nonzero if one of the signals that end us is waiting. */
-static int
-signal_waiting(void)
-{
-	sigset_t p;
-
-	sigpending(&p);
-	return sigismember(&p, SIGINT) || sigismember(&p, SIGTERM) ||
-	    sigismember(&p, SIGHUP) || sigismember(&p, SIGQUIT);
-}
-
-/*
- * Asks for a PIN with the ui.  Nothing exists on the token yet, so Ctrl-C
- * at the prompt may end us even while the CLI holds signals back for
- * keygen; a signal that still got held back aborts before the PIN is used.
- */
-static int
-ask_pin(struct hwk_ctx *ctx, const char *prompt, char *pin, size_t len)
-{
-	sigset_t set, saved;
-	int r;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	sigprocmask(SIG_UNBLOCK, &set, &saved);
-	r = hwk_ctx_read_secret(ctx, prompt, pin, len);
-	sigprocmask(SIG_SETMASK, &saved, NULL);
-	if (r == 0 && signal_waiting()) {
-		explicit_bzero(pin, len);
-		return hwk_ctx_error(ctx, HWK_ERR_SIGNAL, "interrupted at the "
-		    "PIN prompt; the PIN was not used");
-	}
-	return r;
-}
-
-/* The refusal of the PIN in source by the token of ti, if there was one. */
-static struct p11_refusal *
-refusal_find(const CK_TOKEN_INFO *ti, CK_USER_TYPE who, const char *source)
-{
-	struct p11_refusal *f;
-
-	for (f = refusals; f != NULL; f = f->next)
-		if (memcmp(f->label, ti->label, sizeof(f->label)) == 0 &&
-		    memcmp(f->serial, ti->serialNumber,
-		    sizeof(f->serial)) == 0 && f->so == (who == CKU_SO) &&
-		    strcmp(f->source, source) == 0)
-			return f;
-	return NULL;
-}
-
-/* Remembers, until exit, that the token of ti refused the PIN in source. */
-static void
-refusal_add(const CK_TOKEN_INFO *ti, CK_USER_TYPE who, const char *source)
-{
-	struct p11_refusal *f;
-
-	if (refusal_find(ti, who, source) != NULL ||
-	    (f = calloc(1, sizeof(*f))) == NULL)
-		return;
-	if ((f->source = strdup(source)) == NULL) {
-		free(f);
-		return;
-	}
-	memcpy(f->label, ti->label, sizeof(f->label));
-	memcpy(f->serial, ti->serialNumber, sizeof(f->serial));
-	f->so = who == CKU_SO;
-	f->next = refusals;
-	refusals = f;
-}
-
-/* What the token says about the tries left, after a wrong PIN. */
-static const char *
-tries_left(CK_FLAGS flags, CK_USER_TYPE who)
-{
-	int so = who == CKU_SO;
-
-	if (flags & (so ? CKF_SO_PIN_LOCKED : CKF_USER_PIN_LOCKED))
-		return "the token says the PIN is now locked";
-	if (flags & (so ? CKF_SO_PIN_FINAL_TRY : CKF_USER_PIN_FINAL_TRY))
-		return "the token says one more wrong PIN will lock it";
-	if (flags & (so ? CKF_SO_PIN_COUNT_LOW : CKF_USER_PIN_COUNT_LOW))
-		return "the token says few tries remain";
-	return "the token does not say how many tries remain";
-}
-
-/*
- * Logs in as who (CKU_USER, CKU_SO or CKU_CONTEXT_SPECIFIC): with a PIN
- * from pin_source or the ui, or on the reader's keypad.  A wrong PIN is
- * reported, never tried again: each try counts towards locking the token.
- * A PIN from a file is sent by nobody watching, so it is never sent when
- * the token has one try left, nor after the token refused it once.
- */
-static int
-conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
-    const char *pin_source)
-{
-	CK_TOKEN_INFO ti;
-	CK_SESSION_INFO sinfo;
-	CK_FLAGS locked, final, low;
-	char *pin = NULL, prompt[HWK_P11_NAME_MAX + 64], label[33];
-	const char *whose = who == CKU_SO ? "SO PIN" : "PIN";
-	CK_RV rv;
-	int r, unattended;
-
-	if (who != CKU_CONTEXT_SPECIFIC && c->user == who)
-		return HWK_OK;
-	if (who != CKU_CONTEXT_SPECIFIC) {
-		rv = c->mod->fn->C_GetSessionInfo(c->sess, &sinfo);
-		/* A session the token dropped is worth no PIN: a new one is. */
-		if (rv == CKR_SESSION_HANDLE_INVALID ||
-		    rv == CKR_SESSION_CLOSED) {
-			c->gone = 1;
-			return hwk_p11_rv_error(ctx, rv, "token %s dropped the "
-			    "session", c->name);
-		}
-		/* Logged in by another session of ours: no PIN to ask for. */
-		if (rv == CKR_OK && (who == CKU_SO ?
-		    sinfo.state == CKS_RW_SO_FUNCTIONS :
-		    (sinfo.state == CKS_RO_USER_FUNCTIONS ||
-		    sinfo.state == CKS_RW_USER_FUNCTIONS))) {
-			c->user = who;
-			return HWK_OK;
-		}
-	}
-	/* Fresh flags: the count of wrong tries changes under us. */
-	if (c->mod->fn->C_GetTokenInfo(c->slot, &ti) != CKR_OK)
-		ti = c->ti;
-	if (who == CKU_USER && !(ti.flags & CKF_LOGIN_REQUIRED))
-		return HWK_OK;
-	locked = who == CKU_SO ? CKF_SO_PIN_LOCKED : CKF_USER_PIN_LOCKED;
-	final = who == CKU_SO ? CKF_SO_PIN_FINAL_TRY : CKF_USER_PIN_FINAL_TRY;
-	low = who == CKU_SO ? CKF_SO_PIN_COUNT_LOW : CKF_USER_PIN_COUNT_LOW;
-	if (ti.flags & locked) {
-		hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "the %s of token %s is "
-		    "locked", whose, c->name);
-		hwk_ctx_hint(ctx, who == CKU_SO ? "Only the token's maker "
-		    "or a reset can help now." : "Unblock it with the SO PIN "
-		    "(pkcs11-tool --init-pin --login --login-type so; on a "
-		    "YubiKey: yubico-piv-tool -a unblock-pin with the PUK).");
-		return HWK_ERR_PIN_LOCKED;
-	}
-	unattended = pin_source != NULL &&
-	    !(ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH);
-	if (unattended && refusal_find(&c->ti, who, pin_source) != NULL) {
-		hwk_ctx_error(ctx, HWK_ERR_PIN_INCORRECT, "the %s from %s was "
-		    "refused by token %s; fix the file and restart", whose,
-		    pin_source, c->name);
-		hwk_ctx_hint(ctx, "A refused PIN is not sent again until "
-		    "restart: each try counts towards locking the token.");
-		return HWK_ERR_PIN_INCORRECT;
-	}
-	if ((ti.flags & final) && unattended) {
-		hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "token %s says one more "
-		    "wrong %s locks it: the %s from %s is not tried unattended",
-		    c->name, whose, whose, pin_source);
-		hwk_ctx_hint(ctx, "Type the %s instead (leave out --pin-source "
-		    "and pin-source=), after checking it is the right one.",
-		    whose);
-		return HWK_ERR_PIN_LOCKED;
-	}
-	if (ti.flags & final)
-		hwk_ctx_notice(ctx, "Warning: one more wrong %s locks token %s.",
-		    whose, c->name);
-	else if (ti.flags & low)
-		hwk_ctx_notice(ctx, "Warning: a wrong %s was given for token "
-		    "%s since the last right one; few tries remain.", whose,
-		    c->name);
-	if (ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH) {
-		hwk_ctx_notice(ctx, "Enter the %s for token %s on the reader's "
-		    "keypad.", whose, c->name);
-		rv = c->mod->fn->C_Login(c->sess, who, NULL, 0);
-	} else {
-		if ((pin = malloc(HWK_SECRET_MAX)) == NULL)
-			return HWK_ERR_NOMEM;
-		if (pin_source != NULL) {
-			if ((r = hwk_pin_source_read(ctx, pin_source, whose,
-			    pin, HWK_SECRET_MAX)) != 0)
-				goto out;
-		} else {
-			hwk_p11_field(ti.label, sizeof(ti.label), label,
-			    sizeof(label));
-			snprintf(prompt, sizeof(prompt), "Enter %s%s for '%s': ",
-			    whose, who == CKU_CONTEXT_SPECIFIC ? " again" : "",
-			    label);
-			if ((r = ask_pin(ctx, prompt, pin,
-			    HWK_SECRET_MAX)) != 0) {
-				if (r == HWK_ERR_CANCELLED)
-					hwk_ctx_error(ctx, r, "no %s given; "
-					    "nothing was done", whose);
-				goto out;
-			}
-		}
-		/* An empty line is a slip, not a try worth spending. */
-		if (*pin == '\0') {
-			r = hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "empty %s; "
-			    "the token was not asked", whose);
-			goto out;
-		}
-		rv = c->mod->fn->C_Login(c->sess, who, (CK_UTF8CHAR *)pin,
-		    strlen(pin));
-		hwk_freezero(pin, HWK_SECRET_MAX);
-		pin = NULL;
-	}
-	/* The file will say the same next time: never send it again. */
-	if (unattended && (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID ||
-	    rv == CKR_PIN_LEN_RANGE))
-		refusal_add(&c->ti, who, pin_source);
-	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
-		if (who != CKU_CONTEXT_SPECIFIC)
-			c->user = who;
-		r = HWK_OK;
-	} else if (rv == CKR_PIN_INCORRECT) {
-		if (c->mod->fn->C_GetTokenInfo(c->slot, &ti) != CKR_OK)
-			ti.flags = 0;
-		r = hwk_ctx_error(ctx, (ti.flags & locked) ?
-		    HWK_ERR_PIN_LOCKED : HWK_ERR_PIN_INCORRECT, "incorrect %s "
-		    "for token %s; %s", whose, c->name, tries_left(ti.flags,
-		    who));
-		if (unattended)
-			hwk_ctx_hint(ctx, "The %s came from %s: fix the "
-			    "file (a running hwkey-agent does not send it "
-			    "again until restarted).", whose, pin_source);
-		else
-			hwk_ctx_hint(ctx, "hwkeygen never tries a PIN twice, "
-			    "so that a slip costs one try only; run it again "
-			    "with the right %s.", whose);
-	} else if (rv == CKR_PIN_LOCKED) {
-		r = hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "the %s of token "
-		    "%s is locked", whose, c->name);
-	} else if (rv == CKR_PIN_EXPIRED) {
-		r = hwk_ctx_error(ctx, hwk_p11_rv_err(rv), "the %s of token %s "
-		    "has expired and must be changed (CKR_PIN_EXPIRED)", whose,
-		    c->name);
-		hwk_ctx_hint(ctx, "Change it (pkcs11-tool --change-pin; on a "
-		    "YubiKey: ykman piv access change-pin), then try again.");
-	} else if (rv == CKR_PIN_LEN_RANGE) {
-		r = hwk_ctx_error(ctx, HWK_ERR_PIN_INCORRECT, "the %s has the "
-		    "wrong length: token %s wants %lu to %lu characters",
-		    whose, c->name, (unsigned long)ti.ulMinPinLen,
-		    (unsigned long)ti.ulMaxPinLen);
-	} else {
-		r = hwk_p11_rv_error(ctx, rv, "cannot log in to token %s as %s",
-		    c->name, who == CKU_SO ? "security officer" : "user");
-		if (rv == CKR_USER_PIN_NOT_INITIALIZED)
-			hwk_ctx_hint(ctx, "Set a user PIN first (pkcs11-tool "
-			    "--init-pin).");
-	}
- out:
-	if (pin != NULL)
-		hwk_freezero(pin, HWK_SECRET_MAX);
-	return r;
-}
-
 /* Up to max objects matching tmpl, in session sess of c's token. */
 static CK_RV
 find_in(struct p11_conn *c, CK_SESSION_HANDLE sess, CK_ATTRIBUTE *tmpl,
@@ -1134,7 +859,8 @@ read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 		    "token %s", c->name);
 		goto out;
 	}
-	if (a[0].ulValueLen == 0 || a[0].ulValueLen > HWK_P11_RSA_MAX_BYTES + 1 ||
+	if (a[0].ulValueLen == 0 ||
+	    a[0].ulValueLen > HWK_P11_RSA_MAX_BYTES + 1 ||
 	    a[1].ulValueLen == 0 || a[1].ulValueLen > 8) {
 		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave an RSA "
 		    "public key of impossible size", c->name);
@@ -1788,7 +1514,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		goto out;
 	}
 	if ((r = hwk_p11_conn_open(ctx, &tok, 1, &pk->conn)) != 0 ||
-	    (r = conn_login(ctx, pk->conn, o.login, o.pin_source)) != 0)
+	    (r = hwk_p11_conn_login(ctx, pk->conn, o.login, o.pin_source)) != 0)
 		goto out;
 	pk->epoch = pk->conn->epoch;
 	if (o.idlen > 0) {
@@ -1972,7 +1698,7 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
 	if (pk->pub != CK_INVALID_HANDLE)
 		return read_rsa(ctx, c, pk->pub, pkeyp);
 	/* Some tokens keep no public object: the private one has n and e. */
-	if ((r = conn_login(ctx, c, CKU_USER, pin_source)) != 0)
+	if ((r = hwk_p11_conn_login(ctx, c, CKU_USER, pin_source)) != 0)
 		return r;
 	if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen, &h)) !=
 	    CKR_OK)
@@ -2081,8 +1807,8 @@ key_matches(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey)
 			return hwk_p11_rv_error(ctx, rv, "cannot search "
 			    "token %s", c->name);
 		if (pub != CK_INVALID_HANDLE && (r = attr_read(ctx, c, pub,
-		    CKA_MODULUS, "the key's modulus", HWK_P11_RSA_MAX_BYTES + 1, 1, &n,
-		    &nlen)) != 0)
+		    CKA_MODULUS, "the key's modulus", HWK_P11_RSA_MAX_BYTES + 1,
+		    1, &n, &nlen)) != 0)
 			return r;
 	}
 	if (n == NULL)
@@ -2211,7 +1937,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 	*retry = RETRY_NONE;
 	if ((r = pin_source_get(ctx, NULL, &src)) != 0)
 		goto out;
-	if ((r = conn_login(ctx, c, CKU_USER, src)) != 0) {
+	if ((r = hwk_p11_conn_login(ctx, c, CKU_USER, src)) != 0) {
 		if (c->gone)
 			*retry = RETRY_SESSION;
 		goto out;
@@ -2280,8 +2006,8 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 		goto out;
 	}
 	/* A key that asks every time (YubiKey slot 9c) wants the PIN now. */
-	if (pk->always_auth && (r = conn_login(ctx, c, CKU_CONTEXT_SPECIFIC,
-	    src)) != 0) {
+	if (pk->always_auth && (r = hwk_p11_conn_login(ctx, c,
+	    CKU_CONTEXT_SPECIFIC, src)) != 0) {
 		/* PKCS#11 2.40 cannot cancel C_SignInit: a new session can. */
 		hwk_p11_sess_restart(c);
 		goto out;

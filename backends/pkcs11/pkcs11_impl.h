@@ -106,4 +106,14 @@ int	hwk_p11_conn_reopen(struct hwk_ctx *ctx, struct p11_conn *c);
 /* Forgets every session, at exit: finalizing their modules closes them. */
 void	hwk_p11_conns_free(void);
 
+/* pkcs11_login.c: PINs and logins. */
+/*
+ * Logs in as who (CKU_USER, CKU_SO or CKU_CONTEXT_SPECIFIC) with a PIN from
+ * pin_source or the ui, or on the reader's keypad; never tries a PIN twice.
+ */
+int	hwk_p11_conn_login(struct hwk_ctx *ctx, struct p11_conn *c,
+	    CK_USER_TYPE who, const char *pin_source);
+/* Forgets the refused PINs, at exit. */
+void	hwk_p11_refusals_free(void);
+
 #endif /* HWKEY_PKCS11_IMPL_H */
