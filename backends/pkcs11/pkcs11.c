@@ -37,333 +37,6 @@
 
 #define SLOTS_LIMIT	65536	/* a module listing more is broken */
 
-static struct p11_mod *mods;
-static int registered_tried;
-static char *registered_note;	/* why registered modules are missing */
-static int atexit_done;
-
-/* Appends "; text" (or text) to a note list. */
-static void
-note_add(struct hwk_buf *notes, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-note_add(struct hwk_buf *notes, const char *fmt, ...)
-{
-	char line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	hwk_buf_putf(notes, "%s%s", hwk_buf_len(notes) > 0 ? "; " : "", line);
-}
-
-static void
-mods_finalize(void)
-{
-	struct p11_mod *m;
-
-	hwk_p11_conns_free();
-	hwk_p11_refusals_free();
-	while ((m = mods) != NULL) {
-		mods = m->next;
-		p11_kit_module_finalize(m->fn);
-		p11_kit_module_release(m->fn);
-		free(m->path);
-		free(m);
-	}
-	free(registered_note);
-	registered_note = NULL;
-	registered_tried = 0;
-}
-
-/* Takes over an initialised module; fn is released on failure. */
-static int
-mod_add(struct hwk_ctx *ctx, CK_FUNCTION_LIST *fn, const char *given,
-    struct p11_mod **mp)
-{
-	struct p11_mod *m = NULL;
-	char *file;
-	CK_RV rv;
-
-	*mp = NULL;
-	if ((m = calloc(1, sizeof(*m))) == NULL) {
-		p11_kit_module_finalize(fn);
-		p11_kit_module_release(fn);
-		return HWK_ERR_NOMEM;
-	}
-	m->fn = fn;
-	file = p11_kit_module_get_filename(fn);
-	m->path = strdup(file != NULL ? file : given);
-	free(file);
-	if (m->path == NULL ||
-	    (rv = fn->C_GetInfo(&m->info)) != CKR_OK) {
-		rv = m->path == NULL ? CKR_HOST_MEMORY : rv;
-		p11_kit_module_finalize(fn);
-		p11_kit_module_release(fn);
-		free(m->path);
-		free(m);
-		return hwk_p11_rv_error(ctx, rv, "module %s: C_GetInfo", given);
-	}
-	if (!atexit_done && atexit(mods_finalize) == 0)
-		atexit_done = 1;
-	m->next = mods;
-	mods = m;
-	*mp = m;
-	return HWK_OK;
-}
-
-/*
- * Sends stderr to /dev/null and returns the descriptor to restore it with:
- * a module that fails to start may print pages, the notes say it in one
- * clause.
- */
-static int
-stderr_mute(void)
-{
-	int saved, null;
-
-	fflush(stderr);
-	if ((saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) < 0)
-		return -1;
-	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
-		close(saved);
-		return -1;
-	}
-	dup2(null, STDERR_FILENO);
-	close(null);
-	return saved;
-}
-
-static void
-stderr_restore(int saved)
-{
-	if (saved < 0)
-		return;
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-}
-
-/*
- * A module may use the TSS (tpm2-pkcs11), which reads its log level once:
- * quiet from the first use on, or the tpm2 backend's probes would print.
- */
-static void
-tss_log_quiet(void)
-{
-	if (getenv("TSS2_LOG") == NULL)
-		setenv("TSS2_LOG", "all+none", 0);
-}
-
-/*
- * Nonzero if file (a resolved path) is one of the modules registered with
- * p11-kit.  Asking opens their libraries but starts none of them.
- */
-static int
-registered_file(const char *file)
-{
-	CK_FUNCTION_LIST **all;
-	char *f, canon[PATH_MAX];
-	size_t i;
-	int found = 0, saved;
-
-	p11_kit_be_quiet();
-	saved = stderr_mute();
-	all = p11_kit_modules_load(NULL, 0);
-	stderr_restore(saved);
-	if (all == NULL)
-		return 0;
-	for (i = 0; all[i] != NULL && !found; i++) {
-		f = p11_kit_module_get_filename(all[i]);
-		found = f != NULL && realpath(f, canon) != NULL &&
-		    strcmp(canon, file) == 0;
-		free(f);
-	}
-	p11_kit_modules_release(all);
-	return found;
-}
-
-/*
- * A module that a file names (a stub, a --token URI) is code the file
- * would have us run: it is loaded only from an absolute path that the
- * allowed patterns take (ssh-agent's -P), or if p11-kit has it registered.
- * canon gets the file path resolves to (PATH_MAX bytes).
- */
-static int
-module_allowed(struct hwk_ctx *ctx, const struct p11_opts *o,
-    const char *path, char *canon)
-{
-	const char *allow = o->allow != NULL ? o->allow :
-	    HWK_P11_ALLOW_DEFAULT;
-
-	if (path[0] != '/') {
-		hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "PKCS#11 module %s is "
-		    "refused: a module named in a file is loaded only by its "
-		    "absolute path", path);
-		hwk_ctx_hint(ctx, "If you trust the module, name it on the "
-		    "command line: --module PATH.");
-		return HWK_ERR_INVALID_ARG;
-	}
-	if (realpath(path, canon) == NULL)
-		return hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot load "
-		    "PKCS#11 module %s: %s", path, strerror(errno));
-	if (hwk_p11_allow_match(canon, allow) == 1 || registered_file(canon))
-		return HWK_OK;
-	hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "PKCS#11 module %s%s%s%s is "
-	    "refused: p11-kit does not have it registered and it is not in "
-	    "the allowed module files (%s)", path, strcmp(path, canon) != 0 ?
-	    " (" : "", strcmp(path, canon) != 0 ? canon : "",
-	    strcmp(path, canon) != 0 ? ")" : "", allow);
-	hwk_ctx_hint(ctx, "If you trust the module, name it with --module %s, "
-	    "or allow its folder with --module-allow (hwkey-agent -P), or "
-	    "register it with p11-kit.", path);
-	return HWK_ERR_INVALID_ARG;
-}
-
-/*
- * The module at path, loading it the first time.  named: the person named
- * it with --module; else it comes from a file and must be allowed.
- */
-static int
-mod_load(struct hwk_ctx *ctx, const struct p11_opts *o, const char *path,
-    int named, struct p11_mod **mp)
-{
-	CK_FUNCTION_LIST *fn;
-	struct p11_mod *m;
-	char abs[PATH_MAX];
-	const char *p = path;
-	CK_RV rv;
-	int r;
-
-	*mp = NULL;
-	/* Loaded already, so allowed already: a stub of a --module key. */
-	for (m = mods; m != NULL; m = m->next)
-		if (strcmp(m->path, path) == 0) {
-			*mp = m;
-			return HWK_OK;
-		}
-	if (!named) {
-		if ((r = module_allowed(ctx, o, path, abs)) != 0)
-			return r;
-		p = abs;	/* the file that was checked, not a link */
-	} else if (strchr(path, '/') != NULL && path[0] != '/') {
-		/* p11-kit reads a relative path in its own module folder. */
-		if (realpath(path, abs) == NULL)
-			return hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot "
-			    "load PKCS#11 module %s: %s", path,
-			    strerror(errno));
-		p = abs;
-	}
-	for (m = mods; m != NULL; m = m->next)
-		if (strcmp(m->path, p) == 0) {
-			*mp = m;
-			return HWK_OK;
-		}
-	p11_kit_be_quiet();
-	if ((fn = p11_kit_module_load(p, 0)) == NULL) {
-		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot load PKCS#11 "
-		    "module %s: %s", path, p11_kit_message() != NULL ?
-		    p11_kit_message() : "unknown error");
-		hwk_ctx_hint(ctx, "Give the module's file with --module, for "
-		    "example --module /usr/lib/x86_64-linux-gnu/"
-		    "opensc-pkcs11.so.");
-		return HWK_ERR_NO_DEVICE;
-	}
-	tss_log_quiet();
-	if ((rv = p11_kit_module_initialize(fn)) != CKR_OK) {
-		p11_kit_module_release(fn);
-		hwk_p11_rv_error(ctx, rv, "PKCS#11 module %s failed to start "
-		    "(C_Initialize)", path);
-		return HWK_ERR_NO_DEVICE;
-	}
-	return mod_add(ctx, fn, p, mp);
-}
-
-/* C_Initialize of a module nobody named, with its chatter silenced. */
-static CK_RV
-mod_start_quiet(CK_FUNCTION_LIST *fn)
-{
-	CK_RV rv;
-	int saved;
-
-	tss_log_quiet();
-	saved = stderr_mute();
-	rv = p11_kit_module_initialize(fn);
-	stderr_restore(saved);
-	return rv;
-}
-
-/* Loads the modules registered with p11-kit, once; trust stores left out. */
-static int
-mods_registered(struct hwk_ctx *ctx)
-{
-	CK_FUNCTION_LIST **all = NULL;
-	struct hwk_buf *notes = NULL;
-	struct p11_mod *m;
-	char *name, *trust, *file;
-	size_t i;
-	char nb[48];
-	CK_RV rv;
-	int r = HWK_OK, saved;
-
-	if (registered_tried)
-		return HWK_OK;
-	registered_tried = 1;
-	if ((notes = hwk_buf_new()) == NULL)
-		return HWK_ERR_NOMEM;
-	p11_kit_be_quiet();
-	saved = stderr_mute();
-	all = p11_kit_modules_load(NULL, 0);
-	stderr_restore(saved);
-	if (all == NULL) {
-		note_add(notes, "p11-kit could not load its modules: %s",
-		    p11_kit_message() != NULL ? p11_kit_message() : "unknown");
-		goto out;
-	}
-	for (i = 0; all[i] != NULL; i++) {
-		name = p11_kit_module_get_name(all[i]);
-		trust = p11_kit_config_option(all[i], "trust-policy");
-		file = p11_kit_module_get_filename(all[i]);
-		for (m = mods; m != NULL && file != NULL; m = m->next)
-			if (strcmp(m->path, file) == 0)
-				break;
-		free(file);
-		/* A store of CA certificates holds no keys to sign with. */
-		if ((p11_kit_module_get_flags(all[i]) &
-		    P11_KIT_MODULE_TRUSTED) || (trust != NULL &&
-		    strcmp(trust, "yes") == 0)) {
-			p11_kit_module_release(all[i]);
-		} else if (m != NULL) {
-			/* Loaded already, by its path: once is enough. */
-			m->registered = 1;
-			p11_kit_module_release(all[i]);
-		} else if ((rv = mod_start_quiet(all[i])) != CKR_OK) {
-			note_add(notes, "module %s failed to start (%s)",
-			    name != NULL ? name : "?",
-			    hwk_p11_rv_name(rv, nb, sizeof(nb)));
-			p11_kit_module_release(all[i]);
-		} else if ((r = mod_add(ctx, all[i], name != NULL ? name :
-		    "?", &m)) != 0) {
-			free(name);
-			free(trust);
-			for (i++; all[i] != NULL; i++)
-				p11_kit_module_release(all[i]);
-			goto out;
-		} else
-			m->registered = 1;
-		free(name);
-		free(trust);
-	}
- out:
-	free(all);		/* the modules are ours or released */
-	if (hwk_buf_len(notes) > 0)
-		registered_note = hwk_buf_dup_string(notes);
-	hwk_buf_free(&notes);
-	return r;
-}
-
 static void
 opts_clear(struct p11_opts *o)
 {
@@ -558,7 +231,7 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 	CK_SLOT_INFO si;
 	CK_ULONG n, i;
 	struct p11_tok t;
-	const char *mp, *mname, *base;
+	const char *mp, *mname, *base, *note;
 	char *name, why[128], nb[48];
 	int r, any = 0, unfit;
 	CK_RV rv;
@@ -569,19 +242,17 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 	if (mp == NULL && uri != NULL)
 		mp = p11_kit_uri_get_module_path(uri);
 	if (mp != NULL) {
-		if ((r = mod_load(ctx, o, mp, mp == o->module, &only)) != 0)
+		if ((r = hwk_p11_mod_load(ctx, o, mp, mp == o->module, &only)) != 0)
 			return r;
 	} else {
-		if ((r = mods_registered(ctx)) != 0)
+		if ((r = hwk_p11_mods_registered(ctx)) != 0)
 			return r;
-		if (registered_note != NULL)
-			note_add(notes, "%s", registered_note);
+		if ((note = hwk_p11_mods_note()) != NULL)
+			hwk_p11_note_add(notes, "%s", note);
 	}
 	mname = uri != NULL ? p11_kit_uri_get_module_name(uri) : NULL;
-	for (m = only != NULL ? only : mods; m != NULL;
-	    m = only != NULL ? NULL : m->next) {
-		if (only == NULL && !m->registered)
-			continue;
+	for (m = hwk_p11_mod_next(only, NULL); m != NULL;
+	    m = hwk_p11_mod_next(only, m)) {
 		if (mname != NULL && only == NULL) {
 			name = p11_kit_module_get_name(m->fn);
 			r = name != NULL && strcmp(name, mname) == 0;
@@ -595,12 +266,12 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 		base = strrchr(m->path, '/') != NULL ? strrchr(m->path, '/') +
 		    1 : m->path;
 		if ((rv = slot_list(m, &slots, &n)) != CKR_OK) {
-			note_add(notes, "module %s: cannot list its slots (%s)",
+			hwk_p11_note_add(notes, "module %s: cannot list its slots (%s)",
 			    base, hwk_p11_rv_name(rv, nb, sizeof(nb)));
 			continue;
 		}
 		if (n == 0)
-			note_add(notes, "module %s: no slot with a token",
+			hwk_p11_note_add(notes, "module %s: no slot with a token",
 			    base);
 		for (i = 0; i < n; i++) {
 			memset(&t, 0, sizeof(t));
@@ -613,7 +284,7 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 			    rv == CKR_DEVICE_REMOVED)
 				continue;	/* pulled out meanwhile */
 			if (rv != CKR_OK) {
-				note_add(notes, "module %s: slot %lu: cannot "
+				hwk_p11_note_add(notes, "module %s: slot %lu: cannot "
 				    "read its token (%s)", m->path,
 				    (unsigned long)t.slot, hwk_p11_rv_name(rv,
 				    nb, sizeof(nb)));
@@ -626,7 +297,7 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 				    "%s", (unsigned long)t.slot, base);
 			if (!hwk_p11_uri_match(uri, &m->info, t.slot, &si,
 			    &t.ti)) {
-				note_add(notes, "token %s does not match",
+				hwk_p11_note_add(notes, "token %s does not match",
 				    t.name);
 				continue;
 			}
@@ -636,7 +307,7 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 			    CKF_TOKEN_INITIALIZED)))
 				snprintf(why, sizeof(why), "is not initialised");
 			if (unfit) {
-				note_add(notes, "token %s %s", t.name, why);
+				hwk_p11_note_add(notes, "token %s %s", t.name, why);
 				continue;
 			}
 			if (*ntoks < max)
@@ -646,9 +317,9 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 	}
 	free(slots);
 	if (!any && mp == NULL && mname != NULL)
-		note_add(notes, "no registered module is named %s", mname);
+		hwk_p11_note_add(notes, "no registered module is named %s", mname);
 	else if (!any && mp == NULL)
-		note_add(notes, "no PKCS#11 module is registered with p11-kit");
+		hwk_p11_note_add(notes, "no PKCS#11 module is registered with p11-kit");
 	return HWK_OK;
 }
 
@@ -682,7 +353,7 @@ select_token(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 	if (n > 1) {
 		hwk_buf_reset(notes);
 		for (i = 0; i < n && i < 8; i++)
-			note_add(notes, "%s in %s", toks[i].name,
+			hwk_p11_note_add(notes, "%s in %s", toks[i].name,
 			    toks[i].mod->path);
 		free(found);
 		if ((found = hwk_buf_dup_string(notes)) == NULL ||
@@ -1360,18 +1031,16 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	if ((r = opts_get(ctx, &o)) != 0)
 		return r;
 	if (o.module != NULL)
-		r = mod_load(ctx, &o, o.module, 1, &only);
+		r = hwk_p11_mod_load(ctx, &o, o.module, 1, &only);
 	else
-		r = mods_registered(ctx);
+		r = hwk_p11_mods_registered(ctx);
 	if (r != 0) {
 		opts_clear(&o);
 		return r;
 	}
 	hwk_out_begin_array(out, "modules");
-	for (m = only != NULL ? only : mods; m != NULL;
-	    m = only != NULL ? NULL : m->next) {
-		if (only == NULL && !m->registered)
-			continue;
+	for (m = hwk_p11_mod_next(only, NULL); m != NULL;
+	    m = hwk_p11_mod_next(only, m)) {
 		hwk_out_begin_object(out, NULL);
 		hwk_out_str(out, "path", m->path);
 		hwk_p11_field(m->info.manufacturerID,

@@ -90,6 +90,26 @@ struct p11_opts {
 	const char	*label;		/* --label, or NULL */
 };
 
+/* pkcs11_module.c: the modules in use, loaded once and kept till exit. */
+/* Appends "; text" (or text) to a note list. */
+void	hwk_p11_note_add(struct hwk_buf *notes, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/*
+ * The module at path, loading it the first time.  named: the person named
+ * it with --module; else it comes from a file and must be allowed.
+ */
+int	hwk_p11_mod_load(struct hwk_ctx *ctx, const struct p11_opts *o,
+	    const char *path, int named, struct p11_mod **mp);
+/* Loads the modules registered with p11-kit, once; trust stores left out. */
+int	hwk_p11_mods_registered(struct hwk_ctx *ctx);
+/* Why some registered modules are missing, or NULL. */
+const char *hwk_p11_mods_note(void);
+/*
+ * The module in use after m (NULL: the first): only, if a module was
+ * named, else each module registered with p11-kit.
+ */
+struct p11_mod *hwk_p11_mod_next(struct p11_mod *only, struct p11_mod *m);
+
 /* pkcs11_session.c: one session per token, shared by its keys. */
 /* A session on the token, shared with other keys on it. */
 int	hwk_p11_conn_open(struct hwk_ctx *ctx, const struct p11_tok *t,
