@@ -35,356 +35,6 @@
 #include "backends.h"
 #include "pkcs11_impl.h"
 
-#define SLOTS_LIMIT	65536	/* a module listing more is broken */
-
-static void
-opts_clear(struct p11_opts *o)
-{
-	p11_kit_uri_free(o->uri);
-	free(o->pin_source);
-	memset(o, 0, sizeof(*o));
-}
-
-/*
- * Where an unattended PIN comes from: --pin-source, else the pin-source of
- * the --token URI; NULL to ask.  The one place that decides, for keygen,
- * load and sign alike.  uri: the --token URI if parsed already, else NULL.
- */
-static int
-pin_source_get(struct hwk_ctx *ctx, P11KitUri *uri, char **srcp)
-{
-	P11KitUri *own = NULL;
-	const char *s, *t;
-	int r = HWK_OK;
-
-	*srcp = NULL;
-	s = hwk_ctx_opt(ctx, "pin-source");
-	if (s == NULL && uri == NULL &&
-	    (t = hwk_ctx_opt(ctx, "token")) != NULL) {
-		if ((r = hwk_p11_uri_parse(ctx, "--token", t, &own)) != 0)
-			return r;
-		uri = own;
-	}
-	if (s == NULL && uri != NULL)
-		s = p11_kit_uri_get_pin_source(uri);
-	if (s != NULL && (strncmp(s, "file:", 5) != 0 || s[5] == '\0')) {
-		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--pin-source '%s': %s", s,
-		    strncmp(s, "file:", 5) != 0 ? "only file: sources are "
-		    "supported" : "the file is missing after file:");
-		hwk_ctx_hint(ctx, "Write --pin-source file:/path/to/pinfile.");
-		r = HWK_ERR_USAGE;
-	} else if (s != NULL && (*srcp = strdup(s)) == NULL)
-		r = HWK_ERR_NOMEM;
-	p11_kit_uri_free(own);
-	return r;
-}
-
-/* Reads and checks the backend's options from the context. */
-static int
-opts_get(struct hwk_ctx *ctx, struct p11_opts *o)
-{
-	const char *s;
-	int r;
-
-	memset(o, 0, sizeof(*o));
-	o->login = CKU_USER;
-	o->module = hwk_ctx_opt(ctx, "module");
-	o->allow = hwk_ctx_opt(ctx, "module-allow");
-	o->label = hwk_ctx_opt(ctx, "label");
-	if (o->module != NULL && *o->module == '\0')
-		return hwk_ctx_error(ctx, HWK_ERR_USAGE, "--module: give the "
-		    "file of a PKCS#11 module");
-	if (o->allow != NULL && *o->allow == '\0') {
-		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--module-allow: give the "
-		    "module files that stubs may name, as patterns");
-		hwk_ctx_hint(ctx, "For example --module-allow "
-		    "'/usr/lib*/*,/opt/token/lib/*'.");
-		return HWK_ERR_USAGE;
-	}
-	if ((o->token = hwk_ctx_opt(ctx, "token")) != NULL) {
-		if ((r = hwk_p11_uri_parse(ctx, "--token", o->token,
-		    &o->uri)) != 0)
-			return r;
-		if (p11_kit_uri_get_pin_value(o->uri) != NULL) {
-			opts_clear(o);
-			hwk_ctx_error(ctx, HWK_ERR_USAGE, "--token: a PIN in "
-			    "the URI (pin-value) would show in the process "
-			    "list and the shell history");
-			hwk_ctx_hint(ctx, "Put the PIN in a file only you can "
-			    "read and give --pin-source file:PATH.");
-			return HWK_ERR_USAGE;
-		}
-	}
-	if ((r = pin_source_get(ctx, o->uri, &o->pin_source)) != 0) {
-		opts_clear(o);
-		return r;
-	}
-	if ((s = hwk_ctx_opt(ctx, "login")) != NULL) {
-		if (strcmp(s, "so") == 0)
-			o->login = CKU_SO;
-		else if (strcmp(s, "user") != 0) {
-			opts_clear(o);
-			return hwk_ctx_error(ctx, HWK_ERR_USAGE, "--login '%s': "
-			    "use --login user (the default) or --login so", s);
-		}
-	}
-	if ((s = hwk_ctx_opt(ctx, "id")) != NULL &&
-	    hwk_p11_id_parse(s, o->id, &o->idlen) != 0) {
-		opts_clear(o);
-		hwk_ctx_error(ctx, HWK_ERR_USAGE, "--id '%s' is not a key id "
-		    "in hex (1 to %d bytes)", s, HWK_P11_ID_MAX);
-		hwk_ctx_hint(ctx, "Write it as hex digits, such as --id 01 or "
-		    "--id 4a5b.");
-		return HWK_ERR_USAGE;
-	}
-	return HWK_OK;
-}
-
-/* The slots with a token in module m, in a new array *slotsp of *n. */
-static CK_RV
-slot_list(struct p11_mod *m, CK_SLOT_ID **slotsp, CK_ULONG *n)
-{
-	CK_SLOT_ID *slots = NULL;
-	CK_ULONG count = 0, room;
-	CK_RV rv = CKR_OK;
-	int tries;
-
-	*slotsp = NULL;
-	*n = 0;
-	/* A token plugged in between the two calls makes the list grow. */
-	for (tries = 0; tries < 3; tries++) {
-		if ((rv = m->fn->C_GetSlotList(CK_TRUE, NULL, &count)) !=
-		    CKR_OK)
-			break;
-		if (count == 0)
-			break;
-		if (count > SLOTS_LIMIT) {
-			rv = CKR_HOST_MEMORY;
-			break;
-		}
-		free(slots);
-		if ((slots = calloc(count, sizeof(*slots))) == NULL) {
-			rv = CKR_HOST_MEMORY;
-			break;
-		}
-		room = count;
-		rv = m->fn->C_GetSlotList(CK_TRUE, slots, &count);
-		if (rv == CKR_OK) {
-			/* Never more than the list holds, whatever it says. */
-			*n = count < room ? count : room;
-			*slotsp = slots;
-			return CKR_OK;
-		}
-		if (rv != CKR_BUFFER_TOO_SMALL)
-			break;
-	}
-	free(slots);
-	return rv;
-}
-
-/* Nonzero if a token cannot make our key; why says why. */
-static int
-keygen_unfit(struct p11_tok *t, const struct p11_opts *o, char *why,
-    size_t len)
-{
-	CK_MECHANISM_INFO mi;
-	char nb[48];
-	CK_RV rv;
-
-	if (!(t->ti.flags & CKF_TOKEN_INITIALIZED))
-		snprintf(why, len, "is not initialised");
-	else if (t->ti.flags & CKF_WRITE_PROTECTED)
-		snprintf(why, len, "is read-only");
-	else if (o->login == CKU_USER && (t->ti.flags & CKF_LOGIN_REQUIRED) &&
-	    !(t->ti.flags & CKF_USER_PIN_INITIALIZED))
-		snprintf(why, len, "has no user PIN set");
-	else {
-		memset(&mi, 0, sizeof(mi));
-		rv = t->mod->fn->C_GetMechanismInfo(t->slot,
-		    CKM_RSA_PKCS_KEY_PAIR_GEN, &mi);
-		if (rv == CKR_MECHANISM_INVALID ||
-		    (rv == CKR_OK && !(mi.flags & CKF_GENERATE_KEY_PAIR)))
-			snprintf(why, len, "cannot make RSA keys");
-		else if (rv != CKR_OK)
-			snprintf(why, len, "would not say if it makes RSA keys "
-			    "(%s)", hwk_p11_rv_name(rv, nb, sizeof(nb)));
-		else {
-			t->min_bits = mi.ulMinKeySize;
-			t->max_bits = mi.ulMaxKeySize;
-			return 0;
-		}
-	}
-	return 1;
-}
-
-/*
- * The tokens of the modules in use that match o->uri (and, for keygen,
- * can make the key); notes says what else was found and why it is unfit.
- */
-static int
-scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
-    int keygen, struct p11_tok *toks, size_t max, size_t *ntoks,
-    struct hwk_buf *notes)
-{
-	struct p11_mod *only = NULL, *m;
-	CK_SLOT_ID *slots = NULL;
-	CK_SLOT_INFO si;
-	CK_ULONG n, i;
-	struct p11_tok t;
-	const char *mp, *mname, *base, *note;
-	char *name, why[128], nb[48];
-	int r, any = 0, unfit;
-	CK_RV rv;
-
-	*ntoks = 0;
-	/* --module wins over the URI's: modules move between releases. */
-	mp = o->module;
-	if (mp == NULL && uri != NULL)
-		mp = p11_kit_uri_get_module_path(uri);
-	if (mp != NULL) {
-		if ((r = hwk_p11_mod_load(ctx, o, mp, mp == o->module, &only)) != 0)
-			return r;
-	} else {
-		if ((r = hwk_p11_mods_registered(ctx)) != 0)
-			return r;
-		if ((note = hwk_p11_mods_note()) != NULL)
-			hwk_p11_note_add(notes, "%s", note);
-	}
-	mname = uri != NULL ? p11_kit_uri_get_module_name(uri) : NULL;
-	for (m = hwk_p11_mod_next(only, NULL); m != NULL;
-	    m = hwk_p11_mod_next(only, m)) {
-		if (mname != NULL && only == NULL) {
-			name = p11_kit_module_get_name(m->fn);
-			r = name != NULL && strcmp(name, mname) == 0;
-			free(name);
-			if (!r)
-				continue;
-		}
-		any = 1;
-		free(slots);
-		/* The file's name: the auto line has one short clause each. */
-		base = strrchr(m->path, '/') != NULL ? strrchr(m->path, '/') +
-		    1 : m->path;
-		if ((rv = slot_list(m, &slots, &n)) != CKR_OK) {
-			hwk_p11_note_add(notes, "module %s: cannot list its slots (%s)",
-			    base, hwk_p11_rv_name(rv, nb, sizeof(nb)));
-			continue;
-		}
-		if (n == 0)
-			hwk_p11_note_add(notes, "module %s: no slot with a token",
-			    base);
-		for (i = 0; i < n; i++) {
-			memset(&t, 0, sizeof(t));
-			t.mod = m;
-			t.slot = slots[i];
-			if ((rv = m->fn->C_GetSlotInfo(t.slot, &si)) ==
-			    CKR_OK)
-				rv = m->fn->C_GetTokenInfo(t.slot, &t.ti);
-			if (rv == CKR_TOKEN_NOT_PRESENT ||
-			    rv == CKR_DEVICE_REMOVED)
-				continue;	/* pulled out meanwhile */
-			if (rv != CKR_OK) {
-				hwk_p11_note_add(notes, "module %s: slot %lu: cannot "
-				    "read its token (%s)", m->path,
-				    (unsigned long)t.slot, hwk_p11_rv_name(rv,
-				    nb, sizeof(nb)));
-				continue;
-			}
-			hwk_p11_token_name(&t.ti, t.name, sizeof(t.name));
-			/* An uninitialised token has no label to name it by. */
-			if (strcmp(t.name, "''") == 0)
-				snprintf(t.name, sizeof(t.name), "in slot %lu of "
-				    "%s", (unsigned long)t.slot, base);
-			if (!hwk_p11_uri_match(uri, &m->info, t.slot, &si,
-			    &t.ti)) {
-				hwk_p11_note_add(notes, "token %s does not match",
-				    t.name);
-				continue;
-			}
-			if (keygen)
-				unfit = keygen_unfit(&t, o, why, sizeof(why));
-			else if ((unfit = !(t.ti.flags &
-			    CKF_TOKEN_INITIALIZED)))
-				snprintf(why, sizeof(why), "is not initialised");
-			if (unfit) {
-				hwk_p11_note_add(notes, "token %s %s", t.name, why);
-				continue;
-			}
-			if (*ntoks < max)
-				toks[*ntoks] = t;
-			(*ntoks)++;
-		}
-	}
-	free(slots);
-	if (!any && mp == NULL && mname != NULL)
-		hwk_p11_note_add(notes, "no registered module is named %s", mname);
-	else if (!any && mp == NULL)
-		hwk_p11_note_add(notes, "no PKCS#11 module is registered with p11-kit");
-	return HWK_OK;
-}
-
-/*
- * The one token the options point at.  keygen: one that can make keys.
- * stub: the token a stub names (then o->uri is not used).
- */
-static int
-select_token(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
-    int keygen, struct p11_tok *tok)
-{
-	struct p11_tok toks[8];
-	struct hwk_buf *notes = NULL;
-	char *found = NULL, *turi = NULL;
-	size_t n = 0, i;
-	int r;
-
-	memset(tok, 0, sizeof(*tok));
-	if ((notes = hwk_buf_new()) == NULL)
-		return HWK_ERR_NOMEM;
-	if ((r = scan(ctx, o, uri, keygen, toks, 8, &n, notes)) != 0)
-		goto out;
-	if ((found = hwk_buf_dup_string(notes)) == NULL) {
-		r = HWK_ERR_NOMEM;
-		goto out;
-	}
-	if (n == 1) {
-		*tok = toks[0];
-		goto out;
-	}
-	if (n > 1) {
-		hwk_buf_reset(notes);
-		for (i = 0; i < n && i < 8; i++)
-			hwk_p11_note_add(notes, "%s in %s", toks[i].name,
-			    toks[i].mod->path);
-		free(found);
-		if ((found = hwk_buf_dup_string(notes)) == NULL ||
-		    hwk_p11_token_uri(&toks[0].ti, &turi) != 0) {
-			r = HWK_ERR_NOMEM;
-			goto out;
-		}
-		r = hwk_ctx_error(ctx, HWK_ERR_AMBIGUOUS, "%zu tokens %s: %s",
-		    n, keygen ? "could hold the new key" : "match", found);
-		hwk_ctx_hint(ctx, "Choose one with --token, for example "
-		    "--token '%s'.", turi);
-		goto out;
-	}
-	if (uri != NULL && uri == o->uri)
-		r = hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no token matches "
-		    "--token '%s' (%s)", o->token, *found != '\0' ? found :
-		    "nothing found");
-	else
-		r = hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "%s (%s)", keygen ?
-		    "no token that can make an RSA key" : "no token",
-		    *found != '\0' ? found : "nothing found");
-	if (keygen)
-		hwk_ctx_hint(ctx, "Plug in the token, or name its module with "
-		    "--module and the token with --token.");
- out:
-	free(turi);
-	free(found);
-	hwk_buf_free(&notes);
-	return r;
-}
-
 /* Up to max objects matching tmpl, in session sess of c's token. */
 static CK_RV
 find_in(struct p11_conn *c, CK_SESSION_HANDLE sess, CK_ATTRIBUTE *tmpl,
@@ -969,17 +619,17 @@ p11_probe(struct hwk_ctx *ctx)
 	struct p11_tok tok;
 	int r;
 
-	if ((r = opts_get(ctx, &o)) != 0)
+	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
 	/*
 	 * Whoever names a module or a token wants a key there, not one in
 	 * software: check() will say what is wrong with it, if anything.
 	 */
 	if (o.module != NULL || o.uri != NULL) {
-		opts_clear(&o);
+		hwk_p11_opts_clear(&o);
 		return HWK_OK;
 	}
-	r = select_token(ctx, &o, o.uri, 1, &tok);
+	r = hwk_p11_token_select(ctx, &o, o.uri, 1, &tok);
 	/* Several tokens are usable: check() asks which one. */
 	if (r == HWK_ERR_AMBIGUOUS) {
 		hwk_ctx_clear_error(ctx);
@@ -987,7 +637,7 @@ p11_probe(struct hwk_ctx *ctx)
 		r = HWK_OK;
 	} else if (r == HWK_OK)
 		hwk_ctx_found(ctx, "token %s", tok.name);
-	opts_clear(&o);
+	hwk_p11_opts_clear(&o);
 	return r;
 }
 
@@ -1028,14 +678,14 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	char field[80], why[128];
 	int r;
 
-	if ((r = opts_get(ctx, &o)) != 0)
+	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
 	if (o.module != NULL)
 		r = hwk_p11_mod_load(ctx, &o, o.module, 1, &only);
 	else
 		r = hwk_p11_mods_registered(ctx);
 	if (r != 0) {
-		opts_clear(&o);
+		hwk_p11_opts_clear(&o);
 		return r;
 	}
 	hwk_out_begin_array(out, "modules");
@@ -1051,7 +701,7 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 		hwk_out_str(out, "description", field);
 		hwk_out_begin_array(out, "tokens");
 		free(slots);
-		if (slot_list(m, &slots, &n) != CKR_OK)
+		if (hwk_p11_slot_list(m, &slots, &n) != CKR_OK)
 			n = 0;
 		for (i = 0; i < n; i++) {
 			memset(&t, 0, sizeof(t));
@@ -1074,7 +724,7 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 			    sizeof(t.ti.serialNumber), field, sizeof(field));
 			hwk_out_str(out, "serial", field);
 			describe_flags(out, t.ti.flags);
-			r = keygen_unfit(&t, &o, why, sizeof(why));
+			r = hwk_p11_keygen_unfit(&t, &o, why, sizeof(why));
 			hwk_out_bool(out, "can_make_rsa_keys", !r);
 			if (r)
 				hwk_out_str(out, "why_not", why);
@@ -1091,7 +741,7 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	}
 	hwk_out_end_array(out);
 	free(slots);
-	opts_clear(&o);
+	hwk_p11_opts_clear(&o);
 	return HWK_OK;
 }
 
@@ -1102,8 +752,8 @@ p11_check_opts(struct hwk_ctx *ctx)
 	struct p11_opts o;
 	int r;
 
-	if ((r = opts_get(ctx, &o)) == 0)
-		opts_clear(&o);
+	if ((r = hwk_p11_opts_get(ctx, &o)) == 0)
+		hwk_p11_opts_clear(&o);
 	return r;
 }
 
@@ -1137,16 +787,16 @@ p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 		    "only RSA keys are supported");
 	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0)
 		return r;
-	if ((r = opts_get(ctx, &o)) != 0)
+	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
 	if ((r = label_fits(ctx, &o, gp)) != 0) {
-		opts_clear(&o);
+		hwk_p11_opts_clear(&o);
 		return r;
 	}
-	if ((r = select_token(ctx, &o, o.uri, 1, &tok)) == 0 &&
+	if ((r = hwk_p11_token_select(ctx, &o, o.uri, 1, &tok)) == 0 &&
 	    (r = bits_fit(ctx, &tok, gp->bits)) == 0)
 		r = id_fits(ctx, &o, &tok);
-	opts_clear(&o);
+	hwk_p11_opts_clear(&o);
 	return r;
 }
 
@@ -1164,11 +814,11 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	CK_RV rv;
 
 	*keyp = NULL;
-	if ((r = opts_get(ctx, &o)) != 0)
+	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
 	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
 	    (r = label_fits(ctx, &o, gp)) != 0 ||
-	    (r = select_token(ctx, &o, o.uri, 1, &tok)) != 0 ||
+	    (r = hwk_p11_token_select(ctx, &o, o.uri, 1, &tok)) != 0 ||
 	    (r = bits_fit(ctx, &tok, gp->bits)) != 0 ||
 	    (r = id_fits(ctx, &o, &tok)) != 0)
 		goto out;
@@ -1254,7 +904,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
  out:
 	EVP_PKEY_free(pkey);
 	p11_key_free(pk);
-	opts_clear(&o);
+	hwk_p11_opts_clear(&o);
 	return r;
 }
 
@@ -1400,14 +1050,14 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 
 	*keyp = NULL;
 	memset(&st, 0, sizeof(st));
-	if ((r = opts_get(ctx, &o)) != 0)
+	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
 	if ((r = hwk_p11_stub_parse(stub, len, &st, &uri)) != 0) {
 		r = hwk_ctx_error(ctx, r, "not a PKCS#11 key stub (one "
 		    "pkcs11: URI naming a private key by its id)");
 		goto out;
 	}
-	if ((r = select_token(ctx, &o, uri, 0, &tok)) != 0) {
+	if ((r = hwk_p11_token_select(ctx, &o, uri, 0, &tok)) != 0) {
 		if (r == HWK_ERR_NO_DEVICE) {
 			char found[1024];
 
@@ -1446,7 +1096,7 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	p11_key_free(pk);
 	p11_kit_uri_free(uri);
 	hwk_p11_stub_clear(&st);
-	opts_clear(&o);
+	hwk_p11_opts_clear(&o);
 	return r;
 }
 
@@ -1604,7 +1254,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 	CK_RV rv;
 
 	*retry = RETRY_NONE;
-	if ((r = pin_source_get(ctx, NULL, &src)) != 0)
+	if ((r = hwk_p11_pin_source_get(ctx, NULL, &src)) != 0)
 		goto out;
 	if ((r = hwk_p11_conn_login(ctx, c, CKU_USER, src)) != 0) {
 		if (c->gone)

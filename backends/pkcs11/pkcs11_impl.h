@@ -83,7 +83,7 @@ struct p11_opts {
 	const char	*token;		/* its text */
 	const char	*module;	/* --module, or NULL */
 	const char	*allow;		/* --module-allow, or NULL */
-	char		*pin_source;	/* pin_source_get()'s, or NULL */
+	char		*pin_source;	/* --pin-source or the URI's, or NULL */
 	CK_USER_TYPE	 login;		/* CKU_USER or CKU_SO */
 	uint8_t		 id[HWK_P11_ID_MAX];
 	size_t		 idlen;		/* 0: choose a fresh one */
@@ -109,6 +109,29 @@ const char *hwk_p11_mods_note(void);
  * named, else each module registered with p11-kit.
  */
 struct p11_mod *hwk_p11_mod_next(struct p11_mod *only, struct p11_mod *m);
+
+/* pkcs11_token.c: the options, and the token they point at. */
+/* Reads and checks the backend's options from the context. */
+int	hwk_p11_opts_get(struct hwk_ctx *ctx, struct p11_opts *o);
+void	hwk_p11_opts_clear(struct p11_opts *o);
+/*
+ * Where an unattended PIN comes from: --pin-source, else the pin-source of
+ * the --token URI (uri, if parsed already); NULL to ask.
+ */
+int	hwk_p11_pin_source_get(struct hwk_ctx *ctx, P11KitUri *uri,
+	    char **srcp);
+/* The slots with a token in module m, in a new array *slotsp of *n. */
+CK_RV	hwk_p11_slot_list(struct p11_mod *m, CK_SLOT_ID **slotsp,
+	    CK_ULONG *n);
+/* Nonzero if a token cannot make our key; why says why. */
+int	hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o,
+	    char *why, size_t len);
+/*
+ * The one token the options point at.  keygen: one that can make keys.
+ * uri: o->uri, or the URI of a stub (the token it names).
+ */
+int	hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
+	    P11KitUri *uri, int keygen, struct p11_tok *tok);
 
 /* pkcs11_session.c: one session per token, shared by its keys. */
 /* A session on the token, shared with other keys on it. */
