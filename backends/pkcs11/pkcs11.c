@@ -35,189 +35,6 @@
 #include "backends.h"
 #include "pkcs11_impl.h"
 
-/* Up to max objects matching tmpl, in session sess of c's token. */
-static CK_RV
-find_in(struct p11_conn *c, CK_SESSION_HANDLE sess, CK_ATTRIBUTE *tmpl,
-    CK_ULONG n, CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *count)
-{
-	CK_FUNCTION_LIST *fn = c->mod->fn;
-	CK_RV rv, rv2;
-
-	*count = 0;
-	if ((rv = fn->C_FindObjectsInit(sess, tmpl, n)) != CKR_OK)
-		return rv;
-	rv = fn->C_FindObjects(sess, objs, max, count);
-	rv2 = fn->C_FindObjectsFinal(sess);
-	if (*count > max)	/* a module's slip: objs holds max at most */
-		*count = max;
-	return rv != CKR_OK ? rv : rv2;
-}
-
-/* Up to max objects matching tmpl. */
-static CK_RV
-find(struct p11_conn *c, CK_ATTRIBUTE *tmpl, CK_ULONG n,
-    CK_OBJECT_HANDLE *objs, CK_ULONG max, CK_ULONG *count)
-{
-	return find_in(c, c->sess, tmpl, n, objs, max, count);
-}
-
-/* The first object of a class with an id, or CK_INVALID_HANDLE. */
-static CK_RV
-find_by_id(struct p11_conn *c, CK_OBJECT_CLASS cls, const uint8_t *id,
-    size_t idlen, CK_OBJECT_HANDLE *obj)
-{
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_ID, (void *)id, idlen },
-	};
-	CK_ULONG n;
-	CK_RV rv;
-
-	*obj = CK_INVALID_HANDLE;
-	if ((rv = find(c, tmpl, 2, obj, 1, &n)) == CKR_OK && n == 0)
-		*obj = CK_INVALID_HANDLE;
-	return rv;
-}
-
-/* Nonzero if any object (key, certificate, data) has this id. */
-static CK_RV
-id_taken(struct p11_conn *c, const uint8_t *id, size_t idlen, int *taken)
-{
-	CK_ATTRIBUTE tmpl[] = { { CKA_ID, (void *)id, idlen } };
-	CK_OBJECT_HANDLE obj;
-	CK_ULONG n;
-	CK_RV rv;
-
-	rv = find(c, tmpl, 1, &obj, 1, &n);
-	*taken = rv == CKR_OK && n > 0;
-	return rv;
-}
-
-/*
- * Nonzero for a YubiKey through ykcs11, which takes one-byte key ids only
- * (the PIV slots) and reads just the first byte of a longer one: a key
- * meant for a new id would land in, and replace, the key of another.
- */
-static int
-one_byte_ids(const CK_TOKEN_INFO *ti)
-{
-	char model[sizeof(ti->model) + 1];
-
-	hwk_p11_field(ti->model, sizeof(ti->model), model, sizeof(model));
-	return strncmp(model, "YubiKey", 7) == 0;
-}
-
-/* Refuses an --id that a token of one-byte ids would cut short. */
-static int
-id_fits(struct hwk_ctx *ctx, const struct p11_opts *o,
-    const struct p11_tok *t)
-{
-	if (o->idlen <= 1 || !one_byte_ids(&t->ti))
-		return HWK_OK;
-	hwk_ctx_error(ctx, HWK_ERR_USAGE, "--id: token %s takes one-byte key "
-	    "ids only", t->name);
-	hwk_ctx_hint(ctx, "Use --id 01, 02, 03 or 04 for the PIV slots 9a, "
-	    "9c, 9d, 9e.");
-	return HWK_ERR_USAGE;
-}
-
-/*
- * The smallest one-byte id no object uses: a YubiKey's ykcs11 takes 1 to
- * 4 for its slots 9a, 9c, 9d, 9e (and only one-byte ids), and any other
- * token is content with it.  Random bytes only if all 255 are in use,
- * and never on a token that would read only the first of them.
- */
-static int
-fresh_id(struct hwk_ctx *ctx, struct p11_conn *c, uint8_t *id, size_t *len)
-{
-	unsigned v;
-	int taken;
-	CK_RV rv;
-
-	for (v = 1; v <= 255; v++) {
-		id[0] = (uint8_t)v;
-		if ((rv = id_taken(c, id, 1, &taken)) != CKR_OK)
-			return hwk_p11_rv_error(ctx, rv, "cannot search "
-			    "token %s", c->name);
-		if (!taken) {
-			*len = 1;
-			return HWK_OK;
-		}
-	}
-	if (one_byte_ids(&c->ti)) {
-		hwk_ctx_error(ctx, HWK_ERR_DEVICE_FULL, "every one-byte key id "
-		    "on token %s is in use, and it takes no longer ones",
-		    c->name);
-		hwk_ctx_hint(ctx, "Remove a key you no longer use from the "
-		    "token first.");
-		return HWK_ERR_DEVICE_FULL;
-	}
-	if (RAND_bytes(id, 16) != 1)
-		return hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "no random bytes for "
-		    "a key id");
-	*len = 16;
-	return HWK_OK;
-}
-
-/* The RSA public key of obj (a public or a private key object). */
-static int
-read_rsa(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
-    EVP_PKEY **pkeyp)
-{
-	CK_ATTRIBUTE a[] = {
-		{ CKA_MODULUS, NULL, 0 },
-		{ CKA_PUBLIC_EXPONENT, NULL, 0 },
-	};
-	uint8_t *n = NULL, *e = NULL;
-	CK_ULONG nlen, elen;
-	CK_RV rv;
-	int r;
-
-	*pkeyp = NULL;
-	if ((rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, a, 2)) !=
-	    CKR_OK) {
-		r = hwk_p11_rv_error(ctx, rv, "cannot read the public key from "
-		    "token %s", c->name);
-		goto out;
-	}
-	if (a[0].ulValueLen == 0 ||
-	    a[0].ulValueLen > HWK_P11_RSA_MAX_BYTES + 1 ||
-	    a[1].ulValueLen == 0 || a[1].ulValueLen > 8) {
-		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave an RSA "
-		    "public key of impossible size", c->name);
-		goto out;
-	}
-	nlen = a[0].ulValueLen;
-	elen = a[1].ulValueLen;
-	if ((n = malloc(nlen)) == NULL || (e = malloc(elen)) == NULL) {
-		r = HWK_ERR_NOMEM;
-		goto out;
-	}
-	a[0].pValue = n;
-	a[1].pValue = e;
-	if ((rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, a, 2)) !=
-	    CKR_OK) {
-		r = hwk_p11_rv_error(ctx, rv, "cannot read the public key from "
-		    "token %s", c->name);
-		goto out;
-	}
-	/* What the module says it wrote must fit where it wrote it. */
-	if (a[0].ulValueLen == 0 || a[0].ulValueLen > nlen ||
-	    a[1].ulValueLen == 0 || a[1].ulValueLen > elen) {
-		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave an RSA "
-		    "public key longer than it said it was", c->name);
-		goto out;
-	}
-	if ((r = hwk_rsa_from_ne(n, a[0].ulValueLen, e, a[1].ulValueLen,
-	    pkeyp)) != 0)
-		r = hwk_ctx_error(ctx, r, "token %s gave an RSA public key "
-		    "that OpenSSL refuses", c->name);
- out:
-	free(n);
-	free(e);
-	return r;
-}
-
 /* Refuses a private key the token left readable: not sensitive, extractable. */
 static int
 check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
@@ -249,56 +66,6 @@ check_private(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj)
 }
 
 /*
- * One attribute of obj, as many bytes as the module says and a NUL after
- * them; lengths over max are refused.  optional: an attribute the module
- * does not keep, will not tell or leaves empty gives NULL, not an error.
- */
-static int
-attr_read(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
-    CK_ATTRIBUTE_TYPE type, const char *what, size_t max, int optional,
-    uint8_t **valp, size_t *lenp)
-{
-	CK_ATTRIBUTE a = { type, NULL, 0 };
-	uint8_t *v = NULL;
-	CK_ULONG room;
-	CK_RV rv;
-
-	*valp = NULL;
-	*lenp = 0;
-	rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1);
-	if (optional && (rv == CKR_ATTRIBUTE_TYPE_INVALID ||
-	    rv == CKR_ATTRIBUTE_SENSITIVE || (rv == CKR_OK &&
-	    (a.ulValueLen == 0 || a.ulValueLen == CK_UNAVAILABLE_INFORMATION))))
-		return HWK_OK;
-	if (rv != CKR_OK)
-		return hwk_p11_rv_error(ctx, rv, "cannot read %s on token %s",
-		    what, c->name);
-	if (a.ulValueLen > max)
-		return hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave %s "
-		    "of impossible size (%lu bytes)", c->name, what,
-		    (unsigned long)a.ulValueLen);
-	room = a.ulValueLen;
-	if ((v = calloc(1, room + 1)) == NULL)
-		return HWK_ERR_NOMEM;
-	a.pValue = v;
-	if ((rv = c->mod->fn->C_GetAttributeValue(c->sess, obj, &a, 1)) !=
-	    CKR_OK) {
-		free(v);
-		return hwk_p11_rv_error(ctx, rv, "cannot read %s on token %s",
-		    what, c->name);
-	}
-	/* What the module says it wrote must fit where it wrote it. */
-	if (a.ulValueLen > room) {
-		free(v);
-		return hwk_ctx_error(ctx, HWK_ERR_FORMAT, "token %s gave %s "
-		    "longer than it said it was", c->name, what);
-	}
-	*valp = v;
-	*lenp = a.ulValueLen;
-	return HWK_OK;
-}
-
-/*
  * The label the token gave the new key, which is not always the one asked
  * for (ykcs11 names keys after their slot): the stub must name the object
  * that is there.  NULL when it has none.
@@ -312,7 +79,7 @@ read_label(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
 	int r;
 
 	*labelp = NULL;
-	if ((r = attr_read(ctx, c, obj, CKA_LABEL, "the new key's label",
+	if ((r = hwk_p11_attr_read(ctx, c, obj, CKA_LABEL, "the new key's label",
 	    HWK_P11_LABEL_MAX, 1, &l, &len)) != 0)
 		return r;
 	*labelp = (char *)l;
@@ -332,7 +99,7 @@ read_id(struct hwk_ctx *ctx, struct p11_key *pk)
 	size_t len;
 	int r;
 
-	if ((r = attr_read(ctx, pk->conn, pk->priv, CKA_ID, "the new key's id",
+	if ((r = hwk_p11_attr_read(ctx, pk->conn, pk->priv, CKA_ID, "the new key's id",
 	    HWK_P11_ID_MAX, 1, &v, &len)) != 0 || v == NULL)
 		return r;
 	if (len != pk->idlen || memcmp(v, pk->id, len) != 0) {
@@ -345,147 +112,6 @@ read_id(struct hwk_ctx *ctx, struct p11_key *pk)
 	}
 	free(v);
 	return HWK_OK;
-}
-
-/*
- * What of the key a session of its own still finds under its id, or NULL:
- * ykcs11 answers CKR_OK to C_DestroyObject on a key yet drops only its
- * session's copy (and the certificate), and the key, still in its PIV
- * slot, is back in the next session.  The other session is closed again,
- * which keeps the login of ours.
- */
-static CK_RV
-left_behind(struct p11_key *pk, const char **whatp)
-{
-	static const struct {
-		CK_OBJECT_CLASS	 cls;
-		const char	*what;
-	} kinds[] = {
-		{ CKO_PRIVATE_KEY, "private key" },
-		{ CKO_PUBLIC_KEY, "public key" },
-		{ CKO_CERTIFICATE, "certificate" },
-	};
-	struct p11_conn *c = pk->conn;
-	CK_OBJECT_CLASS cls;
-	CK_ATTRIBUTE tmpl[] = {
-		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_ID, pk->id, pk->idlen },
-	};
-	CK_SESSION_HANDLE s;
-	CK_OBJECT_HANDLE obj;
-	CK_ULONG n;
-	size_t i;
-	CK_RV rv;
-
-	*whatp = NULL;
-	if ((rv = c->mod->fn->C_OpenSession(c->slot, CKF_SERIAL_SESSION, NULL,
-	    NULL, &s)) != CKR_OK)
-		return rv;
-	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		cls = kinds[i].cls;
-		if ((rv = find_in(c, s, tmpl, 2, &obj, 1, &n)) != CKR_OK)
-			break;
-		if (n > 0) {
-			*whatp = kinds[i].what;
-			break;
-		}
-	}
-	c->mod->fn->C_CloseSession(s);
-	return rv;
-}
-
-/* The PIV slot a one-byte ykcs11 id stands for, for messages. */
-static const char *
-piv_slot(const uint8_t *id, size_t idlen)
-{
-	static const char *const slots[] = { NULL, "9a", "9c", "9d", "9e" };
-
-	return idlen == 1 && id[0] >= 1 && id[0] <= 4 ? slots[id[0]] : "SLOT";
-}
-
-/*
- * Erases the pair, private half first; both are tried whatever happens.
- * Only a session of its own that finds nothing under the id makes it
- * gone: a module's CKR_OK is not enough (ykcs11).
- */
-static int
-destroy_pair(struct hwk_ctx *ctx, struct p11_key *pk)
-{
-	CK_FUNCTION_LIST *fn = pk->conn->mod->fn;
-	CK_RV rv1 = CKR_OK, rv2 = CKR_OK, rv;
-	char idhex[2 * HWK_P11_ID_MAX + 1];
-	const char *left;
-
-	if (pk->priv == CK_INVALID_HANDLE && pk->pub == CK_INVALID_HANDLE &&
-	    !pk->lingers)
-		return HWK_OK;
-	hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
-	if (pk->priv != CK_INVALID_HANDLE &&
-	    (rv1 = fn->C_DestroyObject(pk->conn->sess, pk->priv)) == CKR_OK)
-		pk->priv = CK_INVALID_HANDLE;
-	if (pk->pub != CK_INVALID_HANDLE &&
-	    (rv2 = fn->C_DestroyObject(pk->conn->sess, pk->pub)) == CKR_OK)
-		pk->pub = CK_INVALID_HANDLE;
-	if (rv1 != CKR_OK || rv2 != CKR_OK) {
-		hwk_p11_rv_error(ctx, rv1 != CKR_OK ? rv1 : rv2,
-		    "cannot remove the new key (id %s) from token %s", idhex,
-		    pk->conn->name);
-		hwk_ctx_hint(ctx, "Remove it by hand: pkcs11-tool --module %s "
-		    "--login --delete-object --type privkey --id %s (and "
-		    "--type pubkey).", pk->conn->mod->path, idhex);
-		return hwk_p11_rv_err(rv1 != CKR_OK ? rv1 : rv2);
-	}
-	pk->lingers = 1;
-	if ((rv = left_behind(pk, &left)) != CKR_OK) {
-		hwk_p11_rv_error(ctx, rv, "token %s said it removed the new "
-		    "key (id %s), but a session to check it could not be had",
-		    pk->conn->name, idhex);
-		hwk_ctx_hint(ctx, "See for yourself: pkcs11-tool --module %s "
-		    "--login --list-objects --id %s.", pk->conn->mod->path,
-		    idhex);
-		return hwk_p11_rv_err(rv);
-	}
-	if (left != NULL) {
-		hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s still holds the "
-		    "new key's %s (id %s): its module said the key was "
-		    "removed, but a new session finds it again", pk->conn->name,
-		    left, idhex);
-		hwk_ctx_hint(ctx, "The key stays in its slot until another key "
-		    "is made there.  On a YubiKey with firmware 5.7 or later, "
-		    "remove it with: ykman piv keys delete %s.",
-		    piv_slot(pk->id, pk->idlen));
-		return HWK_ERR_DEVICE;
-	}
-	pk->lingers = 0;
-	return HWK_OK;
-}
-
-/*
- * Takes h as pk's private key, with whether it wants the PIN again at each
- * signature (CKA_ALWAYS_AUTHENTICATE, YubiKey slot 9c): the one place that
- * sets pk->priv to a key, so that no way of finding it skips the question.
- */
-static void
-priv_set(struct p11_key *pk, CK_OBJECT_HANDLE h)
-{
-	CK_BBOOL aa = CK_FALSE;
-	CK_ATTRIBUTE a = { CKA_ALWAYS_AUTHENTICATE, &aa, sizeof(aa) };
-
-	pk->priv = h;
-	pk->always_auth = 0;
-	if (h != CK_INVALID_HANDLE && pk->conn->mod->fn->C_GetAttributeValue(
-	    pk->conn->sess, h, &a, 1) == CKR_OK && a.ulValueLen == sizeof(aa))
-		pk->always_auth = aa == CK_TRUE;
-}
-
-static void
-p11_key_free(struct p11_key *pk)
-{
-	if (pk == NULL)
-		return;
-	hwk_p11_conn_put(&pk->conn);
-	free(pk->label);
-	free(pk);
 }
 
 /* Why a token refused C_GenerateKeyPair, in words, with what to try. */
@@ -795,7 +421,7 @@ p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	}
 	if ((r = hwk_p11_token_select(ctx, &o, o.uri, 1, &tok)) == 0 &&
 	    (r = bits_fit(ctx, &tok, gp->bits)) == 0)
-		r = id_fits(ctx, &o, &tok);
+		r = hwk_p11_id_fits(ctx, &o, &tok);
 	hwk_p11_opts_clear(&o);
 	return r;
 }
@@ -820,7 +446,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	    (r = label_fits(ctx, &o, gp)) != 0 ||
 	    (r = hwk_p11_token_select(ctx, &o, o.uri, 1, &tok)) != 0 ||
 	    (r = bits_fit(ctx, &tok, gp->bits)) != 0 ||
-	    (r = id_fits(ctx, &o, &tok)) != 0)
+	    (r = hwk_p11_id_fits(ctx, &o, &tok)) != 0)
 		goto out;
 	if ((pk = calloc(1, sizeof(*pk))) == NULL) {
 		r = HWK_ERR_NOMEM;
@@ -839,7 +465,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	if (o.idlen > 0) {
 		memcpy(pk->id, o.id, o.idlen);
 		pk->idlen = o.idlen;
-		if ((rv = id_taken(pk->conn, pk->id, pk->idlen, &taken)) !=
+		if ((rv = hwk_p11_id_taken(pk->conn, pk->id, pk->idlen, &taken)) !=
 		    CKR_OK) {
 			r = hwk_p11_rv_error(ctx, rv, "cannot search token %s",
 			    tok.name);
@@ -855,7 +481,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 			    "--delete-object --id %s).", idhex);
 			goto out;
 		}
-	} else if ((r = fresh_id(ctx, pk->conn, pk->id, &pk->idlen)) != 0)
+	} else if ((r = hwk_p11_id_fresh(ctx, pk->conn, pk->id, &pk->idlen)) != 0)
 		goto out;
 	if ((rv = keygen(pk, gp->bits, &pk->pub, &pk->priv)) != CKR_OK) {
 		pk->pub = pk->priv = CK_INVALID_HANDLE;
@@ -865,7 +491,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	/* The pair exists: from here on a failure must remove it. */
 	free(pk->label);
 	pk->label = NULL;
-	if ((r = read_rsa(ctx, pk->conn, pk->pub, &pkey)) != 0 ||
+	if ((r = hwk_p11_rsa_read(ctx, pk->conn, pk->pub, &pkey)) != 0 ||
 	    (r = read_id(ctx, pk)) != 0 ||
 	    (r = check_private(ctx, pk->conn, pk->priv)) != 0 ||
 	    (r = read_label(ctx, pk->conn, pk->priv, &pk->label)) != 0) {
@@ -873,7 +499,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 
 		snprintf(detail, sizeof(detail), "%s", hwk_ctx_detail(ctx));
 		snprintf(advice, sizeof(advice), "%s", hwk_ctx_advice(ctx));
-		if (destroy_pair(ctx, pk) == 0) {
+		if (hwk_p11_pair_destroy(ctx, pk) == 0) {
 			hwk_ctx_error(ctx, r, "%s; the new key was removed from "
 			    "the token", detail);
 			if (*advice != '\0')
@@ -890,10 +516,10 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		}
 		goto out;
 	}
-	priv_set(pk, pk->priv);
+	hwk_p11_priv_set(pk, pk->priv);
 	if ((r = hwk_key_new(&hwk_backend_pkcs11, keyp)) != 0 ||
 	    (r = hwk_key_set_comment(*keyp, gp->comment)) != 0) {
-		destroy_pair(ctx, pk);
+		hwk_p11_pair_destroy(ctx, pk);
 		hwk_key_free(keyp);
 		goto out;
 	}
@@ -903,7 +529,7 @@ p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	pk = NULL;
  out:
 	EVP_PKEY_free(pkey);
-	p11_key_free(pk);
+	hwk_p11_key_free(&pk);
 	hwk_p11_opts_clear(&o);
 	return r;
 }
@@ -1010,22 +636,22 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
 	int r;
 
 	*pkeyp = NULL;
-	if ((rv = find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
+	if ((rv = hwk_p11_find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
 	    &pk->pub)) != CKR_OK)
 		return hwk_p11_rv_error(ctx, rv, "cannot search token %s",
 		    c->name);
 	if (pk->pub != CK_INVALID_HANDLE)
-		return read_rsa(ctx, c, pk->pub, pkeyp);
+		return hwk_p11_rsa_read(ctx, c, pk->pub, pkeyp);
 	/* Some tokens keep no public object: the private one has n and e. */
 	if ((r = hwk_p11_conn_login(ctx, c, CKU_USER, pin_source)) != 0)
 		return r;
-	if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen, &h)) !=
+	if ((rv = hwk_p11_find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen, &h)) !=
 	    CKR_OK)
 		return hwk_p11_rv_error(ctx, rv, "cannot search token %s",
 		    c->name);
 	if (h != CK_INVALID_HANDLE) {
-		priv_set(pk, h);
-		return read_rsa(ctx, c, pk->priv, pkeyp);
+		hwk_p11_priv_set(pk, h);
+		return hwk_p11_rsa_read(ctx, c, pk->priv, pkeyp);
 	}
 	hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
 	hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s has no key with id %s",
@@ -1093,7 +719,7 @@ p11_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	pk = NULL;
  out:
 	EVP_PKEY_free(pkey);
-	p11_key_free(pk);
+	hwk_p11_key_free(&pk);
 	p11_kit_uri_free(uri);
 	hwk_p11_stub_clear(&st);
 	hwk_p11_opts_clear(&o);
@@ -1117,15 +743,15 @@ key_matches(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey)
 	CK_RV rv;
 	int r;
 
-	if ((r = attr_read(ctx, c, pk->priv, CKA_MODULUS, "the key's modulus",
+	if ((r = hwk_p11_attr_read(ctx, c, pk->priv, CKA_MODULUS, "the key's modulus",
 	    HWK_P11_RSA_MAX_BYTES + 1, 1, &n, &nlen)) != 0)
 		return r;
 	if (n == NULL) {
-		if ((rv = find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
+		if ((rv = hwk_p11_find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
 		    &pub)) != CKR_OK)
 			return hwk_p11_rv_error(ctx, rv, "cannot search "
 			    "token %s", c->name);
-		if (pub != CK_INVALID_HANDLE && (r = attr_read(ctx, c, pub,
+		if (pub != CK_INVALID_HANDLE && (r = hwk_p11_attr_read(ctx, c, pub,
 		    CKA_MODULUS, "the key's modulus", HWK_P11_RSA_MAX_BYTES + 1,
 		    1, &n, &nlen)) != 0)
 			return r;
@@ -1266,7 +892,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 		pk->epoch = c->epoch;
 	}
 	if (pk->priv == CK_INVALID_HANDLE) {
-		if ((rv = find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
+		if ((rv = hwk_p11_find_by_id(c, CKO_PRIVATE_KEY, pk->id, pk->idlen,
 		    &h)) != CKR_OK) {
 			*retry = sign_retry_for(rv);
 			r = hwk_p11_rv_error(ctx, rv, "cannot search token %s",
@@ -1280,7 +906,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 			    "has no private key with id %s", c->name, idhex);
 			goto out;
 		}
-		priv_set(pk, h);
+		hwk_p11_priv_set(pk, h);
 		/* The key under the id is the key of the file, still. */
 		if ((r = key_matches(ctx, pk, pkey)) != 0) {
 			pk->priv = CK_INVALID_HANDLE;
@@ -1409,14 +1035,16 @@ p11_destroy(struct hwk_ctx *ctx, struct hwk_key *key)
 
 	if (pk == NULL)
 		return HWK_OK;
-	return destroy_pair(ctx, pk);
+	return hwk_p11_pair_destroy(ctx, pk);
 }
 
 static void
 p11_free_impl(struct hwk_key *key)
 {
-	p11_key_free(key->impl);
+	struct p11_key *pk = key->impl;
+
 	key->impl = NULL;
+	hwk_p11_key_free(&pk);
 }
 
 static const struct hwk_optdesc p11_options[] = {

@@ -159,4 +159,33 @@ int	hwk_p11_conn_login(struct hwk_ctx *ctx, struct p11_conn *c,
 /* Forgets the refused PINs, at exit. */
 void	hwk_p11_refusals_free(void);
 
+/* pkcs11_object.c: objects on a token, found by CKA_ID. */
+/* The first object of a class with an id, or CK_INVALID_HANDLE. */
+CK_RV	hwk_p11_find_by_id(struct p11_conn *c, CK_OBJECT_CLASS cls,
+	    const uint8_t *id, size_t idlen, CK_OBJECT_HANDLE *obj);
+/* Nonzero if any object (key, certificate, data) has this id. */
+CK_RV	hwk_p11_id_taken(struct p11_conn *c, const uint8_t *id, size_t idlen,
+	    int *taken);
+/* Refuses an --id that a token of one-byte ids would cut short. */
+int	hwk_p11_id_fits(struct hwk_ctx *ctx, const struct p11_opts *o,
+	    const struct p11_tok *t);
+/* An id no object uses: one byte if one is free, else 16 random ones. */
+int	hwk_p11_id_fresh(struct hwk_ctx *ctx, struct p11_conn *c, uint8_t *id,
+	    size_t *len);
+/* The RSA public key of obj (a public or a private key object). */
+int	hwk_p11_rsa_read(struct hwk_ctx *ctx, struct p11_conn *c,
+	    CK_OBJECT_HANDLE obj, EVP_PKEY **pkeyp);
+/*
+ * One attribute of obj and a NUL after it, at most max bytes; optional:
+ * one the module does not keep or tell gives NULL, not an error.
+ */
+int	hwk_p11_attr_read(struct hwk_ctx *ctx, struct p11_conn *c,
+	    CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type, const char *what,
+	    size_t max, int optional, uint8_t **valp, size_t *lenp);
+/* Erases the pair; only a session that no longer finds it makes it gone. */
+int	hwk_p11_pair_destroy(struct hwk_ctx *ctx, struct p11_key *pk);
+/* Takes h as pk's private key, with whether it wants the PIN each time. */
+void	hwk_p11_priv_set(struct p11_key *pk, CK_OBJECT_HANDLE h);
+void	hwk_p11_key_free(struct p11_key **pkp);
+
 #endif /* HWKEY_PKCS11_IMPL_H */
