@@ -19,6 +19,8 @@
 
 struct hwk_buf;
 struct hwk_ctx;
+struct hwk_genparams;
+struct hwk_key;
 
 /*
  * A module, loaded and initialised.  C_Initialize is once per process, so
@@ -187,5 +189,12 @@ int	hwk_p11_pair_destroy(struct hwk_ctx *ctx, struct p11_key *pk);
 /* Takes h as pk's private key, with whether it wants the PIN each time. */
 void	hwk_p11_priv_set(struct p11_key *pk, CK_OBJECT_HANDLE h);
 void	hwk_p11_key_free(struct p11_key **pkp);
+
+/* pkcs11_keygen.c, pkcs11_sign.c: the backend's ops on keys. */
+int	hwk_p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp);
+int	hwk_p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
+	    struct hwk_key **keyp);
+int	hwk_p11_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
+	    const struct hwk_genparams *gp, struct hwk_buf *out);
 
 #endif /* HWKEY_PKCS11_IMPL_H */
