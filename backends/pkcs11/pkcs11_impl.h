@@ -196,5 +196,9 @@ int	hwk_p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	    struct hwk_key **keyp);
 int	hwk_p11_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
 	    const struct hwk_genparams *gp, struct hwk_buf *out);
+int	hwk_p11_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
+	    struct hwk_key **keyp);
+int	hwk_p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+	    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp);
 
 #endif /* HWKEY_PKCS11_IMPL_H */
