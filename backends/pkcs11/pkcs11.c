@@ -1,37 +1,20 @@
 /*
- * The PKCS#11 backend: the key pair is generated on a smartcard, USB token
- * or HSM through its PKCS#11 module (loaded by p11-kit), the private half
- * never leaves it, and the private slot holds only an RFC 7512 URI naming
- * the key.  Signing logs in to the token on first use.
+ * The PKCS#11 backend's ops table, with the ops that need no key on a
+ * token: probe, --backends, the options and the stub's first look.  The
+ * key pair is generated on a smartcard, USB token or HSM through its
+ * PKCS#11 module (loaded by p11-kit), the private half never leaves it,
+ * and the private slot holds only an RFC 7512 URI naming the key.
+ * Signing logs in to the token on first use.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/objects.h>
-#include <openssl/rand.h>
-#include <openssl/x509.h>
-
-#include <p11-kit/p11-kit.h>
 #include <p11-kit/pkcs11.h>
-#include <p11-kit/uri.h>
 
 #include "hwkey/backend.h"
-#include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "hwkey/out.h"
-#include "hwkey/secret.h"
-#include "hwkey/sshkey.h"
 #include "backends.h"
 #include "pkcs11_impl.h"
 
@@ -89,16 +72,77 @@ describe_flags(struct hwk_out *out, CK_FLAGS f)
 	hwk_out_end_array(out);
 }
 
+/* The token in slot of module m, if it answers, as an object of out. */
+static void
+describe_token(struct hwk_out *out, const struct p11_opts *o,
+    struct p11_mod *m, CK_SLOT_ID slot)
+{
+	struct p11_tok t;
+	char field[80], why[128];
+	int unfit;
+
+	memset(&t, 0, sizeof(t));
+	t.mod = m;
+	t.slot = slot;
+	if (m->fn->C_GetTokenInfo(t.slot, &t.ti) != CKR_OK)
+		return;
+	hwk_out_begin_object(out, NULL);
+	hwk_out_int(out, "slot", (long long)t.slot);
+	hwk_p11_field(t.ti.label, sizeof(t.ti.label), field, sizeof(field));
+	hwk_out_str(out, "label", field);
+	hwk_p11_field(t.ti.manufacturerID, sizeof(t.ti.manufacturerID), field,
+	    sizeof(field));
+	hwk_out_str(out, "manufacturer", field);
+	hwk_p11_field(t.ti.model, sizeof(t.ti.model), field, sizeof(field));
+	hwk_out_str(out, "model", field);
+	hwk_p11_field(t.ti.serialNumber, sizeof(t.ti.serialNumber), field,
+	    sizeof(field));
+	hwk_out_str(out, "serial", field);
+	describe_flags(out, t.ti.flags);
+	unfit = hwk_p11_keygen_unfit(&t, o, why, sizeof(why));
+	hwk_out_bool(out, "can_make_rsa_keys", !unfit);
+	if (unfit)
+		hwk_out_str(out, "why_not", why);
+	else {
+		hwk_out_int(out, "rsa_bits_min", (long long)t.min_bits);
+		hwk_out_int(out, "rsa_bits_max", (long long)t.max_bits);
+	}
+	hwk_out_end_object(out);
+}
+
+/* Module m and the tokens in its slots, as an object of out. */
+static void
+describe_module(struct hwk_out *out, const struct p11_opts *o,
+    struct p11_mod *m)
+{
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG n, i;
+	char field[80];
+
+	hwk_out_begin_object(out, NULL);
+	hwk_out_str(out, "path", m->path);
+	hwk_p11_field(m->info.manufacturerID, sizeof(m->info.manufacturerID),
+	    field, sizeof(field));
+	hwk_out_str(out, "manufacturer", field);
+	hwk_p11_field(m->info.libraryDescription,
+	    sizeof(m->info.libraryDescription), field, sizeof(field));
+	hwk_out_str(out, "description", field);
+	hwk_out_begin_array(out, "tokens");
+	if (hwk_p11_slot_list(m, &slots, &n) != CKR_OK)
+		n = 0;
+	for (i = 0; i < n; i++)
+		describe_token(out, o, m, slots[i]);
+	hwk_out_end_array(out);
+	hwk_out_end_object(out);
+	free(slots);
+}
+
 /* --backends: every module in use and the tokens in it. */
 static int
 p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 {
 	struct p11_opts o;
 	struct p11_mod *m, *only = NULL;
-	struct p11_tok t;
-	CK_SLOT_ID *slots = NULL;
-	CK_ULONG n, i;
-	char field[80], why[128];
 	int r;
 
 	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
@@ -113,57 +157,9 @@ p11_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	}
 	hwk_out_begin_array(out, "modules");
 	for (m = hwk_p11_mod_next(only, NULL); m != NULL;
-	    m = hwk_p11_mod_next(only, m)) {
-		hwk_out_begin_object(out, NULL);
-		hwk_out_str(out, "path", m->path);
-		hwk_p11_field(m->info.manufacturerID,
-		    sizeof(m->info.manufacturerID), field, sizeof(field));
-		hwk_out_str(out, "manufacturer", field);
-		hwk_p11_field(m->info.libraryDescription,
-		    sizeof(m->info.libraryDescription), field, sizeof(field));
-		hwk_out_str(out, "description", field);
-		hwk_out_begin_array(out, "tokens");
-		free(slots);
-		if (hwk_p11_slot_list(m, &slots, &n) != CKR_OK)
-			n = 0;
-		for (i = 0; i < n; i++) {
-			memset(&t, 0, sizeof(t));
-			t.mod = m;
-			t.slot = slots[i];
-			if (m->fn->C_GetTokenInfo(t.slot, &t.ti) != CKR_OK)
-				continue;
-			hwk_out_begin_object(out, NULL);
-			hwk_out_int(out, "slot", (long long)t.slot);
-			hwk_p11_field(t.ti.label, sizeof(t.ti.label), field,
-			    sizeof(field));
-			hwk_out_str(out, "label", field);
-			hwk_p11_field(t.ti.manufacturerID,
-			    sizeof(t.ti.manufacturerID), field, sizeof(field));
-			hwk_out_str(out, "manufacturer", field);
-			hwk_p11_field(t.ti.model, sizeof(t.ti.model), field,
-			    sizeof(field));
-			hwk_out_str(out, "model", field);
-			hwk_p11_field(t.ti.serialNumber,
-			    sizeof(t.ti.serialNumber), field, sizeof(field));
-			hwk_out_str(out, "serial", field);
-			describe_flags(out, t.ti.flags);
-			r = hwk_p11_keygen_unfit(&t, &o, why, sizeof(why));
-			hwk_out_bool(out, "can_make_rsa_keys", !r);
-			if (r)
-				hwk_out_str(out, "why_not", why);
-			else {
-				hwk_out_int(out, "rsa_bits_min",
-				    (long long)t.min_bits);
-				hwk_out_int(out, "rsa_bits_max",
-				    (long long)t.max_bits);
-			}
-			hwk_out_end_object(out);
-		}
-		hwk_out_end_array(out);
-		hwk_out_end_object(out);
-	}
+	    m = hwk_p11_mod_next(only, m))
+		describe_module(out, &o, m);
 	hwk_out_end_array(out);
-	free(slots);
 	hwk_p11_opts_clear(&o);
 	return HWK_OK;
 }
