@@ -118,54 +118,60 @@ tries_left(CK_FLAGS flags, CK_USER_TYPE who)
 	return "the token does not say how many tries remain";
 }
 
-/*
- * Logs in as who (CKU_USER, CKU_SO or CKU_CONTEXT_SPECIFIC): with a PIN
- * from pin_source or the ui, or on the reader's keypad.  A wrong PIN is
- * reported, never tried again: each try counts towards locking the token.
- * A PIN from a file is sent by nobody watching, so it is never sent when
- * the token has one try left, nor after the token refused it once.
- */
-int
-hwk_p11_conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
-    const char *pin_source)
+/* Whose PIN a login as who takes, for messages. */
+static const char *
+pin_whose(CK_USER_TYPE who)
 {
-	CK_TOKEN_INFO ti;
-	CK_SESSION_INFO sinfo;
-	CK_FLAGS locked, final, low;
-	char *pin = NULL, prompt[HWK_P11_NAME_MAX + 64], label[33];
-	const char *whose = who == CKU_SO ? "SO PIN" : "PIN";
-	CK_RV rv;
-	int r, unattended;
+	return who == CKU_SO ? "SO PIN" : "PIN";
+}
 
-	if (who != CKU_CONTEXT_SPECIFIC && c->user == who)
-		return HWK_OK;
-	if (who != CKU_CONTEXT_SPECIFIC) {
-		rv = c->mod->fn->C_GetSessionInfo(c->sess, &sinfo);
-		/* A session the token dropped is worth no PIN: a new one is. */
-		if (rv == CKR_SESSION_HANDLE_INVALID ||
-		    rv == CKR_SESSION_CLOSED) {
-			c->gone = 1;
-			return hwk_p11_rv_error(ctx, rv, "token %s dropped the "
-			    "session", c->name);
-		}
-		/* Logged in by another session of ours: no PIN to ask for. */
-		if (rv == CKR_OK && (who == CKU_SO ?
-		    sinfo.state == CKS_RW_SO_FUNCTIONS :
-		    (sinfo.state == CKS_RO_USER_FUNCTIONS ||
-		    sinfo.state == CKS_RW_USER_FUNCTIONS))) {
-			c->user = who;
-			return HWK_OK;
-		}
+/*
+ * *done if the session is logged in as who already, by another session of
+ * ours.  A session the token dropped is an error, and c->gone.
+ */
+static int
+login_known(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
+    int *done)
+{
+	CK_SESSION_INFO sinfo;
+	CK_RV rv;
+
+	*done = 0;
+	rv = c->mod->fn->C_GetSessionInfo(c->sess, &sinfo);
+	/* A session the token dropped is worth no PIN: a new one is. */
+	if (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED) {
+		c->gone = 1;
+		return hwk_p11_rv_error(ctx, rv, "token %s dropped the "
+		    "session", c->name);
 	}
-	/* Fresh flags: the count of wrong tries changes under us. */
-	if (c->mod->fn->C_GetTokenInfo(c->slot, &ti) != CKR_OK)
-		ti = c->ti;
-	if (who == CKU_USER && !(ti.flags & CKF_LOGIN_REQUIRED))
-		return HWK_OK;
+	/* Logged in by another session of ours: no PIN to ask for. */
+	if (rv == CKR_OK && (who == CKU_SO ?
+	    sinfo.state == CKS_RW_SO_FUNCTIONS :
+	    (sinfo.state == CKS_RO_USER_FUNCTIONS ||
+	    sinfo.state == CKS_RW_USER_FUNCTIONS))) {
+		c->user = who;
+		*done = 1;
+	}
+	return HWK_OK;
+}
+
+/*
+ * Refuses a login that the token's flags (ti) advise against: a locked
+ * PIN, or a PIN from a file that the token refused before or that would
+ * be its last try.  Warns when few tries remain.
+ */
+static int
+login_may_try(struct hwk_ctx *ctx, const struct p11_conn *c,
+    const CK_TOKEN_INFO *ti, CK_USER_TYPE who, const char *pin_source,
+    int unattended)
+{
+	const char *whose = pin_whose(who);
+	CK_FLAGS locked, final, low;
+
 	locked = who == CKU_SO ? CKF_SO_PIN_LOCKED : CKF_USER_PIN_LOCKED;
 	final = who == CKU_SO ? CKF_SO_PIN_FINAL_TRY : CKF_USER_PIN_FINAL_TRY;
 	low = who == CKU_SO ? CKF_SO_PIN_COUNT_LOW : CKF_USER_PIN_COUNT_LOW;
-	if (ti.flags & locked) {
+	if (ti->flags & locked) {
 		hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "the %s of token %s is "
 		    "locked", whose, c->name);
 		hwk_ctx_hint(ctx, who == CKU_SO ? "Only the token's maker "
@@ -174,8 +180,6 @@ hwk_p11_conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		    "YubiKey: yubico-piv-tool -a unblock-pin with the PUK).");
 		return HWK_ERR_PIN_LOCKED;
 	}
-	unattended = pin_source != NULL &&
-	    !(ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH);
 	if (unattended && refusal_find(&c->ti, who, pin_source) != NULL) {
 		hwk_ctx_error(ctx, HWK_ERR_PIN_INCORRECT, "the %s from %s was "
 		    "refused by token %s; fix the file and restart", whose,
@@ -184,7 +188,7 @@ hwk_p11_conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		    "restart: each try counts towards locking the token.");
 		return HWK_ERR_PIN_INCORRECT;
 	}
-	if ((ti.flags & final) && unattended) {
+	if ((ti->flags & final) && unattended) {
 		hwk_ctx_error(ctx, HWK_ERR_PIN_LOCKED, "token %s says one more "
 		    "wrong %s locks it: the %s from %s is not tried unattended",
 		    c->name, whose, whose, pin_source);
@@ -193,63 +197,89 @@ hwk_p11_conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 		    whose);
 		return HWK_ERR_PIN_LOCKED;
 	}
-	if (ti.flags & final)
-		hwk_ctx_notice(ctx, "Warning: one more wrong %s locks token %s.",
-		    whose, c->name);
-	else if (ti.flags & low)
+	if (ti->flags & final)
+		hwk_ctx_notice(ctx, "Warning: one more wrong %s locks token "
+		    "%s.", whose, c->name);
+	else if (ti->flags & low)
 		hwk_ctx_notice(ctx, "Warning: a wrong %s was given for token "
 		    "%s since the last right one; few tries remain.", whose,
 		    c->name);
-	if (ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH) {
+	return HWK_OK;
+}
+
+/*
+ * C_Login as who, its answer in *rvp: on the reader's keypad, or with a
+ * PIN from pin_source or the ui, wiped once sent.  An error if no PIN was
+ * sent.
+ */
+static int
+login_send(struct hwk_ctx *ctx, struct p11_conn *c, const CK_TOKEN_INFO *ti,
+    CK_USER_TYPE who, const char *pin_source, CK_RV *rvp)
+{
+	const char *whose = pin_whose(who);
+	char *pin = NULL, prompt[HWK_P11_NAME_MAX + 64], label[33];
+	int r;
+
+	*rvp = CKR_GENERAL_ERROR;	/* until the token answers */
+	if (ti->flags & CKF_PROTECTED_AUTHENTICATION_PATH) {
 		hwk_ctx_notice(ctx, "Enter the %s for token %s on the reader's "
 		    "keypad.", whose, c->name);
-		rv = c->mod->fn->C_Login(c->sess, who, NULL, 0);
+		*rvp = c->mod->fn->C_Login(c->sess, who, NULL, 0);
+		return HWK_OK;
+	}
+	if ((pin = malloc(HWK_SECRET_MAX)) == NULL)
+		return HWK_ERR_NOMEM;
+	if (pin_source != NULL) {
+		if ((r = hwk_pin_source_read(ctx, pin_source, whose, pin,
+		    HWK_SECRET_MAX)) != 0)
+			goto out;
 	} else {
-		if ((pin = malloc(HWK_SECRET_MAX)) == NULL)
-			return HWK_ERR_NOMEM;
-		if (pin_source != NULL) {
-			if ((r = hwk_pin_source_read(ctx, pin_source, whose,
-			    pin, HWK_SECRET_MAX)) != 0)
-				goto out;
-		} else {
-			hwk_p11_field(ti.label, sizeof(ti.label), label,
-			    sizeof(label));
-			snprintf(prompt, sizeof(prompt), "Enter %s%s for '%s': ",
-			    whose, who == CKU_CONTEXT_SPECIFIC ? " again" : "",
-			    label);
-			if ((r = ask_pin(ctx, prompt, pin,
-			    HWK_SECRET_MAX)) != 0) {
-				if (r == HWK_ERR_CANCELLED)
-					hwk_ctx_error(ctx, r, "no %s given; "
-					    "nothing was done", whose);
-				goto out;
-			}
-		}
-		/* An empty line is a slip, not a try worth spending. */
-		if (*pin == '\0') {
-			r = hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "empty %s; "
-			    "the token was not asked", whose);
+		hwk_p11_field(ti->label, sizeof(ti->label), label,
+		    sizeof(label));
+		snprintf(prompt, sizeof(prompt), "Enter %s%s for '%s': ",
+		    whose, who == CKU_CONTEXT_SPECIFIC ? " again" : "", label);
+		if ((r = ask_pin(ctx, prompt, pin, HWK_SECRET_MAX)) != 0) {
+			if (r == HWK_ERR_CANCELLED)
+				hwk_ctx_error(ctx, r, "no %s given; nothing "
+				    "was done", whose);
 			goto out;
 		}
-		rv = c->mod->fn->C_Login(c->sess, who, (CK_UTF8CHAR *)pin,
-		    strlen(pin));
-		hwk_freezero(pin, HWK_SECRET_MAX);
-		pin = NULL;
 	}
-	/* The file will say the same next time: never send it again. */
-	if (unattended && (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID ||
-	    rv == CKR_PIN_LEN_RANGE))
-		refusal_add(&c->ti, who, pin_source);
+	/* An empty line is a slip, not a try worth spending. */
+	if (*pin == '\0') {
+		r = hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "empty %s; the token "
+		    "was not asked", whose);
+		goto out;
+	}
+	*rvp = c->mod->fn->C_Login(c->sess, who, (CK_UTF8CHAR *)pin,
+	    strlen(pin));
+	r = HWK_OK;
+ out:
+	hwk_freezero(pin, HWK_SECRET_MAX);
+	return r;
+}
+
+/* What the token's answer rv to C_Login means, with what to do about it. */
+static int
+login_result(struct hwk_ctx *ctx, struct p11_conn *c, const CK_TOKEN_INFO *ti,
+    CK_USER_TYPE who, CK_RV rv, const char *pin_source, int unattended)
+{
+	const char *whose = pin_whose(who);
+	CK_FLAGS locked;
+	CK_TOKEN_INFO now;
+	int r;
+
+	locked = who == CKU_SO ? CKF_SO_PIN_LOCKED : CKF_USER_PIN_LOCKED;
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
 		if (who != CKU_CONTEXT_SPECIFIC)
 			c->user = who;
 		r = HWK_OK;
 	} else if (rv == CKR_PIN_INCORRECT) {
-		if (c->mod->fn->C_GetTokenInfo(c->slot, &ti) != CKR_OK)
-			ti.flags = 0;
-		r = hwk_ctx_error(ctx, (ti.flags & locked) ?
+		if (c->mod->fn->C_GetTokenInfo(c->slot, &now) != CKR_OK)
+			now.flags = 0;
+		r = hwk_ctx_error(ctx, (now.flags & locked) ?
 		    HWK_ERR_PIN_LOCKED : HWK_ERR_PIN_INCORRECT, "incorrect %s "
-		    "for token %s; %s", whose, c->name, tries_left(ti.flags,
+		    "for token %s; %s", whose, c->name, tries_left(now.flags,
 		    who));
 		if (unattended)
 			hwk_ctx_hint(ctx, "The %s came from %s: fix the "
@@ -271,8 +301,8 @@ hwk_p11_conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 	} else if (rv == CKR_PIN_LEN_RANGE) {
 		r = hwk_ctx_error(ctx, HWK_ERR_PIN_INCORRECT, "the %s has the "
 		    "wrong length: token %s wants %lu to %lu characters",
-		    whose, c->name, (unsigned long)ti.ulMinPinLen,
-		    (unsigned long)ti.ulMaxPinLen);
+		    whose, c->name, (unsigned long)ti->ulMinPinLen,
+		    (unsigned long)ti->ulMaxPinLen);
 	} else {
 		r = hwk_p11_rv_error(ctx, rv, "cannot log in to token %s as %s",
 		    c->name, who == CKU_SO ? "security officer" : "user");
@@ -280,10 +310,46 @@ hwk_p11_conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
 			hwk_ctx_hint(ctx, "Set a user PIN first (pkcs11-tool "
 			    "--init-pin).");
 	}
- out:
-	if (pin != NULL)
-		hwk_freezero(pin, HWK_SECRET_MAX);
 	return r;
+}
+
+/*
+ * Logs in as who (CKU_USER, CKU_SO or CKU_CONTEXT_SPECIFIC): with a PIN
+ * from pin_source or the ui, or on the reader's keypad.  A wrong PIN is
+ * reported, never tried again: each try counts towards locking the token.
+ * A PIN from a file is sent by nobody watching, so it is never sent when
+ * the token has one try left, nor after the token refused it once.
+ */
+int
+hwk_p11_conn_login(struct hwk_ctx *ctx, struct p11_conn *c, CK_USER_TYPE who,
+    const char *pin_source)
+{
+	CK_TOKEN_INFO ti;
+	CK_RV rv;
+	int r, done, unattended;
+
+	if (who != CKU_CONTEXT_SPECIFIC) {
+		if (c->user == who)
+			return HWK_OK;
+		if ((r = login_known(ctx, c, who, &done)) != 0 || done)
+			return r;
+	}
+	/* Fresh flags: the count of wrong tries changes under us. */
+	if (c->mod->fn->C_GetTokenInfo(c->slot, &ti) != CKR_OK)
+		ti = c->ti;
+	if (who == CKU_USER && !(ti.flags & CKF_LOGIN_REQUIRED))
+		return HWK_OK;
+	unattended = pin_source != NULL &&
+	    !(ti.flags & CKF_PROTECTED_AUTHENTICATION_PATH);
+	if ((r = login_may_try(ctx, c, &ti, who, pin_source,
+	    unattended)) != 0 ||
+	    (r = login_send(ctx, c, &ti, who, pin_source, &rv)) != 0)
+		return r;
+	/* The file will say the same next time: never send it again. */
+	if (unattended && (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID ||
+	    rv == CKR_PIN_LEN_RANGE))
+		refusal_add(&c->ti, who, pin_source);
+	return login_result(ctx, c, &ti, who, rv, pin_source, unattended);
 }
 
 void
