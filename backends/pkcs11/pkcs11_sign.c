@@ -3,6 +3,7 @@
  * still the key the file names), and signing, with one more try after
  * the token lost its session, its login or the key's handle.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
