@@ -38,6 +38,7 @@ hwk_p11_note_add(struct hwk_buf *notes, const char *fmt, ...)
 	hwk_buf_putf(notes, "%s%s", hwk_buf_len(notes) > 0 ? "; " : "", line);
 }
 
+/* At exit: the sessions and refused PINs go first, then their modules. */
 static void
 mods_finalize(void)
 {

@@ -1,4 +1,7 @@
-/* What a PKCS#11 return code means to hwkeygen: its name and its hwk_err. */
+/*
+ * What a PKCS#11 return code means to hwkeygen: its name, its hwk_err, and
+ * the error a failed call reports with it.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 
