@@ -74,5 +74,8 @@ int	hwk_p11_allow_match(const char *path, const char *list);
 int	hwk_p11_rv_err(CK_RV rv);
 /* "CKR_PIN_INCORRECT", or "CKR 0x..." for a code without a name. */
 const char *hwk_p11_rv_name(CK_RV rv, char *buf, size_t len);
+/* Formats a CKR_ failure of call into ctx and returns its hwk_err. */
+int	hwk_p11_rv_error(struct hwk_ctx *ctx, CK_RV rv, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 #endif /* HWKEY_PKCS11_INT_H */

@@ -1,6 +1,11 @@
-/* What a PKCS#11 return code means to hwkeygen: its name and its hwk_err. */
+/*
+ * What a PKCS#11 return code means to hwkeygen: its name, its hwk_err, and
+ * the error a failed call reports with it.
+ */
+#include <stdarg.h>
 #include <stdio.h>
 
+#include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "pkcs11_int.h"
 
@@ -99,4 +104,18 @@ hwk_p11_rv_name(CK_RV rv, char *buf, size_t len)
 	snprintf(buf, len, "CKR 0x%08lx%s", (unsigned long)rv,
 	    rv >= CKR_VENDOR_DEFINED ? " (vendor defined)" : "");
 	return buf;
+}
+
+int
+hwk_p11_rv_error(struct hwk_ctx *ctx, CK_RV rv, const char *fmt, ...)
+{
+	char what[512], nb[48];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return hwk_ctx_error(ctx, hwk_p11_rv_err(rv), "%s: %s%s", what,
+	    hwk_p11_rv_name(rv, nb, sizeof(nb)), rv == CKR_PIN_EXPIRED ?
+	    " (the PIN has expired and must be changed)" : "");
 }

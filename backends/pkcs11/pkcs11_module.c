@@ -1,0 +1,365 @@
+/*
+ * The PKCS#11 modules in use: the one named with --module or in a file
+ * (if allowed), or those registered with p11-kit, each started once and
+ * kept until exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/pkcs11.h>
+
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "pkcs11_impl.h"
+
+static struct p11_mod *mods;
+static int registered_tried;
+static char *registered_note;	/* why registered modules are missing */
+static int atexit_done;
+
+/* Appends "; text" (or text) to a note list. */
+void
+hwk_p11_note_add(struct hwk_buf *notes, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	hwk_buf_putf(notes, "%s%s", hwk_buf_len(notes) > 0 ? "; " : "", line);
+}
+
+/* At exit: the sessions and refused PINs go first, then their modules. */
+static void
+mods_finalize(void)
+{
+	struct p11_mod *m;
+
+	hwk_p11_conns_free();
+	hwk_p11_refusals_free();
+	while ((m = mods) != NULL) {
+		mods = m->next;
+		p11_kit_module_finalize(m->fn);
+		p11_kit_module_release(m->fn);
+		free(m->path);
+		free(m);
+	}
+	free(registered_note);
+	registered_note = NULL;
+	registered_tried = 0;
+}
+
+/* Takes over an initialised module; fn is released on failure. */
+static int
+mod_add(struct hwk_ctx *ctx, CK_FUNCTION_LIST *fn, const char *given,
+    struct p11_mod **mp)
+{
+	struct p11_mod *m = NULL;
+	char *file;
+	CK_RV rv;
+
+	*mp = NULL;
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		p11_kit_module_finalize(fn);
+		p11_kit_module_release(fn);
+		return HWK_ERR_NOMEM;
+	}
+	m->fn = fn;
+	file = p11_kit_module_get_filename(fn);
+	m->path = strdup(file != NULL ? file : given);
+	free(file);
+	if (m->path == NULL ||
+	    (rv = fn->C_GetInfo(&m->info)) != CKR_OK) {
+		rv = m->path == NULL ? CKR_HOST_MEMORY : rv;
+		p11_kit_module_finalize(fn);
+		p11_kit_module_release(fn);
+		free(m->path);
+		free(m);
+		return hwk_p11_rv_error(ctx, rv, "module %s: C_GetInfo", given);
+	}
+	if (!atexit_done && atexit(mods_finalize) == 0)
+		atexit_done = 1;
+	m->next = mods;
+	mods = m;
+	*mp = m;
+	return HWK_OK;
+}
+
+/*
+ * Sends stderr to /dev/null and returns the descriptor to restore it with:
+ * a module that fails to start may print pages, the notes say it in one
+ * clause.
+ */
+static int
+stderr_mute(void)
+{
+	int saved, null;
+
+	fflush(stderr);
+	if ((saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) < 0)
+		return -1;
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
+		close(saved);
+		return -1;
+	}
+	dup2(null, STDERR_FILENO);
+	close(null);
+	return saved;
+}
+
+static void
+stderr_restore(int saved)
+{
+	if (saved < 0)
+		return;
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+}
+
+/*
+ * A module may use the TSS (tpm2-pkcs11), which reads its log level once:
+ * quiet from the first use on, or the tpm2 backend's probes would print.
+ */
+static void
+tss_log_quiet(void)
+{
+	if (getenv("TSS2_LOG") == NULL)
+		setenv("TSS2_LOG", "all+none", 0);
+}
+
+/*
+ * Nonzero if file (a resolved path) is one of the modules registered with
+ * p11-kit.  Asking opens their libraries but starts none of them.
+ */
+static int
+registered_file(const char *file)
+{
+	CK_FUNCTION_LIST **all;
+	char *f, canon[PATH_MAX];
+	size_t i;
+	int found = 0, saved;
+
+	p11_kit_be_quiet();
+	saved = stderr_mute();
+	all = p11_kit_modules_load(NULL, 0);
+	stderr_restore(saved);
+	if (all == NULL)
+		return 0;
+	for (i = 0; all[i] != NULL && !found; i++) {
+		f = p11_kit_module_get_filename(all[i]);
+		found = f != NULL && realpath(f, canon) != NULL &&
+		    strcmp(canon, file) == 0;
+		free(f);
+	}
+	p11_kit_modules_release(all);
+	return found;
+}
+
+/*
+ * A module that a file names (a stub, a --token URI) is code the file
+ * would have us run: it is loaded only from an absolute path that the
+ * allowed patterns take (ssh-agent's -P), or if p11-kit has it registered.
+ * canon gets the file path resolves to (PATH_MAX bytes).
+ */
+static int
+module_allowed(struct hwk_ctx *ctx, const struct p11_opts *o,
+    const char *path, char *canon)
+{
+	const char *allow = o->allow != NULL ? o->allow :
+	    HWK_P11_ALLOW_DEFAULT;
+
+	if (path[0] != '/') {
+		hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "PKCS#11 module %s is "
+		    "refused: a module named in a file is loaded only by its "
+		    "absolute path", path);
+		hwk_ctx_hint(ctx, "If you trust the module, name it on the "
+		    "command line: --module PATH.");
+		return HWK_ERR_INVALID_ARG;
+	}
+	if (realpath(path, canon) == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot load "
+		    "PKCS#11 module %s: %s", path, strerror(errno));
+	if (hwk_p11_allow_match(canon, allow) == 1 || registered_file(canon))
+		return HWK_OK;
+	hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "PKCS#11 module %s%s%s%s is "
+	    "refused: p11-kit does not have it registered and it is not in "
+	    "the allowed module files (%s)", path, strcmp(path, canon) != 0 ?
+	    " (" : "", strcmp(path, canon) != 0 ? canon : "",
+	    strcmp(path, canon) != 0 ? ")" : "", allow);
+	hwk_ctx_hint(ctx, "If you trust the module, name it with --module %s, "
+	    "or allow its folder with --module-allow (hwkey-agent -P), or "
+	    "register it with p11-kit.", path);
+	return HWK_ERR_INVALID_ARG;
+}
+
+/*
+ * The module at path, loading it the first time.  named: the person named
+ * it with --module; else it comes from a file and must be allowed.
+ */
+int
+hwk_p11_mod_load(struct hwk_ctx *ctx, const struct p11_opts *o,
+    const char *path, int named, struct p11_mod **mp)
+{
+	CK_FUNCTION_LIST *fn;
+	struct p11_mod *m;
+	char abs[PATH_MAX];
+	const char *p = path;
+	CK_RV rv;
+	int r;
+
+	*mp = NULL;
+	/* Loaded already, so allowed already: a stub of a --module key. */
+	for (m = mods; m != NULL; m = m->next)
+		if (strcmp(m->path, path) == 0) {
+			*mp = m;
+			return HWK_OK;
+		}
+	if (!named) {
+		if ((r = module_allowed(ctx, o, path, abs)) != 0)
+			return r;
+		p = abs;	/* the file that was checked, not a link */
+	} else if (strchr(path, '/') != NULL && path[0] != '/') {
+		/* p11-kit reads a relative path in its own module folder. */
+		if (realpath(path, abs) == NULL)
+			return hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot "
+			    "load PKCS#11 module %s: %s", path,
+			    strerror(errno));
+		p = abs;
+	}
+	for (m = mods; m != NULL; m = m->next)
+		if (strcmp(m->path, p) == 0) {
+			*mp = m;
+			return HWK_OK;
+		}
+	p11_kit_be_quiet();
+	if ((fn = p11_kit_module_load(p, 0)) == NULL) {
+		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot load PKCS#11 "
+		    "module %s: %s", path, p11_kit_message() != NULL ?
+		    p11_kit_message() : "unknown error");
+		hwk_ctx_hint(ctx, "Give the module's file with --module, for "
+		    "example --module /usr/lib/x86_64-linux-gnu/"
+		    "opensc-pkcs11.so.");
+		return HWK_ERR_NO_DEVICE;
+	}
+	tss_log_quiet();
+	if ((rv = p11_kit_module_initialize(fn)) != CKR_OK) {
+		p11_kit_module_release(fn);
+		hwk_p11_rv_error(ctx, rv, "PKCS#11 module %s failed to start "
+		    "(C_Initialize)", path);
+		return HWK_ERR_NO_DEVICE;
+	}
+	return mod_add(ctx, fn, p, mp);
+}
+
+/* C_Initialize of a module nobody named, with its chatter silenced. */
+static CK_RV
+mod_start_quiet(CK_FUNCTION_LIST *fn)
+{
+	CK_RV rv;
+	int saved;
+
+	tss_log_quiet();
+	saved = stderr_mute();
+	rv = p11_kit_module_initialize(fn);
+	stderr_restore(saved);
+	return rv;
+}
+
+/* Loads the modules registered with p11-kit, once; trust stores left out. */
+int
+hwk_p11_mods_registered(struct hwk_ctx *ctx)
+{
+	CK_FUNCTION_LIST **all = NULL;
+	struct hwk_buf *notes = NULL;
+	struct p11_mod *m;
+	char *name, *trust, *file;
+	size_t i;
+	char nb[48];
+	CK_RV rv;
+	int r = HWK_OK, saved;
+
+	if (registered_tried)
+		return HWK_OK;
+	registered_tried = 1;
+	if ((notes = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	p11_kit_be_quiet();
+	saved = stderr_mute();
+	all = p11_kit_modules_load(NULL, 0);
+	stderr_restore(saved);
+	if (all == NULL) {
+		hwk_p11_note_add(notes, "p11-kit could not load its modules: "
+		    "%s", p11_kit_message() != NULL ? p11_kit_message() :
+		    "unknown");
+		goto out;
+	}
+	for (i = 0; all[i] != NULL; i++) {
+		name = p11_kit_module_get_name(all[i]);
+		trust = p11_kit_config_option(all[i], "trust-policy");
+		file = p11_kit_module_get_filename(all[i]);
+		for (m = mods; m != NULL && file != NULL; m = m->next)
+			if (strcmp(m->path, file) == 0)
+				break;
+		free(file);
+		/* A store of CA certificates holds no keys to sign with. */
+		if ((p11_kit_module_get_flags(all[i]) &
+		    P11_KIT_MODULE_TRUSTED) || (trust != NULL &&
+		    strcmp(trust, "yes") == 0)) {
+			p11_kit_module_release(all[i]);
+		} else if (m != NULL) {
+			/* Loaded already, by its path: once is enough. */
+			m->registered = 1;
+			p11_kit_module_release(all[i]);
+		} else if ((rv = mod_start_quiet(all[i])) != CKR_OK) {
+			hwk_p11_note_add(notes, "module %s failed to start "
+			    "(%s)", name != NULL ? name : "?",
+			    hwk_p11_rv_name(rv, nb, sizeof(nb)));
+			p11_kit_module_release(all[i]);
+		} else if ((r = mod_add(ctx, all[i], name != NULL ? name :
+		    "?", &m)) != 0) {
+			free(name);
+			free(trust);
+			for (i++; all[i] != NULL; i++)
+				p11_kit_module_release(all[i]);
+			goto out;
+		} else
+			m->registered = 1;
+		free(name);
+		free(trust);
+	}
+ out:
+	free(all);		/* the modules are ours or released */
+	if (hwk_buf_len(notes) > 0)
+		registered_note = hwk_buf_dup_string(notes);
+	hwk_buf_free(&notes);
+	return r;
+}
+
+/* Why some registered modules are missing, or NULL. */
+const char *
+hwk_p11_mods_note(void)
+{
+	return registered_note;
+}
+
+/* The module in use after m (NULL: the first). */
+struct p11_mod *
+hwk_p11_mod_next(struct p11_mod *only, struct p11_mod *m)
+{
+	if (only != NULL)
+		return m == NULL ? only : NULL;
+	for (m = m == NULL ? mods : m->next; m != NULL; m = m->next)
+		if (m->registered)
+			break;
+	return m;
+}
