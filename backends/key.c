@@ -56,7 +56,7 @@ hwk_key_pubkey(const struct hwk_key *key, struct hwk_pubkey **pubp)
 unsigned
 hwk_key_bits(const struct hwk_key *key)
 {
-	return key->pkey == NULL ? 0 : hwk_rsa_bits(key->pkey);
+	return key->pkey == NULL ? 0 : hwk_pkey_bits(key->pkey);
 }
 
 void

@@ -1,14 +1,18 @@
 /*
- * The software backend: the key is made by OpenSSL in memory and kept in an
- * OpenSSH private key file, encrypted when it has a passphrase.  It is the
- * fallback on machines with neither a token nor a TPM.
+ * The software backend: the key (RSA, ECDSA or Ed25519) is made by OpenSSL
+ * in memory and kept in an OpenSSH private key file, encrypted when it has
+ * a passphrase.  It is the fallback on machines with neither a token nor a
+ * TPM.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -35,30 +39,72 @@ sw_probe(struct hwk_ctx *ctx)
 static int
 sw_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 {
-	if (gp->type != HWK_KEY_RSA)
-		return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
-		    "only RSA keys are supported");
-	return hwk_rsa_bits_check(ctx, gp->bits);
+	switch (gp->type) {
+	case HWK_KEY_RSA:
+		return hwk_rsa_bits_check(ctx, gp->bits);
+	case HWK_KEY_ECDSA:
+		if (hwk_ecdsa_md(gp->bits) == NULL)
+			return hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "Invalid "
+			    "ECDSA key length: valid lengths are 256, 384 or "
+			    "521 bits");
+		return HWK_OK;
+	case HWK_KEY_ED25519:
+		return HWK_OK;		/* one size */
+	}
+	return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE, "unknown key type %d",
+	    gp->type);
+}
+
+/* A new RSA key; OpenSSL's public exponent is 65537, as OpenSSH's. */
+static EVP_PKEY *
+rsa_generate(unsigned bits)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	if ((pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
+	    EVP_PKEY_keygen_init(pctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_keygen_bits(pctx, (int)bits) <= 0 ||
+	    EVP_PKEY_generate(pctx, &pkey) <= 0) {
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+	}
+	EVP_PKEY_CTX_free(pctx);
+	return pkey;
 }
 
 static int
 sw_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
     struct hwk_key **keyp)
 {
-	EVP_PKEY_CTX *pctx = NULL;
 	EVP_PKEY *pkey = NULL;
+	char group[8];
 	int r;
 
 	*keyp = NULL;
 	if ((r = sw_check(ctx, gp)) != 0)
 		return r;
-	/* OpenSSL's default public exponent is 65537, as OpenSSH's. */
-	if ((pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_keygen_init(pctx) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_keygen_bits(pctx, (int)gp->bits) <= 0 ||
-	    EVP_PKEY_generate(pctx, &pkey) <= 0) {
+	switch (gp->type) {
+	case HWK_KEY_RSA:
+		pkey = rsa_generate(gp->bits);
+		break;
+	case HWK_KEY_ECDSA:
+		/* OpenSSL names the NIST curves "P-256", "P-384", "P-521". */
+		snprintf(group, sizeof(group), "P-%u", gp->bits);
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", group);
+		break;
+	case HWK_KEY_ED25519:
+		pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+		break;
+	}
+	if (pkey == NULL && gp->type == HWK_KEY_ED25519) {
 		r = hwk_ctx_error(ctx, HWK_ERR_CRYPTO,
-		    "OpenSSL could not generate an RSA-%u key", gp->bits);
+		    "OpenSSL could not generate an Ed25519 key");
+		goto out;
+	} else if (pkey == NULL) {
+		r = hwk_ctx_error(ctx, HWK_ERR_CRYPTO,
+		    "OpenSSL could not generate an %s-%u key",
+		    gp->type == HWK_KEY_RSA ? "RSA" : "ECDSA", gp->bits);
 		goto out;
 	}
 	if ((r = hwk_key_new(&hwk_backend_software, keyp)) != 0 ||
@@ -70,7 +116,6 @@ sw_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	pkey = NULL;
  out:
 	EVP_PKEY_free(pkey);
-	EVP_PKEY_CTX_free(pctx);
 	return r;
 }
 
@@ -255,9 +300,10 @@ sw_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	if (kind > 0) {
 		if ((r = load_pem(ctx, stub, len, &pkey)) != 0)
 			goto out;
-		if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-			r = hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
-			    "the key is not an RSA key");
+		if (hwk_pkey_ssh_type(pkey) == NULL) {
+			r = hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE, "the key is "
+			    "not an RSA, ECDSA (NIST P-256, P-384, P-521) or "
+			    "Ed25519 key");
 			goto out;
 		}
 	} else {
@@ -280,8 +326,8 @@ sw_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 			goto out;
 		} else if (r == HWK_ERR_KEY_TYPE) {
 			r = hwk_ctx_error(ctx, r, "the key is of type %s; "
-			    "hwkeygen handles RSA keys only", oi.pub != NULL ?
-			    oi.pub->type : "unknown");
+			    "hwkeygen handles RSA, ECDSA and Ed25519 keys",
+			    oi.pub != NULL ? oi.pub->type : "unknown");
 			goto out;
 		} else if (r != 0) {
 			r = format_error(ctx, r);
@@ -304,7 +350,7 @@ sw_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 }
 
 static const EVP_MD *
-sig_md(int alg)
+rsa_md(int alg)
 {
 	switch (alg) {
 	case HWK_SIG_RSA_SHA1:		return EVP_sha1();
@@ -314,37 +360,127 @@ sig_md(int alg)
 	return NULL;
 }
 
+/* OpenSSL's signature of data: PKCS#1 v1.5, DER for ECDSA, Ed25519's. */
 static int
-sw_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
-    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp)
+digest_sign(EVP_PKEY *pkey, const EVP_MD *h, const uint8_t *data,
+    size_t len, uint8_t **sigp, size_t *siglenp)
 {
 	EVP_MD_CTX *md = NULL;
 	EVP_PKEY_CTX *pctx = NULL;
-	const EVP_MD *h;
 	uint8_t *sig = NULL;
 	size_t slen = 0;
 	int r = HWK_ERR_CRYPTO;
 
+	/* Ed25519 hashes inside: it takes no digest, and data in one go. */
+	if ((md = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(md, &pctx, h, NULL, pkey) != 1)
+		goto out;
+	if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA &&
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+		goto out;
+	if (EVP_DigestSign(md, NULL, &slen, data, len) != 1 ||
+	    (sig = malloc(slen)) == NULL ||
+	    EVP_DigestSign(md, sig, &slen, data, len) != 1)
+		goto out;
+	*sigp = sig;
+	*siglenp = slen;
+	sig = NULL;
+	r = HWK_OK;
+ out:
+	free(sig);
+	EVP_MD_CTX_free(md);
+	return r;
+}
+
+/* OpenSSL's DER ECDSA-Sig-Value as r || s, each as long as the field. */
+static int
+ecdsa_raw(const uint8_t *der, size_t derlen, size_t half, uint8_t **rawp)
+{
+	ECDSA_SIG *es = NULL;
+	const BIGNUM *r_, *s_;
+	const uint8_t *p = der;
+	uint8_t *raw = NULL;
+	int r = HWK_ERR_CRYPTO;
+
+	if ((es = d2i_ECDSA_SIG(NULL, &p, (long)derlen)) == NULL ||
+	    p != der + derlen)
+		goto out;
+	ECDSA_SIG_get0(es, &r_, &s_);
+	if ((raw = malloc(2 * half)) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto out;
+	}
+	if (BN_bn2binpad(r_, raw, (int)half) < 0 ||
+	    BN_bn2binpad(s_, raw + half, (int)half) < 0)
+		goto out;
+	*rawp = raw;
+	raw = NULL;
+	r = HWK_OK;
+ out:
+	free(raw);
+	ECDSA_SIG_free(es);
+	return r;
+}
+
+/* The hash of alg for this key; 0 if the key cannot make alg's signatures. */
+static int
+sign_md(const EVP_PKEY *pkey, int alg, const EVP_MD **hp)
+{
+	*hp = NULL;
+	switch (alg) {
+	case HWK_SIG_RSA_SHA1:
+	case HWK_SIG_RSA_SHA256:
+	case HWK_SIG_RSA_SHA512:
+		*hp = rsa_md(alg);
+		return EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA;
+	case HWK_SIG_ECDSA:
+		*hp = hwk_ecdsa_md(hwk_ecdsa_bits(pkey));
+		return *hp != NULL;
+	case HWK_SIG_ED25519:
+		return EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519;
+	}
+	return 0;
+}
+
+static int
+sw_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp)
+{
+	const EVP_MD *h;
+	uint8_t *sig = NULL, *der = NULL;
+	size_t slen = 0, half;
+	int r;
+
 	*sigp = NULL;
 	*siglenp = 0;
-	if ((h = sig_md(alg)) == NULL)
+	if (alg < HWK_SIG_RSA_SHA1 || alg > HWK_SIG_ED25519)
 		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED,
 		    "unknown signature algorithm %d", alg);
-	if ((md = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit(md, &pctx, h, NULL, key->pkey) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1 ||
-	    EVP_DigestSign(md, NULL, &slen, data, len) != 1 ||
-	    (sig = malloc(slen)) == NULL ||
-	    EVP_DigestSign(md, sig, &slen, data, len) != 1) {
-		free(sig);
-		r = hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "signing failed");
+	if (!sign_md(key->pkey, alg, &h))
+		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "this key "
+		    "cannot make signatures of algorithm %d", alg);
+	if ((r = digest_sign(key->pkey, h, data, len, &sig, &slen)) != 0) {
+		r = hwk_ctx_error(ctx, r, "signing failed");
 		goto out;
+	}
+	if (alg == HWK_SIG_ECDSA) {
+		/* The raw r || s devices give, as the sign op promises. */
+		half = (hwk_ecdsa_bits(key->pkey) + 7) / 8;
+		der = sig;
+		sig = NULL;
+		if ((r = ecdsa_raw(der, slen, half, &sig)) != 0) {
+			r = hwk_ctx_error(ctx, r, "signing failed");
+			goto out;
+		}
+		slen = 2 * half;
 	}
 	*sigp = sig;
 	*siglenp = slen;
+	sig = NULL;
 	r = HWK_OK;
  out:
-	EVP_MD_CTX_free(md);
+	free(sig);
+	free(der);
 	return r;
 }
 

@@ -20,16 +20,21 @@ struct hwk_out;
 struct hwk_pubkey;
 
 #define HWK_KEY_RSA		1
+#define HWK_KEY_ECDSA		2	/* bits name the curve: 256, 384, 521 */
+#define HWK_KEY_ED25519		3	/* bits are ignored: always 256 */
 
 enum hwk_sigalg {
 	HWK_SIG_RSA_SHA1 = 1,		/* "ssh-rsa" */
 	HWK_SIG_RSA_SHA256,		/* "rsa-sha2-256" */
 	HWK_SIG_RSA_SHA512,		/* "rsa-sha2-512" */
+	/* "ecdsa-sha2-nistpN": SHA-256, -384 or -512 as the curve (RFC 5656) */
+	HWK_SIG_ECDSA,
+	HWK_SIG_ED25519,		/* "ssh-ed25519" */
 };
 
 /* What a new key should be. */
 struct hwk_genparams {
-	int		 type;		/* HWK_KEY_RSA */
+	int		 type;		/* HWK_KEY_RSA, _ECDSA, _ED25519 */
 	unsigned	 bits;		/* 0: the backend's default */
 	int		 bits_given;	/* bits came from the user (-b) */
 	const char	*comment;
@@ -91,7 +96,15 @@ struct hwk_backend {
 	/* Opens a stub for signing; may ask for a passphrase or PIN. */
 	int	(*load)(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 		    struct hwk_key **keyp);
-	/* A PKCS#1 v1.5 signature of data, as long as the modulus. */
+	/*
+	 * The raw signature of data, in the form devices give it, which
+	 * hwk_sig_put_blob() (sshkey.h) wraps for SSH:
+	 *  RSA:     PKCS#1 v1.5 with alg's hash, as long as the modulus;
+	 *  ECDSA:   r || s, each zero-padded to the curve's field size
+	 *           (32, 48 or 66 bytes), as CKM_ECDSA and TPM2_Sign give;
+	 *  Ed25519: the 64-byte signature (RFC 8032).
+	 * An alg that does not suit the key is HWK_ERR_UNSUPPORTED.
+	 */
 	int	(*sign)(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 		    const uint8_t *data, size_t len, uint8_t **sigp,
 		    size_t *siglenp);

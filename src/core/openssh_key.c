@@ -1,15 +1,13 @@
 /*
- * openssh-key-v1 reader and writer for RSA keys, byte for byte as ssh-keygen
- * writes them: unencrypted, or aes256-ctr with a bcrypt KDF.  The reader also
- * takes the other AES modes ssh-keygen -Z can choose.
+ * openssh-key-v1 reader and writer for RSA, ECDSA and Ed25519 keys, byte for
+ * byte as ssh-keygen writes them: unencrypted, or aes256-ctr with a bcrypt
+ * KDF.  The reader also takes the other AES modes ssh-keygen -Z can choose.
+ * The key's own fields are openssh_privkey.c's.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 #include <openssl/rand.h>
 
 #include "hwkey/buf.h"
@@ -17,6 +15,7 @@
 #include "hwkey/openssh_key.h"
 #include "hwkey/sshkey.h"
 #include "bcrypt_pbkdf.h"
+#include "openssh_privkey.h"
 
 #define MAGIC		"openssh-key-v1"	/* with its NUL: 15 bytes */
 #define WRAP		70
@@ -111,14 +110,7 @@ put_private(struct hwk_buf *priv, const EVP_PKEY *key, const char *comment,
 		return HWK_ERR_CRYPTO;
 	if ((r = hwk_buf_put_u32(priv, check)) != 0 ||
 	    (r = hwk_buf_put_u32(priv, check)) != 0 ||
-	    (r = hwk_buf_put_cstring(priv, "ssh-rsa")) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_N)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_D)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key,
-	    OSSL_PKEY_PARAM_RSA_COEFFICIENT1)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_FACTOR1)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(priv, key, OSSL_PKEY_PARAM_RSA_FACTOR2)) != 0 ||
+	    (r = hwk_openssh_privkey_put(priv, key)) != 0 ||
 	    (r = hwk_buf_put_cstring(priv, comment != NULL ? comment : "")))
 		return r;
 	for (i = 1; hwk_buf_len(priv) % block != 0; i++)
@@ -139,8 +131,7 @@ hwk_openssh_write(const EVP_PKEY *key, const char *comment,
 	unsigned rounds = opts->rounds > 0 ? opts->rounds : HWK_KDF_ROUNDS;
 	int r;
 
-	if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA ||
-	    !EVP_PKEY_is_a(key, "RSA"))
+	if (hwk_pkey_ssh_type(key) == NULL)
 		return HWK_ERR_KEY_TYPE;
 	c = cipher_find(encrypted ? "aes256-ctr" : "none");
 	if ((pub = hwk_buf_new()) == NULL || (priv = hwk_buf_new()) == NULL ||
@@ -148,7 +139,7 @@ hwk_openssh_write(const EVP_PKEY *key, const char *comment,
 		r = HWK_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = hwk_rsa_put_blob(key, pub)) != 0)
+	if ((r = hwk_pkey_put_blob(key, pub)) != 0)
 		goto out;
 
 	if ((r = put_private(priv, key, comment, opts, c->block)) != 0)
@@ -295,105 +286,21 @@ hwk_openssh_encrypted(const struct hwk_openssh_info *info)
 	return strcmp(info->cipher, "none") != 0;
 }
 
-static int
-get_bn(struct hwk_buf *b, BIGNUM **bnp)
-{
-	const uint8_t *v;
-	size_t len;
-	int r;
-
-	*bnp = NULL;
-	if ((r = hwk_buf_get_mpint_direct(b, &v, &len)) != 0)
-		return r;
-	if ((*bnp = BN_secure_new()) == NULL)
-		return HWK_ERR_NOMEM;
-	if (BN_bin2bn(v, (int)len, *bnp) == NULL) {
-		BN_free(*bnp);
-		*bnp = NULL;
-		return HWK_ERR_CRYPTO;
-	}
-	return HWK_OK;
-}
-
-/* An RSA key pair from the fields OpenSSH stores; CRT exponents derived. */
-static int
-rsa_from_parts(BIGNUM *n, BIGNUM *e, BIGNUM *d, BIGNUM *iqmp, BIGNUM *p,
-    BIGNUM *q, EVP_PKEY **keyp)
-{
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	BN_CTX *bnctx = NULL;
-	BIGNUM *dmp1 = NULL, *dmq1 = NULL, *t = NULL, *m = NULL;
-	int r = HWK_ERR_CRYPTO;
-
-	*keyp = NULL;
-	if ((bnctx = BN_CTX_secure_new()) == NULL ||
-	    (dmp1 = BN_secure_new()) == NULL ||
-	    (dmq1 = BN_secure_new()) == NULL ||
-	    (t = BN_secure_new()) == NULL || (m = BN_secure_new()) == NULL)
-		goto out;
-	BN_set_flags(d, BN_FLG_CONSTTIME);
-	r = HWK_ERR_FORMAT;
-	/*
-	 * A damaged key must not be used to sign: n = pq, d inverts e modulo
-	 * p-1 and q-1, and iqmp inverts q modulo p.  (Cheap checks; a full
-	 * primality test would take seconds on large keys.)
-	 */
-	if (BN_is_zero(p) || BN_is_zero(q) || !BN_mul(t, p, q, bnctx) ||
-	    BN_cmp(t, n) != 0)
-		goto out;
-	if (!BN_sub(m, p, BN_value_one()) || !BN_mod(dmp1, d, m, bnctx) ||
-	    !BN_mod_mul(t, dmp1, e, m, bnctx) || !BN_is_one(t))
-		goto out;
-	if (!BN_sub(m, q, BN_value_one()) || !BN_mod(dmq1, d, m, bnctx) ||
-	    !BN_mod_mul(t, dmq1, e, m, bnctx) || !BN_is_one(t))
-		goto out;
-	if (!BN_mod_mul(t, iqmp, q, p, bnctx) || !BN_is_one(t))
-		goto out;
-	r = HWK_ERR_CRYPTO;
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR1, p) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_FACTOR2, q) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT1, dmp1) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_EXPONENT2, dmq1) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_COEFFICIENT1,
-	    iqmp) || (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, keyp, EVP_PKEY_KEYPAIR, params) <= 0)
-		goto out;
-	r = HWK_OK;
- out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_clear_free(dmp1);
-	BN_clear_free(dmq1);
-	BN_clear_free(t);
-	BN_clear_free(m);
-	BN_CTX_free(bnctx);
-	return r;
-}
-
-/* The decrypted private section: checks, one RSA key, comment, padding. */
+/* The decrypted private section: checks, one key, comment, padding. */
 static int
 parse_private(struct hwk_buf *priv, const struct hwk_openssh_info *info,
     EVP_PKEY **keyp, char **commentp, uint32_t *checkp)
 {
-	BIGNUM *n = NULL, *e = NULL, *d = NULL, *iqmp = NULL, *p = NULL;
-	BIGNUM *q = NULL;
+	struct hwk_openssh_privkey k;
 	EVP_PKEY *key = NULL;
 	struct hwk_buf *blob = NULL;
-	char *type = NULL, *comment = NULL;
+	char *comment = NULL;
 	uint32_t check1, check2;
 	uint8_t pad;
 	size_t i;
 	int r;
 
+	memset(&k, 0, sizeof(k));
 	if ((r = hwk_buf_get_u32(priv, &check1)) != 0 ||
 	    (r = hwk_buf_get_u32(priv, &check2)) != 0)
 		goto out;
@@ -401,15 +308,8 @@ parse_private(struct hwk_buf *priv, const struct hwk_openssh_info *info,
 		r = HWK_ERR_WRONG_PASSPHRASE;
 		goto out;
 	}
-	if ((r = hwk_buf_get_cstring(priv, &type, NULL)) != 0)
-		goto out;
-	if (strcmp(type, "ssh-rsa") != 0) {
-		r = HWK_ERR_KEY_TYPE;
-		goto out;
-	}
-	if ((r = get_bn(priv, &n)) != 0 || (r = get_bn(priv, &e)) != 0 ||
-	    (r = get_bn(priv, &d)) != 0 || (r = get_bn(priv, &iqmp)) != 0 ||
-	    (r = get_bn(priv, &p)) != 0 || (r = get_bn(priv, &q)) != 0 ||
+	/* The key's fields are checked once the section is read whole. */
+	if ((r = hwk_openssh_privkey_get(priv, info->pub->type, &k)) != 0 ||
 	    (r = hwk_buf_get_cstring(priv, &comment, NULL)) != 0)
 		goto out;
 	/*
@@ -425,14 +325,14 @@ parse_private(struct hwk_buf *priv, const struct hwk_openssh_info *info,
 			goto out;
 		}
 	}
-	if ((r = rsa_from_parts(n, e, d, iqmp, p, q, &key)) != 0)
+	if ((r = hwk_openssh_privkey_to_evp(&k, &key)) != 0)
 		goto out;
 	/* The private half must belong to the public key of the header. */
 	if ((blob = hwk_buf_new()) == NULL) {
 		r = HWK_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = hwk_rsa_put_blob(key, blob)) != 0)
+	if ((r = hwk_pkey_put_blob(key, blob)) != 0)
 		goto out;
 	if (hwk_buf_len(blob) != info->pub->bloblen ||
 	    memcmp(hwk_buf_ptr(blob), info->pub->blob, info->pub->bloblen)) {
@@ -448,15 +348,9 @@ parse_private(struct hwk_buf *priv, const struct hwk_openssh_info *info,
 	*checkp = check1;
 	r = HWK_OK;
  out:
-	BN_clear_free(n);
-	BN_clear_free(e);
-	BN_clear_free(d);
-	BN_clear_free(iqmp);
-	BN_clear_free(p);
-	BN_clear_free(q);
+	hwk_openssh_privkey_clear(&k);
 	EVP_PKEY_free(key);
 	hwk_buf_free(&blob);
-	free(type);
 	free(comment);
 	return r;
 }

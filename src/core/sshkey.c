@@ -4,10 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 
 #include "hwkey/buf.h"
 #include "hwkey/error.h"
@@ -212,46 +209,6 @@ hwk_pubkey_from_line(const char *line, struct hwk_pubkey **kp)
 	return r;
 }
 
-int
-hwk_pubkey_from_evp(const EVP_PKEY *pkey, const char *comment,
-    struct hwk_pubkey **kp)
-{
-	struct hwk_buf *b = NULL;
-	int r;
-
-	*kp = NULL;
-	if ((b = hwk_buf_new()) == NULL)
-		return HWK_ERR_NOMEM;
-	if ((r = hwk_rsa_put_blob(pkey, b)) == 0)
-		r = hwk_pubkey_from_blob(hwk_buf_ptr(b), hwk_buf_len(b),
-		    comment, kp);
-	hwk_buf_free(&b);
-	return r;
-}
-
-int
-hwk_pubkey_to_evp(const struct hwk_pubkey *k, EVP_PKEY **pkeyp)
-{
-	struct hwk_buf *b = NULL;
-	const uint8_t *e, *n;
-	size_t elen, nlen;
-	int r;
-
-	*pkeyp = NULL;
-	if (strcmp(k->type, "ssh-rsa") != 0)
-		return HWK_ERR_KEY_TYPE;
-	if ((b = hwk_buf_from(k->blob, k->bloblen)) == NULL)
-		return HWK_ERR_NOMEM;
-	if ((r = hwk_buf_get_string_direct(b, NULL, NULL)) != 0 ||
-	    (r = hwk_buf_get_mpint_direct(b, &e, &elen)) != 0 ||
-	    (r = hwk_buf_get_mpint_direct(b, &n, &nlen)) != 0)
-		goto out;
-	r = hwk_rsa_from_ne(n, nlen, e, elen, pkeyp);
- out:
-	hwk_buf_free(&b);
-	return r;
-}
-
 const char *
 hwk_pubkey_label(const struct hwk_pubkey *k)
 {
@@ -282,84 +239,6 @@ hwk_pubkey_format(const struct hwk_pubkey *k, int with_comment, char **linep)
  out:
 	hwk_buf_free(&b);
 	return r;
-}
-
-int
-hwk_buf_put_pkey_bn(struct hwk_buf *b, const EVP_PKEY *pkey, const char *name)
-{
-	BIGNUM *bn = NULL;
-	uint8_t *v = NULL;
-	size_t len = 0;
-	int r;
-
-	if (!EVP_PKEY_get_bn_param(pkey, name, &bn))
-		return HWK_ERR_CRYPTO;
-	len = (size_t)BN_num_bytes(bn);
-	if ((v = malloc(len > 0 ? len : 1)) == NULL) {
-		r = HWK_ERR_NOMEM;
-		goto out;
-	}
-	BN_bn2bin(bn, v);
-	r = hwk_buf_put_mpint(b, v, len);
- out:
-	hwk_freezero(v, len);	/* it may be a private part */
-	BN_clear_free(bn);
-	return r;
-}
-
-int
-hwk_rsa_put_blob(const EVP_PKEY *pkey, struct hwk_buf *b)
-{
-	int r;
-
-	if (pkey == NULL || EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA)
-		return HWK_ERR_KEY_TYPE;
-	if ((r = hwk_buf_put_cstring(b, "ssh-rsa")) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(b, pkey, OSSL_PKEY_PARAM_RSA_E)) != 0 ||
-	    (r = hwk_buf_put_pkey_bn(b, pkey, OSSL_PKEY_PARAM_RSA_N)) != 0)
-		return r;
-	return HWK_OK;
-}
-
-int
-hwk_rsa_from_ne(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen,
-    EVP_PKEY **pkeyp)
-{
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	BIGNUM *bn_n = NULL, *bn_e = NULL;
-	int r = HWK_ERR_CRYPTO;
-
-	*pkeyp = NULL;
-	if (nlen == 0 || elen == 0 || nlen > HWK_BIGNUM_MAX_BYTES || elen > 8)
-		return HWK_ERR_FORMAT;
-	if ((bn_n = BN_bin2bn(n, (int)nlen, NULL)) == NULL ||
-	    (bn_e = BN_bin2bn(e, (int)elen, NULL)) == NULL ||
-	    (bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) ||
-	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
-	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, pkeyp, EVP_PKEY_PUBLIC_KEY, params) <= 0)
-		goto out;
-	r = HWK_OK;
- out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(bn_n);
-	BN_free(bn_e);
-	return r;
-}
-
-unsigned
-hwk_rsa_bits(const EVP_PKEY *pkey)
-{
-	int bits = EVP_PKEY_get_bits(pkey);
-
-	return bits > 0 ? (unsigned)bits : 0;
 }
 
 int

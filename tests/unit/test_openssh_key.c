@@ -81,6 +81,74 @@ test_encrypted_byte_for_byte(void **state)
 	rewrite("rsa2048-enc24.key", "pw", "", 24);
 }
 
+/* ssh-keygen's ECDSA and Ed25519 keys, written back the same. */
+static void
+test_ec_plain_byte_for_byte(void **state)
+{
+	(void)state;
+	rewrite("ecdsa256.key", NULL, "ecdsa256 fixture", 0);
+	rewrite("ecdsa384.key", NULL, "ecdsa fixture", 0);
+	rewrite("ecdsa521.key", NULL, "ecdsa521 fixture", 0);
+	rewrite("ed25519.key", NULL, "ed25519 fixture", 0);
+}
+
+static void
+test_ec_encrypted_byte_for_byte(void **state)
+{
+	(void)state;
+	rewrite("ecdsa256-enc.key", "ec pass", "ecdsa256 encrypted", 3);
+	rewrite("ecdsa384-enc.key", "ec pass", "", 2);
+	rewrite("ecdsa521-enc.key", "ec pass", "ecdsa521 encrypted", 5);
+	rewrite("ed25519-enc.key", "ed pass", "ed25519 encrypted", 4);
+}
+
+/* The header of an encrypted EC key, and its lock. */
+static void
+check_ec_locked(const char *name, const char *pass, const char *type,
+    unsigned bits)
+{
+	struct hwk_openssh_info info;
+	EVP_PKEY *key = (EVP_PKEY *)1;
+	char *text, *c = (char *)1;
+	size_t len;
+
+	text = fixture_read(name, &len);
+	assert_int_equal(hwk_openssh_info((uint8_t *)text, len, &info), 0);
+	assert_true(hwk_openssh_encrypted(&info));
+	assert_string_equal(info.cipher, "aes256-ctr");
+	assert_string_equal(info.pub->type, type);
+	assert_int_equal(info.pub->bits, bits);
+	hwk_openssh_info_clear(&info);
+	assert_int_equal(hwk_openssh_read((uint8_t *)text, len, "wrong", &key,
+	    &c, &info), HWK_ERR_WRONG_PASSPHRASE);
+	assert_null(key);
+	assert_null(c);
+	hwk_openssh_info_clear(&info);
+	assert_int_equal(hwk_openssh_read((uint8_t *)text, len, NULL, &key,
+	    &c, &info), HWK_ERR_WRONG_PASSPHRASE);
+	hwk_openssh_info_clear(&info);
+	assert_int_equal(hwk_openssh_read((uint8_t *)text, len, pass, &key,
+	    NULL, &info), 0);
+	assert_int_equal(hwk_pkey_bits(key), bits);
+	assert_string_equal(hwk_pkey_ssh_type(key), type);
+	EVP_PKEY_free(key);
+	hwk_openssh_info_clear(&info);
+	free(text);
+}
+
+static void
+test_ec_wrong_passphrase(void **state)
+{
+	(void)state;
+	check_ec_locked("ecdsa256-enc.key", "ec pass", "ecdsa-sha2-nistp256",
+	    256);
+	check_ec_locked("ecdsa384-enc.key", "ec pass", "ecdsa-sha2-nistp384",
+	    384);
+	check_ec_locked("ecdsa521-enc.key", "ec pass", "ecdsa-sha2-nistp521",
+	    521);
+	check_ec_locked("ed25519-enc.key", "ed pass", "ssh-ed25519", 256);
+}
+
 static void
 test_gcm_readable(void **state)
 {
@@ -142,13 +210,14 @@ test_other_key_types(void **state)
 	size_t len;
 
 	(void)state;
-	text = fixture_read("ed25519.key", &len);
+	text = fixture_read("dsa.key", &len);
 	assert_int_equal(hwk_openssh_info((uint8_t *)text, len, &info), 0);
-	assert_string_equal(info.pub->type, "ssh-ed25519");
+	assert_string_equal(info.pub->type, "ssh-dss");
 	assert_false(hwk_openssh_encrypted(&info));
 	hwk_openssh_info_clear(&info);
 	assert_int_equal(hwk_openssh_read((uint8_t *)text, len, NULL, &key,
 	    NULL, &info), HWK_ERR_KEY_TYPE);
+	assert_null(key);
 	hwk_openssh_info_clear(&info);
 	free(text);
 }
@@ -355,6 +424,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_plain_byte_for_byte),
 		cmocka_unit_test(test_encrypted_byte_for_byte),
+		cmocka_unit_test(test_ec_plain_byte_for_byte),
+		cmocka_unit_test(test_ec_encrypted_byte_for_byte),
+		cmocka_unit_test(test_ec_wrong_passphrase),
 		cmocka_unit_test(test_gcm_readable),
 		cmocka_unit_test(test_wrong_passphrase),
 		cmocka_unit_test(test_other_key_types),
