@@ -81,7 +81,7 @@ printf -- '-----BEGIN TSS2 PRIVATE KEY-----\nMAA=\n-----END TSS2 PRIVATE KEY----
 printf 'pkcs11:zzz\n' >badstub
 printf 'ssh-rsa AAAA comment\n' >badpub
 mkdir folder
-cp "$FIXTURES/ed25519.key" ed && chmod 600 ed
+cp "$FIXTURES/dsa.key" ed && chmod 600 ed	# a type hwkeygen refuses
 chmod 600 bad-pad trunc empty garbage badtpm badstub badpub
 # (-l reads the public half where there is one: ed and bad-pad pass.)
 for f in bad-pad trunc empty garbage badtpm badstub badpub folder ed \
