@@ -291,8 +291,9 @@ plan(struct gen *g)
 		r = hwk_backend_check(g->ctx, g->b, &g->gp);
 	if (r != 0) {
 		hwk_report(g->ctx, r, NULL);
-		/* A size the backend cannot make is a bad -b: a usage error. */
-		return r == HWK_ERR_KEY_SIZE ? HWK_ERR_USAGE : r;
+		/* A type or size the backend cannot make is a bad -t or -b. */
+		return r == HWK_ERR_KEY_SIZE || r == HWK_ERR_KEY_TYPE ?
+		    HWK_ERR_USAGE : r;
 	}
 	if (o->json && (g->b->flags & HWK_BF_PASSPHRASE) &&
 	    o->new_pass == NULL) {

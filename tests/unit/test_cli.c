@@ -248,6 +248,11 @@ test_auto_type(void **state)
 	assert_non_null(strstr(err, "no hardware backend is usable: mock: "
 	    "cannot make ed25519 keys\n"));
 	assert_false(exists(key) || exists(pub));
+	/* The backend named cannot: a bad -t, exit 2 before any prompt. */
+	assert_int_equal(run(NULL, "--backend", "mock", "-t", "ed25519", "-f",
+	    key, NULL), EXIT_USAGE);
+	assert_string_equal(err, "hwkeygen: mock makes no such keys\n");
+	assert_string_equal(out, "");
 	assert_int_equal(run(NULL, "-t", "ed25519", "-N", "", "-f", key, NULL),
 	    EXIT_OK);
 	assert_non_null(strstr(out, "mock: cannot make ed25519 keys: using "
