@@ -133,12 +133,16 @@ check_type(struct hwk_cli_opts *o, const char *t)
 	static const struct {
 		const char	*name;
 		int		 type;
+		unsigned	 bits;	/* the size the name gives; 0: none */
 	} types[] = {
-		{ "rsa", HWK_KEY_RSA },
-		{ "ssh-rsa", HWK_KEY_RSA },
-		{ "ecdsa", HWK_KEY_ECDSA },
-		{ "ed25519", HWK_KEY_ED25519 },
-		{ "ssh-ed25519", HWK_KEY_ED25519 },
+		{ "rsa", HWK_KEY_RSA, 0 },
+		{ "ssh-rsa", HWK_KEY_RSA, 0 },
+		{ "ecdsa", HWK_KEY_ECDSA, 0 },
+		{ "ecdsa-sha2-nistp256", HWK_KEY_ECDSA, 256 },
+		{ "ecdsa-sha2-nistp384", HWK_KEY_ECDSA, 384 },
+		{ "ecdsa-sha2-nistp521", HWK_KEY_ECDSA, 521 },
+		{ "ed25519", HWK_KEY_ED25519, 0 },
+		{ "ssh-ed25519", HWK_KEY_ED25519, 0 },
 	};
 	static const char *const others[] = { "dsa", "ed25519-sk", "ecdsa-sk",
 	    "ssh-dss", NULL };
@@ -147,6 +151,7 @@ check_type(struct hwk_cli_opts *o, const char *t)
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (strcasecmp(t, types[i].name) == 0) {
 			o->type = types[i].type;
+			o->type_bits = types[i].bits;
 			return HWK_OK;
 		}
 	for (i = 0; others[i] != NULL; i++)
@@ -300,9 +305,12 @@ take_option(struct hwk_cli_opts *o, int ch, char *arg, struct hwk_ctx *ctx,
 	return HWK_OK;
 }
 
-/* What no single option can tell: arguments left over, and combinations. */
+/*
+ * What no single option can tell: arguments left over, combinations, and
+ * the size a -t name gives when -b did not.
+ */
 static int
-check_args(const struct hwk_cli_opts *o, int argc, char **argv)
+check_args(struct hwk_cli_opts *o, int argc, char **argv)
 {
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
@@ -315,6 +323,8 @@ check_args(const struct hwk_cli_opts *o, int argc, char **argv)
 		    "contradict each other: the %s backend keeps the key in a "
 		    "file", o->backend, o->backend);
 	/* As ssh-keygen, whichever of -t and -b came first; Ed25519 ignores -b. */
+	if (o->bits == 0)
+		o->bits = o->type_bits;	/* -t ecdsa-sha2-nistp384 */
 	if (o->type == HWK_KEY_ECDSA && o->bits != 0 &&
 	    hwk_ecdsa_md(o->bits) == NULL)
 		return usage_error("Invalid ECDSA key length: valid lengths are "

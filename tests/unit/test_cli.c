@@ -215,6 +215,10 @@ test_ec_types(void **state)
 	    "521", "--backup", "-f", key, NULL), EXIT_OK);
 	assert_int_equal(mock.seen_bits, 521);
 	assert_non_null(strstr(out, "\n+---[ECDSA 521]---+\n"));
+	/* ssh-keygen's full names: the curve's name gives its size. */
+	assert_int_equal(run(NULL, "--backend", "mock", "-t",
+	    "ecdsa-sha2-nistp384", "-q", "--backup", "-f", key, NULL), EXIT_OK);
+	assert_int_equal(mock.seen_bits, 384);
 	/* Ed25519 has one size: -b is ignored. */
 	assert_int_equal(run(NULL, "--backend", "mock", "-t", "ed25519", "-b",
 	    "1234", "--backup", "--json", "-f", key, NULL), EXIT_OK);
@@ -226,7 +230,7 @@ test_ec_types(void **state)
 	assert_non_null(strstr(out, "\"type\": \"ED25519\""));
 	assert_non_null(strstr(out, "\"public_key\": \"ssh-ed25519 "));
 	/* Curves ssh-keygen has not, whichever of -t and -b comes first. */
-	assert_int_equal(mock.generate_calls, 3);
+	assert_int_equal(mock.generate_calls, 4);
 	assert_int_equal(run(NULL, "--backend", "mock", "-t", "ecdsa", "-b",
 	    "2048", "-f", pub, NULL), EXIT_USAGE);
 	assert_non_null(strstr(err, "hwkeygen: Invalid ECDSA key length: "
@@ -234,7 +238,7 @@ test_ec_types(void **state)
 	assert_int_equal(run(NULL, "-b", "384", "-b", "255", "-t", "ecdsa",
 	    "-f", pub, NULL), EXIT_USAGE);
 	assert_non_null(strstr(err, "Invalid ECDSA key length"));
-	assert_int_equal(mock.generate_calls, 3);
+	assert_int_equal(mock.generate_calls, 4);
 }
 
 /* Auto passes over what cannot make the type and says so. */
