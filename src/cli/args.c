@@ -58,8 +58,8 @@ usage(FILE *f)
 
 	fprintf(f,
 "Usage: hwkeygen [-q] [-t rsa | ecdsa | ed25519] [-b bits] [-C comment]\n"
-"                [-f file] [-N passphrase]\n"
-"                [-a rounds] [--backend NAME] [--backup] [backend options]\n"
+"                [-f file] [-N passphrase] [-a rounds] [--backend NAME]\n"
+"                [--backup] [backend options]\n"
 "       hwkeygen -y [-f file] [-P passphrase]\n"
 "       hwkeygen -l [-v] [-f file]\n"
 "       hwkeygen --list [--json]\n"
