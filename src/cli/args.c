@@ -228,11 +228,14 @@ take_option(struct hwk_cli_opts *o, int ch, char *arg, struct hwk_ctx *ctx,
 			    "rounds (1 or more; default 24)", arg);
 		break;
 	case 'b':
-		if (parse_uint(arg, 1, UINT_MAX, &o->bits) != 0)
+		if (parse_uint(arg, 1, UINT_MAX, &o->bits) == 0)
+			break;
+		if (o->type == HWK_KEY_ECDSA)	/* when -t came first */
 			return usage_error("-b: '%s' is not a number of bits; "
-			    "use a size from %u to %u, such as 3072 or 4096",
-			    arg, HWK_RSA_MIN_BITS, HWK_RSA_MAX_BITS);
-		break;
+			    "ECDSA keys take 256, 384 or 521", arg);
+		return usage_error("-b: '%s' is not a number of bits; use a "
+		    "size from %u to %u, such as 3072 or 4096", arg,
+		    HWK_RSA_MIN_BITS, HWK_RSA_MAX_BITS);
 	case 'C':
 		if (strpbrk(arg, "\r\n") != NULL)
 			return usage_error("-C: a comment cannot hold a line "

@@ -238,6 +238,10 @@ test_ec_types(void **state)
 	assert_int_equal(run(NULL, "-b", "384", "-b", "255", "-t", "ecdsa",
 	    "-f", pub, NULL), EXIT_USAGE);
 	assert_non_null(strstr(err, "Invalid ECDSA key length"));
+	assert_int_equal(run(NULL, "-t", "ecdsa", "-b", "384", "-b", "p384",
+	    "-f", pub, NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "-b: 'p384' is not a number of bits; "
+	    "ECDSA keys take 256, 384 or 521\n"));
 	assert_int_equal(mock.generate_calls, 4);
 }
 
