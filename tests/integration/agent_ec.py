@@ -1,6 +1,7 @@
 # hwkey-agent with ECDSA (P-256, P-384, P-521) and Ed25519 keys made by
-# hwkeygen in software: stock ssh-add lists them, ssh-keygen -Y sign through
-# the agent verifies, and stock ssh logs in to sshd on loopback with each.
+# hwkeygen in software: stock ssh-add lists them and ssh-add -T passes,
+# ssh-keygen -Y sign through the agent verifies, and stock ssh logs in to
+# sshd on loopback with each.
 import os
 import pwd
 import subprocess
@@ -46,6 +47,12 @@ want = "".join(tap.run(["ssh-keygen", "-l", "-f", paths[n] + ".pub"]).stdout
                for n, _, _ in KEYS)
 tap.ok(r.returncode == 0 and r.stdout == want, "ssh-add -l lists the keys",
        r.stdout + r.stderr)
+
+# ssh-add -T: OpenSSH 9.2 asks for SHA-1 with RSA, never with these.
+for name, _, _ in KEYS:
+    r = tap.run(["ssh-add", "-T", paths[name] + ".pub"], env=aenv)
+    tap.ok(r.returncode == 0, "ssh-add -T passes with %s" % name,
+           r.stdout + r.stderr)
 
 # ssh-keygen -Y sign through the agent, checked by ssh-keygen -Y verify.
 msg = os.path.join(tmp, "msg")
