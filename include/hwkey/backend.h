@@ -22,6 +22,7 @@ struct hwk_pubkey;
 #define HWK_KEY_RSA		1
 #define HWK_KEY_ECDSA		2	/* bits name the curve: 256, 384, 521 */
 #define HWK_KEY_ED25519		3	/* bits are ignored: always 256 */
+#define HWK_ECDSA_DEFAULT_BITS	256	/* as ssh-keygen */
 
 enum hwk_sigalg {
 	HWK_SIG_RSA_SHA1 = 1,		/* "ssh-rsa" */
@@ -134,12 +135,25 @@ const struct hwk_backend *hwk_backend_for_stub(const uint8_t *stub,
  */
 int	hwk_backends_check_opts(struct hwk_ctx *ctx);
 /*
- * The first backend with all the flags in need whose probe succeeds; why
- * says what was passed over and what was chosen.  A probe that says
- * HWK_ERR_USAGE (the user's words are wrong) ends the search.
+ * The first backend with all the flags in need whose probe succeeds and
+ * whose check takes gp (as hwk_genparams_for() gives it that backend); why
+ * says what was passed over and what was chosen.  A check that says
+ * HWK_ERR_KEY_TYPE (the backend cannot make that kind of key) passes the
+ * backend over; any other refusal is the chosen backend's: it is returned
+ * with *bp set, so the check runs once.  A probe that says HWK_ERR_USAGE
+ * (the user's words are wrong) ends the search with *bp NULL.
  */
 int	hwk_backend_auto(struct hwk_ctx *ctx, unsigned need,
-	    const struct hwk_backend **bp, char *why, size_t whylen);
+	    const struct hwk_genparams *gp, const struct hwk_backend **bp,
+	    char *why, size_t whylen);
+/*
+ * gp as backend b takes it: with b's default size when -b was not given,
+ * and without a passphrase when b keeps none (not HWK_BF_PASSPHRASE).
+ */
+void	hwk_genparams_for(const struct hwk_backend *b,
+	    const struct hwk_genparams *gp, struct hwk_genparams *out);
+/* "rsa", "ecdsa", "ed25519": the word -t takes; NULL for no such type. */
+const char *hwk_key_type_name(int type);
 
 /* The ops, called for the backend b (ops.c). */
 int	hwk_backend_probe(struct hwk_ctx *ctx, const struct hwk_backend *b);

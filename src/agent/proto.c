@@ -209,11 +209,23 @@ find_identity(struct hwk_agent *a, const uint8_t *blob, size_t len)
 	return NULL;
 }
 
-/* The signature algorithm the client's flags ask for; -1 if refused. */
+/*
+ * The signature algorithm for the key and the client's flags; -1 if
+ * refused.  The flags choose RSA's hash only: ECDSA's follows the curve
+ * and Ed25519 has none to choose, so both sign as their key type.
+ */
 static int
 sig_alg(struct hwk_agent *a, const struct hwk_identity *id, uint32_t flags,
     const char **algp)
 {
+	if (strcmp(id->pub->type, "ssh-ed25519") == 0) {
+		*algp = id->pub->type;
+		return HWK_SIG_ED25519;
+	}
+	if (strncmp(id->pub->type, "ecdsa-sha2-", 11) == 0) {
+		*algp = id->pub->type;
+		return HWK_SIG_ECDSA;
+	}
 	if (flags & AGENT_RSA_SHA2_256) {
 		*algp = "rsa-sha2-256";
 		return HWK_SIG_RSA_SHA256;
@@ -249,26 +261,6 @@ open_identity(struct hwk_agent *a, struct hwk_identity *id)
  out:
 	hwk_pubkey_free(&kpub);
 	return r;
-}
-
-/* An SSH RSA signature: as long as the modulus, zeros in front. */
-static int
-put_rsa_signature(struct hwk_agent *a, struct hwk_buf *sig, const char *alg,
-    const uint8_t *raw, size_t rawlen, unsigned bits)
-{
-	size_t i, modlen = (bits + 7) / 8;
-	int r;
-
-	if (rawlen > modlen)
-		return hwk_ctx_error(a->ctx, HWK_ERR_INTERNAL, "signature "
-		    "longer than the modulus");
-	if ((r = hwk_buf_put_cstring(sig, alg)) != 0 ||
-	    (r = hwk_buf_put_u32(sig, (uint32_t)modlen)) != 0)
-		return r;
-	for (i = rawlen; i < modlen; i++)
-		if ((r = hwk_buf_put_u8(sig, 0)) != 0)
-			return r;
-	return hwk_buf_put(sig, raw, rawlen);
 }
 
 static int
@@ -307,9 +299,13 @@ sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 		r = HWK_ERR_NOMEM;
 		goto fail;
 	}
-	if ((r = put_rsa_signature(a, sig, alg, raw, rawlen,
-	    hwk_key_bits(id->key))) != 0 ||
-	    (r = hwk_buf_put_u8(reply, AGENT_SIGN_RESPONSE)) != 0 ||
+	if ((r = hwk_sig_put_blob(id->key->pkey, alg, raw, rawlen,
+	    sig)) != 0) {
+		hwk_ctx_error(a->ctx, r, "the device's signature does not fit "
+		    "the key");
+		goto fail;
+	}
+	if ((r = hwk_buf_put_u8(reply, AGENT_SIGN_RESPONSE)) != 0 ||
 	    (r = hwk_buf_put_stringb(reply, sig)) != 0)
 		goto fail;
 	id->signatures++;

@@ -57,8 +57,9 @@ usage(FILE *f)
 	const struct hwk_backend *const *b;
 
 	fprintf(f,
-"Usage: hwkeygen [-q] [-t rsa] [-b bits] [-C comment] [-f file] [-N passphrase]\n"
-"                [-a rounds] [--backend NAME] [--backup] [backend options]\n"
+"Usage: hwkeygen [-q] [-t rsa | ecdsa | ed25519] [-b bits] [-C comment]\n"
+"                [-f file] [-N passphrase] [-a rounds] [--backend NAME]\n"
+"                [--backup] [backend options]\n"
 "       hwkeygen -y [-f file] [-P passphrase]\n"
 "       hwkeygen -l [-v] [-f file]\n"
 "       hwkeygen --list [--json]\n"
@@ -67,12 +68,15 @@ usage(FILE *f)
 "Makes an SSH key pair the way ssh-keygen does, with the private key born\n"
 "inside a PKCS#11 token or a TPM when there is one, and in software when not.\n"
 "\n"
-"  -t rsa           key type (RSA is the one type every TPM and token makes)\n"
-"  -b bits          key size: 2048 to 16384; default 3072 in software,\n"
-"                   2048 on a TPM or token\n"
+"  -t type          key type: rsa (the default, the one type every TPM and\n"
+"                   token makes), ecdsa or ed25519 (no TPM makes ed25519)\n"
+"  -b bits          key size: rsa 2048 to 16384, default 3072 in software\n"
+"                   and 2048 on a TPM or token; ecdsa 256 (default), 384\n"
+"                   or 521; ed25519 ignores it\n"
 "  -C comment       comment for the public key (default: user@host)\n"
-"  -f file          private key file (default: ~/.ssh/id_rsa); the public\n"
-"                   key goes to file.pub\n"
+"  -f file          private key file (default: ~/.ssh/id_rsa, id_ecdsa or\n"
+"                   id_ed25519, as the type); the public key goes to\n"
+"                   file.pub\n"
 "  -N passphrase    new passphrase ('' for none) instead of the prompt\n"
 "  -P passphrase    passphrase of an existing key, for -y\n"
 "  -a rounds        bcrypt KDF rounds for an encrypted key file (default 24)\n"
@@ -122,26 +126,44 @@ parse_uint(const char *s, unsigned long min, unsigned long max,
 	return HWK_OK;
 }
 
+/* -t: ssh-keygen's names for the types hwkeygen makes. */
 static int
-check_type(const char *t)
+check_type(struct hwk_cli_opts *o, const char *t)
 {
-	static const char *const others[] = { "ed25519", "ecdsa", "dsa",
-	    "ed25519-sk", "ecdsa-sk", "ssh-ed25519", "ssh-dss", NULL };
-	int i;
+	static const struct {
+		const char	*name;
+		int		 type;
+		unsigned	 bits;	/* the size the name gives; 0: none */
+	} types[] = {
+		{ "rsa", HWK_KEY_RSA, 0 },
+		{ "ssh-rsa", HWK_KEY_RSA, 0 },
+		{ "ecdsa", HWK_KEY_ECDSA, 0 },
+		{ "ecdsa-sha2-nistp256", HWK_KEY_ECDSA, 256 },
+		{ "ecdsa-sha2-nistp384", HWK_KEY_ECDSA, 384 },
+		{ "ecdsa-sha2-nistp521", HWK_KEY_ECDSA, 521 },
+		{ "ed25519", HWK_KEY_ED25519, 0 },
+		{ "ssh-ed25519", HWK_KEY_ED25519, 0 },
+	};
+	static const char *const others[] = { "dsa", "ed25519-sk", "ecdsa-sk",
+	    "ssh-dss", NULL };
+	size_t i;
 
-	if (strcasecmp(t, "rsa") == 0 || strcmp(t, "ssh-rsa") == 0)
-		return HWK_OK;
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcasecmp(t, types[i].name) == 0) {
+			o->type = types[i].type;
+			o->type_bits = types[i].bits;
+			return HWK_OK;
+		}
 	for (i = 0; others[i] != NULL; i++)
 		if (strcasecmp(t, others[i]) == 0) {
 			fprintf(stderr, "hwkeygen: key type '%s' is not "
-			    "supported: hwkeygen makes RSA keys, the type "
-			    "every TPM and PKCS#11 token can generate\n"
-			    "hwkeygen: Use -t rsa (the default); for a "
-			    "software %s key use ssh-keygen -t %s.\n", t, t, t);
+			    "supported: hwkeygen makes rsa, ecdsa and ed25519 "
+			    "keys\nhwkeygen: For a %s key use ssh-keygen -t "
+			    "%s.\n", t, t, t);
 			return HWK_ERR_USAGE;
 		}
-	return usage_error("unknown key type '%s'; hwkeygen makes RSA keys "
-	    "(-t rsa)", t);
+	return usage_error("unknown key type '%s'; hwkeygen makes rsa, ecdsa "
+	    "and ed25519 keys (-t rsa, -t ecdsa, -t ed25519)", t);
 }
 
 /* -N: the new passphrase, out of argv. */
@@ -206,11 +228,14 @@ take_option(struct hwk_cli_opts *o, int ch, char *arg, struct hwk_ctx *ctx,
 			    "rounds (1 or more; default 24)", arg);
 		break;
 	case 'b':
-		if (parse_uint(arg, 1, UINT_MAX, &o->bits) != 0)
+		if (parse_uint(arg, 1, UINT_MAX, &o->bits) == 0)
+			break;
+		if (o->type == HWK_KEY_ECDSA)	/* when -t came first */
 			return usage_error("-b: '%s' is not a number of bits; "
-			    "use a size from %u to %u, such as 3072 or 4096",
-			    arg, HWK_RSA_MIN_BITS, HWK_RSA_MAX_BITS);
-		break;
+			    "ECDSA keys take 256, 384 or 521", arg);
+		return usage_error("-b: '%s' is not a number of bits; use a "
+		    "size from %u to %u, such as 3072 or 4096", arg,
+		    HWK_RSA_MIN_BITS, HWK_RSA_MAX_BITS);
 	case 'C':
 		if (strpbrk(arg, "\r\n") != NULL)
 			return usage_error("-C: a comment cannot hold a line "
@@ -239,8 +264,7 @@ take_option(struct hwk_cli_opts *o, int ch, char *arg, struct hwk_ctx *ctx,
 		o->quiet = 1;
 		break;
 	case 't':
-		o->type = arg;
-		return check_type(arg);
+		return check_type(o, arg);
 	case 'v':
 		o->verbose = 1;
 		break;
@@ -284,9 +308,12 @@ take_option(struct hwk_cli_opts *o, int ch, char *arg, struct hwk_ctx *ctx,
 	return HWK_OK;
 }
 
-/* What no single option can tell: arguments left over, and combinations. */
+/*
+ * What no single option can tell: arguments left over, combinations, and
+ * the size a -t name gives when -b did not.
+ */
 static int
-check_args(const struct hwk_cli_opts *o, int argc, char **argv)
+check_args(struct hwk_cli_opts *o, int argc, char **argv)
 {
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
@@ -298,6 +325,13 @@ check_args(const struct hwk_cli_opts *o, int argc, char **argv)
 		return usage_error("--require-hardware and --backend %s "
 		    "contradict each other: the %s backend keeps the key in a "
 		    "file", o->backend, o->backend);
+	/* As ssh-keygen, whichever of -t and -b came first; Ed25519 ignores -b. */
+	if (o->bits == 0)
+		o->bits = o->type_bits;	/* -t ecdsa-sha2-nistp384 */
+	if (o->type == HWK_KEY_ECDSA && o->bits != 0 &&
+	    hwk_ecdsa_md(o->bits) == NULL)
+		return usage_error("Invalid ECDSA key length: valid lengths are "
+		    "256, 384 or 521 bits");
 	if (o->json && (o->print_public || o->fingerprint))
 		return usage_error("--json goes with --list, --backends and "
 		    "key generation");
@@ -318,6 +352,7 @@ hwk_cli_parse(struct hwk_cli_opts *o, int argc, char **argv,
 	int ch, r;
 
 	memset(o, 0, sizeof(*o));
+	o->type = HWK_KEY_RSA;
 	o->backend = "auto";
 	o->info = stdout;
 	optind = 0;		/* a full rescan: tests call this repeatedly */

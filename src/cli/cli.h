@@ -11,7 +11,8 @@ struct hwk_ui;
 
 /* The command line, parsed (args.c). */
 struct hwk_cli_opts {
-	const char	*type;
+	int		 type;		/* HWK_KEY_RSA (default), _ECDSA, _ED25519 */
+	unsigned	 type_bits;	/* the size -t's name gives, if it does */
 	unsigned	 bits;
 	const char	*comment;
 	char		 path[PATH_MAX];

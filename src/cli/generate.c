@@ -211,13 +211,23 @@ signals_release(const sigset_t *saved)
 	sigprocmask(SIG_SETMASK, saved, NULL);
 }
 
+/*
+ * The backend: the one named, or the first that can make want's keys.
+ * Auto has run the chosen backend's check (*checked), whose refusal is
+ * returned for plan() to report; any other failure is reported here and
+ * leaves *bp NULL.
+ */
 static int
 choose_backend(const struct hwk_cli_opts *o, struct hwk_ctx *ctx,
-    const struct hwk_backend **bp)
+    const struct hwk_genparams *want, const struct hwk_backend **bp,
+    int *checked)
 {
+	const struct hwk_backend *b;
 	char why[1024];
 	int r;
 
+	*bp = NULL;
+	*checked = 0;
 	/* A typo in any backend's option stops us, not only the chosen's. */
 	if ((r = hwk_backends_check_opts(ctx)) != 0) {
 		hwk_report(ctx, r, NULL);
@@ -225,16 +235,18 @@ choose_backend(const struct hwk_cli_opts *o, struct hwk_ctx *ctx,
 		return r;
 	}
 	if (strcmp(o->backend, "auto") != 0) {
-		*bp = hwk_backend_find(o->backend);
-		if ((r = hwk_backend_probe(ctx, *bp)) != 0) {
+		b = hwk_backend_find(o->backend);
+		if ((r = hwk_backend_probe(ctx, b)) != 0) {
 			hwk_report(ctx, r, "the %s backend cannot be used",
 			    o->backend);
 			return r;
 		}
+		*bp = b;
 		return HWK_OK;
 	}
-	if ((r = hwk_backend_auto(ctx, o->require_hw ? HWK_BF_DEVICE : 0, bp,
-	    why, sizeof(why))) != 0) {
+	r = hwk_backend_auto(ctx, o->require_hw ? HWK_BF_DEVICE : 0, want, &b,
+	    why, sizeof(why));
+	if (b == NULL) {
 		hwk_report(ctx, r, NULL);
 		if (o->require_hw)
 			fprintf(stderr, "hwkeygen: --require-hardware: nothing "
@@ -246,7 +258,9 @@ choose_backend(const struct hwk_cli_opts *o, struct hwk_ctx *ctx,
 		hwk_out_vis_fputs(why, o->info);
 		fputc('\n', o->info);
 	}
-	return HWK_OK;
+	*bp = b;
+	*checked = 1;
+	return r;
 }
 
 /* The backend and what to ask of it: refused before any question. */
@@ -254,23 +268,32 @@ static int
 plan(struct gen *g)
 {
 	const struct hwk_cli_opts *o = g->o;
-	int r;
+	struct hwk_genparams want;
+	int r, checked;
 
-	if ((r = choose_backend(o, g->ctx, &g->b)) != 0)
-		return r;
-	g->gp.type = HWK_KEY_RSA;
-	g->gp.bits = o->bits != 0 ? o->bits : g->b->default_bits;
-	g->gp.bits_given = o->bits != 0;
-	g->gp.kdf_rounds = o->rounds;
+	memset(&want, 0, sizeof(want));
+	want.type = o->type;
+	/* Ed25519 has one size: -b is ignored, as ssh-keygen ignores it. */
+	if (o->type != HWK_KEY_ED25519) {
+		want.bits = o->bits;
+		want.bits_given = o->bits != 0;
+	}
+	want.kdf_rounds = o->rounds;
 	if (o->comment == NULL && (g->comment = default_comment()) == NULL)
 		return HWK_ERR_NOMEM;
-	g->gp.comment = o->comment != NULL ? o->comment : g->comment;
-	if (g->b->flags & HWK_BF_PASSPHRASE)
-		g->gp.passphrase = o->new_pass;	/* its limits checked too */
-	if ((r = hwk_backend_check(g->ctx, g->b, &g->gp)) != 0) {
+	want.comment = o->comment != NULL ? o->comment : g->comment;
+	want.passphrase = o->new_pass;	/* its limits checked too */
+	r = choose_backend(o, g->ctx, &want, &g->b, &checked);
+	if (g->b == NULL)
+		return r;
+	hwk_genparams_for(g->b, &want, &g->gp);
+	if (r == 0 && !checked)
+		r = hwk_backend_check(g->ctx, g->b, &g->gp);
+	if (r != 0) {
 		hwk_report(g->ctx, r, NULL);
-		/* A size the backend cannot make is a bad -b: a usage error. */
-		return r == HWK_ERR_KEY_SIZE ? HWK_ERR_USAGE : r;
+		/* A type or size the backend cannot make is a bad -t or -b. */
+		return r == HWK_ERR_KEY_SIZE || r == HWK_ERR_KEY_TYPE ?
+		    HWK_ERR_USAGE : r;
 	}
 	if (o->json && (g->b->flags & HWK_BF_PASSPHRASE) &&
 	    o->new_pass == NULL) {
@@ -463,7 +486,8 @@ hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 	if ((r = plan(&g)) != 0)
 		goto out;
 	if (!o->quiet)
-		fprintf(o->info, "Generating public/private rsa key pair.\n");
+		fprintf(o->info, "Generating public/private %s key pair.\n",
+		    hwk_key_type_name(g.gp.type));
 	if ((r = choose_file(&g)) != 0 || (r = take_passphrase(&g)) != 0)
 		goto out;
 	/* A key in a device must not outlive a Ctrl-C: act on it after. */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hwkey/backend.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "hwkey/keyfile.h"
@@ -58,13 +59,15 @@ hwk_cli_ui_init(struct hwk_ui *ui, struct hwk_cli_opts *o)
 	ui->arg = o;
 }
 
+/* ~/.ssh/id_rsa, id_ecdsa or id_ed25519, as ssh-keygen names them. */
 static int
-default_path(char *buf, size_t len)
+default_path(int type, char *buf, size_t len)
 {
 	const char *home = hwk_home_dir();
+	const char *name = hwk_key_type_name(type);
 
-	if (home == NULL || snprintf(buf, len, "%s/.ssh/id_rsa", home) >=
-	    (int)len) {
+	if (home == NULL || name == NULL || snprintf(buf, len, "%s/.ssh/id_%s",
+	    home, name) >= (int)len) {
 		fprintf(stderr, "hwkeygen: cannot tell your home directory; "
 		    "give the key file with -f\n");
 		return HWK_ERR_NOT_FOUND;
@@ -79,7 +82,7 @@ hwk_cli_ask_filename(struct hwk_cli_opts *o, const char *prompt)
 	char line[PATH_MAX], q[PATH_MAX + 128];
 	int r;
 
-	if ((r = default_path(o->path, sizeof(o->path))) != 0)
+	if ((r = default_path(o->type, o->path, sizeof(o->path))) != 0)
 		return r;
 	snprintf(q, sizeof(q), "%s (%s): ", prompt, o->path);
 	if ((r = hwk_prompt_line(q, line, sizeof(line))) != 0) {

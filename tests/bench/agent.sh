@@ -1,6 +1,7 @@
 # Signatures per second through hwkey-agent: a TPM key against reloading the
 # key for every signature (what `openssl pkeyutl -provider tpm2` does per
-# call), and a token key against OpenSSH's ssh-agent on the same token.
+# call), an ECDSA TPM key beside the RSA one, and a token key against
+# OpenSSH's ssh-agent on the same token.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/softhsm.sh"
@@ -13,6 +14,7 @@ start_swtpm || exit 1
 softhsm_setup || exit 1
 softhsm_token bench 123456 87654321 >/dev/null || exit 1
 printf '123456\n' >pin
+chmod 600 pin
 printf '#!/bin/sh\necho 123456\n' >askpass
 chmod 700 askpass
 SIGNPY="$PY $TOP/tests/bench/agent_sign.py"
@@ -20,10 +22,21 @@ SIGNPY="$PY $TOP/tests/bench/agent_sign.py"
 "$HWK" -q --backend tpm2 -N '' -C bench -f tpm || exit 1
 "$HWK" -q --backend pkcs11 --module "$SOFTHSM_MODULE" --pin-source file:pin \
     -C bench -f token || exit 1
+# An ECDSA P-256 TPM key beside the RSA one, when this build's TPM backend
+# makes them.
+keys="tpm token"
+if "$HWK" -q --backend tpm2 -t ecdsa -N '' -C bench -f tpm-ec \
+    2>tpm-ec.err; then
+	keys="$keys tpm-ec"
+fi
+if "$HWK" -q --backend pkcs11 --module "$SOFTHSM_MODULE" \
+    --pin-source file:pin -t ecdsa -C bench-ec -f token-ec 2>token-ec.err; then
+	keys="$keys token-ec"
+fi
 mkdir -m 700 a
 # Through the TCTI spy, to count the TPM commands each signature costs.
 HWK_SPY_LOG=$T_TMP/spy.log "$B/hwkey-agent" -D -a "$T_TMP/a/s" \
-    --tcti "$B/tests/tcti_spy.so:$SWTPM_TCTI" --pin-source file:pin tpm token \
+    --tcti "$B/tests/tcti_spy.so:$SWTPM_TCTI" --pin-source file:pin $keys \
     >/dev/null 2>agent.log &
 pid=$!
 at_exit "kill_wait $pid"
@@ -58,6 +71,20 @@ echo "  openssl pkeyutl -provider tpm2:    $theirs"
 $PY -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('  ratio hwkey-agent / reload = %.1fx' % (a / b))" \
     "${ours%% *}" "${theirs%% *}"
 
+# ECDSA beside RSA: the same agent, the same TPM, steady signatures.
+echo "TPM ECDSA P-256 signatures (ecdsa-sha2-nistp256) beside RSA-2048, swtpm:"
+if [ -f tpm-ec ]; then
+	$SIGNPY a/s tpm-ec.pub 1 >/dev/null	# warm-up: loads the key
+	ec=$($SIGNPY a/s tpm-ec.pub $((N * 5)))
+	rsa=$($SIGNPY a/s tpm.pub $((N * 5)) 2)
+	echo "  ECDSA P-256: $ec"
+	echo "  RSA-2048:    $rsa"
+	$PY -c "import sys; print('  ratio ECDSA / RSA = %.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" \
+	    "${ec%% *}" "${rsa%% *}"
+else
+	echo "  not measured: $(head -1 tpm-ec.err)"
+fi
+
 # Token: hwkey-agent against ssh-agent with ssh-add -s, same SoftHSM2 token.
 eval "$(ssh-agent -s -a "$T_TMP/ssh-agent.sock")" >/dev/null
 at_exit "kill_wait $SSH_AGENT_PID"
@@ -73,3 +100,14 @@ for round in 1 2; do
 	echo "           ssh-agent   $theirs"
 	$PY -c "import sys; print('           ratio hwkey-agent / ssh-agent = %.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" "$o" "$t"
 done
+echo "Token ECDSA P-256 signatures (ecdsa-sha2-nistp256), SoftHSM2, $((N * 5)) each:"
+if [ -f token-ec ]; then
+	ours=$($SIGNPY a/s token-ec.pub $((N * 5)))
+	theirs=$($SIGNPY "$T_TMP/ssh-agent.sock" token-ec.pub $((N * 5)))
+	echo "  hwkey-agent $ours"
+	echo "  ssh-agent   $theirs"
+	$PY -c "import sys; print('  ratio hwkey-agent / ssh-agent = %.2f' % (float(sys.argv[1]) / float(sys.argv[2])))" \
+	    "${ours%% *}" "${theirs%% *}"
+else
+	echo "  not measured: $(head -1 token-ec.err)"
+fi

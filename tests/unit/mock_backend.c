@@ -31,24 +31,45 @@ mock_reset(void)
 	memset(&mock, 0, sizeof(mock));
 }
 
-/* The fixture key, read once: a fuzzer opens it thousands of times. */
+/* A fixture key, each read once: a fuzzer opens them thousands of times. */
 static EVP_PKEY *
-fixture_key(void)
+fixture_key(const char *name)
 {
-	static EVP_PKEY *k;
+	static struct {
+		const char	*name;
+		EVP_PKEY	*k;
+	} cache[8];
 	struct hwk_openssh_info info;
 	char *text;
-	size_t len;
+	size_t len, i;
 
-	if (k == NULL) {
-		text = fixture_read("rsa2048.key", &len);
+	for (i = 0; cache[i].name != NULL && strcmp(cache[i].name, name) != 0;
+	    i++)
+		assert_true(i + 1 < sizeof(cache) / sizeof(cache[0]));
+	if (cache[i].name == NULL) {
+		text = fixture_read(name, &len);
 		assert_int_equal(hwk_openssh_read((uint8_t *)text, len, NULL,
-		    &k, NULL, &info), 0);
+		    &cache[i].k, NULL, &info), 0);
 		hwk_openssh_info_clear(&info);
 		free(text);
+		cache[i].name = name;
 	}
-	assert_int_equal(EVP_PKEY_up_ref(k), 1);
-	return k;
+	assert_int_equal(EVP_PKEY_up_ref(cache[i].k), 1);
+	return cache[i].k;
+}
+
+/* The fixture of the type and size asked for: the key a device would make. */
+static EVP_PKEY *
+fixture_for(const struct hwk_genparams *gp)
+{
+	switch (gp->type) {
+	case HWK_KEY_ECDSA:
+		return fixture_key(gp->bits == 521 ? "ecdsa521.key" :
+		    gp->bits == 384 ? "ecdsa384.key" : "ecdsa256.key");
+	case HWK_KEY_ED25519:
+		return fixture_key("ed25519.key");
+	}
+	return fixture_key("rsa2048.key");
 }
 
 static int
@@ -64,6 +85,9 @@ m_probe(struct hwk_ctx *ctx)
 static int
 m_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 {
+	if (mock.refuse_type != 0 && gp->type == mock.refuse_type)
+		return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE, "mock makes no "
+		    "such keys");
 	if (mock.check_rc != 0)
 		return hwk_ctx_error(ctx, mock.check_rc, "mock refuses %u bits",
 		    gp->bits);
@@ -79,6 +103,7 @@ m_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	*keyp = NULL;
 	mock.generate_calls++;
 	mock.seen_bits = gp->bits;
+	mock.seen_type = gp->type;
 	snprintf(mock.seen_opt, sizeof(mock.seen_opt), "%s",
 	    o != NULL ? o : "");
 	if (mock.on_generate != NULL)
@@ -86,7 +111,7 @@ m_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	if (mock.generate_rc != 0)
 		return hwk_ctx_error(ctx, mock.generate_rc, "mock generate");
 	assert_int_equal(hwk_key_new(&hwk_mock_backend, keyp), 0);
-	(*keyp)->pkey = fixture_key();
+	(*keyp)->pkey = fixture_for(gp);
 	return 0;
 }
 
@@ -126,8 +151,21 @@ m_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	(void)stub;
 	(void)len;
 	assert_int_equal(hwk_key_new(&hwk_mock_backend, keyp), 0);
-	(*keyp)->pkey = fixture_key();
+	(*keyp)->pkey = fixture_key("rsa2048.key");
 	return 0;
+}
+
+/* The length of the sign op's answer for key (backend.h). */
+static size_t
+raw_sig_len(const struct hwk_key *key)
+{
+	switch (EVP_PKEY_get_base_id(key->pkey)) {
+	case EVP_PKEY_EC:
+		return 2 * ((hwk_key_bits(key) + 7) / 8);	/* r || s */
+	case EVP_PKEY_ED25519:
+		return 64;
+	}
+	return (hwk_key_bits(key) + 7) / 8;
 }
 
 /* Not a signature: bytes of the data, as long as the test wants. */
@@ -135,8 +173,7 @@ static int
 m_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg, const uint8_t *data,
     size_t len, uint8_t **sigp, size_t *siglenp)
 {
-	size_t n = mock.sign_len != 0 ? mock.sign_len :
-	    (hwk_key_bits(key) + 7) / 8, i;
+	size_t n = mock.sign_len != 0 ? mock.sign_len : raw_sig_len(key), i;
 
 	*sigp = NULL;
 	*siglenp = 0;

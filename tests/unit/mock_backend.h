@@ -14,6 +14,8 @@ struct mock_state {
 	const char *probe_detail;
 	char	 seen_opt[64];		/* value of --mock-opt at generate */
 	unsigned seen_bits;
+	int	 seen_type;		/* gp->type at generate */
+	int	 refuse_type;		/* check: "cannot make" this HWK_KEY_* */
 	void	(*on_generate)(void);	/* runs inside generate */
 };
 

@@ -1,6 +1,7 @@
 /*
- * Unit tests of hwkey-agent's protocol handling, with a software key from
- * the fixtures: answers, signatures checked with OpenSSL, every truncation
+ * Unit tests of hwkey-agent's protocol handling, with software keys from
+ * the fixtures: answers, signatures of every key type checked with
+ * OpenSSL, every truncation
  * and oversize length of a request, LOCK/UNLOCK, read-only refusals; and
  * the poll loop over a real socket: who is kept and who is dropped.
  */
@@ -20,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
@@ -208,6 +211,101 @@ test_sha1(void **state)
 	check_signature(r, "ssh-rsa", EVP_sha1(), "x");
 	hwk_buf_free(&r);
 	hwk_buf_free(&m);
+}
+
+/* ECDSA's SSH signature (mpint r, mpint s) as the DER OpenSSL verifies. */
+static void
+ecdsa_der(struct hwk_buf *rs, uint8_t **derp, int *derlen)
+{
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	const uint8_t *r, *s;
+	size_t rlen, slen;
+
+	assert_int_equal(hwk_buf_get_mpint_direct(rs, &r, &rlen), 0);
+	assert_int_equal(hwk_buf_get_mpint_direct(rs, &s, &slen), 0);
+	assert_int_equal(hwk_buf_len(rs), 0);
+	assert_int_equal(ECDSA_SIG_set0(es, BN_bin2bn(r, (int)rlen, NULL),
+	    BN_bin2bn(s, (int)slen, NULL)), 1);
+	*derp = NULL;
+	assert_true((*derlen = i2d_ECDSA_SIG(es, derp)) > 0);
+	ECDSA_SIG_free(es);
+}
+
+/* Adds the fixture name's key pair, signs with it and checks the answer. */
+static void
+sign_fixture(const char *name, const EVP_MD *md)
+{
+	struct hwk_pubkey *k = NULL;
+	struct hwk_buf *m, *r, *sig, *rs;
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	EVP_PKEY *pk = NULL;
+	uint8_t t, *der = NULL;
+	const uint8_t *s;
+	size_t slen;
+	int derlen;
+	char *path, *text, pubname[64], pp[4096], *alg;
+	FILE *f;
+
+	snprintf(pubname, sizeof(pubname), "%s.pub", name);
+	path = fixture_private(name);
+	text = fixture_read(pubname, NULL);
+	snprintf(pp, sizeof(pp), "%s.pub", path);
+	assert_non_null(f = fopen(pp, "w"));
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(hwk_agent_add(&agent, path), 0);
+	assert_int_equal(hwk_pubkey_from_line(text, &k), 0);
+	/* RSA's flags ask for nothing here: the key type decides. */
+	m = sign_request(k->blob, k->bloblen, "ec data", AGENT_RSA_SHA2_512);
+	r = ask(m);
+	assert_int_equal(hwk_buf_get_u8(r, &t), 0);
+	assert_int_equal(t, AGENT_SIGN_RESPONSE);
+	assert_int_equal(hwk_buf_get_stringb(r, &sig), 0);
+	assert_int_equal(hwk_buf_get_cstring(sig, &alg, NULL), 0);
+	assert_string_equal(alg, k->type);
+	assert_int_equal(hwk_pubkey_to_evp(k, &pk), 0);
+	assert_int_equal(EVP_DigestVerifyInit(mctx, NULL, md, NULL, pk), 1);
+	if (md != NULL) {
+		assert_int_equal(hwk_buf_get_stringb(sig, &rs), 0);
+		ecdsa_der(rs, &der, &derlen);
+		assert_int_equal(EVP_DigestVerify(mctx, der, (size_t)derlen,
+		    (const uint8_t *)"ec data", 7), 1);
+		hwk_buf_free(&rs);
+	} else {
+		assert_int_equal(hwk_buf_get_string_direct(sig, &s, &slen), 0);
+		assert_int_equal(slen, 64);
+		assert_int_equal(EVP_DigestVerify(mctx, s, slen,
+		    (const uint8_t *)"ec data", 7), 1);
+	}
+	assert_int_equal(hwk_buf_len(sig), 0);
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_free(pk);
+	free(alg);
+	hwk_buf_free(&sig);
+	hwk_buf_free(&r);
+	hwk_buf_free(&m);
+	/* Without flags too: SHA-1's refusal is RSA's alone. */
+	m = sign_request(k->blob, k->bloblen, "x", 0);
+	assert_int_equal(ask_type(m), AGENT_SIGN_RESPONSE);
+	hwk_buf_free(&m);
+	hwk_pubkey_free(&k);
+	unlink(path);
+	unlink(pp);
+	free(path);
+	free(text);
+}
+
+static void
+test_sign_ec(void **state)
+{
+	(void)state;
+	sign_fixture("ecdsa256.key", EVP_sha256());
+	sign_fixture("ecdsa384.key", EVP_sha384());
+	sign_fixture("ecdsa521.key", EVP_sha512());
+	sign_fixture("ed25519.key", NULL);
+	assert_int_equal(agent.nids, 5);
+	assert_int_equal(agent.ids[4].signatures, 2);
 }
 
 static void
@@ -520,6 +618,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_identities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sign, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sha1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sign_ec, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_every_truncation, setup,

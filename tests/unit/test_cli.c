@@ -190,13 +190,92 @@ static void
 test_bad_type(void **state)
 {
 	(void)state;
-	assert_int_equal(run(NULL, "-t", "ed25519", "-f", key, NULL),
+	assert_int_equal(run(NULL, "-t", "dsa", "-f", key, NULL),
 	    EXIT_USAGE);
-	assert_non_null(strstr(err, "key type 'ed25519' is not supported"));
+	assert_non_null(strstr(err, "key type 'dsa' is not supported"));
 	assert_int_equal(run(NULL, "-t", "foo", "-f", key, NULL), EXIT_USAGE);
 	assert_non_null(strstr(err, "unknown key type 'foo'"));
 	assert_int_equal(run(NULL, "-t", "rsa", "--backend", "mock", "-f", key,
 	    NULL), EXIT_OK);
+}
+
+/* ECDSA and Ed25519 as ssh-keygen: the words, the sizes, the art. */
+static void
+test_ec_types(void **state)
+{
+	(void)state;
+	assert_int_equal(run(NULL, "--backend", "mock", "-t", "ecdsa", "-C",
+	    "e", "-f", key, NULL), EXIT_OK);
+	assert_int_equal(mock.seen_type, HWK_KEY_ECDSA);
+	assert_int_equal(mock.seen_bits, 256);	/* ssh-keygen's default */
+	assert_non_null(strstr(out, "Generating public/private ecdsa key "
+	    "pair.\n"));
+	assert_non_null(strstr(out, "\n+---[ECDSA 256]---+\n"));
+	assert_int_equal(run(NULL, "--backend", "mock", "-t", "ECDSA", "-b",
+	    "521", "--backup", "-f", key, NULL), EXIT_OK);
+	assert_int_equal(mock.seen_bits, 521);
+	assert_non_null(strstr(out, "\n+---[ECDSA 521]---+\n"));
+	/* ssh-keygen's full names: the curve's name gives its size. */
+	assert_int_equal(run(NULL, "--backend", "mock", "-t",
+	    "ecdsa-sha2-nistp384", "-q", "--backup", "-f", key, NULL), EXIT_OK);
+	assert_int_equal(mock.seen_bits, 384);
+	/* Ed25519 has one size: -b is ignored. */
+	assert_int_equal(run(NULL, "--backend", "mock", "-t", "ed25519", "-b",
+	    "1234", "--backup", "--json", "-f", key, NULL), EXIT_OK);
+	assert_int_equal(mock.seen_type, HWK_KEY_ED25519);
+	assert_int_equal(mock.seen_bits, 256);
+	assert_non_null(strstr(err, "Generating public/private ed25519 key "
+	    "pair.\n"));
+	assert_non_null(strstr(err, "\n+--[ED25519 256]--+\n"));
+	assert_non_null(strstr(out, "\"type\": \"ED25519\""));
+	assert_non_null(strstr(out, "\"public_key\": \"ssh-ed25519 "));
+	/* Curves ssh-keygen has not, whichever of -t and -b comes first. */
+	assert_int_equal(mock.generate_calls, 4);
+	assert_int_equal(run(NULL, "--backend", "mock", "-t", "ecdsa", "-b",
+	    "2048", "-f", pub, NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "hwkeygen: Invalid ECDSA key length: "
+	    "valid lengths are 256, 384 or 521 bits\n"));
+	assert_int_equal(run(NULL, "-b", "384", "-b", "255", "-t", "ecdsa",
+	    "-f", pub, NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "Invalid ECDSA key length"));
+	assert_int_equal(run(NULL, "-t", "ecdsa", "-b", "384", "-b", "p384",
+	    "-f", pub, NULL), EXIT_USAGE);
+	assert_non_null(strstr(err, "-b: 'p384' is not a number of bits; "
+	    "ECDSA keys take 256, 384 or 521\n"));
+	assert_int_equal(mock.generate_calls, 4);
+}
+
+/* Auto passes over what cannot make the type and says so. */
+static void
+test_auto_type(void **state)
+{
+	(void)state;
+	mock.refuse_type = HWK_KEY_ED25519;
+	assert_int_equal(run(NULL, "-t", "ed25519", "--require-hardware", "-f",
+	    key, NULL), EXIT_NODEV);
+	assert_non_null(strstr(err, "no hardware backend is usable: mock: "
+	    "cannot make ed25519 keys\n"));
+	assert_false(exists(key) || exists(pub));
+	/* The backend named cannot: a bad -t, exit 2 before any prompt. */
+	assert_int_equal(run(NULL, "--backend", "mock", "-t", "ed25519", "-f",
+	    key, NULL), EXIT_USAGE);
+	assert_string_equal(err, "hwkeygen: mock makes no such keys\n");
+	assert_string_equal(out, "");
+	assert_int_equal(run(NULL, "-t", "ed25519", "-N", "", "-f", key, NULL),
+	    EXIT_OK);
+	assert_non_null(strstr(out, "mock: cannot make ed25519 keys: using "
+	    "software\n"));
+	assert_int_equal(mock.generate_calls, 0);
+	assert_int_equal(run(NULL, "-l", "-f", pub, NULL), EXIT_OK);
+	assert_non_null(strstr(out, "256 SHA256:"));
+	assert_non_null(strstr(out, " (ED25519)\n"));
+	/* Other refusals are the chosen backend's, after the line. */
+	mock.check_rc = -9;	/* HWK_ERR_KEY_SIZE */
+	assert_int_equal(run(NULL, "-t", "ecdsa", "-b", "384", "--backup",
+	    "-f", key, NULL), EXIT_USAGE);
+	assert_string_equal(out, "using mock\n");
+	assert_non_null(strstr(err, "mock refuses 384 bits"));
+	assert_int_equal(mock.generate_calls, 0);
 }
 
 static void
@@ -523,6 +602,10 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_type, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ec_types, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_auto_type, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_bad_usage, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_generate_mock, setup,
