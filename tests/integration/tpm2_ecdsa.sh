@@ -233,6 +233,21 @@ for n in 1 2 3 4; do
 	tpm_clean "ECDSA keygen losing command $n"
 done
 
+for n in 1 2 3 4 5; do
+	check_rc 4 "ECDSA signing losing command $n of 5: exit 4" env \
+	    HWK_SPY_FAIL_AT=$n "$SIGN" -o tcti="$SPY:$TCTI" -P 'Sesame-7f3a' \
+	    -f kpw -i data -s sx
+	tpm_clean "ECDSA signing losing command $n"
+done
+# A key kept loaded (as the agent keeps it) is loaded again once lost.
+# (Commands: CreatePrimary, Load, FlushContext, Sign, Sign.)
+check "a kept ECDSA key lost from the TPM is loaded again" env \
+    HWK_SPY_LOSE_AT=5 "$SIGN" -o tcti="$SPY:$TCTI" -n 2 -f k521 -i data \
+    -s sl521
+der_of sl521 sl521.der >/dev/null
+check "... and the signature verifies" verify sha512 k521.pem sl521.der
+tpm_clean "reloading a lost ECDSA key"
+
 # --- Keys made by tpm2-tools with a fixed scheme ----------------------------
 tools_ecc() {
 	local d=$T_TMP/tools-$1
