@@ -50,7 +50,8 @@ names() {
 	sed 's/0x0000018a/TestParms/; s/0x00000131/CreatePrimary/;
 	    s/0x00000176/StartAuthSession/; s/0x00000153/Create/;
 	    s/0x00000165/FlushContext/; s/0x00000173/ReadPublic/;
-	    s/0x0000017a/GetCapability/; s/0x00000157/Load/' "$T_TMP/$1.log" |
+	    s/0x0000017a/GetCapability/; s/0x00000157/Load/;
+	    s/0x00000178/ECC_Parameters/' "$T_TMP/$1.log" |
 	    tr '\n' ' '
 }
 # ECDSA P-256: hwkeygen -t ecdsa where the command line has it, else the
