@@ -59,8 +59,9 @@ pass_fits(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 }
 
 /*
- * The type and size, asking no TPM: Ed25519 (which no TPM makes) is
- * refused in words naming what this TPM makes, when one answers.
+ * The type and size before the TPM is asked whether it makes them.
+ * Ed25519, which no TPM makes, is refused here, in words naming what this
+ * TPM makes when one answers.
  */
 static int
 type_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
@@ -113,7 +114,10 @@ hwk_tpm2_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	uint32_t parent;
 	int r;
 
-	/* RSA's words come in the order they came before ECDSA. */
+	/*
+	 * A type no TPM makes is refused first; for RSA and ECDSA the
+	 * passphrase's length comes before the size, as it always did.
+	 */
 	if (gp->type != HWK_KEY_RSA && gp->type != HWK_KEY_ECDSA)
 		r = type_check(ctx, gp);
 	else if ((r = pass_fits(ctx, gp)) != 0 ||
