@@ -32,6 +32,18 @@ hwk_tpm2_rsa_bits_test(struct tpm2_conn *c, unsigned bits)
 	    ESYS_TR_NONE, &p);
 }
 
+/* The bit of a curve in tpm2_conn's ecc_mask: ecc_sizes' order; 0 if none. */
+static unsigned
+curve_bit(unsigned bits)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(ecc_sizes) / sizeof(ecc_sizes[0]); i++)
+		if (ecc_sizes[i] == bits)
+			return 1u << i;
+	return 0;
+}
+
 /*
  * The NIST curves the TPM lists, asked once per connection: a keygen
  * asks this one question where an RSA keygen asks TPM2_TestParms.
@@ -56,7 +68,7 @@ ecc_curves(struct tpm2_conn *c)
 			return rc;
 		for (i = 0; i < cap->data.eccCurves.count &&
 		    i < TPM2_MAX_ECC_CURVES; i++) {
-			c->ecc_mask |= hwk_tpm2_ecc_mask(hwk_tpm2_ecc_bits(
+			c->ecc_mask |= curve_bit(hwk_tpm2_ecc_bits(
 			    cap->data.eccCurves.eccCurves[i]));
 			next = (TPM2_ECC_CURVE)(cap->data.eccCurves.
 			    eccCurves[i] + 1);
@@ -71,17 +83,6 @@ ecc_curves(struct tpm2_conn *c)
 	return TSS2_RC_SUCCESS;
 }
 
-unsigned
-hwk_tpm2_ecc_mask(unsigned bits)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(ecc_sizes) / sizeof(ecc_sizes[0]); i++)
-		if (ecc_sizes[i] == bits)
-			return 1u << i;
-	return 0;
-}
-
 TSS2_RC
 hwk_tpm2_ecc_bits_test(struct tpm2_conn *c, unsigned bits)
 {
@@ -89,7 +90,7 @@ hwk_tpm2_ecc_bits_test(struct tpm2_conn *c, unsigned bits)
 
 	if ((rc = ecc_curves(c)) != TSS2_RC_SUCCESS)
 		return rc;
-	return (c->ecc_mask & hwk_tpm2_ecc_mask(bits)) != 0 ?
+	return (c->ecc_mask & curve_bit(bits)) != 0 ?
 	    TSS2_RC_SUCCESS : TPM2_RC_CURVE;
 }
 

@@ -50,7 +50,7 @@ struct tpm2_conn {
 	/* Handles ESYS could not flush after a lost command: flush_orphans. */
 	TPM2_HANDLE		 orphans[HWK_TPM2_ORPHANS_MAX];
 	size_t			 norphans;
-	/* The NIST curves the TPM lists (hwk_tpm2_ecc_mask), once asked. */
+	/* The TPM's NIST curves, a bit each (tpm2_caps.c), once asked. */
 	unsigned		 ecc_mask;
 	int			 ecc_known;
 };
@@ -105,8 +105,6 @@ void	hwk_tpm2_parent_close(struct tpm2_conn *c, uint32_t handle,
 TSS2_RC	hwk_tpm2_rsa_bits_test(struct tpm2_conn *c, unsigned bits);
 /* TPM2_RC_CURVE when the TPM does not list the curve of that size. */
 TSS2_RC	hwk_tpm2_ecc_bits_test(struct tpm2_conn *c, unsigned bits);
-/* The bit of c->ecc_mask for a curve of that size; 0 if none. */
-unsigned hwk_tpm2_ecc_mask(unsigned bits);
 void	hwk_tpm2_makes(struct tpm2_conn *c, char *text, size_t len);
 int	hwk_tpm2_type_refused(struct hwk_ctx *ctx, struct tpm2_conn *c,
 	    const struct hwk_genparams *gp);
