@@ -1,6 +1,7 @@
 # ECDSA keys made in a swtpm on P-256, P-384 and P-521, judged by
 # tpm2-openssl, OpenSSL and ssh-keygen: the stub loads and signs in
-# tpm2-openssl, our signatures verify with the .pub's key, a password
+# tpm2-openssl, our signatures verify with the .pub's key (and, as SSH
+# signatures in an SSHSIG, in ssh-keygen -Y verify), a password
 # travels encrypted, Ed25519 and a curve the TPM lacks are refused before
 # the TPM makes anything, and no object stays in the TPM.  The keys are
 # made through the backend's ops by hwk-keygen, as hwkeygen makes them.
@@ -96,6 +97,34 @@ print("%08x %04x %04x" % (attrs, scheme, int.from_bytes(pub[j:j + 2], "big")))
 PYEOF
 }
 
+# sshsig_data NS: what ssh-keygen -Y signs for data in namespace NS
+# (PROTOCOL.sshsig: the magic, the namespace, SHA-512 of the message).
+sshsig_data() {
+	$PY - "$1" <<'PYEOF'
+import hashlib, struct, sys
+s = lambda b: struct.pack(">I", len(b)) + b
+m = hashlib.sha512(open("data", "rb").read()).digest()
+sys.stdout.buffer.write(b"SSHSIG" + s(sys.argv[1].encode()) + s(b"") +
+                        s(b"sha512") + s(m))
+PYEOF
+}
+# sshsig PUB NS BLOB: the armoured SSH signature of data, from the SSH
+# signature blob our key made over sshsig_data.
+sshsig() {
+	$PY - "$1" "$2" "$3" <<'PYEOF'
+import base64, struct, sys
+s = lambda b: struct.pack(">I", len(b)) + b
+pub = base64.b64decode(open(sys.argv[1]).read().split()[1])
+sig = b"SSHSIG" + struct.pack(">I", 1) + s(pub) + s(sys.argv[2].encode()) + \
+    s(b"") + s(b"sha512") + s(open(sys.argv[3], "rb").read())
+b = base64.b64encode(sig).decode()
+print("-----BEGIN SSH SIGNATURE-----")
+for i in range(0, len(b), 70):
+    print(b[i:i + 70])
+print("-----END SSH SIGNATURE-----")
+PYEOF
+}
+
 # --- One key on each curve, without a password ------------------------------
 for n in 256 384 521; do
 	h=$(hash_of $n)
@@ -135,6 +164,16 @@ for n in 256 384 521; do
 	"$SIGN" -b -f k$n -i data -s b$n
 	check_match "... the SSH signature names ecdsa-sha2-nistp$n" \
 	    "ecdsa-sha2-nistp$n" "$(tr -c '[:print:]' . <b$n)"
+	sshsig_data file >sd$n
+	"$SIGN" -b -f k$n -i sd$n -s sb$n &&
+	    sshsig k$n.pub file sb$n >data.sig$n
+	echo "ec$n@test $(cut -d' ' -f1,2 k$n.pub)" >signers$n
+	check "... ssh-keygen -Y verify takes our SSH signature" \
+	    eval "ssh-keygen -Y verify -f signers$n -I ec$n@test -n file \
+	    -s data.sig$n <data"
+	check "... and refuses it for other data" \
+	    eval "! echo other | ssh-keygen -Y verify -f signers$n \
+	    -I ec$n@test -n file -s data.sig$n"
 	tpm_clean "P-$n our signing"
 done
 out=$("$SIGN" -a sha256 -f k256 -i data -s sx 2>&1)
