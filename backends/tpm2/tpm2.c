@@ -1,12 +1,13 @@
 /*
- * The TPM 2.0 backend: RSA keys created inside the TPM under its storage
- * key, so the private key never leaves it; the private file holds a
- * TSS2 PRIVATE KEY stub that tpm2-openssl and the other TPM tools load.
+ * The TPM 2.0 backend: RSA and ECDSA keys created inside the TPM under
+ * its storage key, so the private key never leaves it; the private file
+ * holds a TSS2 PRIVATE KEY stub that tpm2-openssl and the other TPM tools
+ * load.
  * Built on tpm2-tss: ESAPI for the commands and sessions, tctildr to find
  * the TPM, MU (in tpm2_keyfile.c) for the stub.  This file holds the ops
  * table, the options, and what asks the TPM only whether it is there and
  * what it is; the ops themselves live in tpm2_keygen.c, tpm2_load.c and
- * tpm2_sign.c.
+ * tpm2_sign.c, what the TPM can make in tpm2_caps.c.
  */
 #include <stdio.h>
 #include <string.h>
@@ -145,11 +146,15 @@ describe_fixed(struct hwk_out *out, const TPMS_CAPABILITY_DATA *cap)
 	hwk_out_str(out, "spec_revision", text);
 }
 
-/* --backends: who made the TPM, its firmware, the RSA sizes it makes. */
+/*
+ * --backends: who made the TPM, its firmware, the RSA sizes and ECDSA
+ * curves it makes.
+ */
 static int
 tpm2_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 {
 	static const unsigned sizes[] = { 1024, 2048, 3072, 4096 };
+	static const unsigned curves[] = { 256, 384, 521 };
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more;
 	struct tpm2_conn *c;
@@ -169,6 +174,11 @@ tpm2_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		if (hwk_tpm2_rsa_bits_test(c, sizes[i]) == TSS2_RC_SUCCESS)
 			hwk_out_int(out, NULL, sizes[i]);
+	hwk_out_end_array(out);
+	hwk_out_begin_array(out, "ecdsa_bits");
+	for (i = 0; i < sizeof(curves) / sizeof(curves[0]); i++)
+		if (hwk_tpm2_ecc_bits_test(c, curves[i]) == TSS2_RC_SUCCESS)
+			hwk_out_int(out, NULL, curves[i]);
 	hwk_out_end_array(out);
 	hwk_tpm2_keygen_conn_close();
 	return HWK_OK;

@@ -50,6 +50,9 @@ struct tpm2_conn {
 	/* Handles ESYS could not flush after a lost command: flush_orphans. */
 	TPM2_HANDLE		 orphans[HWK_TPM2_ORPHANS_MAX];
 	size_t			 norphans;
+	/* The TPM's NIST curves, a bit each (tpm2_caps.c), once asked. */
+	unsigned		 ecc_mask;
+	int			 ecc_known;
 };
 
 /* key->impl: the stub, and once signing began, the key loaded in the TPM. */
@@ -98,8 +101,15 @@ int	hwk_tpm2_parent_open(struct hwk_ctx *ctx, struct tpm2_conn *c,
 void	hwk_tpm2_parent_close(struct tpm2_conn *c, uint32_t handle,
 	    ESYS_TR *trp);
 
-/* tpm2_keygen.c: making keys; the ops check, generate and write_stub. */
+/* tpm2_caps.c: what the TPM can make. */
 TSS2_RC	hwk_tpm2_rsa_bits_test(struct tpm2_conn *c, unsigned bits);
+/* TPM2_RC_CURVE when the TPM does not list the curve of that size. */
+TSS2_RC	hwk_tpm2_ecc_bits_test(struct tpm2_conn *c, unsigned bits);
+void	hwk_tpm2_makes(struct tpm2_conn *c, char *text, size_t len);
+int	hwk_tpm2_type_refused(struct hwk_ctx *ctx, struct tpm2_conn *c,
+	    const struct hwk_genparams *gp);
+
+/* tpm2_keygen.c: making keys; the ops check, generate and write_stub. */
 int	hwk_tpm2_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp);
 int	hwk_tpm2_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	    struct hwk_key **keyp);

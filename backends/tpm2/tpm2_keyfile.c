@@ -2,12 +2,10 @@
  * The TSS2 PRIVATE KEY stub: DER by OpenSSL's ASN.1 templates, the TPM
  * structures inside it by the TSS's marshalling, PEM by our buffer.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
 #include <openssl/asn1t.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <tss2/tss2_mu.h>
@@ -305,21 +303,39 @@ hwk_tpm2_keyfile_claims(const uint8_t *text, size_t len)
 /* The NIST curves a TPM names, as SSH names them. */
 struct ecc_curve {
 	TPMI_ECC_CURVE	 id;
-	const char	*ossl;		/* OpenSSL's group name */
+	unsigned	 bits;
 	const char	*ssh;		/* the blob's curve identifier */
 	size_t		 len;		/* bytes of a coordinate */
-	const char	*why;		/* for the RSA-only paths */
 };
 
 static const struct ecc_curve ecc_curves[] = {
-	{ TPM2_ECC_NIST_P256, "P-256", "nistp256", 32, "it is not an RSA key "
-	    "but an ECDSA P-256 key, which hwkeygen cannot use yet" },
-	{ TPM2_ECC_NIST_P384, "P-384", "nistp384", 48, "it is not an RSA key "
-	    "but an ECDSA P-384 key, which hwkeygen cannot use yet" },
-	{ TPM2_ECC_NIST_P521, "P-521", "nistp521", 66, "it is not an RSA key "
-	    "but an ECDSA P-521 key, which hwkeygen cannot use yet" },
-	{ 0, NULL, NULL, 0, NULL },
+	{ TPM2_ECC_NIST_P256, 256, "nistp256", 32 },
+	{ TPM2_ECC_NIST_P384, 384, "nistp384", 48 },
+	{ TPM2_ECC_NIST_P521, 521, "nistp521", 66 },
+	{ 0, 0, NULL, 0 },
 };
+
+unsigned
+hwk_tpm2_ecc_bits(TPMI_ECC_CURVE id)
+{
+	const struct ecc_curve *c;
+
+	for (c = ecc_curves; c->ssh != NULL; c++)
+		if (c->id == id)
+			return c->bits;
+	return 0;
+}
+
+TPMI_ECC_CURVE
+hwk_tpm2_ecc_curve(unsigned bits)
+{
+	const struct ecc_curve *c;
+
+	for (c = ecc_curves; c->ssh != NULL; c++)
+		if (c->bits == bits)
+			return c->id;
+	return TPM2_ECC_NONE;
+}
 
 static const struct ecc_curve *
 ecc_find(const TPMT_PUBLIC *pub)
@@ -349,60 +365,26 @@ ecc_point(const TPMT_PUBLIC *pub, const struct ecc_curve *c, uint8_t *pt)
 	return HWK_OK;
 }
 
-/* Nonzero if the point is on the curve (OpenSSL checks it). */
+/* The OpenSSL key of an ECC public area; OpenSSL checks Q is on its curve. */
 static int
-ecc_point_valid(const struct ecc_curve *c, const uint8_t *pt, size_t len)
-{
-	EVP_PKEY_CTX *ctx = NULL, *chk = NULL;
-	EVP_PKEY *pkey = NULL;
-	OSSL_PARAM params[3];
-	int ok = 0;
-
-	params[0] = OSSL_PARAM_construct_utf8_string(
-	    OSSL_PKEY_PARAM_GROUP_NAME, (char *)c->ossl, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(
-	    OSSL_PKEY_PARAM_PUB_KEY, (void *)pt, len);
-	params[2] = OSSL_PARAM_construct_end();
-	if ((ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL)) != NULL &&
-	    EVP_PKEY_fromdata_init(ctx) > 0 &&
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) > 0 &&
-	    (chk = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) != NULL)
-		ok = EVP_PKEY_public_check(chk) == 1;
-	EVP_PKEY_CTX_free(chk);
-	EVP_PKEY_free(pkey);
-	EVP_PKEY_CTX_free(ctx);
-	ERR_clear_error();
-	return ok;
-}
-
-/* The SSH public key of an ECC TPM public area (ecdsa-sha2-nistp*). */
-static int
-ecc_pubkey(const TPMT_PUBLIC *pub, struct hwk_pubkey **kp, const char **whyp)
+ecc_to_evp(const TPMT_PUBLIC *pub, EVP_PKEY **pkeyp, const char **whyp)
 {
 	const struct ecc_curve *c;
-	struct hwk_buf *b = NULL;
 	uint8_t pt[1 + 2 * 66];
-	char type[32];
 	int r;
 
 	if ((c = ecc_find(pub)) == NULL) {
 		why(whyp, "it is an ECC key on a curve SSH does not use");
 		return HWK_ERR_KEY_TYPE;
 	}
-	if (ecc_point(pub, c, pt) != 0 ||
-	    !ecc_point_valid(c, pt, 1 + 2 * c->len)) {
+	if ((r = ecc_point(pub, c, pt)) == 0)
+		r = hwk_ecdsa_from_point(c->ssh, pt, 1 + 2 * c->len, NULL,
+		    pkeyp);
+	if (r == HWK_ERR_FORMAT)
 		why(whyp, "its public point is not on its curve");
-		return HWK_ERR_FORMAT;
-	}
-	snprintf(type, sizeof(type), "ecdsa-sha2-%s", c->ssh);
-	if ((b = hwk_buf_new()) == NULL)
-		return HWK_ERR_NOMEM;
-	if ((r = hwk_buf_put_cstring(b, type)) == 0 &&
-	    (r = hwk_buf_put_cstring(b, c->ssh)) == 0 &&
-	    (r = hwk_buf_put_string(b, pt, 1 + 2 * c->len)) == 0)
-		r = hwk_pubkey_from_blob(hwk_buf_ptr(b), hwk_buf_len(b), NULL,
-		    kp);
-	hwk_buf_free(&b);
+	else if (r != 0)
+		why(whyp, "OpenSSL refused its public key");
+	ERR_clear_error();
 	return r;
 }
 
@@ -417,13 +399,10 @@ hwk_tpm2_pub_to_evp(const TPMT_PUBLIC *pub, EVP_PKEY **pkeyp,
 
 	*pkeyp = NULL;
 	why(whyp, "");
-	if (pub->type == TPM2_ALG_ECC) {
-		why(whyp, ecc_find(pub) != NULL ? ecc_find(pub)->why :
-		    "it is not an RSA key but an ECC key");
-		return HWK_ERR_KEY_TYPE;
-	}
+	if (pub->type == TPM2_ALG_ECC)
+		return ecc_to_evp(pub, pkeyp, whyp);
 	if (pub->type != TPM2_ALG_RSA) {
-		why(whyp, "it is not an RSA key");
+		why(whyp, "it is neither an RSA nor an ECC key");
 		return HWK_ERR_KEY_TYPE;
 	}
 	if (n->size == 0 || n->size > sizeof(n->buffer) ||
@@ -461,8 +440,6 @@ hwk_tpm2_pub_to_pubkey(const TPMT_PUBLIC *pub, struct hwk_pubkey **kp,
 
 	*kp = NULL;
 	why(whyp, "");
-	if (pub->type == TPM2_ALG_ECC)
-		return ecc_pubkey(pub, kp, whyp);
 	if ((r = hwk_tpm2_pub_to_evp(pub, &pkey, whyp)) == 0)
 		r = hwk_pubkey_from_evp(pkey, NULL, kp);
 	EVP_PKEY_free(pkey);

@@ -44,14 +44,16 @@ int	hwk_tpm2_keyfile_read(const uint8_t *text, size_t len,
 int	hwk_tpm2_keyfile_claims(const uint8_t *text, size_t len);
 void	hwk_tpm2_keyfile_clear(struct hwk_tpm2_keyfile *kf);
 
-/* The OpenSSL public key of an RSA TPM public area. */
+/* The OpenSSL public key of an RSA or NIST-curve ECC TPM public area. */
 int	hwk_tpm2_pub_to_evp(const TPMT_PUBLIC *pub, EVP_PKEY **pkeyp,
 	    const char **whyp);
-/*
- * The SSH public key of a TPM public area: RSA, or ECDSA on a NIST curve
- * (which -l and --list name, though only RSA keys sign yet).
- */
+/* The SSH public key of a TPM public area: RSA, or ECDSA on a NIST curve. */
 int	hwk_tpm2_pub_to_pubkey(const TPMT_PUBLIC *pub,
 	    struct hwk_pubkey **kp, const char **whyp);
+
+/* The size of a NIST curve SSH uses (256, 384, 521); 0 for another. */
+unsigned hwk_tpm2_ecc_bits(TPMI_ECC_CURVE id);
+/* The TPM's name of the curve of that size; TPM2_ECC_NONE if none. */
+TPMI_ECC_CURVE hwk_tpm2_ecc_curve(unsigned bits);
 
 #endif /* HWKEY_TPM2_KEYFILE_H */

@@ -1,6 +1,7 @@
 /*
- * Making a TPM key: what the TPM can make (RSA sizes, password length,
- * the parent), the key's template, TPM2_Create, and the stub it leaves.
+ * Making a TPM key: whether the TPM can make it (type and size, password
+ * length, the parent), the key's template, TPM2_Create, and the stub it
+ * leaves.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,22 +13,8 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/sshkey.h"
 #include "tpm2_int.h"
-
-TSS2_RC
-hwk_tpm2_rsa_bits_test(struct tpm2_conn *c, unsigned bits)
-{
-	TPMT_PUBLIC_PARMS p;
-
-	memset(&p, 0, sizeof(p));
-	p.type = TPM2_ALG_RSA;
-	p.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_NULL;
-	p.parameters.rsaDetail.scheme.scheme = TPM2_ALG_NULL;
-	p.parameters.rsaDetail.keyBits = (TPMI_RSA_KEY_BITS)bits;
-	p.parameters.rsaDetail.exponent = 0;
-	return Esys_TestParms(c->esys, ESYS_TR_NONE, ESYS_TR_NONE,
-	    ESYS_TR_NONE, &p);
-}
 
 /* Says which RSA sizes the TPM makes, when it refused the one asked for. */
 static int
@@ -71,26 +58,74 @@ pass_fits(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	return HWK_ERR_TOO_LARGE;
 }
 
+/*
+ * The type and size before the TPM is asked whether it makes them.
+ * Ed25519, which no TPM makes, is refused here, in words naming what this
+ * TPM makes when one answers.
+ */
+static int
+type_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
+{
+	struct tpm2_conn *c = NULL;
+
+	switch (gp->type) {
+	case HWK_KEY_RSA:
+		return hwk_rsa_bits_check(ctx, gp->bits);
+	case HWK_KEY_ECDSA:
+		if (hwk_ecdsa_md(gp->bits) == NULL)
+			return hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "Invalid "
+			    "ECDSA key length: valid lengths are 256, 384 or "
+			    "521 bits");
+		return HWK_OK;
+	case HWK_KEY_ED25519:
+		if (hwk_tpm2_keygen_conn_get(ctx, &c) != 0)
+			c = NULL;
+		return hwk_tpm2_type_refused(ctx, c, gp);
+	}
+	return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE, "unknown key type %d",
+	    gp->type);
+}
+
+/* Asks the TPM whether it makes the size or curve asked for. */
+static int
+size_check(struct hwk_ctx *ctx, struct tpm2_conn *c,
+    const struct hwk_genparams *gp)
+{
+	TSS2_RC rc;
+
+	if (gp->type == HWK_KEY_ECDSA) {
+		if ((rc = hwk_tpm2_ecc_bits_test(c, gp->bits)) ==
+		    TSS2_RC_SUCCESS)
+			return HWK_OK;
+		return rc == TPM2_RC_CURVE ? hwk_tpm2_type_refused(ctx, c, gp) :
+		    hwk_tpm2_rc_error(ctx, c, rc,
+		    "a question (TPM2_GetCapability)");
+	}
+	if ((rc = hwk_tpm2_rsa_bits_test(c, gp->bits)) == TSS2_RC_SUCCESS)
+		return HWK_OK;
+	return hwk_tpm2_rc_is_refusal(rc) ? bits_refused(ctx, c, gp->bits) :
+	    hwk_tpm2_rc_error(ctx, c, rc, "a question (TPM2_TestParms)");
+}
+
 int
 hwk_tpm2_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 {
 	struct tpm2_conn *c = NULL;
 	uint32_t parent;
-	TSS2_RC rc;
 	int r;
 
-	if (gp->type != HWK_KEY_RSA)
-		r = hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
-		    "only RSA keys are supported");
+	/*
+	 * A type no TPM makes is refused first; for RSA and ECDSA the
+	 * passphrase's length comes before the size, as it always did.
+	 */
+	if (gp->type != HWK_KEY_RSA && gp->type != HWK_KEY_ECDSA)
+		r = type_check(ctx, gp);
 	else if ((r = pass_fits(ctx, gp)) != 0 ||
-	    (r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
+	    (r = type_check(ctx, gp)) != 0 ||
 	    (r = hwk_tpm2_parent_option(ctx, &parent)) != 0 ||
-	    (r = hwk_tpm2_keygen_conn_get(ctx, &c)) != 0)
+	    (r = hwk_tpm2_keygen_conn_get(ctx, &c)) != 0 ||
+	    (r = size_check(ctx, c, gp)) != 0)
 		;
-	else if ((rc = hwk_tpm2_rsa_bits_test(c, gp->bits)) != TSS2_RC_SUCCESS)
-		r = hwk_tpm2_rc_is_refusal(rc) ? bits_refused(ctx, c,
-		    gp->bits) : hwk_tpm2_rc_error(ctx, c, rc,
-		    "a question (TPM2_TestParms)");
 	else if (parent != TPM2_RH_OWNER)
 		r = hwk_tpm2_parent_check(ctx, c, parent);
 	/* Kept open for generate only when the keygen goes on. */
@@ -100,14 +135,43 @@ hwk_tpm2_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 }
 
 /*
+ * An ECC signing key on the curve: unrestricted sign only (no ECDH),
+ * scheme NULL so that each signature names ECDSA and its hash, as we and
+ * tpm2-openssl do; attributes as key_template's.
+ */
+static void
+ecc_template(unsigned bits, int has_password, TPM2B_PUBLIC *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->publicArea.type = TPM2_ALG_ECC;
+	t->publicArea.nameAlg = TPM2_ALG_SHA256;
+	t->publicArea.objectAttributes = TPMA_OBJECT_FIXEDTPM |
+	    TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+	    TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;
+	if (!has_password)
+		t->publicArea.objectAttributes |= TPMA_OBJECT_NODA;
+	t->publicArea.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
+	t->publicArea.parameters.eccDetail.scheme.scheme = TPM2_ALG_NULL;
+	t->publicArea.parameters.eccDetail.curveID = hwk_tpm2_ecc_curve(bits);
+	t->publicArea.parameters.eccDetail.kdf.scheme = TPM2_ALG_NULL;
+}
+
+/*
  * RSA, SHA-256 names, unrestricted sign|decrypt, scheme NULL.  With a
  * password the TPM's dictionary-attack lockout protects it; without one
  * there is nothing to guess, and noDA keeps a lockout (caused by any
  * other key) from locking the user out of this one.
  */
 static void
-key_template(unsigned bits, int has_password, TPM2B_PUBLIC *t)
+key_template(const struct hwk_genparams *gp, int has_password,
+    TPM2B_PUBLIC *t)
 {
+	unsigned bits = gp->bits;
+
+	if (gp->type == HWK_KEY_ECDSA) {
+		ecc_template(bits, has_password, t);
+		return;
+	}
 	memset(t, 0, sizeof(*t));
 	t->publicArea.type = TPM2_ALG_RSA;
 	t->publicArea.nameAlg = TPM2_ALG_SHA256;
@@ -155,14 +219,14 @@ gen_params(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 {
 	int r;
 
-	if (gp->type != HWK_KEY_RSA)
-		return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
-		    "only RSA keys are supported");
-	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
+	if ((r = type_check(ctx, gp)) != 0 ||
 	    (r = hwk_tpm2_parent_option(ctx, parent_handlep)) != 0 ||
 	    (r = pass_fits(ctx, gp)) != 0)
 		return r;
-	if (!gp->bits_given)
+	if (gp->type == HWK_KEY_ECDSA)
+		hwk_ctx_notice(ctx, "Making an ECDSA-%u key inside the TPM.",
+		    gp->bits);
+	else if (!gp->bits_given)
 		hwk_ctx_notice(ctx, "Making an RSA-%u key inside the TPM (the "
 		    "size every TPM supports; -b 3072 for a larger one).",
 		    gp->bits);
@@ -175,11 +239,14 @@ gen_params(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 /* Why TPM2_Create refused, in words. */
 static int
 create_refused(struct hwk_ctx *ctx, struct tpm2_conn *c, TSS2_RC rc,
-    unsigned bits, uint32_t parent_handle)
+    const struct hwk_genparams *gp, uint32_t parent_handle)
 {
+	if (gp->type == HWK_KEY_ECDSA && (hwk_tpm2_rc_base(rc) ==
+	    TPM2_RC_CURVE || hwk_tpm2_rc_base(rc) == TPM2_RC_VALUE))
+		return hwk_tpm2_type_refused(ctx, c, gp);
 	if (hwk_tpm2_rc_base(rc) == TPM2_RC_KEY_SIZE ||
 	    hwk_tpm2_rc_base(rc) == TPM2_RC_VALUE)
-		return bits_refused(ctx, c, bits);
+		return bits_refused(ctx, c, gp->bits);
 	if (hwk_tpm2_rc_base(rc) == TPM2_RC_AUTH_FAIL ||
 	    hwk_tpm2_rc_base(rc) == TPM2_RC_BAD_AUTH)
 		return hwk_ctx_error(ctx, HWK_ERR_DEVICE, "the parent key "
@@ -212,7 +279,7 @@ gen_create(struct hwk_ctx *ctx, struct tpm2_conn *c, ESYS_TR parent,
 	memset(&outside, 0, sizeof(outside));
 	memset(&pcrs, 0, sizeof(pcrs));
 	plen = gp->passphrase != NULL ? strlen(gp->passphrase) : 0;
-	key_template(gp->bits, plen > 0, &tmpl);
+	key_template(gp, plen > 0, &tmpl);
 	if (plen > 0) {
 		if ((r = hwk_tpm2_session_start(ctx, c, parent, parent, 1,
 		    &session, &rc)) != 0)
@@ -226,7 +293,7 @@ gen_create(struct hwk_ctx *ctx, struct tpm2_conn *c, ESYS_TR parent,
 	if (plen > 0)
 		scrub_create_inputs(c);
 	if (rc != TSS2_RC_SUCCESS) {
-		r = create_refused(ctx, c, rc, gp->bits, parent_handle);
+		r = create_refused(ctx, c, rc, gp, parent_handle);
 		goto out;
 	}
 	/* The TPM ended the session with the command (continueSession clear). */

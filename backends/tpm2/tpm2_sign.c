@@ -1,12 +1,13 @@
 /*
- * Signing with a TPM key: the digest hashed here, RSASSA by TPM2_Sign, or
- * PKCS#1 v1.5 by a raw TPM2_RSA_Decrypt where the TPM lacks the hash, the
- * signature checked before it leaves, and the key loaded again when the
- * TPM lost it.
+ * Signing with a TPM key: the digest hashed here, RSASSA or ECDSA by
+ * TPM2_Sign, or PKCS#1 v1.5 by a raw TPM2_RSA_Decrypt where the TPM lacks
+ * the hash, the signature checked before it leaves, and the key loaded
+ * again when the TPM lost it.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/rsa.h>
@@ -17,11 +18,31 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/sshkey.h"
 #include "tpm2_int.h"
 
-static const EVP_MD *
-sig_md(int alg, TPMI_ALG_HASH *halg)
+/* The curve's size of an ECC key; 0 for an RSA key. */
+static unsigned
+key_ecc_bits(const struct tpm2_key *tk)
 {
+	const TPMT_PUBLIC *p = &tk->kf.pub.publicArea;
+
+	if (p->type != TPM2_ALG_ECC)
+		return 0;
+	return hwk_tpm2_ecc_bits(p->parameters.eccDetail.curveID);
+}
+
+/* The hash of alg; an ECDSA key's is its curve's (RFC 5656, 6.2.1). */
+static const EVP_MD *
+sig_md(unsigned ecc_bits, int alg, TPMI_ALG_HASH *halg)
+{
+	if (ecc_bits != 0) {
+		if (alg != HWK_SIG_ECDSA)
+			return NULL;
+		*halg = ecc_bits == 256 ? TPM2_ALG_SHA256 : ecc_bits == 384 ?
+		    TPM2_ALG_SHA384 : TPM2_ALG_SHA512;
+		return hwk_ecdsa_md(ecc_bits);
+	}
 	switch (alg) {
 	case HWK_SIG_RSA_SHA1:
 		*halg = TPM2_ALG_SHA1;
@@ -143,8 +164,19 @@ scheme_refused(struct hwk_ctx *ctx, const struct tpm2_key *tk,
 {
 	const TPMT_RSA_SCHEME *ks =
 	    &tk->kf.pub.publicArea.parameters.rsaDetail.scheme;
+	const TPMT_ECC_SCHEME *es =
+	    &tk->kf.pub.publicArea.parameters.eccDetail.scheme;
 
-	if (ks->scheme == TPM2_ALG_RSASSA)
+	if (key_ecc_bits(tk) != 0 && es->scheme == TPM2_ALG_ECDSA)
+		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "the TPM key was made "
+		    "bound to ECDSA signatures with %s, so it cannot sign "
+		    "with %s, the hash SSH uses with its curve",
+		    hash_name(es->details.ecdsa.hashAlg), hash_name(halg));
+	else if (key_ecc_bits(tk) != 0)
+		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "the TPM key was made "
+		    "bound to a signature scheme other than ECDSA, which SSH "
+		    "uses");
+	else if (ks->scheme == TPM2_ALG_RSASSA)
 		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "the TPM key was made "
 		    "bound to RSASSA signatures with %s, so it cannot sign "
 		    "with %s", hash_name(ks->details.rsassa.hashAlg),
@@ -158,10 +190,11 @@ scheme_refused(struct hwk_ctx *ctx, const struct tpm2_key *tk,
 	return HWK_ERR_UNSUPPORTED;
 }
 
-/* TPM2_Sign, RSASSA with halg, of a digest hashed here. */
+/* TPM2_Sign, RSASSA or ECDSA with halg, of a digest hashed here. */
 static TSS2_RC
-sign_rsassa(struct tpm2_key *tk, ESYS_TR auth, TPMI_ALG_HASH halg,
-    const uint8_t *dgst, size_t dlen, TPMT_SIGNATURE **sigp)
+sign_scheme(struct tpm2_key *tk, ESYS_TR auth, TPMI_ALG_SIG_SCHEME alg,
+    TPMI_ALG_HASH halg, const uint8_t *dgst, size_t dlen,
+    TPMT_SIGNATURE **sigp)
 {
 	TPMT_SIG_SCHEME scheme;
 	TPMT_TK_HASHCHECK ticket;
@@ -170,8 +203,8 @@ sign_rsassa(struct tpm2_key *tk, ESYS_TR auth, TPMI_ALG_HASH halg,
 	memset(&scheme, 0, sizeof(scheme));
 	memset(&ticket, 0, sizeof(ticket));
 	memset(&digest, 0, sizeof(digest));
-	scheme.scheme = TPM2_ALG_RSASSA;
-	scheme.details.rsassa.hashAlg = halg;
+	scheme.scheme = alg;
+	scheme.details.any.hashAlg = halg;
 	/* Hashed outside the TPM: an unrestricted key needs no ticket. */
 	ticket.tag = TPM2_ST_HASHCHECK;
 	ticket.hierarchy = TPM2_RH_NULL;
@@ -196,6 +229,88 @@ sign_decrypt(struct tpm2_key *tk, ESYS_TR auth,
 	    ESYS_TR_NONE, em, &dscheme, &label, outp);
 }
 
+/* Why the TPM refused a signature, in words. */
+static int
+sign_refused(struct hwk_ctx *ctx, struct tpm2_key *tk, TSS2_RC rc,
+    const char *what)
+{
+	if (hwk_tpm2_rc_base(rc) == TPM2_RC_AUTH_FAIL ||
+	    hwk_tpm2_rc_base(rc) == TPM2_RC_BAD_AUTH ||
+	    hwk_tpm2_rc_base(rc) == TPM2_RC_LOCKOUT) {
+		hwk_tpm2_key_auth_forget(tk);	/* ask again next time */
+		return hwk_tpm2_rc_auth_error(ctx, &tk->conn, rc,
+		    tk->kf.empty_auth);
+	}
+	return hwk_tpm2_rc_error(ctx, &tk->conn, rc, what);
+}
+
+/*
+ * r || s, each zero-padded to the field's k bytes, as the sign op gives
+ * ECDSA signatures.  A TPM's r or s longer than the field is a fault.
+ */
+static int
+ecdsa_out(const TPMS_SIGNATURE_ECC *es, size_t k, uint8_t **sigp,
+    size_t *siglenp)
+{
+	const TPM2B_ECC_PARAMETER *r = &es->signatureR, *s = &es->signatureS;
+	uint8_t *sig;
+
+	if (r->size > k || s->size > k)
+		return HWK_ERR_DEVICE;
+	if ((sig = calloc(1, 2 * k)) == NULL)
+		return HWK_ERR_NOMEM;
+	memcpy(sig + k - r->size, r->buffer, r->size);
+	memcpy(sig + 2 * k - s->size, s->buffer, s->size);
+	*sigp = sig;
+	*siglenp = 2 * k;
+	return HWK_OK;
+}
+
+/*
+ * One ECDSA signature by the loaded key; *rcp keeps the TPM's answer.  A
+ * key made with a fixed scheme signs with that scheme and hash only: one
+ * that SSH's hash for the curve does not match is refused unasked.
+ */
+static int
+sign_ecdsa(struct hwk_ctx *ctx, struct tpm2_key *tk, TPMI_ALG_HASH halg,
+    const uint8_t *dgst, size_t dlen, uint8_t **sigp, size_t *siglenp,
+    TSS2_RC *rcp)
+{
+	const TPMT_ECC_SCHEME *ks =
+	    &tk->kf.pub.publicArea.parameters.eccDetail.scheme;
+	ESYS_TR auth = tk->kf.empty_auth ? ESYS_TR_PASSWORD : tk->session;
+	TPMT_SIGNATURE *sig = NULL;
+	TSS2_RC rc = TSS2_RC_SUCCESS;
+	int r;
+
+	if (ks->scheme != TPM2_ALG_NULL && (ks->scheme != TPM2_ALG_ECDSA ||
+	    ks->details.ecdsa.hashAlg != halg)) {
+		r = scheme_refused(ctx, tk, halg);
+		goto out;
+	}
+	if (!(tk->kf.pub.publicArea.objectAttributes &
+	    TPMA_OBJECT_SIGN_ENCRYPT)) {
+		r = hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE, "the TPM key cannot "
+		    "sign");
+		goto out;
+	}
+	rc = sign_scheme(tk, auth, TPM2_ALG_ECDSA, halg, dgst, dlen, &sig);
+	if (rc != TSS2_RC_SUCCESS) {
+		r = sign_refused(ctx, tk, rc, "the signature (TPM2_Sign)");
+		goto out;
+	}
+	r = sig->sigAlg != TPM2_ALG_ECDSA ? HWK_ERR_DEVICE :
+	    ecdsa_out(&sig->signature.ecdsa, (key_ecc_bits(tk) + 7) / 8, sigp,
+	    siglenp);
+	if (r == HWK_ERR_DEVICE)
+		hwk_ctx_error(ctx, r, "the TPM at %s returned a signature that "
+		    "is no ECDSA signature on this curve", tk->conn.name);
+ out:
+	*rcp = rc;
+	Esys_Free(sig);
+	return r;
+}
+
 /* One signature by the loaded key; *rcp keeps the TPM's answer. */
 static int
 sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
@@ -214,7 +329,8 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
 	int r;
 
 	if (a & TPMA_OBJECT_SIGN_ENCRYPT) {
-		rc = sign_rsassa(tk, auth, halg, dgst, dlen, &sig);
+		rc = sign_scheme(tk, auth, TPM2_ALG_RSASSA, halg, dgst, dlen,
+		    &sig);
 		if (rc == TSS2_RC_SUCCESS) {
 			r = sig_out(sig->signature.rsassa.sig.buffer,
 			    sig->signature.rsassa.sig.size, k, sigp, siglenp);
@@ -246,19 +362,38 @@ sign_digest(struct hwk_ctx *ctx, struct tpm2_key *tk, const EVP_MD *md,
 		goto out;
 	}
  fail:
-	if (hwk_tpm2_rc_base(rc) == TPM2_RC_AUTH_FAIL ||
-	    hwk_tpm2_rc_base(rc) == TPM2_RC_BAD_AUTH ||
-	    hwk_tpm2_rc_base(rc) == TPM2_RC_LOCKOUT) {
-		hwk_tpm2_key_auth_forget(tk);	/* ask again next time */
-		r = hwk_tpm2_rc_auth_error(ctx, &tk->conn, rc,
-		    tk->kf.empty_auth);
-	} else
-		r = hwk_tpm2_rc_error(ctx, &tk->conn, rc, what);
+	r = sign_refused(ctx, tk, rc, what);
  out:
 	*rcp = rc;
 	Esys_Free(sig);
 	Esys_Free(out);
 	return r;
+}
+
+/* ECDSA's r || s as the DER that OpenSSL verifies; NULL on failure. */
+static uint8_t *
+ecdsa_der(const uint8_t *sig, size_t slen, int *lenp)
+{
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *s = NULL;
+	uint8_t *der = NULL;
+
+	*lenp = 0;
+	if ((es = ECDSA_SIG_new()) == NULL ||
+	    (r = BN_bin2bn(sig, (int)(slen / 2), NULL)) == NULL ||
+	    (s = BN_bin2bn(sig + slen / 2, (int)(slen / 2), NULL)) == NULL ||
+	    !ECDSA_SIG_set0(es, r, s))
+		goto out;
+	r = s = NULL;	/* owned by es */
+	if ((*lenp = i2d_ECDSA_SIG(es, &der)) <= 0) {
+		der = NULL;
+		*lenp = 0;
+	}
+ out:
+	BN_free(r);
+	BN_free(s);
+	ECDSA_SIG_free(es);
+	return der;
 }
 
 /* Checks a signature with the public key: a faulty TPM must not get through. */
@@ -267,15 +402,23 @@ sig_verify(EVP_PKEY *pkey, const EVP_MD *md, const uint8_t *dgst,
     size_t dlen, const uint8_t *sig, size_t slen)
 {
 	EVP_PKEY_CTX *pctx;
-	int ok;
+	uint8_t *der = NULL;
+	int ok, ec, derlen = 0;
 
-	if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL)
+	ec = EVP_PKEY_is_a(pkey, "EC");
+	if (ec && (der = ecdsa_der(sig, slen, &derlen)) == NULL)
 		return 0;
-	ok = EVP_PKEY_verify_init(pctx) == 1 &&
-	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1 &&
+	if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL)) == NULL) {
+		OPENSSL_free(der);
+		return 0;
+	}
+	ok = EVP_PKEY_verify_init(pctx) == 1 && (ec ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1) &&
 	    EVP_PKEY_CTX_set_signature_md(pctx, md) == 1 &&
-	    EVP_PKEY_verify(pctx, sig, slen, dgst, dlen) == 1;
+	    (ec ? EVP_PKEY_verify(pctx, der, (size_t)derlen, dgst, dlen) :
+	    EVP_PKEY_verify(pctx, sig, slen, dgst, dlen)) == 1;
 	EVP_PKEY_CTX_free(pctx);
+	OPENSSL_free(der);
 	return ok;
 }
 
@@ -292,8 +435,12 @@ sign_once(struct hwk_ctx *ctx, struct hwk_key *key, const EVP_MD *md,
 	if ((r = hwk_tpm2_key_load(ctx, tk, rcp)) != 0 ||
 	    (r = hwk_tpm2_key_auth(ctx, tk)) != 0)
 		return r;
-	if ((r = sign_digest(ctx, tk, md, halg, dgst, dlen, sigp, siglenp,
-	    rcp)) != 0)
+	if (key_ecc_bits(tk) != 0)
+		r = sign_ecdsa(ctx, tk, halg, dgst, dlen, sigp, siglenp, rcp);
+	else
+		r = sign_digest(ctx, tk, md, halg, dgst, dlen, sigp, siglenp,
+		    rcp);
+	if (r != 0)
 		return r;
 	if (!sig_verify(key->pkey, md, dgst, dlen, *sigp, *siglenp)) {
 		hwk_freezero(*sigp, *siglenp);
@@ -322,7 +469,11 @@ hwk_tpm2_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	*siglenp = 0;
 	if (tk == NULL)
 		return hwk_ctx_error(ctx, HWK_ERR_INTERNAL, "no TPM key");
-	if ((md = sig_md(alg, &halg)) == NULL)
+	if ((md = sig_md(key_ecc_bits(tk), alg, &halg)) == NULL &&
+	    key_ecc_bits(tk) != 0)
+		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "an ECDSA key "
+		    "makes ECDSA signatures only");
+	if (md == NULL)
 		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED,
 		    "unknown signature algorithm %d", alg);
 	if (EVP_Digest(data, len, dgst, &dlen, md, NULL) != 1)

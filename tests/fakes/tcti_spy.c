@@ -18,6 +18,8 @@
  *                          object and session, as a TPM reset would
  *   HWK_SPY_NO_SHA512=1    TPM2_Sign of a 64-byte digest is answered as a TPM
  *                          without SHA-512 would: TPM_RC_SIZE on parameter 1
+ *   HWK_SPY_NO_P521=1      TPM2_GetCapability(TPM_CAP_ECC_CURVES) answers
+ *                          without NIST P-521, as a TPM that lacks it
  *   HWK_SPY_POLL_PATH=f    the poll handle reported is f opened read-only, as
  *                          the device TCTI reports its /dev/tpm* node: with
  *                          /dev/null the client takes the TPM for a raw
@@ -39,6 +41,9 @@
 
 #define SPY_MAGIC	0x6877b5079a11ce01ULL
 #define CC_SIGN		0x0000015dU
+#define CC_GETCAP	0x0000017aU
+#define CAP_ECC_CURVES	0x00000008U
+#define ECC_NIST_P521	0x0005U
 
 typedef TSS2_RC (*ldr_init_fn)(const char *, TSS2_TCTI_CONTEXT **);
 typedef void (*ldr_fini_fn)(TSS2_TCTI_CONTEXT **);
@@ -189,6 +194,45 @@ spy_transmit(TSS2_TCTI_CONTEXT *ctx, size_t size, const uint8_t *cmd)
 	return Tss2_Tcti_Transmit(s->inner, size, cmd);
 }
 
+static void
+put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+/*
+ * Drops P-521 from a successful TPM2_GetCapability(TPM_CAP_ECC_CURVES):
+ * header, moreData, capability, count, then two bytes per curve.
+ */
+static void
+drop_p521(uint8_t *resp, size_t *size)
+{
+	size_t i, n, len = *size;
+	uint32_t count;
+
+	if (len < 19 || be32(resp + 6) != 0 || be32(resp + 11) !=
+	    CAP_ECC_CURVES || be32(resp + 2) != len)
+		return;
+	count = be32(resp + 15);
+	if (19 + 2 * (size_t)count > len)
+		return;
+	for (i = n = 0; i < count; i++) {
+		uint8_t *c = resp + 19 + 2 * i;
+
+		if (((unsigned)c[0] << 8 | c[1]) == ECC_NIST_P521)
+			continue;
+		memmove(resp + 19 + 2 * n++, c, 2);
+	}
+	memmove(resp + 19 + 2 * n, resp + 19 + 2 * (size_t)count,
+	    len - 19 - 2 * (size_t)count);
+	*size = len - 2 * ((size_t)count - n);
+	put_be32(resp + 15, (uint32_t)n);
+	put_be32(resp + 2, (uint32_t)*size);
+}
+
 static TSS2_RC
 spy_receive(TSS2_TCTI_CONTEXT *ctx, size_t *size, uint8_t *resp,
     int32_t timeout)
@@ -201,6 +245,9 @@ spy_receive(TSS2_TCTI_CONTEXT *ctx, size_t *size, uint8_t *resp,
 
 	if (!s->faking) {
 		rc = Tss2_Tcti_Receive(s->inner, size, resp, timeout);
+		if (rc == TSS2_RC_SUCCESS && resp != NULL && s->cc ==
+		    CC_GETCAP && getenv("HWK_SPY_NO_P521") != NULL)
+			drop_p521(resp, size);
 		if (rc == TSS2_RC_SUCCESS && resp != NULL && times != NULL &&
 		    (f = fopen(times, "a")) != NULL) {
 			clock_gettime(CLOCK_MONOTONIC, &now);

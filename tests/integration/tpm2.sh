@@ -241,9 +241,16 @@ check_rc 5 "... and refuses a wrong password" "$SIGN" -P abd \
 tpm2_dictionarylockout -c >/dev/null 2>&1
 openssl genpkey -provider tpm2 -algorithm EC -pkeyopt group:P-256 \
     -out theirs-ec.pem 2>/dev/null
-out=$("$HWK" -y -f theirs-ec.pem 2>&1)
-check_eq "their ECC key is refused (exit 1)" 1 "$?"
-check_match "... as not RSA" 'it is not an RSA key' "$out"
+openssl pkey "${OSSL_TPM[@]}" -in theirs-ec.pem -pubout -out theirs-ec.pub.pem
+check_eq "-y on their ECDSA key gives its public key" \
+    "$(ssh-keygen -i -m PKCS8 -f theirs-ec.pub.pem | cut -d' ' -f1,2)" \
+    "$("$HWK" -y -f theirs-ec.pem | cut -d' ' -f1,2)"
+tools_key kp192 ecc192 \
+    'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|sign'
+out=$("$HWK" -y -f kp192 2>&1)
+check_eq "an ECC key on NIST P-192 is refused (exit 1)" 1 "$?"
+check_match "... as on a curve SSH does not use" \
+    'ECC key on a curve SSH does not use' "$out"
 tpm_clean "tpm2-openssl keys"
 
 # --- A persistent parent ---------------------------------------------------

@@ -654,10 +654,11 @@ test_ecc_pubkey(void **state)
 	assert_memory_equal(pub->blob + pub->bloblen - 65, pt, 65);
 	hwk_pubkey_free(&pub);
 
-	/* Signing paths still take RSA only, and say what the key is. */
-	assert_int_equal(hwk_tpm2_pub_to_evp(p, &pkey, &why),
-	    HWK_ERR_KEY_TYPE);
-	assert_non_null(strstr(why, "ECDSA P-256"));
+	/* The signing paths take it too: the same key OpenSSL made. */
+	assert_int_equal(hwk_tpm2_pub_to_evp(p, &pkey, &why), 0);
+	assert_int_equal(EVP_PKEY_eq(pkey, ec), 1);
+	EVP_PKEY_free(pkey);
+	pkey = NULL;
 	/* A point off the curve, a curve SSH lacks: refused. */
 	p->unique.ecc.y.buffer[p->unique.ecc.y.size - 1] ^= 1;
 	assert_int_equal(hwk_tpm2_pub_to_pubkey(p, &pub, &why),
@@ -668,9 +669,74 @@ test_ecc_pubkey(void **state)
 	assert_int_equal(hwk_tpm2_pub_to_pubkey(p, &pub, &why),
 	    HWK_ERR_KEY_TYPE);
 	assert_null(pub);
+	assert_int_equal(hwk_tpm2_pub_to_evp(p, &pkey, &why),
+	    HWK_ERR_KEY_TYPE);
+	assert_null(pkey);
+	assert_non_null(strstr(why, "curve SSH does not use"));
 	BN_free(x);
 	BN_free(y);
 	EVP_PKEY_free(ec);
+}
+
+/* P-384 and P-521 too, and a coordinate longer than its field refused. */
+static void
+test_ecc_curves(void **state)
+{
+	static const struct {
+		const char	*group;
+		unsigned	 bits;
+		TPMI_ECC_CURVE	 id;
+		const char	*type;
+	} t[] = {
+		{ "P-384", 384, TPM2_ECC_NIST_P384, "ecdsa-sha2-nistp384" },
+		{ "P-521", 521, TPM2_ECC_NIST_P521, "ecdsa-sha2-nistp521" },
+	};
+	struct hwk_tpm2_keyfile kf;
+	TPMT_PUBLIC *p = &kf.pub.publicArea;
+	struct hwk_pubkey *pub = NULL;
+	EVP_PKEY *ec, *pkey = NULL;
+	BIGNUM *x = NULL, *y = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(hwk_tpm2_ecc_curve(256), TPM2_ECC_NIST_P256);
+	assert_int_equal(hwk_tpm2_ecc_bits(TPM2_ECC_NIST_P256), 256);
+	assert_int_equal(hwk_tpm2_ecc_curve(224), TPM2_ECC_NONE);
+	assert_int_equal(hwk_tpm2_ecc_bits(TPM2_ECC_BN_P256), 0);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		assert_int_equal(hwk_tpm2_ecc_curve(t[i].bits), t[i].id);
+		assert_int_equal(hwk_tpm2_ecc_bits(t[i].id), t[i].bits);
+		assert_non_null(ec = EVP_EC_gen(t[i].group));
+		assert_int_equal(EVP_PKEY_get_bn_param(ec,
+		    OSSL_PKEY_PARAM_EC_PUB_X, &x), 1);
+		assert_int_equal(EVP_PKEY_get_bn_param(ec,
+		    OSSL_PKEY_PARAM_EC_PUB_Y, &y), 1);
+		memset(&kf, 0, sizeof(kf));
+		p->type = TPM2_ALG_ECC;
+		p->nameAlg = TPM2_ALG_SHA256;
+		p->parameters.eccDetail.curveID = t[i].id;
+		p->unique.ecc.x.size = (UINT16)BN_num_bytes(x);
+		BN_bn2bin(x, p->unique.ecc.x.buffer);
+		p->unique.ecc.y.size = (UINT16)BN_num_bytes(y);
+		BN_bn2bin(y, p->unique.ecc.y.buffer);
+		assert_int_equal(hwk_tpm2_pub_to_pubkey(p, &pub, NULL), 0);
+		assert_string_equal(pub->type, t[i].type);
+		assert_int_equal(pub->bits, t[i].bits);
+		hwk_pubkey_free(&pub);
+		assert_int_equal(hwk_tpm2_pub_to_evp(p, &pkey, NULL), 0);
+		assert_int_equal(EVP_PKEY_eq(pkey, ec), 1);
+		EVP_PKEY_free(pkey);
+		pkey = NULL;
+		/* One byte more than the field: not a point of this curve. */
+		p->unique.ecc.x.size = (UINT16)((t[i].bits + 7) / 8 + 1);
+		assert_int_equal(hwk_tpm2_pub_to_evp(p, &pkey, NULL),
+		    HWK_ERR_FORMAT);
+		assert_null(pkey);
+		BN_free(x);
+		BN_free(y);
+		x = y = NULL;
+		EVP_PKEY_free(ec);
+	}
 }
 
 int
@@ -679,6 +745,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip_no_password),
 		cmocka_unit_test(test_ecc_pubkey),
+		cmocka_unit_test(test_ecc_curves),
 		cmocka_unit_test(test_roundtrip_password_persistent),
 		cmocka_unit_test(test_empty_auth_absent),
 		cmocka_unit_test(test_every_truncation),
