@@ -22,11 +22,19 @@
 /* Why a token refused C_GenerateKeyPair, in words, with what to try. */
 static int
 keygen_error(struct hwk_ctx *ctx, CK_RV rv, const struct p11_conn *c,
-    const struct p11_opts *o, unsigned bits)
+    const struct p11_opts *o, const struct hwk_genparams *gp)
 {
-	int r = hwk_p11_rv_error(ctx, rv, "token %s could not generate an "
-	    "RSA-%u key", c->name, bits);
+	int r;
 
+	if (gp->type == HWK_KEY_ECDSA)
+		r = hwk_p11_rv_error(ctx, rv, "token %s could not generate an "
+		    "ECDSA key on P-%u", c->name, gp->bits);
+	else if (gp->type == HWK_KEY_ED25519)
+		r = hwk_p11_rv_error(ctx, rv, "token %s could not generate an "
+		    "Ed25519 key", c->name);
+	else
+		r = hwk_p11_rv_error(ctx, rv, "token %s could not generate an "
+		    "RSA-%u key", c->name, gp->bits);
 	switch (rv) {
 	case CKR_DEVICE_MEMORY:
 		r = hwk_ctx_error(ctx, HWK_ERR_DEVICE_FULL, "token %s has no "
@@ -58,7 +66,15 @@ keygen_error(struct hwk_ctx *ctx, CK_RV rv, const struct p11_conn *c,
 		    "slots 9a, 9c, 9d, 9e.");
 		break;
 	case CKR_KEY_SIZE_RANGE:
-		hwk_ctx_hint(ctx, "Try -b 2048.");
+		if (gp->type == HWK_KEY_RSA)
+			hwk_ctx_hint(ctx, "Try -b 2048.");
+		else
+			hwk_ctx_hint(ctx, "Try -t ecdsa -b 256.");
+		break;
+	case CKR_CURVE_NOT_SUPPORTED:
+	case CKR_DOMAIN_PARAMS_INVALID:
+		hwk_ctx_hint(ctx, "Try -t ecdsa -b 256, the curve every token "
+		    "with ECDSA makes.");
 		break;
 	}
 	return r;
@@ -74,17 +90,43 @@ attr_add(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ATTRIBUTE_TYPE type, void *p,
 	(*n)++;
 }
 
+/*
+ * The mechanism and the public template's own part for a key of gp's
+ * type: RSA's size and exponent, or the curve (CKA_EC_PARAMS).
+ */
+static void
+keygen_type(const struct hwk_genparams *gp, CK_MECHANISM *mech,
+    CK_KEY_TYPE *kt, CK_ULONG *mbits, CK_ATTRIBUTE *t, CK_ULONG *n)
+{
+	static CK_BYTE e[] = { 0x01, 0x00, 0x01 };	/* 65537, as OpenSSH's */
+	static CK_BBOOL no = CK_FALSE;
+	const struct p11_curve *cv = hwk_p11_curve(gp->type, gp->bits);
+
+	if (gp->type == HWK_KEY_RSA || cv == NULL) {
+		mech->mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+		*kt = CKK_RSA;
+		*mbits = gp->bits;
+		attr_add(t, n, CKA_ENCRYPT, &no, sizeof(no));
+		attr_add(t, n, CKA_MODULUS_BITS, mbits, sizeof(*mbits));
+		attr_add(t, n, CKA_PUBLIC_EXPONENT, e, sizeof(e));
+		return;
+	}
+	mech->mechanism = gp->type == HWK_KEY_ECDSA ? CKM_EC_KEY_PAIR_GEN :
+	    CKM_EC_EDWARDS_KEY_PAIR_GEN;
+	*kt = gp->type == HWK_KEY_ECDSA ? CKK_EC : CKK_EC_EDWARDS;
+	attr_add(t, n, CKA_EC_PARAMS, (void *)cv->der, cv->derlen);
+}
+
 /* C_GenerateKeyPair with our templates; both handles on success. */
 static CK_RV
-keygen(struct p11_key *pk, unsigned bits, CK_OBJECT_HANDLE *pub,
-    CK_OBJECT_HANDLE *priv)
+keygen(struct p11_key *pk, const struct hwk_genparams *gp,
+    CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
 	CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
 	CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY, privc = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = CKK_RSA;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ULONG mbits = bits;
-	CK_BYTE e[] = { 0x01, 0x00, 0x01 };	/* 65537, as OpenSSH's */
+	CK_ULONG mbits = 0;
 	CK_ATTRIBUTE pubt[10], privt[11];
 	CK_ULONG np = 0, nq = 0;
 	size_t labellen = pk->label != NULL ? strlen(pk->label) : 0;
@@ -96,9 +138,7 @@ keygen(struct p11_key *pk, unsigned bits, CK_OBJECT_HANDLE *pub,
 	attr_add(pubt, &np, CKA_TOKEN, &yes, sizeof(yes));
 	attr_add(pubt, &np, CKA_PRIVATE, &no, sizeof(no));
 	attr_add(pubt, &np, CKA_VERIFY, &yes, sizeof(yes));
-	attr_add(pubt, &np, CKA_ENCRYPT, &no, sizeof(no));
-	attr_add(pubt, &np, CKA_MODULUS_BITS, &mbits, sizeof(mbits));
-	attr_add(pubt, &np, CKA_PUBLIC_EXPONENT, e, sizeof(e));
+	keygen_type(gp, &mech, &kt, &mbits, pubt, &np);
 	attr_add(pubt, &np, CKA_ID, pk->id, pk->idlen);
 	attr_add(privt, &nq, CKA_CLASS, &privc, sizeof(privc));
 	attr_add(privt, &nq, CKA_KEY_TYPE, &kt, sizeof(kt));
@@ -106,7 +146,8 @@ keygen(struct p11_key *pk, unsigned bits, CK_OBJECT_HANDLE *pub,
 	attr_add(privt, &nq, CKA_PRIVATE, &yes, sizeof(yes));
 	attr_add(privt, &nq, CKA_SENSITIVE, &yes, sizeof(yes));
 	attr_add(privt, &nq, CKA_SIGN, &yes, sizeof(yes));
-	attr_add(privt, &nq, CKA_DECRYPT, &no, sizeof(no));
+	if (kt == CKK_RSA)
+		attr_add(privt, &nq, CKA_DECRYPT, &no, sizeof(no));
 	attr_add(privt, &nq, CKA_ID, pk->id, pk->idlen);
 	if (labellen > 0) {
 		attr_add(pubt, &np, CKA_LABEL, pk->label, labellen);
@@ -141,6 +182,49 @@ bits_fit(struct hwk_ctx *ctx, const struct p11_tok *t, unsigned bits)
 		return HWK_ERR_KEY_SIZE;
 	}
 	return HWK_OK;
+}
+
+/* The size of gp is one the token makes (Ed25519 has one size). */
+static int
+size_fits(struct hwk_ctx *ctx, struct p11_tok *t,
+    const struct hwk_genparams *gp)
+{
+	char makes[160];
+
+	if (gp->type == HWK_KEY_RSA)
+		return bits_fit(ctx, t, gp->bits);
+	if (gp->type != HWK_KEY_ECDSA)
+		return HWK_OK;
+	hwk_p11_tok_caps(t);
+	if (hwk_p11_tok_has_curve(t, gp->bits))
+		return HWK_OK;
+	hwk_p11_tok_makes(t, makes, sizeof(makes));
+	hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "token %s cannot make ECDSA keys "
+	    "on P-%u: it makes %s", t->name, gp->bits, makes);
+	hwk_ctx_hint(ctx, "Use -b %u (or another curve the token makes).",
+	    hwk_p11_tok_has_curve(t, 256) ? 256 :
+	    hwk_p11_tok_has_curve(t, 384) ? 384 : 521);
+	return HWK_ERR_KEY_SIZE;
+}
+
+/* The type and size of gp are ones hwkeygen makes on a token. */
+static int
+params_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
+{
+	switch (gp->type) {
+	case HWK_KEY_RSA:
+		return hwk_rsa_bits_check(ctx, gp->bits);
+	case HWK_KEY_ECDSA:
+		if (hwk_p11_curve(gp->type, gp->bits) == NULL)
+			return hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "Invalid "
+			    "ECDSA key length: valid lengths are 256, 384 or "
+			    "521 bits");
+		return HWK_OK;
+	case HWK_KEY_ED25519:
+		return HWK_OK;		/* one size */
+	}
+	return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE, "unknown key type %d",
+	    gp->type);
 }
 
 /* The new key's label (--label, else the comment) is one we read back. */
@@ -248,10 +332,7 @@ hwk_p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	struct p11_tok tok;
 	int r;
 
-	if (gp->type != HWK_KEY_RSA)
-		return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
-		    "only RSA keys are supported");
-	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0)
+	if ((r = params_check(ctx, gp)) != 0)
 		return r;
 	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
@@ -259,8 +340,8 @@ hwk_p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 		hwk_p11_opts_clear(&o);
 		return r;
 	}
-	if ((r = hwk_p11_token_select(ctx, &o, o.uri, 1, &tok)) == 0 &&
-	    (r = bits_fit(ctx, &tok, gp->bits)) == 0)
+	if ((r = hwk_p11_token_select(ctx, &o, o.uri, gp->type, &tok)) == 0 &&
+	    (r = size_fits(ctx, &tok, gp)) == 0)
 		r = hwk_p11_id_fits(ctx, &o, &tok);
 	hwk_p11_opts_clear(&o);
 	return r;
@@ -296,20 +377,37 @@ gen_id(struct hwk_ctx *ctx, const struct p11_opts *o,
 	return r;
 }
 
+/* The token made the key asked for: its type, and its size or curve. */
+static int
+same_kind(struct hwk_ctx *ctx, const struct p11_conn *c,
+    const struct hwk_genparams *gp, const EVP_PKEY *pkey)
+{
+	/* RSA's size is the token's business, as it always was. */
+	if (hwk_p11_pkey_type(pkey) == gp->type && (gp->type !=
+	    HWK_KEY_ECDSA || hwk_pkey_bits(pkey) == gp->bits))
+		return HWK_OK;
+	return hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s made another key "
+	    "than the one asked for (%s of %u bits)", c->name,
+	    hwk_pkey_ssh_type(pkey) != NULL ? hwk_pkey_ssh_type(pkey) :
+	    "an unknown type", hwk_pkey_bits(pkey));
+}
+
 /*
  * The new pair read back: its public key, the id and label the token gave
  * it, and that its private half cannot be read out.  On failure the pair
  * is removed, and the error says so, or why it could not be.
  */
 static int
-gen_read_back(struct hwk_ctx *ctx, struct p11_key *pk, EVP_PKEY **pkeyp)
+gen_read_back(struct hwk_ctx *ctx, struct p11_key *pk,
+    const struct hwk_genparams *gp, EVP_PKEY **pkeyp)
 {
 	char detail[1024], advice[1024], left[1024];
 	int r;
 
 	free(pk->label);
 	pk->label = NULL;
-	if ((r = hwk_p11_rsa_read(ctx, pk->conn, pk->pub, pkeyp)) == 0 &&
+	if ((r = hwk_p11_pub_read(ctx, pk->conn, pk->pub, pkeyp)) == 0 &&
+	    (r = same_kind(ctx, pk->conn, gp, *pkeyp)) == 0 &&
 	    (r = read_id(ctx, pk)) == 0 &&
 	    (r = check_private(ctx, pk->conn, pk->priv)) == 0 &&
 	    (r = read_label(ctx, pk->conn, pk->priv, &pk->label)) == 0)
@@ -346,10 +444,10 @@ hwk_p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	*keyp = NULL;
 	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
-	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
+	if ((r = params_check(ctx, gp)) != 0 ||
 	    (r = label_fits(ctx, &o, gp)) != 0 ||
-	    (r = hwk_p11_token_select(ctx, &o, o.uri, 1, &tok)) != 0 ||
-	    (r = bits_fit(ctx, &tok, gp->bits)) != 0 ||
+	    (r = hwk_p11_token_select(ctx, &o, o.uri, gp->type, &tok)) != 0 ||
+	    (r = size_fits(ctx, &tok, gp)) != 0 ||
 	    (r = hwk_p11_id_fits(ctx, &o, &tok)) != 0)
 		goto out;
 	if ((pk = calloc(1, sizeof(*pk))) == NULL) {
@@ -369,13 +467,13 @@ hwk_p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	pk->epoch = pk->conn->epoch;
 	if ((r = gen_id(ctx, &o, &tok, pk)) != 0)
 		goto out;
-	if ((rv = keygen(pk, gp->bits, &pk->pub, &pk->priv)) != CKR_OK) {
+	if ((rv = keygen(pk, gp, &pk->pub, &pk->priv)) != CKR_OK) {
 		pk->pub = pk->priv = CK_INVALID_HANDLE;
-		r = keygen_error(ctx, rv, pk->conn, &o, gp->bits);
+		r = keygen_error(ctx, rv, pk->conn, &o, gp);
 		goto out;
 	}
 	/* The pair exists: from here on a failure must remove it. */
-	if ((r = gen_read_back(ctx, pk, &pkey)) != 0)
+	if ((r = gen_read_back(ctx, pk, gp, &pkey)) != 0)
 		goto out;
 	hwk_p11_priv_set(pk, pk->priv);
 	if ((r = hwk_key_new(&hwk_backend_pkcs11, keyp)) != 0 ||

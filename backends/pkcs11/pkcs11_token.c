@@ -10,6 +10,7 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
+#include "hwkey/backend.h"
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
@@ -162,15 +163,11 @@ hwk_p11_slot_list(struct p11_mod *m, CK_SLOT_ID **slotsp, CK_ULONG *n)
 	return rv;
 }
 
-/* Nonzero if a token cannot make our key; why says why. */
+/* Nonzero if a token can make no key at all (uninitialised, ...). */
 int
-hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o, char *why,
-    size_t len)
+hwk_p11_token_unfit(const struct p11_tok *t, const struct p11_opts *o,
+    char *why, size_t len)
 {
-	CK_MECHANISM_INFO mi;
-	char nb[48];
-	CK_RV rv;
-
 	if (!(t->ti.flags & CKF_TOKEN_INITIALIZED))
 		snprintf(why, len, "is not initialised");
 	else if (t->ti.flags & CKF_WRITE_PROTECTED)
@@ -178,22 +175,55 @@ hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o, char *why,
 	else if (o->login == CKU_USER && (t->ti.flags & CKF_LOGIN_REQUIRED) &&
 	    !(t->ti.flags & CKF_USER_PIN_INITIALIZED))
 		snprintf(why, len, "has no user PIN set");
+	else
+		return 0;
+	return 1;
+}
+
+/* Nonzero if a token cannot make RSA keys; why says why. */
+static int
+rsa_unfit(struct p11_tok *t, char *why, size_t len)
+{
+	CK_MECHANISM_INFO mi;
+	char nb[48];
+	CK_RV rv;
+
+	memset(&mi, 0, sizeof(mi));
+	rv = t->mod->fn->C_GetMechanismInfo(t->slot,
+	    CKM_RSA_PKCS_KEY_PAIR_GEN, &mi);
+	if (rv == CKR_MECHANISM_INVALID ||
+	    (rv == CKR_OK && !(mi.flags & CKF_GENERATE_KEY_PAIR)))
+		snprintf(why, len, "cannot make RSA keys");
+	else if (rv != CKR_OK)
+		snprintf(why, len, "would not say if it makes RSA keys "
+		    "(%s)", hwk_p11_rv_name(rv, nb, sizeof(nb)));
 	else {
-		memset(&mi, 0, sizeof(mi));
-		rv = t->mod->fn->C_GetMechanismInfo(t->slot,
-		    CKM_RSA_PKCS_KEY_PAIR_GEN, &mi);
-		if (rv == CKR_MECHANISM_INVALID ||
-		    (rv == CKR_OK && !(mi.flags & CKF_GENERATE_KEY_PAIR)))
-			snprintf(why, len, "cannot make RSA keys");
-		else if (rv != CKR_OK)
-			snprintf(why, len, "would not say if it makes RSA keys "
-			    "(%s)", hwk_p11_rv_name(rv, nb, sizeof(nb)));
-		else {
-			t->min_bits = mi.ulMinKeySize;
-			t->max_bits = mi.ulMaxKeySize;
-			return 0;
-		}
+		t->min_bits = mi.ulMinKeySize;
+		t->max_bits = mi.ulMaxKeySize;
+		return 0;
 	}
+	return 1;
+}
+
+/* Nonzero if a token cannot make keys of type (HWK_KEY_*); why says why. */
+int
+hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o, int type,
+    char *why, size_t len)
+{
+	char makes[160];
+
+	if (hwk_p11_token_unfit(t, o, why, len))
+		return 1;
+	if (type == HWK_KEY_RSA)
+		return rsa_unfit(t, why, len);
+	hwk_p11_tok_caps(t);
+	if ((type == HWK_KEY_ECDSA && t->ec_curves != 0) ||
+	    (type == HWK_KEY_ED25519 && t->has_ed25519))
+		return 0;
+	hwk_p11_tok_makes(t, makes, sizeof(makes));
+	snprintf(why, len, "cannot make %s keys (it makes %s)",
+	    type == HWK_KEY_ECDSA ? "ECDSA" : type == HWK_KEY_ED25519 ?
+	    "Ed25519" : "such", makes);
 	return 1;
 }
 
@@ -221,7 +251,7 @@ scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
     struct hwk_buf *notes)
 {
 	CK_SLOT_INFO si;
-	char why[128], nb[48];
+	char why[256], nb[48];
 	int unfit;
 	CK_RV rv;
 
@@ -248,7 +278,8 @@ scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
 		return 0;
 	}
 	if (keygen)
-		unfit = hwk_p11_keygen_unfit(t, o, why, sizeof(why));
+		unfit = hwk_p11_keygen_unfit(t, o, keygen, why,
+		    sizeof(why));
 	else if ((unfit = !(t->ti.flags & CKF_TOKEN_INITIALIZED)))
 		snprintf(why, sizeof(why), "is not initialised");
 	if (unfit) {
@@ -293,8 +324,8 @@ scan_module(const struct p11_opts *o, P11KitUri *uri, int keygen,
 }
 
 /*
- * The tokens of the modules in use that match o->uri (and, for keygen,
- * can make the key); notes says what else was found and why it is unfit.
+ * The tokens of the modules in use that match uri (and, for keygen,
+ * can make a key of that type); notes says what else was found and why it is unfit.
  */
 static int
 scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
@@ -338,8 +369,8 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 }
 
 /*
- * The one token the options point at.  keygen: one that can make keys.
- * stub: the token a stub names (then o->uri is not used).
+ * The one token the options point at.  keygen: 0, or the type of key
+ * (HWK_KEY_*) it must make.  uri: o->uri, or the token a stub names.
  */
 int
 hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
@@ -386,8 +417,10 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 		    "--token '%s' (%s)", o->token, *found != '\0' ? found :
 		    "nothing found");
 	else
-		r = hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "%s (%s)", keygen ?
-		    "no token that can make an RSA key" : "no token",
+		r = hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "%s%s (%s)", keygen ?
+		    "no token that can make " : "no token", !keygen ? "" :
+		    keygen == HWK_KEY_ECDSA ? "an ECDSA key" :
+		    keygen == HWK_KEY_ED25519 ? "an Ed25519 key" : "an RSA key",
 		    *found != '\0' ? found : "nothing found");
 	if (keygen)
 		hwk_ctx_hint(ctx, "Plug in the token, or name its module with "
