@@ -56,6 +56,18 @@ hwk_p11_curve(int type, unsigned bits)
 	return NULL;
 }
 
+/* The curve of type by its name (PrintableString), if it has one. */
+const struct p11_curve *
+hwk_p11_curve_named(int type)
+{
+	size_t i;
+
+	for (i = 0; i < NCURVES; i++)
+		if (curves[i].type == type && curves[i].der[0] == 0x13)
+			return &curves[i];
+	return NULL;
+}
+
 /* The curve whose CKA_EC_PARAMS are der, or NULL. */
 static const struct p11_curve *
 curve_of_params(const uint8_t *der, size_t len)

@@ -208,6 +208,8 @@ void	hwk_p11_key_free(struct p11_key **pkp);
 /* pkcs11_ec.c: curves, their points, and what a token makes. */
 /* The curve of an ECDSA key of bits, or Ed25519's; NULL if none. */
 const struct p11_curve *hwk_p11_curve(int type, unsigned bits);
+/* The curve of type by its name, for tokens that take no OID; or NULL. */
+const struct p11_curve *hwk_p11_curve_named(int type);
 /* The public key of obj: RSA, ECDSA or Ed25519, as its CKA_KEY_TYPE says. */
 int	hwk_p11_pub_read(struct hwk_ctx *ctx, struct p11_conn *c,
 	    CK_OBJECT_HANDLE obj, EVP_PKEY **pkeyp);

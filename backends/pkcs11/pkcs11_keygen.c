@@ -117,6 +117,28 @@ keygen_type(const struct hwk_genparams *gp, CK_MECHANISM *mech,
 	attr_add(t, n, CKA_EC_PARAMS, (void *)cv->der, cv->derlen);
 }
 
+/*
+ * C_GenerateKeyPair; the last attribute of the private template is
+ * CKA_EXTRACTABLE, which ykcs11 refuses (its keys can never leave the
+ * card anyway): then once more without it.  check_private() still makes
+ * sure of the result.
+ */
+static CK_RV
+keygen_call(struct p11_key *pk, CK_MECHANISM *mech, CK_ATTRIBUTE *pubt,
+    CK_ULONG np, CK_ATTRIBUTE *privt, CK_ULONG nq, CK_OBJECT_HANDLE *pub,
+    CK_OBJECT_HANDLE *priv)
+{
+	CK_FUNCTION_LIST *fn = pk->conn->mod->fn;
+	CK_RV rv;
+
+	rv = fn->C_GenerateKeyPair(pk->conn->sess, mech, pubt, np, privt, nq,
+	    pub, priv);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
+		rv = fn->C_GenerateKeyPair(pk->conn->sess, mech, pubt, np,
+		    privt, nq - 1, pub, priv);
+	return rv;
+}
+
 /* C_GenerateKeyPair with our templates; both handles on success. */
 static CK_RV
 keygen(struct p11_key *pk, const struct hwk_genparams *gp,
@@ -130,6 +152,8 @@ keygen(struct p11_key *pk, const struct hwk_genparams *gp,
 	CK_ATTRIBUTE pubt[10], privt[11];
 	CK_ULONG np = 0, nq = 0;
 	size_t labellen = pk->label != NULL ? strlen(pk->label) : 0;
+	const struct p11_curve *cv;
+	CK_ULONG i;
 	CK_RV rv;
 
 	/* Only attributes that ykcs11, the strictest module, also knows. */
@@ -155,15 +179,21 @@ keygen(struct p11_key *pk, const struct hwk_genparams *gp,
 	}
 	/* Last, so that it can be left out for modules that refuse it. */
 	attr_add(privt, &nq, CKA_EXTRACTABLE, &no, sizeof(no));
-	rv = pk->conn->mod->fn->C_GenerateKeyPair(pk->conn->sess, &mech, pubt,
-	    np, privt, nq, pub, priv);
+	rv = keygen_call(pk, &mech, pubt, np, privt, nq, pub, priv);
 	/*
-	 * ykcs11 refuses CKA_EXTRACTABLE (its keys can never leave the card
-	 * anyway); check_private() still makes sure of the result.
+	 * Ed25519 by its OID is PKCS#11 3.0's way; tokens of an older mind
+	 * know the curve by its name only.
 	 */
-	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
-		rv = pk->conn->mod->fn->C_GenerateKeyPair(pk->conn->sess, &mech,
-		    pubt, np, privt, nq - 1, pub, priv);
+	if (gp->type == HWK_KEY_ED25519 && (rv == CKR_ATTRIBUTE_VALUE_INVALID ||
+	    rv == CKR_CURVE_NOT_SUPPORTED || rv == CKR_DOMAIN_PARAMS_INVALID) &&
+	    (cv = hwk_p11_curve_named(gp->type)) != NULL) {
+		for (i = 0; i < np; i++)
+			if (pubt[i].type == CKA_EC_PARAMS) {
+				pubt[i].pValue = (void *)cv->der;
+				pubt[i].ulValueLen = cv->derlen;
+			}
+		rv = keygen_call(pk, &mech, pubt, np, privt, nq, pub, priv);
+	}
 	return rv;
 }
 

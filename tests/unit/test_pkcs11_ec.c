@@ -345,6 +345,47 @@ test_rollback(void **state)
 	assert_int_equal(objects(f), n);
 }
 
+/* A token that knows Ed25519 by its name only is asked again by name. */
+static void
+test_ed25519_by_name(void **state)
+{
+	struct fixture *f = *state;
+	const uint8_t data[] = "x";
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *a = NULL;
+	uint8_t *sig = NULL;
+	char *pub = NULL, *out;
+	size_t len;
+
+	need_token(f);
+	setenv("HWK_FAKE_FAIL", "C_GenerateKeyPair", 1);
+	setenv("HWK_FAKE_FAIL_RV", "0x140", 1);	/* CURVE_NOT_SUPPORTED */
+	setenv("HWK_FAKE_FAIL_GEN", "by-name", 1);
+	unlink(f->log);
+	key = make_key(f, NKINDS - 1, &stub, &pub);
+	unsetenv("HWK_FAKE_FAIL");
+	unsetenv("HWK_FAKE_FAIL_RV");
+	unsetenv("HWK_FAKE_FAIL_GEN");
+	assert_int_equal(log_count(f, "C_GenerateKeyPair 0x140"), 1);
+	assert_int_equal(log_count(f, "C_GenerateKeyPair 0x0"), 1);
+	hwk_key_free(&key);
+	out = run("pkcs11-tool --module %s --list-objects --type pubkey "
+	    "2>/dev/null", f->real);
+	assert_non_null(strstr(out, "EC_PARAMS:  130c6564776172647332353531"
+	    "39"));
+	free(out);
+	/* And it loads and signs as any other. */
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_ED25519, data, 1,
+	    &sig, &len), 0);
+	verify(a->pkey, HWK_SIG_ED25519, data, 1, sig, len);
+	free(sig);
+	free(pub);
+	hwk_key_free(&a);
+	hwk_buf_free(&stub);
+}
+
 /* Sizes the backend never makes are refused before the token is asked. */
 static void
 test_refused(void **state)
@@ -420,6 +461,7 @@ main(void)
 		cmocka_unit_test(test_make_load_sign),
 		cmocka_unit_test(test_judges),
 		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_ed25519_by_name),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_describe),
 	};
