@@ -140,7 +140,10 @@ CK_RV	hwk_p11_slot_list(struct p11_mod *m, CK_SLOT_ID **slotsp,
 /* Nonzero if a token can make no key at all (uninitialised, ...). */
 int	hwk_p11_token_unfit(const struct p11_tok *t, const struct p11_opts *o,
 	    char *why, size_t len);
-/* Nonzero if a token cannot make keys of type (HWK_KEY_*); why says why. */
+/*
+ * Nonzero if a token cannot make keys of type (HWK_KEY_*); why says why:
+ * 2 if it could make keys, only not of this type (ECDSA, Ed25519).
+ */
 int	hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o,
 	    int type, char *why, size_t len);
 /*

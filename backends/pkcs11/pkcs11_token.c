@@ -205,7 +205,10 @@ rsa_unfit(struct p11_tok *t, char *why, size_t len)
 	return 1;
 }
 
-/* Nonzero if a token cannot make keys of type (HWK_KEY_*); why says why. */
+/*
+ * Nonzero if a token cannot make keys of type (HWK_KEY_*); why says why:
+ * 2 if it could make keys, only not of this type (ECDSA, Ed25519).
+ */
 int
 hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o, int type,
     char *why, size_t len)
@@ -224,7 +227,7 @@ hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o, int type,
 	snprintf(why, len, "cannot make %s keys (it makes %s)",
 	    type == HWK_KEY_ECDSA ? "ECDSA" : type == HWK_KEY_ED25519 ?
 	    "Ed25519" : "such", makes);
-	return 1;
+	return 2;
 }
 
 /* Nonzero if module m is the one named name (a URI's module-name). */
@@ -243,12 +246,12 @@ mod_named(struct p11_mod *m, const char *name)
 /*
  * Reads the token in slot of module m (base: its file name) into *t:
  * nonzero if it matches uri and, for keygen, can make the key; else notes
- * says why not.
+ * says why not, and *type_only counts tokens that lack only the type.
  */
 static int
 scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
     struct p11_mod *m, CK_SLOT_ID slot, const char *base, struct p11_tok *t,
-    struct hwk_buf *notes)
+    struct hwk_buf *notes, int *type_only)
 {
 	CK_SLOT_INFO si;
 	char why[256], nb[48];
@@ -284,6 +287,8 @@ scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
 		snprintf(why, sizeof(why), "is not initialised");
 	if (unfit) {
 		hwk_p11_note_add(notes, "token %s %s", t->name, why);
+		if (unfit == 2)
+			(*type_only)++;
 		return 0;
 	}
 	return 1;
@@ -293,7 +298,7 @@ scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
 static void
 scan_module(const struct p11_opts *o, P11KitUri *uri, int keygen,
     struct p11_mod *m, struct p11_tok *toks, size_t max, size_t *ntoks,
-    struct hwk_buf *notes)
+    struct hwk_buf *notes, int *type_only)
 {
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n, i;
@@ -314,7 +319,8 @@ scan_module(const struct p11_opts *o, P11KitUri *uri, int keygen,
 		hwk_p11_note_add(notes, "module %s: no slot with a token",
 		    base);
 	for (i = 0; i < n; i++) {
-		if (!scan_slot(o, uri, keygen, m, slots[i], base, &t, notes))
+		if (!scan_slot(o, uri, keygen, m, slots[i], base, &t, notes,
+		    type_only))
 			continue;
 		if (*ntoks < max)
 			toks[*ntoks] = t;
@@ -330,13 +336,14 @@ scan_module(const struct p11_opts *o, P11KitUri *uri, int keygen,
 static int
 scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
     int keygen, struct p11_tok *toks, size_t max, size_t *ntoks,
-    struct hwk_buf *notes)
+    struct hwk_buf *notes, int *type_only)
 {
 	struct p11_mod *only = NULL, *m;
 	const char *mp, *mname, *note;
 	int r, any = 0;
 
 	*ntoks = 0;
+	*type_only = 0;
 	/* --module wins over the URI's: modules move between releases. */
 	mp = o->module;
 	if (mp == NULL && uri != NULL)
@@ -357,7 +364,8 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 		if (mname != NULL && only == NULL && !mod_named(m, mname))
 			continue;
 		any = 1;
-		scan_module(o, uri, keygen, m, toks, max, ntoks, notes);
+		scan_module(o, uri, keygen, m, toks, max, ntoks, notes,
+		    type_only);
 	}
 	if (!any && mp == NULL && mname != NULL)
 		hwk_p11_note_add(notes, "no registered module is named %s",
@@ -380,12 +388,13 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 	struct hwk_buf *notes = NULL;
 	char *found = NULL, *turi = NULL;
 	size_t n = 0, i;
-	int r;
+	int r, type_only = 0, none;
 
 	memset(tok, 0, sizeof(*tok));
 	if ((notes = hwk_buf_new()) == NULL)
 		return HWK_ERR_NOMEM;
-	if ((r = scan(ctx, o, uri, keygen, toks, 8, &n, notes)) != 0)
+	if ((r = scan(ctx, o, uri, keygen, toks, 8, &n, notes,
+	    &type_only)) != 0)
 		goto out;
 	if ((found = hwk_buf_dup_string(notes)) == NULL) {
 		r = HWK_ERR_NOMEM;
@@ -412,17 +421,26 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 		    "--token '%s'.", turi);
 		goto out;
 	}
+	/*
+	 * Tokens that make keys, only not of this type: a type this backend
+	 * cannot make here (auto passes it over), not a device missing.
+	 */
+	none = keygen != 0 && keygen != HWK_KEY_RSA && type_only > 0 ?
+	    HWK_ERR_KEY_TYPE : HWK_ERR_NO_DEVICE;
 	if (uri != NULL && uri == o->uri)
-		r = hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no token matches "
+		r = hwk_ctx_error(ctx, none, "no token matches "
 		    "--token '%s' (%s)", o->token, *found != '\0' ? found :
 		    "nothing found");
 	else
-		r = hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "%s%s (%s)", keygen ?
+		r = hwk_ctx_error(ctx, none, "%s%s (%s)", keygen ?
 		    "no token that can make " : "no token", !keygen ? "" :
 		    keygen == HWK_KEY_ECDSA ? "an ECDSA key" :
 		    keygen == HWK_KEY_ED25519 ? "an Ed25519 key" : "an RSA key",
 		    *found != '\0' ? found : "nothing found");
-	if (keygen)
+	if (none == HWK_ERR_KEY_TYPE)
+		hwk_ctx_hint(ctx, "Ask for a type the token makes (hwkeygen "
+		    "--backends lists them), or use --backend software.");
+	else if (keygen)
 		hwk_ctx_hint(ctx, "Plug in the token, or name its module with "
 		    "--module and the token with --token.");
  out:

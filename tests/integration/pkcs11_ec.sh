@@ -204,7 +204,7 @@ check_match "it says which curves the token makes" \
     'cannot make ECDSA keys on P-521: it makes RSA keys of 1024 to 2048 bits and ECDSA keys on P-256, P-384' \
     "$out"
 out=$(yk -t ed25519 --id 04 -f ky 2>&1)
-check_eq "ykcs11-like: -t ed25519: no token can" 4 "$?"
+check_eq "ykcs11-like: -t ed25519 is a usage error (a type it lacks)" 2 "$?"
 check_match "it says what the token makes instead" \
     "token 'hwk-yk'.* cannot make Ed25519 keys \\(it makes RSA keys of 1024 to 2048 bits and ECDSA keys on P-256, P-384\\)" \
     "$out"

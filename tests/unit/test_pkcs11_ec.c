@@ -413,7 +413,7 @@ test_refused(void **state)
 	gp.type = HWK_KEY_ED25519;
 	unlink(f->log);
 	assert_int_equal(hwk_backend_check(f->ctx, f->b, &gp),
-	    HWK_ERR_NO_DEVICE);
+	    HWK_ERR_KEY_TYPE);
 	unsetenv("HWK_FAKE_FAIL");
 	unsetenv("HWK_FAKE_FAIL_NTH");
 	unsetenv("HWK_FAKE_FAIL_RV");
