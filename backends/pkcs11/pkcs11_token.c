@@ -423,10 +423,13 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 	}
 	/*
 	 * Tokens that make keys, only not of this type: a type this backend
-	 * cannot make here (auto passes it over), not a device missing.
+	 * cannot make here (auto passes it over), not a device missing; or,
+	 * for the token or module the person named, a wrong -t.
 	 */
-	none = keygen != 0 && keygen != HWK_KEY_RSA && type_only > 0 ?
-	    HWK_ERR_KEY_TYPE : HWK_ERR_NO_DEVICE;
+	none = HWK_ERR_NO_DEVICE;
+	if (keygen != 0 && keygen != HWK_KEY_RSA && type_only > 0)
+		none = o->module != NULL || o->uri != NULL ? HWK_ERR_USAGE :
+		    HWK_ERR_KEY_TYPE;
 	if (uri != NULL && uri == o->uri)
 		r = hwk_ctx_error(ctx, none, "no token matches "
 		    "--token '%s' (%s)", o->token, *found != '\0' ? found :
@@ -437,7 +440,7 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 		    keygen == HWK_KEY_ECDSA ? "an ECDSA key" :
 		    keygen == HWK_KEY_ED25519 ? "an Ed25519 key" : "an RSA key",
 		    *found != '\0' ? found : "nothing found");
-	if (none == HWK_ERR_KEY_TYPE)
+	if (none != HWK_ERR_NO_DEVICE)
 		hwk_ctx_hint(ctx, "Ask for a type the token makes (hwkeygen "
 		    "--backends lists them), or use --backend software.");
 	else if (keygen)

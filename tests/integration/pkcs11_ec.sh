@@ -214,4 +214,22 @@ check "ykcs11-like: -t ecdsa -b 384 in slot 9e works" yk -t ecdsa -b 384 \
 check_match "an ECDSA P-384 key" '^ecdsa-sha2-nistp384 ' "$(cat ky.pub)"
 check_eq "no other files" "ky ky.pub" "$(ls ky* | tr '\n' ' ' | sed 's/ $//')"
 
+# --- --backend auto: a token that lacks the type is passed over, unless
+# the person named it.
+out=$(HWK_STRICT_USER_PIN=$PIN "$HWK" --module "$STRICT" --token \
+    pkcs11:token=hwk-yk --login so --pin-source file:mgmkey -t ed25519 \
+    -N '' -f kauto 2>&1)
+check_eq "auto, the ykcs11-like module named, -t ed25519: exit 2" 2 "$?"
+check_match "it says why, and does not fall back" \
+    'cannot make Ed25519 keys' "$out"
+check_eq "(no files)" "" "$(ls kauto* 2>/dev/null)"
+p11kit_register strict "$STRICT"
+out=$(HWK_STRICT_USER_PIN=$PIN "$HWK" -t ed25519 -N '' -C auto -f kauto \
+    </dev/null 2>&1)
+check_eq "auto, the module registered, -t ed25519: a key in software" 0 "$?"
+check_match "it says it passed the token over" \
+    'pkcs11: cannot make ed25519 keys.*: using software' "$out"
+check_match "an Ed25519 key" '^ssh-ed25519 ' "$(cat kauto.pub 2>&1)"
+p11kit_unregister strict
+
 done_testing

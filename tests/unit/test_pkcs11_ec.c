@@ -412,8 +412,9 @@ test_refused(void **state)
 	setenv("HWK_FAKE_FAIL_RV", "0x70", 1);	/* MECHANISM_INVALID */
 	gp.type = HWK_KEY_ED25519;
 	unlink(f->log);
+	/* A usage error: the person named the module. */
 	assert_int_equal(hwk_backend_check(f->ctx, f->b, &gp),
-	    HWK_ERR_KEY_TYPE);
+	    HWK_ERR_USAGE);
 	unsetenv("HWK_FAKE_FAIL");
 	unsetenv("HWK_FAKE_FAIL_NTH");
 	unsetenv("HWK_FAKE_FAIL_RV");

@@ -296,8 +296,9 @@ test_refused(void **state)
 	assert_null(key);
 	gp.type = HWK_KEY_ED25519;
 	gp.bits = 256;
+	/* A usage error: the person named the module. */
 	assert_int_equal(hwk_backend_check(f->ctx, f->b, &gp),
-	    HWK_ERR_KEY_TYPE);
+	    HWK_ERR_USAGE);
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "no token that can "
 	    "make an Ed25519 key (token 'yk' (serial "));
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "cannot make Ed25519 "
@@ -305,7 +306,7 @@ test_refused(void **state)
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), makes));
 	assert_non_null(strstr(hwk_ctx_advice(f->ctx), "--backend software"));
 	assert_int_equal(hwk_backend_generate(f->ctx, f->b, &gp, &key),
-	    HWK_ERR_KEY_TYPE);
+	    HWK_ERR_USAGE);
 	assert_null(key);
 	assert_int_equal(log_count(f, "C_Login"), 0);
 	assert_int_equal(log_count(f, "C_GenerateKeyPair"), 0);
