@@ -3,8 +3,6 @@
  * the public point a token gives (CKA_EC_POINT, DER-wrapped or raw) as an
  * OpenSSL key, and the public key of any key object, whatever its type.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -193,103 +191,4 @@ hwk_p11_pkey_type(const EVP_PKEY *pkey)
 		return HWK_KEY_ED25519;
 	}
 	return 0;
-}
-
-/*
- * What the token of t can make into t: RSA's sizes, the NIST curves
- * CKM_EC_KEY_PAIR_GEN covers by name, and Ed25519.  A module that will
- * not answer for a mechanism does not have it.
- */
-void
-hwk_p11_tok_caps(struct p11_tok *t)
-{
-	CK_FUNCTION_LIST *fn = t->mod->fn;
-	CK_MECHANISM_INFO mi;
-	size_t i;
-
-	if (t->caps_known)
-		return;
-	t->caps_known = 1;
-	memset(&mi, 0, sizeof(mi));
-	if (fn->C_GetMechanismInfo(t->slot, CKM_RSA_PKCS_KEY_PAIR_GEN, &mi) ==
-	    CKR_OK && (mi.flags & CKF_GENERATE_KEY_PAIR)) {
-		t->has_rsa = 1;
-		t->min_bits = mi.ulMinKeySize;
-		t->max_bits = mi.ulMaxKeySize;
-	}
-	memset(&mi, 0, sizeof(mi));
-	/*
-	 * A token that names the forms of curve it takes must take named
-	 * curves; one that names none (older modules) is taken at its word.
-	 */
-	if (fn->C_GetMechanismInfo(t->slot, CKM_EC_KEY_PAIR_GEN, &mi) ==
-	    CKR_OK && (mi.flags & CKF_GENERATE_KEY_PAIR) &&
-	    (!(mi.flags & (CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS |
-	    CKF_EC_COMPRESS)) || (mi.flags & CKF_EC_NAMEDCURVE)))
-		for (i = 0; i < 3; i++)
-			if (mi.ulMinKeySize <= curves[i].bits &&
-			    (mi.ulMaxKeySize == 0 ||
-			    mi.ulMaxKeySize >= curves[i].bits))
-				t->ec_curves |= 1u << i;
-	memset(&mi, 0, sizeof(mi));
-	t->has_ed25519 = fn->C_GetMechanismInfo(t->slot,
-	    CKM_EC_EDWARDS_KEY_PAIR_GEN, &mi) == CKR_OK &&
-	    (mi.flags & CKF_GENERATE_KEY_PAIR) &&
-	    (mi.ulMaxKeySize == 0 || mi.ulMaxKeySize >= 255);
-}
-
-/* Nonzero if the token of t makes ECDSA keys on the curve of bits. */
-int
-hwk_p11_tok_has_curve(const struct p11_tok *t, unsigned bits)
-{
-	size_t i;
-
-	for (i = 0; i < 3; i++)
-		if (curves[i].bits == bits)
-			return (t->ec_curves & (1u << i)) != 0;
-	return 0;
-}
-
-/* Appends to the string in buf; a part that does not fit is left out. */
-static void __attribute__((format(printf, 4, 5)))
-add(char *buf, size_t len, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	int k;
-
-	va_start(ap, fmt);
-	k = vsnprintf(buf + *n, len - *n, fmt, ap);
-	va_end(ap);
-	if (k >= 0 && (size_t)k < len - *n)
-		*n += (size_t)k;
-	else
-		buf[*n] = '\0';
-}
-
-/* "RSA keys of 1024 to 2048 bits and ECDSA keys on P-256, P-384". */
-void
-hwk_p11_tok_makes(const struct p11_tok *t, char *buf, size_t len)
-{
-	const char *sep = "";
-	size_t i, n = 0;
-
-	*buf = '\0';
-	if (t->has_rsa) {
-		add(buf, len, &n, "RSA keys of %lu to %lu bits",
-		    (unsigned long)t->min_bits, (unsigned long)t->max_bits);
-		sep = t->has_ed25519 && t->ec_curves ? ", " : " and ";
-	}
-	if (t->ec_curves) {
-		add(buf, len, &n, "%sECDSA keys on", sep);
-		for (i = 0; i < 3; i++)
-			if (t->ec_curves & (1u << i))
-				add(buf, len, &n, "%sP-%u", (t->ec_curves &
-				    ((1u << i) - 1)) ? ", " : " ",
-				    curves[i].bits);
-		sep = " and ";
-	}
-	if (t->has_ed25519)
-		add(buf, len, &n, "%sEd25519 keys", sep);
-	if (n == 0)
-		snprintf(buf, len, "no keys SSH can use");
 }

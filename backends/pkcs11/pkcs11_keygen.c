@@ -1,7 +1,7 @@
 /*
- * Making a key pair on a token: the checks before (size, label, id), the
- * templates, reading the new pair back (removing it if that fails), and
- * the stub that names it.
+ * Making a key pair on a token: the checks before (label, id; the type and
+ * size in pkcs11_caps.c), the templates, reading the new pair back
+ * (removing it if that fails), and the stub that names it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,66 +197,6 @@ keygen(struct p11_key *pk, const struct hwk_genparams *gp,
 	return rv;
 }
 
-static int
-bits_fit(struct hwk_ctx *ctx, const struct p11_tok *t, unsigned bits)
-{
-	if ((t->min_bits != 0 && bits < t->min_bits) ||
-	    (t->max_bits != 0 && bits > t->max_bits)) {
-		hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "token %s makes RSA keys of "
-		    "%lu to %lu bits, not %u", t->name,
-		    (unsigned long)t->min_bits, (unsigned long)t->max_bits,
-		    bits);
-		hwk_ctx_hint(ctx, "Use -b %lu (or another size the token "
-		    "makes).", (unsigned long)(t->max_bits >= 2048 &&
-		    t->min_bits <= 2048 ? 2048 : t->max_bits));
-		return HWK_ERR_KEY_SIZE;
-	}
-	return HWK_OK;
-}
-
-/* The size of gp is one the token makes (Ed25519 has one size). */
-static int
-size_fits(struct hwk_ctx *ctx, struct p11_tok *t,
-    const struct hwk_genparams *gp)
-{
-	char makes[160];
-
-	if (gp->type == HWK_KEY_RSA)
-		return bits_fit(ctx, t, gp->bits);
-	if (gp->type != HWK_KEY_ECDSA)
-		return HWK_OK;
-	hwk_p11_tok_caps(t);
-	if (hwk_p11_tok_has_curve(t, gp->bits))
-		return HWK_OK;
-	hwk_p11_tok_makes(t, makes, sizeof(makes));
-	hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "token %s cannot make ECDSA keys "
-	    "on P-%u: it makes %s", t->name, gp->bits, makes);
-	hwk_ctx_hint(ctx, "Use -b %u (or another curve the token makes).",
-	    hwk_p11_tok_has_curve(t, 256) ? 256 :
-	    hwk_p11_tok_has_curve(t, 384) ? 384 : 521);
-	return HWK_ERR_KEY_SIZE;
-}
-
-/* The type and size of gp are ones hwkeygen makes on a token. */
-static int
-params_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
-{
-	switch (gp->type) {
-	case HWK_KEY_RSA:
-		return hwk_rsa_bits_check(ctx, gp->bits);
-	case HWK_KEY_ECDSA:
-		if (hwk_p11_curve(gp->type, gp->bits) == NULL)
-			return hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "Invalid "
-			    "ECDSA key length: valid lengths are 256, 384 or "
-			    "521 bits");
-		return HWK_OK;
-	case HWK_KEY_ED25519:
-		return HWK_OK;		/* one size */
-	}
-	return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE, "unknown key type %d",
-	    gp->type);
-}
-
 /* The new key's label (--label, else the comment) is one we read back. */
 static int
 label_fits(struct hwk_ctx *ctx, const struct p11_opts *o,
@@ -362,7 +302,7 @@ hwk_p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	struct p11_tok tok;
 	int r;
 
-	if ((r = params_check(ctx, gp)) != 0)
+	if ((r = hwk_p11_params_check(ctx, gp)) != 0)
 		return r;
 	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
@@ -371,7 +311,7 @@ hwk_p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 		return r;
 	}
 	if ((r = hwk_p11_token_select(ctx, &o, o.uri, gp->type, &tok)) == 0 &&
-	    (r = size_fits(ctx, &tok, gp)) == 0)
+	    (r = hwk_p11_size_fits(ctx, &tok, gp)) == 0)
 		r = hwk_p11_id_fits(ctx, &o, &tok);
 	hwk_p11_opts_clear(&o);
 	return r;
@@ -474,10 +414,10 @@ hwk_p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	*keyp = NULL;
 	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
-	if ((r = params_check(ctx, gp)) != 0 ||
+	if ((r = hwk_p11_params_check(ctx, gp)) != 0 ||
 	    (r = label_fits(ctx, &o, gp)) != 0 ||
 	    (r = hwk_p11_token_select(ctx, &o, o.uri, gp->type, &tok)) != 0 ||
-	    (r = size_fits(ctx, &tok, gp)) != 0 ||
+	    (r = hwk_p11_size_fits(ctx, &tok, gp)) != 0 ||
 	    (r = hwk_p11_id_fits(ctx, &o, &tok)) != 0)
 		goto out;
 	if ((pk = calloc(1, sizeof(*pk))) == NULL) {
