@@ -35,7 +35,7 @@ p11_probe(struct hwk_ctx *ctx)
 		hwk_p11_opts_clear(&o);
 		return HWK_OK;
 	}
-	r = hwk_p11_token_select(ctx, &o, o.uri, 1, &tok);
+	r = hwk_p11_token_select(ctx, &o, o.uri, HWK_KEY_RSA, &tok);
 	/* Several tokens are usable: check() asks which one. */
 	if (r == HWK_ERR_AMBIGUOUS) {
 		hwk_ctx_clear_error(ctx);
@@ -78,8 +78,10 @@ describe_token(struct hwk_out *out, const struct p11_opts *o,
     struct p11_mod *m, CK_SLOT_ID slot)
 {
 	struct p11_tok t;
-	char field[80], why[128];
+	char field[80], why[256];
 	int unfit;
+	unsigned bits[] = { 256, 384, 521 };
+	size_t i;
 
 	memset(&t, 0, sizeof(t));
 	t.mod = m;
@@ -99,7 +101,7 @@ describe_token(struct hwk_out *out, const struct p11_opts *o,
 	    sizeof(field));
 	hwk_out_str(out, "serial", field);
 	describe_flags(out, t.ti.flags);
-	unfit = hwk_p11_keygen_unfit(&t, o, why, sizeof(why));
+	unfit = hwk_p11_keygen_unfit(&t, o, HWK_KEY_RSA, why, sizeof(why));
 	hwk_out_bool(out, "can_make_rsa_keys", !unfit);
 	if (unfit)
 		hwk_out_str(out, "why_not", why);
@@ -107,6 +109,16 @@ describe_token(struct hwk_out *out, const struct p11_opts *o,
 		hwk_out_int(out, "rsa_bits_min", (long long)t.min_bits);
 		hwk_out_int(out, "rsa_bits_max", (long long)t.max_bits);
 	}
+	/* The other types, on a token that can make keys at all. */
+	unfit = hwk_p11_token_unfit(&t, o, why, sizeof(why));
+	if (!unfit)
+		hwk_p11_tok_caps(&t);
+	hwk_out_begin_array(out, "ecdsa_bits");
+	for (i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (!unfit && hwk_p11_tok_has_curve(&t, bits[i]))
+			hwk_out_int(out, NULL, bits[i]);
+	hwk_out_end_array(out);
+	hwk_out_bool(out, "ed25519", !unfit && t.has_ed25519);
 	hwk_out_end_object(out);
 }
 

@@ -77,6 +77,18 @@ struct p11_tok {
 	CK_TOKEN_INFO	 ti;
 	CK_ULONG	 min_bits, max_bits;	/* of RSA keygen; 0: unknown */
 	char		 name[HWK_P11_NAME_MAX];
+	int		 caps_known;	/* the fields below were asked for */
+	int		 has_rsa, has_ed25519;
+	unsigned	 ec_curves;	/* 1: P-256, 2: P-384, 4: P-521 */
+};
+
+/* A curve SSH uses, and its CKA_EC_PARAMS (a DER OID or name). */
+struct p11_curve {
+	int		 type;		/* HWK_KEY_ECDSA or _ED25519 */
+	unsigned	 bits;
+	const char	*ssh_id;	/* "nistp256", ..., "ed25519" */
+	const uint8_t	*der;
+	size_t		 derlen;
 };
 
 /* The backend's options, checked. */
@@ -125,12 +137,9 @@ int	hwk_p11_pin_source_get(struct hwk_ctx *ctx, P11KitUri *uri,
 /* The slots with a token in module m, in a new array *slotsp of *n. */
 CK_RV	hwk_p11_slot_list(struct p11_mod *m, CK_SLOT_ID **slotsp,
 	    CK_ULONG *n);
-/* Nonzero if a token cannot make our key; why says why. */
-int	hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o,
-	    char *why, size_t len);
 /*
- * The one token the options point at.  keygen: one that can make keys.
- * uri: o->uri, or the URI of a stub (the token it names).
+ * The one token the options point at.  keygen: 0, or the type of key
+ * (HWK_KEY_*) it must make.  uri: o->uri, or the URI of a stub.
  */
 int	hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 	    P11KitUri *uri, int keygen, struct p11_tok *tok);
@@ -189,6 +198,40 @@ int	hwk_p11_pair_destroy(struct hwk_ctx *ctx, struct p11_key *pk);
 /* Takes h as pk's private key, with whether it wants the PIN each time. */
 void	hwk_p11_priv_set(struct p11_key *pk, CK_OBJECT_HANDLE h);
 void	hwk_p11_key_free(struct p11_key **pkp);
+
+/* pkcs11_ec.c: curves and their points. */
+/* The curve of an ECDSA key of bits, or Ed25519's; NULL if none. */
+const struct p11_curve *hwk_p11_curve(int type, unsigned bits);
+/* The curve of type by its name, for tokens that take no OID; or NULL. */
+const struct p11_curve *hwk_p11_curve_named(int type);
+/* The public key of obj: RSA, ECDSA or Ed25519, as its CKA_KEY_TYPE says. */
+int	hwk_p11_pub_read(struct hwk_ctx *ctx, struct p11_conn *c,
+	    CK_OBJECT_HANDLE obj, EVP_PKEY **pkeyp);
+/* The HWK_KEY_ type of an OpenSSL key, 0 for none of ours. */
+int	hwk_p11_pkey_type(const EVP_PKEY *pkey);
+
+/* pkcs11_caps.c: what a token makes. */
+/* Nonzero if a token can make no key at all (uninitialised, ...). */
+int	hwk_p11_token_unfit(const struct p11_tok *t, const struct p11_opts *o,
+	    char *why, size_t len);
+/*
+ * Nonzero if a token cannot make keys of type (HWK_KEY_*); why says why:
+ * 2 if it could make keys, only not of this type (ECDSA, Ed25519).
+ */
+int	hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o,
+	    int type, char *why, size_t len);
+/* Asks the token which keys it makes, once, into t. */
+void	hwk_p11_tok_caps(struct p11_tok *t);
+/* Nonzero if the token makes ECDSA keys on the curve of bits. */
+int	hwk_p11_tok_has_curve(const struct p11_tok *t, unsigned bits);
+/* What the token makes, in words, for messages. */
+void	hwk_p11_tok_makes(const struct p11_tok *t, char *buf, size_t len);
+/* The type and size of gp are ones hwkeygen makes on a token. */
+int	hwk_p11_params_check(struct hwk_ctx *ctx,
+	    const struct hwk_genparams *gp);
+/* The size or curve of gp is one the token of t makes. */
+int	hwk_p11_size_fits(struct hwk_ctx *ctx, struct p11_tok *t,
+	    const struct hwk_genparams *gp);
 
 /* pkcs11_keygen.c, pkcs11_sign.c: the backend's ops on keys. */
 int	hwk_p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp);

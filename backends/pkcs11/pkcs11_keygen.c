@@ -1,7 +1,7 @@
 /*
- * Making a key pair on a token: the checks before (size, label, id), the
- * templates, reading the new pair back (removing it if that fails), and
- * the stub that names it.
+ * Making a key pair on a token: the checks before (label, id; the type and
+ * size in pkcs11_caps.c), the templates, reading the new pair back
+ * (removing it if that fails), and the stub that names it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +22,19 @@
 /* Why a token refused C_GenerateKeyPair, in words, with what to try. */
 static int
 keygen_error(struct hwk_ctx *ctx, CK_RV rv, const struct p11_conn *c,
-    const struct p11_opts *o, unsigned bits)
+    const struct p11_opts *o, const struct hwk_genparams *gp)
 {
-	int r = hwk_p11_rv_error(ctx, rv, "token %s could not generate an "
-	    "RSA-%u key", c->name, bits);
+	int r;
 
+	if (gp->type == HWK_KEY_ECDSA)
+		r = hwk_p11_rv_error(ctx, rv, "token %s could not generate an "
+		    "ECDSA key on P-%u", c->name, gp->bits);
+	else if (gp->type == HWK_KEY_ED25519)
+		r = hwk_p11_rv_error(ctx, rv, "token %s could not generate an "
+		    "Ed25519 key", c->name);
+	else
+		r = hwk_p11_rv_error(ctx, rv, "token %s could not generate an "
+		    "RSA-%u key", c->name, gp->bits);
 	switch (rv) {
 	case CKR_DEVICE_MEMORY:
 		r = hwk_ctx_error(ctx, HWK_ERR_DEVICE_FULL, "token %s has no "
@@ -58,7 +66,15 @@ keygen_error(struct hwk_ctx *ctx, CK_RV rv, const struct p11_conn *c,
 		    "slots 9a, 9c, 9d, 9e.");
 		break;
 	case CKR_KEY_SIZE_RANGE:
-		hwk_ctx_hint(ctx, "Try -b 2048.");
+		if (gp->type == HWK_KEY_RSA)
+			hwk_ctx_hint(ctx, "Try -b 2048.");
+		else
+			hwk_ctx_hint(ctx, "Try -t ecdsa -b 256.");
+		break;
+	case CKR_CURVE_NOT_SUPPORTED:
+	case CKR_DOMAIN_PARAMS_INVALID:
+		hwk_ctx_hint(ctx, "Try -t ecdsa -b 256, the curve every token "
+		    "with ECDSA makes.");
 		break;
 	}
 	return r;
@@ -74,20 +90,70 @@ attr_add(CK_ATTRIBUTE *t, CK_ULONG *n, CK_ATTRIBUTE_TYPE type, void *p,
 	(*n)++;
 }
 
+/*
+ * The mechanism and the public template's own part for a key of gp's
+ * type: RSA's size and exponent, or the curve (CKA_EC_PARAMS).
+ */
+static void
+keygen_type(const struct hwk_genparams *gp, CK_MECHANISM *mech,
+    CK_KEY_TYPE *kt, CK_ULONG *mbits, CK_ATTRIBUTE *t, CK_ULONG *n)
+{
+	static CK_BYTE e[] = { 0x01, 0x00, 0x01 };	/* 65537, as OpenSSH's */
+	static CK_BBOOL no = CK_FALSE;
+	const struct p11_curve *cv = hwk_p11_curve(gp->type, gp->bits);
+
+	if (gp->type == HWK_KEY_RSA || cv == NULL) {
+		mech->mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+		*kt = CKK_RSA;
+		*mbits = gp->bits;
+		attr_add(t, n, CKA_ENCRYPT, &no, sizeof(no));
+		attr_add(t, n, CKA_MODULUS_BITS, mbits, sizeof(*mbits));
+		attr_add(t, n, CKA_PUBLIC_EXPONENT, e, sizeof(e));
+		return;
+	}
+	mech->mechanism = gp->type == HWK_KEY_ECDSA ? CKM_EC_KEY_PAIR_GEN :
+	    CKM_EC_EDWARDS_KEY_PAIR_GEN;
+	*kt = gp->type == HWK_KEY_ECDSA ? CKK_EC : CKK_EC_EDWARDS;
+	attr_add(t, n, CKA_EC_PARAMS, (void *)cv->der, cv->derlen);
+}
+
+/*
+ * C_GenerateKeyPair; the last attribute of the private template is
+ * CKA_EXTRACTABLE, which ykcs11 refuses (its keys can never leave the
+ * card anyway): then once more without it.  check_private() still makes
+ * sure of the result.
+ */
+static CK_RV
+keygen_call(struct p11_key *pk, CK_MECHANISM *mech, CK_ATTRIBUTE *pubt,
+    CK_ULONG np, CK_ATTRIBUTE *privt, CK_ULONG nq, CK_OBJECT_HANDLE *pub,
+    CK_OBJECT_HANDLE *priv)
+{
+	CK_FUNCTION_LIST *fn = pk->conn->mod->fn;
+	CK_RV rv;
+
+	rv = fn->C_GenerateKeyPair(pk->conn->sess, mech, pubt, np, privt, nq,
+	    pub, priv);
+	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
+		rv = fn->C_GenerateKeyPair(pk->conn->sess, mech, pubt, np,
+		    privt, nq - 1, pub, priv);
+	return rv;
+}
+
 /* C_GenerateKeyPair with our templates; both handles on success. */
 static CK_RV
-keygen(struct p11_key *pk, unsigned bits, CK_OBJECT_HANDLE *pub,
-    CK_OBJECT_HANDLE *priv)
+keygen(struct p11_key *pk, const struct hwk_genparams *gp,
+    CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
 	CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
 	CK_OBJECT_CLASS pubc = CKO_PUBLIC_KEY, privc = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = CKK_RSA;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ULONG mbits = bits;
-	CK_BYTE e[] = { 0x01, 0x00, 0x01 };	/* 65537, as OpenSSH's */
+	CK_ULONG mbits = 0;
 	CK_ATTRIBUTE pubt[10], privt[11];
 	CK_ULONG np = 0, nq = 0;
 	size_t labellen = pk->label != NULL ? strlen(pk->label) : 0;
+	const struct p11_curve *cv;
+	CK_ULONG i;
 	CK_RV rv;
 
 	/* Only attributes that ykcs11, the strictest module, also knows. */
@@ -96,9 +162,7 @@ keygen(struct p11_key *pk, unsigned bits, CK_OBJECT_HANDLE *pub,
 	attr_add(pubt, &np, CKA_TOKEN, &yes, sizeof(yes));
 	attr_add(pubt, &np, CKA_PRIVATE, &no, sizeof(no));
 	attr_add(pubt, &np, CKA_VERIFY, &yes, sizeof(yes));
-	attr_add(pubt, &np, CKA_ENCRYPT, &no, sizeof(no));
-	attr_add(pubt, &np, CKA_MODULUS_BITS, &mbits, sizeof(mbits));
-	attr_add(pubt, &np, CKA_PUBLIC_EXPONENT, e, sizeof(e));
+	keygen_type(gp, &mech, &kt, &mbits, pubt, &np);
 	attr_add(pubt, &np, CKA_ID, pk->id, pk->idlen);
 	attr_add(privt, &nq, CKA_CLASS, &privc, sizeof(privc));
 	attr_add(privt, &nq, CKA_KEY_TYPE, &kt, sizeof(kt));
@@ -106,7 +170,8 @@ keygen(struct p11_key *pk, unsigned bits, CK_OBJECT_HANDLE *pub,
 	attr_add(privt, &nq, CKA_PRIVATE, &yes, sizeof(yes));
 	attr_add(privt, &nq, CKA_SENSITIVE, &yes, sizeof(yes));
 	attr_add(privt, &nq, CKA_SIGN, &yes, sizeof(yes));
-	attr_add(privt, &nq, CKA_DECRYPT, &no, sizeof(no));
+	if (kt == CKK_RSA)
+		attr_add(privt, &nq, CKA_DECRYPT, &no, sizeof(no));
 	attr_add(privt, &nq, CKA_ID, pk->id, pk->idlen);
 	if (labellen > 0) {
 		attr_add(pubt, &np, CKA_LABEL, pk->label, labellen);
@@ -114,33 +179,22 @@ keygen(struct p11_key *pk, unsigned bits, CK_OBJECT_HANDLE *pub,
 	}
 	/* Last, so that it can be left out for modules that refuse it. */
 	attr_add(privt, &nq, CKA_EXTRACTABLE, &no, sizeof(no));
-	rv = pk->conn->mod->fn->C_GenerateKeyPair(pk->conn->sess, &mech, pubt,
-	    np, privt, nq, pub, priv);
+	rv = keygen_call(pk, &mech, pubt, np, privt, nq, pub, priv);
 	/*
-	 * ykcs11 refuses CKA_EXTRACTABLE (its keys can never leave the card
-	 * anyway); check_private() still makes sure of the result.
+	 * Ed25519 by its OID is PKCS#11 3.0's way; tokens of an older mind
+	 * know the curve by its name only.
 	 */
-	if (rv == CKR_ATTRIBUTE_TYPE_INVALID)
-		rv = pk->conn->mod->fn->C_GenerateKeyPair(pk->conn->sess, &mech,
-		    pubt, np, privt, nq - 1, pub, priv);
-	return rv;
-}
-
-static int
-bits_fit(struct hwk_ctx *ctx, const struct p11_tok *t, unsigned bits)
-{
-	if ((t->min_bits != 0 && bits < t->min_bits) ||
-	    (t->max_bits != 0 && bits > t->max_bits)) {
-		hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "token %s makes RSA keys of "
-		    "%lu to %lu bits, not %u", t->name,
-		    (unsigned long)t->min_bits, (unsigned long)t->max_bits,
-		    bits);
-		hwk_ctx_hint(ctx, "Use -b %lu (or another size the token "
-		    "makes).", (unsigned long)(t->max_bits >= 2048 &&
-		    t->min_bits <= 2048 ? 2048 : t->max_bits));
-		return HWK_ERR_KEY_SIZE;
+	if (gp->type == HWK_KEY_ED25519 && (rv == CKR_ATTRIBUTE_VALUE_INVALID ||
+	    rv == CKR_CURVE_NOT_SUPPORTED || rv == CKR_DOMAIN_PARAMS_INVALID) &&
+	    (cv = hwk_p11_curve_named(gp->type)) != NULL) {
+		for (i = 0; i < np; i++)
+			if (pubt[i].type == CKA_EC_PARAMS) {
+				pubt[i].pValue = (void *)cv->der;
+				pubt[i].ulValueLen = cv->derlen;
+			}
+		rv = keygen_call(pk, &mech, pubt, np, privt, nq, pub, priv);
 	}
-	return HWK_OK;
+	return rv;
 }
 
 /* The new key's label (--label, else the comment) is one we read back. */
@@ -248,10 +302,7 @@ hwk_p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	struct p11_tok tok;
 	int r;
 
-	if (gp->type != HWK_KEY_RSA)
-		return hwk_ctx_error(ctx, HWK_ERR_KEY_TYPE,
-		    "only RSA keys are supported");
-	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0)
+	if ((r = hwk_p11_params_check(ctx, gp)) != 0)
 		return r;
 	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
@@ -259,8 +310,8 @@ hwk_p11_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 		hwk_p11_opts_clear(&o);
 		return r;
 	}
-	if ((r = hwk_p11_token_select(ctx, &o, o.uri, 1, &tok)) == 0 &&
-	    (r = bits_fit(ctx, &tok, gp->bits)) == 0)
+	if ((r = hwk_p11_token_select(ctx, &o, o.uri, gp->type, &tok)) == 0 &&
+	    (r = hwk_p11_size_fits(ctx, &tok, gp)) == 0)
 		r = hwk_p11_id_fits(ctx, &o, &tok);
 	hwk_p11_opts_clear(&o);
 	return r;
@@ -296,20 +347,37 @@ gen_id(struct hwk_ctx *ctx, const struct p11_opts *o,
 	return r;
 }
 
+/* The token made the key asked for: its type, and its size or curve. */
+static int
+same_kind(struct hwk_ctx *ctx, const struct p11_conn *c,
+    const struct hwk_genparams *gp, const EVP_PKEY *pkey)
+{
+	/* RSA's size is the token's business, as it always was. */
+	if (hwk_p11_pkey_type(pkey) == gp->type && (gp->type !=
+	    HWK_KEY_ECDSA || hwk_pkey_bits(pkey) == gp->bits))
+		return HWK_OK;
+	return hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s made another key "
+	    "than the one asked for (%s of %u bits)", c->name,
+	    hwk_pkey_ssh_type(pkey) != NULL ? hwk_pkey_ssh_type(pkey) :
+	    "an unknown type", hwk_pkey_bits(pkey));
+}
+
 /*
  * The new pair read back: its public key, the id and label the token gave
  * it, and that its private half cannot be read out.  On failure the pair
  * is removed, and the error says so, or why it could not be.
  */
 static int
-gen_read_back(struct hwk_ctx *ctx, struct p11_key *pk, EVP_PKEY **pkeyp)
+gen_read_back(struct hwk_ctx *ctx, struct p11_key *pk,
+    const struct hwk_genparams *gp, EVP_PKEY **pkeyp)
 {
 	char detail[1024], advice[1024], left[1024];
 	int r;
 
 	free(pk->label);
 	pk->label = NULL;
-	if ((r = hwk_p11_rsa_read(ctx, pk->conn, pk->pub, pkeyp)) == 0 &&
+	if ((r = hwk_p11_pub_read(ctx, pk->conn, pk->pub, pkeyp)) == 0 &&
+	    (r = same_kind(ctx, pk->conn, gp, *pkeyp)) == 0 &&
 	    (r = read_id(ctx, pk)) == 0 &&
 	    (r = check_private(ctx, pk->conn, pk->priv)) == 0 &&
 	    (r = read_label(ctx, pk->conn, pk->priv, &pk->label)) == 0)
@@ -346,10 +414,10 @@ hwk_p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	*keyp = NULL;
 	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
-	if ((r = hwk_rsa_bits_check(ctx, gp->bits)) != 0 ||
+	if ((r = hwk_p11_params_check(ctx, gp)) != 0 ||
 	    (r = label_fits(ctx, &o, gp)) != 0 ||
-	    (r = hwk_p11_token_select(ctx, &o, o.uri, 1, &tok)) != 0 ||
-	    (r = bits_fit(ctx, &tok, gp->bits)) != 0 ||
+	    (r = hwk_p11_token_select(ctx, &o, o.uri, gp->type, &tok)) != 0 ||
+	    (r = hwk_p11_size_fits(ctx, &tok, gp)) != 0 ||
 	    (r = hwk_p11_id_fits(ctx, &o, &tok)) != 0)
 		goto out;
 	if ((pk = calloc(1, sizeof(*pk))) == NULL) {
@@ -369,13 +437,13 @@ hwk_p11_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	pk->epoch = pk->conn->epoch;
 	if ((r = gen_id(ctx, &o, &tok, pk)) != 0)
 		goto out;
-	if ((rv = keygen(pk, gp->bits, &pk->pub, &pk->priv)) != CKR_OK) {
+	if ((rv = keygen(pk, gp, &pk->pub, &pk->priv)) != CKR_OK) {
 		pk->pub = pk->priv = CK_INVALID_HANDLE;
-		r = keygen_error(ctx, rv, pk->conn, &o, gp->bits);
+		r = keygen_error(ctx, rv, pk->conn, &o, gp);
 		goto out;
 	}
 	/* The pair exists: from here on a failure must remove it. */
-	if ((r = gen_read_back(ctx, pk, &pkey)) != 0)
+	if ((r = gen_read_back(ctx, pk, gp, &pkey)) != 0)
 		goto out;
 	hwk_p11_priv_set(pk, pk->priv);
 	if ((r = hwk_key_new(&hwk_backend_pkcs11, keyp)) != 0 ||

@@ -40,7 +40,7 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
 		return hwk_p11_rv_error(ctx, rv, "cannot search token %s",
 		    c->name);
 	if (pk->pub != CK_INVALID_HANDLE)
-		return hwk_p11_rsa_read(ctx, c, pk->pub, pkeyp);
+		return hwk_p11_pub_read(ctx, c, pk->pub, pkeyp);
 	/* Some tokens keep no public object: the private one has n and e. */
 	if ((r = hwk_p11_conn_login(ctx, c, CKU_USER, pin_source)) != 0)
 		return r;
@@ -50,7 +50,7 @@ find_public(struct hwk_ctx *ctx, struct p11_key *pk, const char *pin_source,
 		    c->name);
 	if (h != CK_INVALID_HANDLE) {
 		hwk_p11_priv_set(pk, h);
-		return hwk_p11_rsa_read(ctx, c, pk->priv, pkeyp);
+		return hwk_p11_pub_read(ctx, c, pk->priv, pkeyp);
 	}
 	hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
 	hwk_ctx_error(ctx, HWK_ERR_NOT_FOUND, "token %s has no key with id %s",
@@ -125,6 +125,38 @@ hwk_p11_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	return r;
 }
 
+/* Refuses another key under the id: the public object differs from pkey. */
+static int
+ec_key_matches(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey)
+{
+	struct p11_conn *c = pk->conn;
+	CK_OBJECT_HANDLE pub;
+	EVP_PKEY *got = NULL;
+	char idhex[2 * HWK_P11_ID_MAX + 1];
+	CK_RV rv;
+	int r;
+
+	if ((rv = hwk_p11_find_by_id(c, CKO_PUBLIC_KEY, pk->id, pk->idlen,
+	    &pub)) != CKR_OK)
+		return hwk_p11_rv_error(ctx, rv, "cannot search token %s",
+		    c->name);
+	if (pub == CK_INVALID_HANDLE)
+		return HWK_OK;	/* nothing to compare; label and serial match */
+	if ((r = hwk_p11_pub_read(ctx, c, pub, &got)) != 0)
+		return r;
+	if (EVP_PKEY_eq(got, pkey) != 1) {
+		hwk_p11_id_format(pk->id, pk->idlen, idhex, sizeof(idhex));
+		r = hwk_ctx_error(ctx, HWK_ERR_WRONG_DEVICE, "token %s holds "
+		    "another key under id %s than the one named: its public "
+		    "key differs", c->name, idhex);
+		hwk_ctx_hint(ctx, "The key was replaced on the token, or "
+		    "another token with the same label and serial took its "
+		    "place; make a new key file for the key that is there.");
+	}
+	EVP_PKEY_free(got);
+	return r;
+}
+
 /*
  * Refuses a private key whose modulus is not pkey's: the key found under
  * the id (after a reset, say) is another one.  A token that will not tell
@@ -142,6 +174,8 @@ key_matches(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey)
 	CK_RV rv;
 	int r;
 
+	if (hwk_p11_pkey_type(pkey) != HWK_KEY_RSA)
+		return ec_key_matches(ctx, pk, pkey);
 	if ((r = hwk_p11_attr_read(ctx, c, pk->priv, CKA_MODULUS,
 	    "the key's modulus", HWK_P11_RSA_MAX_BYTES + 1, 1, &n,
 	    &nlen)) != 0)
@@ -300,13 +334,45 @@ sign_key_find(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 }
 
 /*
+ * ECDSA's mechanism and input: CKM_ECDSA signs a hash made here, with the
+ * curve's hash (RFC 5656); Ed25519's CKM_EDDSA signs the data whole.
+ */
+static int
+sign_input_ec(struct hwk_ctx *ctx, const EVP_PKEY *pkey, int alg,
+    const uint8_t *data, size_t len, CK_MECHANISM *mech, uint8_t **dip,
+    const uint8_t **inp, size_t *inlenp)
+{
+	int type = hwk_p11_pkey_type(pkey);
+	const EVP_MD *md;
+	unsigned hlen = 0;
+
+	if (type == HWK_KEY_ED25519 && alg == HWK_SIG_ED25519) {
+		mech->mechanism = CKM_EDDSA;
+		return HWK_OK;
+	}
+	if (type != HWK_KEY_ECDSA || alg != HWK_SIG_ECDSA ||
+	    (md = hwk_ecdsa_md(hwk_ecdsa_bits(pkey))) == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "signature "
+		    "algorithm %d does not suit the key", alg);
+	mech->mechanism = CKM_ECDSA;
+	if ((*dip = OPENSSL_malloc(EVP_MAX_MD_SIZE)) == NULL)
+		return HWK_ERR_NOMEM;
+	if (EVP_Digest(data, len, *dip, &hlen, md, NULL) != 1)
+		return hwk_ctx_error(ctx, HWK_ERR_CRYPTO, "cannot hash the "
+		    "data");
+	*inp = *dip;
+	*inlenp = hlen;
+	return HWK_OK;
+}
+
+/*
  * The mechanism for alg into mech, and what to sign with it: the data if
  * the token hashes it, else the DigestInfo of its hash (*dip, to free).
  */
 static int
-sign_input(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
-    const uint8_t *data, size_t len, CK_MECHANISM *mech, uint8_t **dip,
-    const uint8_t **inp, size_t *inlenp)
+sign_input(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
+    int alg, const uint8_t *data, size_t len, CK_MECHANISM *mech,
+    uint8_t **dip, const uint8_t **inp, size_t *inlenp)
 {
 	const EVP_MD *md;
 	int r, hashed;
@@ -314,6 +380,9 @@ sign_input(struct hwk_ctx *ctx, struct p11_key *pk, int alg,
 	*dip = NULL;
 	*inp = data;
 	*inlenp = len;
+	if (hwk_p11_pkey_type(pkey) != HWK_KEY_RSA)
+		return sign_input_ec(ctx, pkey, alg, data, len, mech, dip, inp,
+		    inlenp);
 	sign_mechs(pk);
 	switch (alg) {
 	case HWK_SIG_RSA_SHA256:
@@ -370,7 +439,7 @@ sign_once(struct hwk_ctx *ctx, struct p11_key *pk, const EVP_PKEY *pkey,
 		goto out;
 	}
 	if ((r = sign_key_find(ctx, pk, pkey, retry)) != 0 ||
-	    (r = sign_input(ctx, pk, alg, data, len, &mech, &di, &in,
+	    (r = sign_input(ctx, pk, pkey, alg, data, len, &mech, &di, &in,
 	    &inlen)) != 0)
 		goto out;
 	if ((rv = fn->C_SignInit(c->sess, &mech, pk->priv)) != CKR_OK) {
@@ -418,7 +487,18 @@ hwk_p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	if (pk == NULL || key->pkey == NULL)
 		return hwk_ctx_error(ctx, HWK_ERR_INVALID_ARG, "not a key on "
 		    "a token");
-	modlen = (hwk_rsa_bits(key->pkey) + 7) / 8;
+	/* RSA's as long as the modulus; ECDSA's r || s; Ed25519's 64. */
+	switch (hwk_p11_pkey_type(key->pkey)) {
+	case HWK_KEY_ECDSA:
+		modlen = 2 * ((hwk_ecdsa_bits(key->pkey) + 7) / 8);
+		break;
+	case HWK_KEY_ED25519:
+		modlen = 64;
+		break;
+	default:
+		modlen = (hwk_rsa_bits(key->pkey) + 7) / 8;
+		break;
+	}
 	if (modlen == 0 || (sig = calloc(1, modlen)) == NULL)
 		return HWK_ERR_NOMEM;
 	siglen = modlen;
@@ -442,6 +522,13 @@ hwk_p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	if (siglen > modlen) {
 		r = hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s gave a "
 		    "signature longer than the key", pk->conn->name);
+		goto out;
+	}
+	/* r and s each fill half: a short one has lost its place. */
+	if (siglen < modlen && hwk_p11_pkey_type(key->pkey) != HWK_KEY_RSA) {
+		r = hwk_ctx_error(ctx, HWK_ERR_DEVICE, "token %s gave a "
+		    "signature of %lu bytes, not %zu", pk->conn->name,
+		    (unsigned long)siglen, modlen);
 		goto out;
 	}
 	/* The agent protocol wants the signature as long as the modulus. */

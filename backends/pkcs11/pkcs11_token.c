@@ -10,6 +10,7 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/uri.h>
 
+#include "hwkey/backend.h"
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
@@ -162,41 +163,6 @@ hwk_p11_slot_list(struct p11_mod *m, CK_SLOT_ID **slotsp, CK_ULONG *n)
 	return rv;
 }
 
-/* Nonzero if a token cannot make our key; why says why. */
-int
-hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o, char *why,
-    size_t len)
-{
-	CK_MECHANISM_INFO mi;
-	char nb[48];
-	CK_RV rv;
-
-	if (!(t->ti.flags & CKF_TOKEN_INITIALIZED))
-		snprintf(why, len, "is not initialised");
-	else if (t->ti.flags & CKF_WRITE_PROTECTED)
-		snprintf(why, len, "is read-only");
-	else if (o->login == CKU_USER && (t->ti.flags & CKF_LOGIN_REQUIRED) &&
-	    !(t->ti.flags & CKF_USER_PIN_INITIALIZED))
-		snprintf(why, len, "has no user PIN set");
-	else {
-		memset(&mi, 0, sizeof(mi));
-		rv = t->mod->fn->C_GetMechanismInfo(t->slot,
-		    CKM_RSA_PKCS_KEY_PAIR_GEN, &mi);
-		if (rv == CKR_MECHANISM_INVALID ||
-		    (rv == CKR_OK && !(mi.flags & CKF_GENERATE_KEY_PAIR)))
-			snprintf(why, len, "cannot make RSA keys");
-		else if (rv != CKR_OK)
-			snprintf(why, len, "would not say if it makes RSA keys "
-			    "(%s)", hwk_p11_rv_name(rv, nb, sizeof(nb)));
-		else {
-			t->min_bits = mi.ulMinKeySize;
-			t->max_bits = mi.ulMaxKeySize;
-			return 0;
-		}
-	}
-	return 1;
-}
-
 /* Nonzero if module m is the one named name (a URI's module-name). */
 static int
 mod_named(struct p11_mod *m, const char *name)
@@ -213,15 +179,15 @@ mod_named(struct p11_mod *m, const char *name)
 /*
  * Reads the token in slot of module m (base: its file name) into *t:
  * nonzero if it matches uri and, for keygen, can make the key; else notes
- * says why not.
+ * says why not, and *type_only counts tokens that lack only the type.
  */
 static int
 scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
     struct p11_mod *m, CK_SLOT_ID slot, const char *base, struct p11_tok *t,
-    struct hwk_buf *notes)
+    struct hwk_buf *notes, int *type_only)
 {
 	CK_SLOT_INFO si;
-	char why[128], nb[48];
+	char why[256], nb[48];
 	int unfit;
 	CK_RV rv;
 
@@ -248,11 +214,14 @@ scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
 		return 0;
 	}
 	if (keygen)
-		unfit = hwk_p11_keygen_unfit(t, o, why, sizeof(why));
+		unfit = hwk_p11_keygen_unfit(t, o, keygen, why,
+		    sizeof(why));
 	else if ((unfit = !(t->ti.flags & CKF_TOKEN_INITIALIZED)))
 		snprintf(why, sizeof(why), "is not initialised");
 	if (unfit) {
 		hwk_p11_note_add(notes, "token %s %s", t->name, why);
+		if (unfit == 2)
+			(*type_only)++;
 		return 0;
 	}
 	return 1;
@@ -262,7 +231,7 @@ scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
 static void
 scan_module(const struct p11_opts *o, P11KitUri *uri, int keygen,
     struct p11_mod *m, struct p11_tok *toks, size_t max, size_t *ntoks,
-    struct hwk_buf *notes)
+    struct hwk_buf *notes, int *type_only)
 {
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n, i;
@@ -283,7 +252,8 @@ scan_module(const struct p11_opts *o, P11KitUri *uri, int keygen,
 		hwk_p11_note_add(notes, "module %s: no slot with a token",
 		    base);
 	for (i = 0; i < n; i++) {
-		if (!scan_slot(o, uri, keygen, m, slots[i], base, &t, notes))
+		if (!scan_slot(o, uri, keygen, m, slots[i], base, &t, notes,
+		    type_only))
 			continue;
 		if (*ntoks < max)
 			toks[*ntoks] = t;
@@ -293,19 +263,20 @@ scan_module(const struct p11_opts *o, P11KitUri *uri, int keygen,
 }
 
 /*
- * The tokens of the modules in use that match o->uri (and, for keygen,
- * can make the key); notes says what else was found and why it is unfit.
+ * The tokens of the modules in use that match uri (and, for keygen,
+ * can make a key of that type); notes says what else was found and why it is unfit.
  */
 static int
 scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
     int keygen, struct p11_tok *toks, size_t max, size_t *ntoks,
-    struct hwk_buf *notes)
+    struct hwk_buf *notes, int *type_only)
 {
 	struct p11_mod *only = NULL, *m;
 	const char *mp, *mname, *note;
 	int r, any = 0;
 
 	*ntoks = 0;
+	*type_only = 0;
 	/* --module wins over the URI's: modules move between releases. */
 	mp = o->module;
 	if (mp == NULL && uri != NULL)
@@ -326,7 +297,8 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 		if (mname != NULL && only == NULL && !mod_named(m, mname))
 			continue;
 		any = 1;
-		scan_module(o, uri, keygen, m, toks, max, ntoks, notes);
+		scan_module(o, uri, keygen, m, toks, max, ntoks, notes,
+		    type_only);
 	}
 	if (!any && mp == NULL && mname != NULL)
 		hwk_p11_note_add(notes, "no registered module is named %s",
@@ -338,8 +310,8 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 }
 
 /*
- * The one token the options point at.  keygen: one that can make keys.
- * stub: the token a stub names (then o->uri is not used).
+ * The one token the options point at.  keygen: 0, or the type of key
+ * (HWK_KEY_*) it must make.  uri: o->uri, or the token a stub names.
  */
 int
 hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
@@ -349,12 +321,13 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 	struct hwk_buf *notes = NULL;
 	char *found = NULL, *turi = NULL;
 	size_t n = 0, i;
-	int r;
+	int r, type_only = 0, none;
 
 	memset(tok, 0, sizeof(*tok));
 	if ((notes = hwk_buf_new()) == NULL)
 		return HWK_ERR_NOMEM;
-	if ((r = scan(ctx, o, uri, keygen, toks, 8, &n, notes)) != 0)
+	if ((r = scan(ctx, o, uri, keygen, toks, 8, &n, notes,
+	    &type_only)) != 0)
 		goto out;
 	if ((found = hwk_buf_dup_string(notes)) == NULL) {
 		r = HWK_ERR_NOMEM;
@@ -381,15 +354,29 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 		    "--token '%s'.", turi);
 		goto out;
 	}
+	/*
+	 * Tokens that make keys, only not of this type: a type this backend
+	 * cannot make here (auto passes it over), not a device missing; or,
+	 * for the token or module the person named, a wrong -t.
+	 */
+	none = HWK_ERR_NO_DEVICE;
+	if (keygen != 0 && keygen != HWK_KEY_RSA && type_only > 0)
+		none = o->module != NULL || o->uri != NULL ? HWK_ERR_USAGE :
+		    HWK_ERR_KEY_TYPE;
 	if (uri != NULL && uri == o->uri)
-		r = hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "no token matches "
+		r = hwk_ctx_error(ctx, none, "no token matches "
 		    "--token '%s' (%s)", o->token, *found != '\0' ? found :
 		    "nothing found");
 	else
-		r = hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "%s (%s)", keygen ?
-		    "no token that can make an RSA key" : "no token",
+		r = hwk_ctx_error(ctx, none, "%s%s (%s)", keygen ?
+		    "no token that can make " : "no token", !keygen ? "" :
+		    keygen == HWK_KEY_ECDSA ? "an ECDSA key" :
+		    keygen == HWK_KEY_ED25519 ? "an Ed25519 key" : "an RSA key",
 		    *found != '\0' ? found : "nothing found");
-	if (keygen)
+	if (none != HWK_ERR_NO_DEVICE)
+		hwk_ctx_hint(ctx, "Ask for a type the token makes (hwkeygen "
+		    "--backends lists them), or use --backend software.");
+	else if (keygen)
 		hwk_ctx_hint(ctx, "Plug in the token, or name its module with "
 		    "--module and the token with --token.");
  out:

@@ -10,6 +10,10 @@
  *   - an attribute ykcs11 does not know is CKR_ATTRIBUTE_TYPE_INVALID, a
  *     public exponent other than 65537 or a size other than 1024/2048 is
  *     CKR_ATTRIBUTE_VALUE_INVALID;
+ *   - ECDSA on P-256 and P-384 only (CKM_EC_KEY_PAIR_GEN says 256 to 384
+ *     bits; another CKA_EC_PARAMS is CKR_CURVE_NOT_SUPPORTED), and no
+ *     Ed25519 (firmware before 5.7: no CKM_EC_EDWARDS_KEY_PAIR_GEN, no
+ *     CKM_EDDSA);
  *   - labels are the slot's own, as ykcs11 names its objects;
  *   - C_DestroyObject on a key says CKR_OK but only hides it from the
  *     session that asked: the key stays in its PIV slot, and every other
@@ -52,12 +56,20 @@ static CK_RV
 st_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE m,
     CK_MECHANISM_INFO *info)
 {
-	CK_RV rv = real->C_GetMechanismInfo(slot, m, info);
+	CK_RV rv;
 
+	if (m == CKM_EC_EDWARDS_KEY_PAIR_GEN || m == CKM_EDDSA)
+		return CKR_MECHANISM_INVALID;
+	rv = real->C_GetMechanismInfo(slot, m, info);
 	/* The RSA sizes of a YubiKey before firmware 5.7. */
 	if (rv == CKR_OK && m == CKM_RSA_PKCS_KEY_PAIR_GEN) {
 		info->ulMinKeySize = 1024;
 		info->ulMaxKeySize = 2048;
+	}
+	/* Its curves, as ykcs11's mechanism table gives them. */
+	if (rv == CKR_OK && (m == CKM_EC_KEY_PAIR_GEN || m == CKM_ECDSA)) {
+		info->ulMinKeySize = 256;
+		info->ulMaxKeySize = 384;
 	}
 	return rv;
 }
@@ -99,9 +111,28 @@ st_Logout(CK_SESSION_HANDLE sess)
 	return real->C_Logout(sess);
 }
 
-/* ykcs11's check of a key template: pub selects the public list. */
+/* A PIV slot's curves: prime256v1 and secp384r1, as DER OIDs. */
+static int
+curve_ok(const CK_ATTRIBUTE *a)
+{
+	static const CK_BYTE p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+	    0x3d, 0x03, 0x01, 0x07 };
+	static const CK_BYTE p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00,
+	    0x22 };
+
+	return (a->ulValueLen == sizeof(p256) &&
+	    memcmp(a->pValue, p256, sizeof(p256)) == 0) ||
+	    (a->ulValueLen == sizeof(p384) &&
+	    memcmp(a->pValue, p384, sizeof(p384)) == 0);
+}
+
+/*
+ * ykcs11's check of a key template: pub selects the public list, kt is
+ * the key type of the mechanism.
+ */
 static CK_RV
-check_template(const CK_ATTRIBUTE *t, CK_ULONG n, int pub, int *id)
+check_template(const CK_ATTRIBUTE *t, CK_ULONG n, int pub, CK_KEY_TYPE kt,
+    int *id)
 {
 	const CK_BYTE f4[] = { 0x01, 0x00, 0x01 };
 	CK_ULONG i, bits;
@@ -115,8 +146,14 @@ check_template(const CK_ATTRIBUTE *t, CK_ULONG n, int pub, int *id)
 				return CKR_TEMPLATE_INCONSISTENT;
 			break;
 		case CKA_KEY_TYPE:
-			if (*(CK_KEY_TYPE *)t[i].pValue != CKK_RSA)
+			if (*(CK_KEY_TYPE *)t[i].pValue != kt)
 				return CKR_TEMPLATE_INCONSISTENT;
+			break;
+		case CKA_EC_PARAMS:
+			if (!pub || kt != CKK_EC)
+				return CKR_ATTRIBUTE_TYPE_INVALID;
+			if (!curve_ok(&t[i]))
+				return CKR_CURVE_NOT_SUPPORTED;
 			break;
 		case CKA_ID:
 			if (t[i].ulValueLen != 1)
@@ -129,14 +166,14 @@ check_template(const CK_ATTRIBUTE *t, CK_ULONG n, int pub, int *id)
 			*id = v;
 			break;
 		case CKA_PUBLIC_EXPONENT:
-			if (!pub)
+			if (!pub || kt != CKK_RSA)
 				return CKR_ATTRIBUTE_TYPE_INVALID;
 			if (t[i].ulValueLen != 3 ||
 			    memcmp(t[i].pValue, f4, 3) != 0)
 				return CKR_ATTRIBUTE_VALUE_INVALID;
 			break;
 		case CKA_MODULUS_BITS:
-			if (!pub)
+			if (!pub || kt != CKK_RSA)
 				return CKR_ATTRIBUTE_TYPE_INVALID;
 			bits = *(CK_ULONG *)t[i].pValue;
 			if (bits != 1024 && bits != 2048)
@@ -207,13 +244,17 @@ st_GenerateKeyPair(CK_SESSION_HANDLE sess, CK_MECHANISM *m,
 	CK_ATTRIBUTE pt[34], qt[34];
 	char plabel[64], qlabel[64];
 	CK_ULONG np, nq;
+	CK_KEY_TYPE kt = CKK_RSA;
 	int id = 0;
 	CK_RV rv;
 
-	if (m == NULL || m->mechanism != CKM_RSA_PKCS_KEY_PAIR_GEN)
+	if (m != NULL && m->mechanism == CKM_EC_KEY_PAIR_GEN)
+		kt = CKK_EC;
+	if (m == NULL || (m->mechanism != CKM_RSA_PKCS_KEY_PAIR_GEN &&
+	    m->mechanism != CKM_EC_KEY_PAIR_GEN))
 		rv = CKR_MECHANISM_INVALID;
-	else if ((rv = check_template(pubt, npub, 1, &id)) != CKR_OK ||
-	    (rv = check_template(privt, npriv, 0, &id)) != CKR_OK)
+	else if ((rv = check_template(pubt, npub, 1, kt, &id)) != CKR_OK ||
+	    (rv = check_template(privt, npriv, 0, kt, &id)) != CKR_OK)
 		;
 	else if (id == 0)
 		rv = CKR_TEMPLATE_INCOMPLETE;

@@ -1,0 +1,471 @@
+/*
+ * ECDSA (P-256, P-384, P-521) and Ed25519 keys through the pkcs11 backend,
+ * driven directly against a SoftHSM2 token this test makes for itself,
+ * through build/tests/pkcs11_fault.so: generate, the stub, load, signing
+ * checked by OpenSSL, what pkcs11-tool and ssh-keygen -D see of the keys,
+ * --backends, and a key removed again when reading it back fails.
+ * Skipped where SoftHSM2 is missing.
+ */
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/out.h"
+#include "hwkey/sshkey.h"
+#include "backends.h"
+
+#define FAULT_SO	"tests/pkcs11_fault.so"
+#define PIN		"87654321"
+
+static const char *const softhsm_paths[] = {
+	"/usr/lib/softhsm/libsofthsm2.so",
+	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+	"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+	"/usr/lib64/softhsm/libsofthsm2.so",
+	"/usr/lib64/pkcs11/libsofthsm2.so",
+	"/usr/local/lib/softhsm/libsofthsm2.so",
+	NULL,
+};
+
+struct fixture {
+	char	 dir[64];
+	char	 module[PATH_MAX];	/* the fault module, absolute */
+	const char *real;		/* SoftHSM2 itself */
+	char	 pinsrc[128];
+	char	 log[128];
+	const struct hwk_backend *b;
+	struct hwk_ctx *ctx;
+};
+
+/* The keys made here: type, size, signature algorithm, mechanism. */
+static const struct {
+	int		 type;
+	unsigned	 bits;
+	int		 alg;
+	const char	*mech;		/* as the fault module logs it */
+	const char	*params;	/* CKA_EC_PARAMS as pkcs11-tool shows */
+} kinds[] = {
+	{ HWK_KEY_ECDSA, 256, HWK_SIG_ECDSA, "mechanism 0x1041\n",
+	    "06082a8648ce3d030107" },
+	{ HWK_KEY_ECDSA, 384, HWK_SIG_ECDSA, "mechanism 0x1041\n",
+	    "06052b81040022" },
+	{ HWK_KEY_ECDSA, 521, HWK_SIG_ECDSA, "mechanism 0x1041\n",
+	    "06052b81040023" },
+	{ HWK_KEY_ED25519, 256, HWK_SIG_ED25519, "mechanism 0x1057\n",
+	    "06032b6570" },
+};
+#define NKINDS	(sizeof(kinds) / sizeof(kinds[0]))
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char conf[128], cmd[512], fault[PATH_MAX];
+	const char *bdir = getenv("HWK_BUILD");
+	FILE *fp;
+	int i;
+
+	*state = f;
+	for (i = 0; softhsm_paths[i] != NULL && f->real == NULL; i++)
+		if (access(softhsm_paths[i], R_OK) == 0)
+			f->real = softhsm_paths[i];
+	if (f->real == NULL ||
+	    system("softhsm2-util --version >/dev/null 2>&1") != 0 ||
+	    snprintf(fault, sizeof(fault), "%s/%s", bdir != NULL ? bdir :
+	    "build", FAULT_SO) >= (int)sizeof(fault) ||
+	    realpath(fault, f->module) == NULL)
+		return 0;	/* the tests skip */
+	strcpy(f->dir, "/tmp/hwk-p11ec.XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", f->dir);
+	if ((fp = fopen(conf, "w")) == NULL)
+		return -1;
+	fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n"
+	    "log.level = ERROR\n", f->dir);
+	fclose(fp);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	setenv("HWK_FAKE_REAL", f->real, 1);
+	snprintf(f->log, sizeof(f->log), "%s/calls.log", f->dir);
+	setenv("HWK_FAKE_LOG", f->log, 1);
+	snprintf(cmd, sizeof(cmd), "softhsm2-util --init-token --free --label "
+	    "ec --pin %s --so-pin 11223344 >/dev/null", PIN);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(f->pinsrc, sizeof(f->pinsrc), "file:%s/pin", f->dir);
+	if ((fp = fopen(f->pinsrc + 5, "w")) == NULL)
+		return -1;
+	fprintf(fp, "%s\n", PIN);
+	fclose(fp);
+	if (chmod(f->pinsrc + 5, 0600) != 0)	/* PIN files are private */
+		return -1;
+	if ((f->b = hwk_backend_find("pkcs11")) == NULL ||
+	    (f->ctx = hwk_ctx_new()) == NULL ||
+	    hwk_ctx_set_opt(f->ctx, "module", f->module) != 0 ||
+	    hwk_ctx_set_opt(f->ctx, "pin-source", f->pinsrc) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	if (f->dir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	hwk_ctx_free(&f->ctx);
+	free(f);
+	return 0;
+}
+
+static void
+need_token(struct fixture *f)
+{
+	if (f->ctx == NULL)
+		skip();
+}
+
+/* How many lines of the call log start with prefix. */
+static int
+log_count(struct fixture *f, const char *prefix)
+{
+	char line[256];
+	FILE *fp;
+	int n = 0;
+
+	if ((fp = fopen(f->log, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (strncmp(line, prefix, strlen(prefix)) == 0)
+			n++;
+	fclose(fp);
+	return n;
+}
+
+/* The output of a shell command, NUL-terminated (at most 64 KiB). */
+static char * __attribute__((format(printf, 1, 2)))
+run(const char *fmt, ...)
+{
+	char cmd[1024], *out = calloc(1, 65536);
+	va_list ap;
+	size_t n;
+	FILE *p;
+
+	assert_non_null(out);
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	assert_non_null(p = popen(cmd, "r"));
+	n = fread(out, 1, 65535, p);
+	out[n] = '\0';
+	pclose(p);
+	return out;
+}
+
+/* How many key objects SoftHSM2 itself lists on the token. */
+static int
+objects(struct fixture *f)
+{
+	char *out = run("pkcs11-tool --module %s --login --pin %s "
+	    "--list-objects 2>/dev/null | grep -c 'Key Object'", f->real, PIN);
+	int n = atoi(out);
+
+	free(out);
+	return n;
+}
+
+/* A raw signature of the backend (r || s, or Ed25519's) checked by OpenSSL. */
+static void
+verify(EVP_PKEY *pkey, int alg, const uint8_t *data, size_t len,
+    const uint8_t *sig, size_t siglen)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	ECDSA_SIG *es = NULL;
+	unsigned char *der = NULL;
+	const EVP_MD *md = NULL;
+	int derlen;
+
+	assert_non_null(m);
+	if (alg == HWK_SIG_ECDSA) {
+		md = hwk_ecdsa_md(hwk_ecdsa_bits(pkey));
+		assert_int_equal(siglen, 2 * ((hwk_ecdsa_bits(pkey) + 7) / 8));
+		assert_non_null(es = ECDSA_SIG_new());
+		assert_int_equal(ECDSA_SIG_set0(es, BN_bin2bn(sig,
+		    (int)siglen / 2, NULL), BN_bin2bn(sig + siglen / 2,
+		    (int)siglen / 2, NULL)), 1);
+		assert_true((derlen = i2d_ECDSA_SIG(es, &der)) > 0);
+		sig = der;
+		siglen = (size_t)derlen;
+	} else
+		assert_int_equal(siglen, 64);
+	assert_int_equal(EVP_DigestVerifyInit(m, NULL, md, NULL, pkey), 1);
+	assert_int_equal(EVP_DigestVerify(m, sig, siglen, data, len), 1);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(es);
+	EVP_MD_CTX_free(m);
+}
+
+/* A new key of kinds[i] and its stub; its .pub line into pubp. */
+static struct hwk_key *
+make_key(struct fixture *f, size_t i, struct hwk_buf **stubp, char **pubp)
+{
+	struct hwk_genparams gp;
+	struct hwk_key *key = NULL;
+	struct hwk_pubkey *pub = NULL;
+
+	memset(&gp, 0, sizeof(gp));
+	gp.type = kinds[i].type;
+	gp.bits = kinds[i].bits;
+	gp.bits_given = 1;
+	gp.comment = "ec@test";
+	assert_int_equal(hwk_backend_check(f->ctx, f->b, &gp), 0);
+	assert_int_equal(hwk_backend_generate(f->ctx, f->b, &gp, &key), 0);
+	assert_non_null(key);
+	assert_int_equal(hwk_key_bits(key), kinds[i].bits);
+	*stubp = hwk_buf_new();
+	assert_int_equal(hwk_backend_write_stub(f->ctx, key, &gp, *stubp), 0);
+	assert_int_equal(hwk_key_pubkey(key, &pub), 0);
+	assert_int_equal(hwk_pubkey_format(pub, 0, pubp), 0);
+	hwk_pubkey_free(&pub);
+	return key;
+}
+
+static void
+test_make_load_sign(void **state)
+{
+	struct fixture *f = *state;
+	const uint8_t data[] = "the session hash an SSH server asks to sign";
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *a = NULL;
+	uint8_t *sig = NULL;
+	char *pub = NULL;
+	size_t i, len;
+
+	need_token(f);
+	for (i = 0; i < NKINDS; i++) {
+		key = make_key(f, i, &stub, &pub);
+		hwk_key_free(&key);	/* logged out: the signature logs in */
+		assert_int_equal(hwk_backend_load(f->ctx, f->b,
+		    hwk_buf_ptr(stub), hwk_buf_len(stub), &a), 0);
+		unlink(f->log);
+		assert_int_equal(hwk_key_sign(f->ctx, a, kinds[i].alg, data,
+		    sizeof(data), &sig, &len), 0);
+		assert_int_equal(log_count(f, kinds[i].mech), 1);
+		verify(a->pkey, kinds[i].alg, data, sizeof(data), sig, len);
+		free(sig);
+		/* An algorithm of another type of key is refused. */
+		assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256,
+		    data, sizeof(data), &sig, &len), HWK_ERR_UNSUPPORTED);
+		assert_null(sig);
+		hwk_key_free(&a);
+		hwk_buf_free(&stub);
+		free(pub);
+	}
+}
+
+/* What the judges see: pkcs11-tool's curves, ssh-keygen -D's keys. */
+static void
+test_judges(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL;
+	char *pub[NKINDS], *out, needle[64];
+	size_t i;
+
+	need_token(f);
+	for (i = 0; i < NKINDS; i++) {
+		key = make_key(f, i, &stub, &pub[i]);
+		hwk_key_free(&key);
+		hwk_buf_free(&stub);
+	}
+	out = run("pkcs11-tool --module %s --list-objects --type pubkey "
+	    "2>/dev/null", f->real);
+	for (i = 0; i < NKINDS; i++) {
+		snprintf(needle, sizeof(needle), "EC_PARAMS:  %s",
+		    kinds[i].params);
+		assert_non_null(strstr(out, needle));
+	}
+	free(out);
+	/* OpenSSH 9.2 shows token ECDSA keys, not Ed25519 ones. */
+	out = run("ssh-keygen -D %s 2>/dev/null | cut -d' ' -f1,2", f->real);
+	for (i = 0; i < NKINDS; i++) {
+		if (kinds[i].type == HWK_KEY_ECDSA)
+			assert_non_null(strstr(out, pub[i]));
+		free(pub[i]);
+	}
+	free(out);
+}
+
+/* Reading the new key back fails: it is removed, and the error says so. */
+static void
+test_rollback(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_genparams gp;
+	struct hwk_key *key = NULL;
+	int n;
+
+	need_token(f);
+	memset(&gp, 0, sizeof(gp));
+	gp.type = HWK_KEY_ECDSA;
+	gp.bits = 384;
+	n = objects(f);
+	setenv("HWK_FAKE_FAIL", "C_GetAttributeValue", 1);
+	setenv("HWK_FAKE_FAIL_AFTER", "C_GenerateKeyPair", 1);
+	assert_int_equal(hwk_backend_generate(f->ctx, f->b, &gp, &key),
+	    HWK_ERR_DEVICE);
+	unsetenv("HWK_FAKE_FAIL");
+	unsetenv("HWK_FAKE_FAIL_AFTER");
+	assert_null(key);
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "the new key was "
+	    "removed from the token"));
+	assert_int_equal(objects(f), n);
+}
+
+/* A token that knows Ed25519 by its name only is asked again by name. */
+static void
+test_ed25519_by_name(void **state)
+{
+	struct fixture *f = *state;
+	const uint8_t data[] = "x";
+	struct hwk_buf *stub = NULL;
+	struct hwk_key *key = NULL, *a = NULL;
+	uint8_t *sig = NULL;
+	char *pub = NULL, *out;
+	size_t len;
+
+	need_token(f);
+	setenv("HWK_FAKE_FAIL", "C_GenerateKeyPair", 1);
+	setenv("HWK_FAKE_FAIL_RV", "0x140", 1);	/* CURVE_NOT_SUPPORTED */
+	setenv("HWK_FAKE_FAIL_GEN", "by-name", 1);
+	unlink(f->log);
+	key = make_key(f, NKINDS - 1, &stub, &pub);
+	unsetenv("HWK_FAKE_FAIL");
+	unsetenv("HWK_FAKE_FAIL_RV");
+	unsetenv("HWK_FAKE_FAIL_GEN");
+	assert_int_equal(log_count(f, "C_GenerateKeyPair 0x140"), 1);
+	assert_int_equal(log_count(f, "C_GenerateKeyPair 0x0"), 1);
+	hwk_key_free(&key);
+	out = run("pkcs11-tool --module %s --list-objects --type pubkey "
+	    "2>/dev/null", f->real);
+	assert_non_null(strstr(out, "EC_PARAMS:  130c6564776172647332353531"
+	    "39"));
+	free(out);
+	/* And it loads and signs as any other. */
+	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &a), 0);
+	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_ED25519, data, 1,
+	    &sig, &len), 0);
+	verify(a->pkey, HWK_SIG_ED25519, data, 1, sig, len);
+	free(sig);
+	free(pub);
+	hwk_key_free(&a);
+	hwk_buf_free(&stub);
+}
+
+/* Sizes the backend never makes are refused before the token is asked. */
+static void
+test_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_genparams gp;
+
+	need_token(f);
+	memset(&gp, 0, sizeof(gp));
+	gp.type = HWK_KEY_ECDSA;
+	gp.bits = 512;
+	unlink(f->log);
+	assert_int_equal(hwk_backend_check(f->ctx, f->b, &gp),
+	    HWK_ERR_KEY_SIZE);
+	assert_string_equal(hwk_ctx_detail(f->ctx), "Invalid ECDSA key "
+	    "length: valid lengths are 256, 384 or 521 bits");
+	assert_int_equal(log_count(f, "C_"), 0);
+	gp.type = 99;
+	assert_int_equal(hwk_backend_check(f->ctx, f->b, &gp),
+	    HWK_ERR_KEY_TYPE);
+	/* A token without the mechanism: its words say what it makes. */
+	setenv("HWK_FAKE_FAIL", "C_GetMechanismInfo", 1);
+	setenv("HWK_FAKE_FAIL_NTH", "0", 1);
+	setenv("HWK_FAKE_FAIL_RV", "0x70", 1);	/* MECHANISM_INVALID */
+	gp.type = HWK_KEY_ED25519;
+	unlink(f->log);
+	/* A usage error: the person named the module. */
+	assert_int_equal(hwk_backend_check(f->ctx, f->b, &gp),
+	    HWK_ERR_USAGE);
+	unsetenv("HWK_FAKE_FAIL");
+	unsetenv("HWK_FAKE_FAIL_NTH");
+	unsetenv("HWK_FAKE_FAIL_RV");
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "no token that can "
+	    "make an Ed25519 key (token 'ec' (serial "));
+	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "cannot make Ed25519 "
+	    "keys (it makes no keys SSH can use)"));
+	assert_int_equal(log_count(f, "C_Login"), 0);
+}
+
+/* --backends lists the curves and Ed25519 beside RSA's sizes. */
+static void
+test_describe(void **state)
+{
+	struct fixture *f = *state;
+	struct hwk_out *out;
+	char *text = NULL;
+	size_t len = 0, i, j;
+	FILE *fp;
+
+	need_token(f);
+	assert_non_null(out = hwk_out_new(1));
+	hwk_out_begin_object(out, NULL);
+	assert_int_equal(hwk_backend_describe(f->ctx, f->b, out), 0);
+	hwk_out_end_object(out);
+	assert_non_null(fp = open_memstream(&text, &len));
+	assert_int_equal(hwk_out_print(out, fp), 0);
+	fclose(fp);
+	/* Without the layout's blanks. */
+	for (i = j = 0; text[i] != '\0'; i++)
+		if (text[i] != ' ' && text[i] != '\n')
+			text[j++] = text[i];
+	text[j] = '\0';
+	assert_non_null(strstr(text, "\"can_make_rsa_keys\":true"));
+	assert_non_null(strstr(text, "\"ecdsa_bits\":[256,384,521]"));
+	assert_non_null(strstr(text, "\"ed25519\":true"));
+	free(text);
+	hwk_out_free(&out);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_make_load_sign),
+		cmocka_unit_test(test_judges),
+		cmocka_unit_test(test_rollback),
+		cmocka_unit_test(test_ed25519_by_name),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_describe),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
