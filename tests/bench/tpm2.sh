@@ -20,7 +20,7 @@ SPY=$B/tests/tcti_spy.so
 cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home
 mkdir -p "$HOME"
-make -s -C "$TOP" build/tests/tcti_spy.so build/tests/tools/hwk-keygen \
+make -s -C "$TOP" build/tests/tcti_spy.so \
     build/tests/tools/hwk-sign >/dev/null || exit 1
 start_swtpm || exit 1
 # The ready parent: the same ECC P-256 SRK our keygen re-creates, kept.
@@ -54,16 +54,9 @@ names() {
 	    s/0x00000178/ECC_Parameters/' "$T_TMP/$1.log" |
 	    tr '\n' ' '
 }
-# ECDSA P-256: hwkeygen -t ecdsa where the command line has it, else the
-# backend's ops driven as hwkeygen drives them (hwk-keygen).
+# ECDSA P-256.
 ec_ours=("$HWK" --backend tpm2 -t ecdsa -b 256 -N '' -q -f "$T_TMP/k")
 ec_name="hwkeygen (ours)"
-if ! "${ec_ours[@]}" >/dev/null 2>&1 </dev/null; then
-	ec_ours=("$B/tests/tools/hwk-keygen" -B tpm2 -t ecdsa -b 256 -N ''
-	    -f "$T_TMP/k")
-	ec_name="hwk-keygen (ours)"
-fi
-rm -f "$T_TMP/k" "$T_TMP/k.pub"
 ec_theirs=(openssl genpkey -provider tpm2 -algorithm EC -pkeyopt
     group:P-256 -out "$T_TMP/o.pem")
 ec_bare=(tpm2_create -Q -C 0x81000001 -G ecc256 -u "$T_TMP/c.pub"
@@ -173,8 +166,8 @@ fi
 # Signatures by a key loaded once and kept, as hwkey-agent keeps it: the
 # TPM's TPM2_Sign and our checks, without the agent's socket.
 "$HWK" --backend tpm2 -N '' -q -f "$T_TMP/srsa" &&
-    "$B/tests/tools/hwk-keygen" -B tpm2 -t ecdsa -b 256 -N '' \
-    -f "$T_TMP/sec" 2>/dev/null || exit 1
+    "$HWK" --backend tpm2 -t ecdsa -b 256 -N '' -q -f "$T_TMP/sec" \
+    </dev/null || exit 1
 echo "the data an SSH server would have us sign" >"$T_TMP/data"
 S=$((N * 5))
 $PY - "$B/tests/tools/hwk-sign" "$T_TMP" "$S" <<'PYEOF' || rc=1

@@ -120,11 +120,6 @@ check_match "ykcs11-like: no Ed25519 mechanism" 'not supported' \
     "$(yk_tool EC:edwards25519)"
 check_eq "(nothing was made)" "$n" "$(objects)"
 
-# The rest needs hwkeygen -t ecdsa and -t ed25519.
-if "$HWK" -t ecdsa --list 2>&1 | grep -q "is not supported"; then
-	ok "# SKIP hwkeygen -t ecdsa is not there yet"
-	done_testing
-fi
 
 # --- Keys of each curve, as the judges see them.
 printf 'data to sign\n' >data

@@ -14,10 +14,6 @@ FAULT=$B/tests/pkcs11_fault.so
 user=$(id -un)
 PIN=135790
 
-if "$HWK" -t ecdsa --list 2>&1 | grep -q "is not supported"; then
-	ok "# SKIP hwkeygen -t ecdsa is not there yet"
-	done_testing
-fi
 
 softhsm_setup || exit 1
 softhsm_token agent-ec "$PIN" 24681357 || exit 1
