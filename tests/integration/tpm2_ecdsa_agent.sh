@@ -1,0 +1,79 @@
+# ECDSA keys (P-256, P-384, P-521) made in a swtpm and served by
+# hwkey-agent: stock ssh-add lists them, stock ssh logs in to an sshd of
+# our own with each, ssh-keygen -Y signatures made through the agent
+# verify, a key with a password signs after askpass, and the TPM holds no
+# object of ours once the agent is gone.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/swtpm.sh"
+. "$TOP/tests/lib/sshd.sh"
+
+cd "$T_TMP" || exit 1
+export HOME=$T_TMP/home
+mkdir -p "$HOME"
+AGENT=$B/hwkey-agent
+user=$(id -un)
+
+start_swtpm || exit 1
+KEYS="p256 p384 p521 pw384"
+for k in $KEYS; do
+	pass=
+	[ "$k" = pw384 ] && pass='ecdsa pass'
+	bits=${k#p}
+	bits=${bits#w}
+	"$HWK" -q --backend tpm2 -t ecdsa -b "$bits" -N "$pass" -C "$k@agent" \
+	    -f "$k" </dev/null || exit 1
+done
+check_eq "the keys are ECDSA on each curve" \
+    "ecdsa-sha2-nistp256 ecdsa-sha2-nistp384 ecdsa-sha2-nistp521 ecdsa-sha2-nistp384" \
+    "$(for k in $KEYS; do cut -d' ' -f1 "$k.pub"; done | tr '\n' ' ' |
+    sed 's/ $//')"
+printf '#!/bin/sh\necho "ecdsa pass"\n' >askpass
+chmod 700 askpass
+
+mkdir -m 700 adir
+SOCK=$T_TMP/adir/socket
+SSH_ASKPASS=$T_TMP/askpass SSH_ASKPASS_REQUIRE=force \
+    "$AGENT" -d -a "$SOCK" $KEYS >agent.out 2>>agent.log &
+AGENT_PID=$!
+at_exit "kill_wait $AGENT_PID"
+for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+export SSH_AUTH_SOCK=$SOCK
+
+pubs() { for k in $KEYS; do cat "$k.pub"; done; }
+check_eq "ssh-add -L gives the .pub lines" "$(pubs)" "$(ssh-add -L)"
+check_eq "ssh-add -l their fingerprints and types" \
+    "$(pubs | ssh-keygen -l -f -)" "$(ssh-add -l)"
+
+# Stock ssh cannot read TPM key files: it signs through the agent.
+pubs >authorized_keys
+start_sshd "$T_TMP/sshd" "$T_TMP/authorized_keys" || exit 1
+for k in $KEYS; do
+	alg=$(cut -d' ' -f1 "$k.pub")
+	check_eq "ssh -i $k logs in through the agent ($alg)" "hwk-login-ok" \
+	    "$(ssh_cmd -o IdentitiesOnly=yes -o PubkeyAcceptedAlgorithms="$alg" \
+	    -i "$k.pub" "$user@127.0.0.1" echo hwk-login-ok 2>&1)"
+	check_match "the server accepted the $k key" \
+	    "Accepted publickey for $user .* $(ssh-keygen -l -f "$k.pub" |
+	    cut -d' ' -f2 | sed 's/[+/]/./g')" "$(cat "$T_TMP/sshd/sshd.log")"
+done
+
+# ssh-keygen -Y sign through the agent, verified by ssh-keygen -Y verify.
+echo "a document" >doc
+echo "another document" >doc2
+for k in $KEYS; do
+	rm -f doc.sig
+	ssh-keygen -q -Y sign -f "$k.pub" -n file doc >/dev/null 2>&1
+	echo "signer $(cat "$k.pub")" >allowed
+	check "ssh-keygen -Y sign with the $k key verifies" \
+	    ssh-keygen -Y verify -f allowed -I signer -n file -s doc.sig <doc
+	check_rc 255 "and not for another document ($k)" \
+	    ssh-keygen -Y verify -f allowed -I signer -n file -s doc.sig <doc2
+done
+check_no_match "the agent logged no failed signature" "signature failed" \
+    "$(cat agent.log)"
+check_no_match "the password is never logged" "ecdsa pass" "$(cat agent.log)"
+
+kill_wait "$AGENT_PID"
+check_eq "no TPM objects left once the agent is gone" "" "$(transient_handles)"
+
+done_testing
