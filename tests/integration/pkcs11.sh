@@ -274,12 +274,12 @@ check_match "it says what was checked, and that the key was removed" \
     "$out"
 check_eq "and says \"removed\" once" 1 "$(printf '%s\n' "$out" | grep -o removed | wc -l)"
 check_eq "no files, no objects" "$n" "$(ls kxt* 2>/dev/null; objects)"
-out=$(LD_PRELOAD=$B/tests/rename_fault.so HWK_FAIL_RENAME=1 gen -f kwr 2>&1)
+out=$(LD_PRELOAD=$B/tests/faultfs.so HWK_FAULT=rename=all gen -f kwr 2>&1)
 check_eq "writing the files fails: exit 1" 1 "$?"
 check_match "it says nothing was written" 'nothing was written' "$out"
 check_eq "no files" "" "$(ls kwr* 2>/dev/null)"
 check_eq "the key was destroyed on the token" "$n" "$(objects)"
-out=$(LD_PRELOAD=$B/tests/rename_fault.so HWK_FAIL_RENAME=1 \
+out=$(LD_PRELOAD=$B/tests/faultfs.so HWK_FAULT=rename=all \
     HWK_FAKE_FAIL=C_DestroyObject HWK_FAKE_FAIL_NTH=0 "$HWK" -q \
     --module "$FAULT" --pin-source file:pin -f kd 2>&1)
 check_match "a key that cannot be removed is named, with the way to do it" \
@@ -375,7 +375,7 @@ out=$("$HWK" --module /nonexistent/p11.so -f km 2>&1)
 check_eq "without --backend too: a named module is never swapped for software" \
     4 "$?"
 check_no_match "(no software key was made)" 'using software|saved' "$out"
-out=$("$HWK" -q --backend pkcs11 --module "$B/tests/rename_fault.so" -f km 2>&1)
+out=$("$HWK" -q --backend pkcs11 --module "$B/tests/faultfs.so" -f km 2>&1)
 check_eq "a library that is no PKCS#11 module: exit 4" 4 "$?"
 check_match "it says so" 'cannot load PKCS#11 module' "$out"
 out=$(gen --token 'pkcs11:token=no-such-token' -f km 2>&1)
@@ -456,7 +456,7 @@ check_eq "(no files)" "" "$(ls kyl* 2>/dev/null)"
 # ykcs11 says CKR_OK to C_DestroyObject on a key, and the key stays in
 # its slot: a rollback must not claim it removed the key.
 n=$(softhsm_objects hwk-yk "$PIN")
-out=$(LD_PRELOAD=$B/tests/rename_fault.so HWK_FAIL_RENAME=1 \
+out=$(LD_PRELOAD=$B/tests/faultfs.so HWK_FAULT=rename=all \
     yk --login so --pin-source file:mgmkey --id 03 -f kyr 2>&1)
 check_eq "ykcs11-like: the files cannot be written: exit 1" 1 "$?"
 check_match "it says the key is still in its slot, not that it was removed" \
