@@ -1,4 +1,6 @@
 # make install / uninstall with PREFIX and DESTDIR, and the man pages.
+# hwk-test: serial (make install would rebuild what is out of date, under
+# the feet of the other scripts)
 . "$(dirname "$0")/../lib/common.sh"
 
 D=$T_TMP/root

@@ -1,4 +1,5 @@
 # The udev rules: well-formed, and accepted by udev itself where we can ask.
+# hwk-test: serial (it puts our rules into the machine's /run/udev/rules.d)
 . "$(dirname "$0")/../lib/common.sh"
 
 RULES=$TOP/udev/70-hwkeygen.rules
