@@ -43,7 +43,10 @@ start_agent() {
 	    --tcti "$SPY:$SWTPM_TCTI" "$@" >agent.out 2>>agent.log &
 	AGENT_PID=$!
 	at_exit "kill_wait $AGENT_PID"
-	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+	for ((i = 0; i < 250; i++)); do
+		[ -S "$SOCK" ] && break
+		nap 0.02
+	done
 }
 start_agent --pin-source file:pin tpm tpmpw token
 export SSH_AUTH_SOCK=$SOCK

@@ -132,7 +132,10 @@ start_agent() {
 	    2>agent.log &
 	AGENT_PID=$!
 	at_exit "kill_wait $AGENT_PID"
-	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+	for ((i = 0; i < 250; i++)); do
+		[ -S "$SOCK" ] && break
+		nap 0.02
+	done
 }
 stop_agent() { kill_wait "$AGENT_PID"; rm -f "$SOCK"; }
 echo "a document" >doc

@@ -125,7 +125,10 @@ SOCK=$T_TMP/adir/socket
     >agent.out 2>agent.log &
 AGENT_PID=$!
 at_exit "kill_wait $AGENT_PID"
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+for ((i = 0; i < 250; i++)); do
+	[ -S "$SOCK" ] && break
+	nap 0.02
+done
 # An extension request (27) whose name rings the bell and clears the screen.
 $PY - "$SOCK" <<'PYEOF'
 import socket, struct, sys

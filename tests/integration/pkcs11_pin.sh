@@ -78,12 +78,15 @@ writer=$!
 at_exit "kill_wait $writer"
 setsid "$HWK" -q --module "$M" -f ksig <pinfifo >sig.out 2>&1 &
 pid=$!
-for i in $(seq 50); do
+for ((i = 0; i < 250; i++)); do
 	grep -q 'Enter PIN' sig.out 2>/dev/null && break
-	sleep 0.1
+	nap 0.02
 done
 kill -TERM "$pid"
-for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for ((i = 0; i < 250; i++)); do
+	kill -0 "$pid" 2>/dev/null || break
+	nap 0.02
+done
 if kill -0 "$pid" 2>/dev/null; then
 	kill -9 "$pid"
 	not_ok "a signal at the PIN prompt ends hwkeygen" "it kept waiting"
