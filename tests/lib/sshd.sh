@@ -2,7 +2,10 @@
 # shellcheck shell=bash
 
 # start_sshd DIR AUTHORIZED_KEYS: sets SSHD_PORT and SSHD_PID, and stops
-# the server when the test exits.
+# the server when the test exits.  The user's shell runs each command ssh
+# sends, and bash then reads the user's ~/.bashrc (which can take longer
+# than the login) unless it runs nested: SetEnv SHLVL=1 says it does.  What
+# the user's startup files do is no part of our tests.
 start_sshd() {
 	local dir=$1 ak=$2 try
 	mkdir -p "$dir"
@@ -23,6 +26,7 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 UsePAM no
 LogLevel VERBOSE
+SetEnv SHLVL=1
 CFG
 		/usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
 		SSHD_PID=$!
