@@ -19,7 +19,13 @@ chmod 600 pin
 export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$(free_port)"
 json() { $PY -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 # files NAME: which of NAME and NAME.pub exist, or "none".
-files() { ls "$1" "$1.pub" 2>/dev/null | tr '\n' ' ' | grep . || echo none; }
+files() {
+	local f out=
+	for f in "$1" "$1.pub"; do
+		if [ -e "$f" ] || [ -L "$f" ]; then out+="$f "; fi
+	done
+	echo "${out:-none}"
+}
 # Values no backend could take, one per option of each backend.
 BAD_OPTS=(--token=notauri --id=0g --login=admin --pin-source=env:PIN
     --pin-source=file: --module= --module-allow= --tcti=
