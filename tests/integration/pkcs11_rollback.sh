@@ -46,10 +46,16 @@ for t in privkey pubkey; do
 	    --delete-object --type "$t" --id "$did" >/dev/null 2>&1
 done
 check_eq "(removed by hand, as the message says)" "$n" "$(objects)"
-HWK_FAKE_DELAY_MS=3000 "$HWK" -q --module "$FAULT" --pin-source file:pin \
-    -f kint >int.out 2>&1 &
+: >int.log
+HWK_FAKE_LOG=$T_TMP/int.log HWK_FAKE_DELAY_MS=3000 "$HWK" -q \
+    --module "$FAULT" --pin-source file:pin -f kint >int.out 2>&1 &
 pid=$!
-sleep 1.2
+# The signal once the token made the key (the fake logs how long it took),
+# while the fake holds C_GenerateKeyPair 3 s more.
+for ((i = 0; i < 1000; i++)); do
+	grep -q '^keygen_ms ' int.log && break
+	nap 0.02
+done
 # SIGTERM: a script's background jobs ignore SIGINT; both take this path.
 kill -TERM "$pid"
 wait "$pid"

@@ -75,11 +75,16 @@ check_match "it says the key is still in its slot, not that it was removed" \
 check_match "and what can remove it" 'ykman piv keys delete 9d' "$out"
 check_eq "(the key is indeed still there)" "$((n + 2))" \
     "$(softhsm_objects hwk-yk "$PIN")"
-HWK_FAKE_DELAY_MS=3000 "$HWK" -q --module "$STRICT" \
-    --token pkcs11:token=hwk-yk --login so --pin-source file:mgmkey --id 04 \
-    -f kyint >kyint.out 2>&1 &
+: >kyint.log
+HWK_FAKE_LOG=$T_TMP/kyint.log HWK_FAKE_DELAY_MS=3000 "$HWK" -q \
+    --module "$STRICT" --token pkcs11:token=hwk-yk --login so \
+    --pin-source file:mgmkey --id 04 -f kyint >kyint.out 2>&1 &
 pid=$!
-sleep 1.2
+# The signal once the key is made, while the fake holds the call 3 s more.
+for ((i = 0; i < 1000; i++)); do
+	grep -q '^delay ' kyint.log && break
+	nap 0.02
+done
 kill -TERM "$pid"
 wait "$pid"
 check_eq "ykcs11-like: a signal during keygen: exit 130" 130 "$?"
