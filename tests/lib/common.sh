@@ -5,7 +5,8 @@
 # shellcheck shell=bash
 set -u
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+_t_pwd=$PWD
+cd "${BASH_SOURCE[0]%/*}/../.." && TOP=$PWD && cd "$_t_pwd" || exit 1
 . "$TOP/tests/lib/p11kit.sh"
 p11kit_isolate "$@"
 # The binaries under test: build/, or HWK_BUILD (make check-asan, -clang).

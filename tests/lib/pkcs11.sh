@@ -19,7 +19,6 @@ ALLOW=(--module-allow "$B/tests/*")
 pkcs11_setup() {
 	cd "$T_TMP" || return 1
 	export HOME=$T_TMP/home
-	mkdir -p "$HOME"
 	softhsm_setup || return 1
 	M=$SOFTHSM_MODULE
 	softhsm_token hwk-test "$PIN" "$SOPIN" || return 1

@@ -9,7 +9,7 @@
 start_sshd() {
 	local dir=$1 ak=$2 try
 	mkdir -p "$dir"
-	[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd
+	[ "$EUID" -eq 0 ] && mkdir -p /run/sshd
 	ssh-keygen -q -t ed25519 -N '' -f "$dir/hostkey" || return 1
 	for try in 1 2 3; do
 		SSHD_PORT=$(free_port)

@@ -12,7 +12,6 @@ OSSL_TPM=(-provider tpm2 -provider default -propquery '?provider=tpm2')
 tpm2_setup() {
 	cd "$T_TMP" || return 1
 	export HOME=$T_TMP/home
-	mkdir -p "$HOME"
 	echo "the data an SSH server would have us sign" >data
 	start_swtpm
 }
