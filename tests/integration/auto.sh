@@ -49,7 +49,7 @@ check_match "nothing there: the line says no token, no TPM, software" \
     '^no token.*no TPM at swtpm:host=127\.0\.0\.1.*: using software$' \
     "$(printf '%s\n' "$out" | head -1)"
 check_match "nothing there: an OpenSSH key" "BEGIN OPENSSH PRIVATE KEY" \
-    "$(cat "$HOME/.ssh/id_none")"
+    "$(<"$HOME/.ssh/id_none")"
 out=$("$HWK" --require-hardware -N '' -f nohw 2>&1)
 check_eq "--require-hardware with nothing: exit 4" 4 $?
 check_match "--require-hardware with nothing: says why" \
@@ -81,7 +81,7 @@ check_match "only a TPM: the line says so" \
     "^no token.*, TPM at swtpm:host=127\\.0\\.0\\.1,port=[0-9]+: using tpm2$" \
     "$(printf '%s\n' "$out" | head -1)"
 check_match "only a TPM: a TSS2 key file" "BEGIN TSS2 PRIVATE KEY" \
-    "$(cat "$HOME/.ssh/id_tpm")"
+    "$(<"$HOME/.ssh/id_tpm")"
 check_eq "only a TPM: --require-hardware is content" 0 \
     "$("$HWK" --require-hardware -q -N '' -f hw >/dev/null 2>&1; echo $?)"
 bad_options "only a TPM"
@@ -107,7 +107,7 @@ check_eq "--json result: the fingerprint of the .pub" \
     "$(printf '%s' "$res" | json 'd["fingerprint"]')"
 check_eq "--json result: bits and type" "2048 RSA" \
     "$(printf '%s' "$res" | json 'd["bits"], d["type"]' | tr -d "(),'")"
-check_eq "--json result: the .pub line" "$(cat "$HOME/.ssh/id_token.pub")" \
+check_eq "--json result: the .pub line" "$(<"$HOME/.ssh/id_token.pub")" \
     "$(printf '%s' "$res" | json 'd["public_key"]')"
 
 # --backends, for people and as JSON.

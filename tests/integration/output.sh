@@ -143,8 +143,8 @@ PYEOF
 kill_wait "$AGENT_PID"
 check_eq "agent log: no raw control byte" 0 "$(ctl <agent.log)"
 check_match "agent log: the stub's name escaped" 'tok\\033\[2J \(pkcs11\)' \
-    "$(cat agent.log)"
+    "$(<agent.log)"
 check_match "agent log: the client's extension name escaped" \
-    'extension x\\007\\033\[2J\\377@example' "$(cat agent.log)"
+    'extension x\\007\\033\[2J\\377@example' "$(<agent.log)"
 
 done_testing

@@ -12,7 +12,7 @@ check "generate RSA-2048 on the token" gen -C me@example.com -f k1
 check_eq "the stub is 0600" 600 "$(mode_of k1)"
 check_eq "the public key is 0644" 644 "$(mode_of k1.pub)"
 check_eq "the stub is one line" 1 "$(wc -l <k1)"
-stub=$(cat k1)
+stub=$(<k1)
 check_match "the stub is a pkcs11: URI" '^pkcs11:' "$stub"
 check_match "it names the token by label" '[:;]token=hwk-test(;|\?|$)' "$stub"
 check_match "and by serial" "[:;]serial=$SERIAL(;|\\?|\$)" "$stub"
@@ -21,8 +21,8 @@ check_match "with its label" ';object=me%40example.com' "$stub"
 check_match "and the module" "module-path=$(printf %s "$M" | sed 's|/|%2F|g')" \
     "$stub"
 check_no_match "it holds no PIN" "pin|$PIN" "$stub"
-check_no_match "no PIN in the .pub either" "$PIN" "$(cat k1.pub)"
-check_line "ssh-keygen -D lists our key, equal to our .pub" "$(cat k1.pub)" \
+check_no_match "no PIN in the .pub either" "$PIN" "$(<k1.pub)"
+check_line "ssh-keygen -D lists our key, equal to our .pub" "$(<k1.pub)" \
     "$(ssh-keygen -D "$M" 2>/dev/null)"
 id1=$(stub_id k1)
 obj=$(pkcs11-tool --module "$M" --token-label hwk-test --login --pin "$PIN" \
@@ -32,7 +32,7 @@ check_match "pkcs11-tool: sensitive, never extractable, made on the token" \
 check_match "pkcs11-tool: the private key can sign" 'Usage: .*sign' "$obj"
 check_eq "-y reads the key back from the token" "$(cut -d' ' -f1,2 k1.pub)" \
     "$("$HWK" -y -f "$(alone k1)" | cut -d' ' -f1,2)"
-check_eq "-y with the .pub beside the stub prints the .pub" "$(cat k1.pub)" \
+check_eq "-y with the .pub beside the stub prints the .pub" "$(<k1.pub)" \
     "$("$HWK" -y -f k1)"
 check_eq "-l from the .pub matches ssh-keygen -l" "$(ssh-keygen -l -f k1.pub)" \
     "$("$HWK" -l -f k1.pub)"
@@ -53,7 +53,7 @@ long=$(printf '%%%.0s' $(seq 1500))
 check "a comment of 1500 '%' still makes a key" gen -C "$long" -f klong
 check_eq "its stub reads back: -y gives the key" "$(cut -d' ' -f1,2 klong.pub)" \
     "$("$HWK" -y -f "$(alone klong)" | cut -d' ' -f1,2)"
-check_no_match "the stub leaves the label out" 'object=' "$(cat klong)"
+check_no_match "the stub leaves the label out" 'object=' "$(<klong)"
 check_eq "the .pub keeps the whole comment" "$long" "$(cut -d' ' -f3 klong.pub)"
 check_eq "the token keeps the whole label" 1 \
     "$(pkcs11-tool --module "$M" --token-label hwk-test --login --pin "$PIN" \

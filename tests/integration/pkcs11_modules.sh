@@ -44,7 +44,7 @@ out=$("$HWK" --pin-source file:pin -C reg -f kreg </dev/null 2>&1)
 check_eq "no --module: p11-kit's registered modules are used" 0 "$?"
 check_match "auto chooses the token" 'using pkcs11' "$out"
 check_match "the stub names the registered module's file" \
-    'module-path=%2F.*libsofthsm2.so' "$(cat kreg)"
+    'module-path=%2F.*libsofthsm2.so' "$(<kreg)"
 check_eq "-y works from it" "$(cut -d' ' -f1,2 kreg.pub)" \
     "$("$HWK" -y -f "$(alone kreg)" | cut -d' ' -f1,2)"
 p11kit_unregister softhsm2
@@ -56,12 +56,12 @@ check_eq "two tokens and no --token: exit 1" 1 "$?"
 check_match "both are listed" "2 tokens could hold the new key: .*'hwk-test'.*'hwk-two'|2 tokens could hold the new key: .*'hwk-two'.*'hwk-test'" "$out"
 check_match "and --token is suggested" "--token 'pkcs11:" "$out"
 check "--token by label picks one" gen --token 'pkcs11:token=hwk-two' -f k2t
-check_match "its stub names that token" 'token=hwk-two' "$(cat k2t)"
+check_match "its stub names that token" 'token=hwk-two' "$(<k2t)"
 check_eq "-y finds it among two tokens" "$(cut -d' ' -f1,2 k2t.pub)" \
     "$("$HWK" -y -f "$(alone k2t)" | cut -d' ' -f1,2)"
 check "--token by serial picks the other" \
     gen --token "pkcs11:serial=$SERIAL" -f kser
-check_match "its stub names the first token" 'token=hwk-test' "$(cat kser)"
+check_match "its stub names the first token" 'token=hwk-test' "$(<kser)"
 softhsm2-util --delete-token --token hwk-two >/dev/null 2>&1
 out=$("$HWK" -y -f k2t-alone 2>&1)
 check_eq "-y when that token was removed: exit 4" 4 "$?"

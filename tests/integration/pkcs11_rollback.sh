@@ -61,7 +61,7 @@ kill -TERM "$pid"
 wait "$pid"
 check_eq "a signal during keygen: exit 130" 130 "$?"
 check_match "the key made meanwhile is removed" \
-    'interrupted; the new key was removed' "$(cat int.out)"
+    'interrupted; the new key was removed' "$(<int.out)"
 check_eq "no files, no objects" "$n" "$(ls kint* 2>/dev/null; objects)"
 
 done_testing

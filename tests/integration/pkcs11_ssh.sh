@@ -41,7 +41,7 @@ check "a second key on the same token" gen -C second@example.com -f k2
 id2=$(stub_id k2)
 check_match "the two keys have different ids" '.' \
     "$([ -n "$id1" ] && [ -n "$id2" ] && [ "$id1" != "$id2" ] && echo y)"
-check_line "ssh-keygen -D lists the second key too" "$(cat k2.pub)" \
+check_line "ssh-keygen -D lists the second key too" "$(<k2.pub)" \
     "$(ssh-keygen -D "$M" 2>/dev/null)"
 cp k2.pub authorized_keys
 check_eq "ssh logs in with the second key alone" "hello" \

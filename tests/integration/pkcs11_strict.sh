@@ -33,7 +33,7 @@ check "ykcs11-like: --login so (management key) --id 02 works" \
     --id 02 -C yk@example.com -f ky
 check_eq "the stub names slot 9c's id" "%02" "$(stub_id ky)"
 check_match "and the label the module gave it" \
-    ';object=Private%20key%20for%20Digital%20Signature' "$(cat ky)"
+    ';object=Private%20key%20for%20Digital%20Signature' "$(<ky)"
 check_eq "the template was retried without CKA_EXTRACTABLE" \
     "C_GenerateKeyPair 0x12 C_GenerateKeyPair 0x0" \
     "$(grep '^C_GenerateKeyPair' strict.log | tr '\n' ' ' | sed 's/ $//')"
@@ -90,7 +90,7 @@ wait "$pid"
 check_eq "ykcs11-like: a signal during keygen: exit 130" 130 "$?"
 check_match "it does not say the key was removed" \
     'interrupted; the new key could not be removed \(see above\)' \
-    "$(cat kyint.out)"
+    "$(<kyint.out)"
 check_match "it names the slot the key stays in" \
     "still holds the new key's private key \(id 04\).*ykman piv keys delete 9e" \
     "$(tr '\n' ' ' <kyint.out)"

@@ -40,7 +40,7 @@ check "a TPM without SHA-512 still signs rsa-sha2-512" env HWK_SPY_NO_SHA512=1 \
     HWK_SPY_LOG="$T_TMP/spy.log" "$SIGN" -o tcti="$SPY:$A_TCTI" -a sha512 \
     -f k1 -i data -s s512
 check "... and the signature verifies" verify sha512 k1.pem s512
-check_match "... made by TPM2_RSA_Decrypt" '^0x00000159$' "$(cat spy.log)"
+check_match "... made by TPM2_RSA_Decrypt" '^0x00000159$' "$(<spy.log)"
 tpm_clean "SHA-512 fallback"
 out=$(HWK_SPY_NO_SHA512=1 HWK_SPY_FAIL_AT=5 "$SIGN" -o tcti="$SPY:$A_TCTI" \
     -a sha512 -f k1 -i data -s sx 2>&1)

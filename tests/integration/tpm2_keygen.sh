@@ -26,7 +26,7 @@ check_match ".pub is an RSA-2048 ssh-rsa key" '^2048 SHA256:.* tpm@test' \
 tpm_clean "keygen"
 pem_of k1.pub >k1.pem
 check_eq "tpm2-openssl reports the public key of our .pub" \
-    "$(cat k1.pem)" "$(openssl pkey "${OSSL_TPM[@]}" -in k1 -pubout)"
+    "$(<k1.pem)" "$(openssl pkey "${OSSL_TPM[@]}" -in k1 -pubout)"
 check "tpm2-openssl signs with our key (SHA-256)" ossl_sign k1 sha256 s1
 check "... and the signature verifies against our .pub" verify sha256 k1.pem s1
 tpm_clean "tpm2-openssl signing"
