@@ -243,9 +243,11 @@ integration: all $(FAKE_SO) $(TOOL_BIN)
 	$(Q)tests/run-integration
 
 # CHECK_FUZZ= leaves out the short fuzzing run (the harnesses are built
-# the same way whichever CC builds the rest).
-CHECK_FUZZ ?= $(FUZZ_BIN)
-check: deps all $(UNIT_BIN) $(FAKE_SO) $(TOOL_BIN) $(CHECK_FUZZ)
+# the same way whichever CC builds the rest).  TESTS="name ..." runs those
+# integration scripts alone; HWK_JOBS=N runs N scripts at a time.
+CHECK_FUZZ ?= $(if $(TESTS),,$(FUZZ_BIN))
+check: deps all $(if $(TESTS),,$(UNIT_BIN)) $(FAKE_SO) $(TOOL_BIN) \
+    $(CHECK_FUZZ)
 	$(Q)FUZZ="$(CHECK_FUZZ)" tests/run-all $(UNIT_BIN)
 
 # The whole suite built with clang, in its own directory.

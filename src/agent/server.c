@@ -25,6 +25,7 @@
 
 #define MAX_PENDING_OUT	(1024 * 1024)
 #define WRITE_TIMEOUT	60	/* seconds an answer may wait for its reader */
+#define WRITE_TIMEOUT_MAX 86400	/* the most HWK_AGENT_WRITE_TIMEOUT may ask */
 #define FD_RESERVE	32	/* fds kept for devices, modules and askpass */
 #define ACCEPT_BURST	64	/* connections taken per turn of the loop */
 
@@ -60,6 +61,34 @@ now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+/*
+ * The seconds an answer may wait for its reader: a->write_timeout, else
+ * $HWK_AGENT_WRITE_TIMEOUT (whole seconds, 1 to a day), which lets tests
+ * watch a client dropped without waiting a minute; else WRITE_TIMEOUT.
+ */
+static time_t
+write_timeout(struct hwk_agent *a)
+{
+	const char *s = getenv("HWK_AGENT_WRITE_TIMEOUT");
+	unsigned long v;
+	char *end;
+
+	if (a->write_timeout > 0)
+		return (time_t)a->write_timeout;
+	if (s == NULL)
+		return WRITE_TIMEOUT;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v == 0 ||
+	    v > WRITE_TIMEOUT_MAX) {
+		LOG(a, AGENT_LOG_ERR, "HWK_AGENT_WRITE_TIMEOUT is not a number "
+		    "of seconds from 1 to %d: using %d", WRITE_TIMEOUT_MAX,
+		    WRITE_TIMEOUT);
+		return WRITE_TIMEOUT;
+	}
+	return (time_t)v;
 }
 
 static void
@@ -283,8 +312,7 @@ hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 	memset(&sv, 0, sizeof(sv));
 	sv.max = max_clients();
 	sv.alloc = sv.max < 16 ? sv.max : 16;
-	sv.write_timeout = a->write_timeout > 0 ? (time_t)a->write_timeout :
-	    WRITE_TIMEOUT;
+	sv.write_timeout = write_timeout(a);
 	if ((sv.cl = calloc(sv.alloc, sizeof(*sv.cl))) == NULL ||
 	    (sv.pfd = calloc(sv.alloc + 1, sizeof(*sv.pfd))) == NULL) {
 		free(sv.cl);

@@ -1,8 +1,11 @@
 /*
  * LD_PRELOAD fault injection for the file-safety tests: makes writes, fsync
- * or the Nth rename fail, or fsync slow, on hwkeygen's temporary files only.
+ * or the Nth rename fail, or fsync slow, on hwkeygen's temporary files only;
+ * or every rename fail, so that writing the key files fails after a token
+ * made the key (root ignores an unwritable folder, EIO it cannot).
  * HWK_FAULT is one of: write=ENOSPC, write=EIO, fsync=EIO, rename=N (the Nth
- * rename fails with EIO), slowfsync=SECONDS.
+ * rename of a temporary file fails with EIO), rename=all (every rename fails
+ * with EIO), slowfsync=SECONDS.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -86,8 +89,8 @@ rename(const char *from, const char *to)
 	if (real == NULL)
 		real = (int (*)(const char *, const char *))dlsym(RTLD_NEXT,
 		    "rename");
-	if (f != NULL && strstr(from, ".hwk-") != NULL &&
-	    ++renames == atoi(f)) {
+	if (f != NULL && (strcmp(f, "all") == 0 ||
+	    (strstr(from, ".hwk-") != NULL && ++renames == atoi(f)))) {
 		errno = EIO;
 		return -1;
 	}

@@ -21,7 +21,7 @@
  *
  *   HWK_FAKE_REAL=path, HWK_FAKE_LOG=path, HWK_FAKE_ONE_BYTE_IDS_TAKEN=1
  *   as in p11fwd.h; HWK_FAKE_DELAY_MS=n: C_GenerateKeyPair takes n ms
- *   longer.
+ *   longer, and logs "delay n" once the key is made, before it waits.
  */
 #include <time.h>
 
@@ -269,8 +269,10 @@ st_GenerateKeyPair(CK_SESSION_HANDLE sess, CK_MECHANISM *m,
 		nq = rewrite(privt, npriv, qt, 0, qlabel);
 		rv = real->C_GenerateKeyPair(sess, m, pt, np, qt, nq, pub,
 		    priv);
-		if (ms > 0)
+		if (ms > 0) {
+			fwd_log("delay %lu", ms);
 			nanosleep(&ts, NULL);
+		}
 	}
 	fwd_log("C_GenerateKeyPair 0x%lx", (unsigned long)rv);
 	return rv;

@@ -43,7 +43,10 @@ start_agent() {
 	    --tcti "$SPY:$SWTPM_TCTI" "$@" >agent.out 2>>agent.log &
 	AGENT_PID=$!
 	at_exit "kill_wait $AGENT_PID"
-	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+	for ((i = 0; i < 250; i++)); do
+		[ -S "$SOCK" ] && break
+		nap 0.02
+	done
 }
 start_agent --pin-source file:pin tpm tpmpw token
 export SSH_AUTH_SOCK=$SOCK
@@ -69,14 +72,14 @@ for k in tpm tpmpw token; do
 done
 check_match "the server accepted the TPM key" \
     "Accepted publickey for $user .* RSA $(ssh-keygen -l -f tpm.pub | cut -d' ' -f2 | sed 's/[+/]/./g')" \
-    "$(cat "$T_TMP/sshd/sshd.log")"
+    "$(<"$T_TMP/sshd/sshd.log")"
 
 # ssh-keygen -Y sign through the agent, verified by ssh-keygen -Y verify.
 echo "a document" >doc
 for k in tpm token; do
 	rm -f doc.sig
 	ssh-keygen -q -Y sign -f $k.pub -n file doc >/dev/null 2>&1
-	echo "signer $(cat $k.pub)" >allowed
+	echo "signer $(<$k.pub)" >allowed
 	check "ssh-keygen -Y sign with the $k key verifies" \
 	    ssh-keygen -Y verify -f allowed -I signer -n file -s doc.sig <doc
 done
@@ -115,7 +118,7 @@ HWK_SPY_FAIL_AT=5 start_agent --pin-source file:pin tpm tpmpw token
 check_match "a lost command on a kept key: every signature succeeds" \
     "sig/s" "$($SIGNPY "$SOCK" tpm.pub 3 2>&1)"
 check_no_match "... none failed in the agent's log" "signature failed" \
-    "$(cat agent.log)"
+    "$(<agent.log)"
 
 # The TPM goes away: that signature fails, the agent and the token go on.
 kill_wait "$SWTPM_PID"
@@ -123,7 +126,7 @@ out=$($SIGNPY "$SOCK" tpm.pub 1 2>&1)
 check_match "no TPM: the signature fails" "failed" "$out"
 check "no TPM: the token key still signs" $SIGNPY "$SOCK" token.pub 2
 check_match "no TPM: the agent says why in its log" "tpm: signature failed" \
-    "$(cat agent.log)"
+    "$(<agent.log)"
 # It comes back on the same port with the same state: keys work again.
 swtpm socket --tpm2 --server type=tcp,port="$SWTPM_PORT",bindaddr=127.0.0.1 \
     --ctrl type=tcp,port=$((SWTPM_PORT + 1)),bindaddr=127.0.0.1 \
@@ -220,11 +223,11 @@ for i in 2 3 4; do
 done
 check_eq "wrong PIN: one C_Login over four requests" 1 \
     "$(grep -c '^C_Login ' fake.log)"
-check_match "wrong PIN: logged" "token.*(PIN|pin)" "$(cat agent.log)"
+check_match "wrong PIN: logged" "token.*(PIN|pin)" "$(<agent.log)"
 check_match "later requests: the log says to fix the file and restart" \
     "PIN from file:badpin was refused by token 'agent-test'.*; fix the file and restart" \
-    "$(cat agent.log)"
-check_no_match "the PIN is never logged" "nope|$PIN" "$(cat agent.log)"
+    "$(<agent.log)"
+check_no_match "the PIN is never logged" "nope|$PIN" "$(<agent.log)"
 kill_wait "$AGENT_PID"
 
 # The pin-source of a --token URI counts for signing too, not only for

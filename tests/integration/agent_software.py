@@ -166,6 +166,17 @@ def closed(s, timeout=5):
         return True
 
 
+def ssh_add_l(path, desc):
+    """tap.ok arguments: ssh-add -l on path lists the key, in time."""
+    try:
+        r = tap.run(["ssh-add", "-l"], env=dict(env, SSH_AUTH_SOCK=path),
+                    timeout=20)
+    except subprocess.TimeoutExpired:
+        return False, desc, "ssh-add -l hung"
+    return (r.returncode == 0 and "agent@test" in r.stdout, desc,
+            r.stdout + r.stderr)
+
+
 # Clients that take their time are kept (checked at the end): one idle, one
 # that sends half a request, one whose signature waits for a slow askpass.
 started = time.time()
@@ -232,6 +243,52 @@ while time.time() < end:
 tap.ok(closed(hog, 15), "a client that never reads is dropped (%d bytes)"
        % sent)
 
+# Nor does an answer wait for its reader for ever, however little is
+# pending: 60 s, or HWK_AGENT_WRITE_TIMEOUT, here 1 s.  An agent without it
+# keeps the same client meanwhile.
+lazy_agent, lazy_sock = start_agent("lazy", [key], extra_env={
+    "HWK_AGENT_WRITE_TIMEOUT": "1"})
+patient_agent, patient_sock = start_agent("patient", [key])
+lazy_log = os.path.join(tmp, "lazy.log")
+patient_log = os.path.join(tmp, "patient.log")
+lazy = connect(lazy_sock)
+patient = connect(patient_sock)
+# More answers than the socket holds (the agent's send buffer), and far
+# under the 1 MiB limit.
+try:
+    wmem = int(open("/proc/sys/net/core/wmem_default").read())
+except (OSError, ValueError):
+    wmem = 212992
+one = len(request(lazy, b"\x0b") or b"") + 4
+flood = (struct.pack(">I", 1) + b"\x0b") * ((wmem + 400000) // one)
+lazy.sendall(flood)
+patient.sendall(flood)
+asked = time.time()
+tap.ok(tap.wait_for(lambda: "has not read its answer for" in
+                    open(lazy_log).read(), 20) and closed(lazy, 5),
+       "HWK_AGENT_WRITE_TIMEOUT=1: an answer unread for a second gets its "
+       "client dropped", open(lazy_log).read())
+tap.ok(time.time() - asked < 30, "... well before the default 60 s",
+       time.time() - asked)
+tap.ok(*ssh_add_l(lazy_sock, "... and the agent serves the next client"))
+time.sleep(max(0, asked + 3 - time.time()))
+tap.ok(not closed(patient, 1) and
+       "has not read" not in open(patient_log).read(),
+       "without it, the same client is kept past 3 s",
+       open(patient_log).read())
+tap.stop(lazy_agent)
+tap.stop(patient_agent)
+for bad in ("0", "86401", "1x", "-1", ""):
+    odd_agent, _ = start_agent("odd" + bad, [key], extra_env={
+        "HWK_AGENT_WRITE_TIMEOUT": bad})
+    odd_log = os.path.join(tmp, "odd" + bad + ".log")
+    tap.ok(tap.wait_for(lambda: "HWK_AGENT_WRITE_TIMEOUT is not a number "
+                        "of seconds from 1 to 86400: using 60" in
+                        open(odd_log).read()),
+           "HWK_AGENT_WRITE_TIMEOUT=%s is refused, and 60 s kept" % bad,
+           open(odd_log).read())
+    tap.stop(odd_agent)
+
 # Many clients at once.
 results = []
 
@@ -248,17 +305,6 @@ for t in threads:
     t.join()
 tap.ok(len(results) == 40 and all(results), "40 concurrent ssh-add -l",
        results)
-
-def ssh_add_l(path, desc):
-    """tap.ok arguments: ssh-add -l on path lists the key, in time."""
-    try:
-        r = tap.run(["ssh-add", "-l"], env=dict(env, SSH_AUTH_SOCK=path),
-                    timeout=20)
-    except subprocess.TimeoutExpired:
-        return False, desc, "ssh-add -l hung"
-    return (r.returncode == 0 and "agent@test" in r.stdout, desc,
-            r.stdout + r.stderr)
-
 
 # Hundreds of idle connections do not lock the user out: the agent raises
 # its soft fd limit to the hard one...
@@ -294,6 +340,8 @@ tap.ok("the one idle longest" in open(os.path.join(tmp, "tight.log")).read(),
        "and that is logged")
 
 # The slow clients, past the time after which they used to be dropped.
+# Waiting that long is what this proves, so the wait stays; the runner
+# starts the slowest scripts first, and the others run meanwhile.
 time.sleep(max(0, started + OLD_TIMEOUT + 1 - time.time()))
 a = request(idle, b"\x0b")
 tap.ok(a is not None and a[:1] == b"\x0c",

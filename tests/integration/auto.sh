@@ -19,7 +19,13 @@ chmod 600 pin
 export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$(free_port)"
 json() { $PY -c "import json, sys; d = json.load(sys.stdin); print($1)"; }
 # files NAME: which of NAME and NAME.pub exist, or "none".
-files() { ls "$1" "$1.pub" 2>/dev/null | tr '\n' ' ' | grep . || echo none; }
+files() {
+	local f out=
+	for f in "$1" "$1.pub"; do
+		if [ -e "$f" ] || [ -L "$f" ]; then out+="$f "; fi
+	done
+	echo "${out:-none}"
+}
 # Values no backend could take, one per option of each backend.
 BAD_OPTS=(--token=notauri --id=0g --login=admin --pin-source=env:PIN
     --pin-source=file: --module= --module-allow= --tcti=
@@ -43,7 +49,7 @@ check_match "nothing there: the line says no token, no TPM, software" \
     '^no token.*no TPM at swtpm:host=127\.0\.0\.1.*: using software$' \
     "$(printf '%s\n' "$out" | head -1)"
 check_match "nothing there: an OpenSSH key" "BEGIN OPENSSH PRIVATE KEY" \
-    "$(cat "$HOME/.ssh/id_none")"
+    "$(<"$HOME/.ssh/id_none")"
 out=$("$HWK" --require-hardware -N '' -f nohw 2>&1)
 check_eq "--require-hardware with nothing: exit 4" 4 $?
 check_match "--require-hardware with nothing: says why" \
@@ -75,7 +81,7 @@ check_match "only a TPM: the line says so" \
     "^no token.*, TPM at swtpm:host=127\\.0\\.0\\.1,port=[0-9]+: using tpm2$" \
     "$(printf '%s\n' "$out" | head -1)"
 check_match "only a TPM: a TSS2 key file" "BEGIN TSS2 PRIVATE KEY" \
-    "$(cat "$HOME/.ssh/id_tpm")"
+    "$(<"$HOME/.ssh/id_tpm")"
 check_eq "only a TPM: --require-hardware is content" 0 \
     "$("$HWK" --require-hardware -q -N '' -f hw >/dev/null 2>&1; echo $?)"
 bad_options "only a TPM"
@@ -101,7 +107,7 @@ check_eq "--json result: the fingerprint of the .pub" \
     "$(printf '%s' "$res" | json 'd["fingerprint"]')"
 check_eq "--json result: bits and type" "2048 RSA" \
     "$(printf '%s' "$res" | json 'd["bits"], d["type"]' | tr -d "(),'")"
-check_eq "--json result: the .pub line" "$(cat "$HOME/.ssh/id_token.pub")" \
+check_eq "--json result: the .pub line" "$(<"$HOME/.ssh/id_token.pub")" \
     "$(printf '%s' "$res" | json 'd["public_key"]')"
 
 # --backends, for people and as JSON.

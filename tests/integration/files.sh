@@ -44,7 +44,10 @@ check_eq "--backup with a full disk: no backup left" "" \
 HWK_FAULT=slowfsync=1 LD_PRELOAD=$FAULT "$HWK" -q -b 2048 -N '' -C int \
     -f d/int >/dev/null 2>&1 &
 pid=$!
-for _ in $(seq 100); do [ -n "$(temp_files d)" ] && break; sleep 0.05; done
+for ((i = 0; i < 100; i++)); do
+	[ -n "$(temp_files d)" ] && break
+	nap 0.05
+done
 kill -TERM "$pid"
 wait "$pid"
 rc=$?

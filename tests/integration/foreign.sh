@@ -43,20 +43,37 @@ check_eq "... -l as ssh-keygen's" "$(ssh-keygen -l -f pe 2>&1)" \
 # Fails when a line repeats a part ("X: X"), or the output says the same
 # reason (a part of 12 or more characters) twice.
 said_once() {
-	printf '%s\n' "$1" | $PY -c '
-import sys
-seen = {}
-for line in sys.stdin.read().splitlines():
-    line = line.replace("hwkeygen: ", "", 1)
-    parts = [p.strip() for p in line.split(": ") if p.strip()]
-    for a, b in zip(parts, parts[1:]):
-        if a == b or a.endswith(" " + b):
-            sys.exit("said twice: " + line)
-    for p in parts:
-        if len(p) >= 12 and seen.get(p):
-            sys.exit("said twice: " + p)
-        seen[p] = 1
-'
+	local line rest p a i seen=$'\n'
+	local -a parts
+	while IFS= read -r line; do
+		line=${line/"hwkeygen: "/}
+		parts=()
+		rest=$line
+		while :; do
+			p=${rest%%": "*}
+			p=${p#"${p%%[![:space:]]*}"}
+			p=${p%"${p##*[![:space:]]}"}
+			[ -n "$p" ] && parts+=("$p")
+			[[ $rest == *": "* ]] || break
+			rest=${rest#*": "}
+		done
+		for ((i = 1; i < ${#parts[@]}; i++)); do
+			a=${parts[i - 1]} p=${parts[i]}
+			if [[ $a == "$p" || $a == *" $p" ]]; then
+				echo "said twice: $line"
+				return 1
+			fi
+		done
+		for p in "${parts[@]}"; do
+			if [ "${#p}" -ge 12 ] && [[ $seen == *$'\n'"$p"$'\n'* ]]
+			then
+				echo "said twice: $p"
+				return 1
+			fi
+			seen+=$p$'\n'
+		done
+	done <<<"$1"
+	return 0
 }
 cp p1 good
 chmod 600 good

@@ -1,4 +1,6 @@
 # make install / uninstall with PREFIX and DESTDIR, and the man pages.
+# hwk-test: serial (make install would rebuild what is out of date, under
+# the feet of the other scripts)
 . "$(dirname "$0")/../lib/common.sh"
 
 D=$T_TMP/root
@@ -15,7 +17,7 @@ check_match "udev rules installed in a rules.d" "/rules\.d/70-hwkeygen\.rules$" 
 unit=$(find "$D" -name hwkey-agent.service)
 check_match "systemd user unit installed" "/systemd/user/hwkey-agent\.service$" "$unit"
 check_match "unit runs the installed agent" "^ExecStart=/usr/bin/hwkey-agent " \
-    "$(cat "$unit")"
+    "$(<"$unit")"
 for c in hwkeygen hwkey-agent; do
 	f=$(find "$D" -path "*completions/$c")
 	check "bash completion for $c installed and parses" bash -n "$f"
@@ -27,7 +29,7 @@ for m in hwkeygen hwkey-agent; do
 	w=$(LC_ALL=C groff -man -ww -z "$TOP/docs/$m.1" 2>&1)
 	check_eq "$m.1 renders without warnings" "" "$w"
 	check_match "$m.1 documents the exit status" "EXIT STATUS" \
-	    "$(cat "$TOP/docs/$m.1")"
+	    "$(<"$TOP/docs/$m.1")"
 done
 
 make -s -C "$TOP" uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1

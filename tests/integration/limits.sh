@@ -58,13 +58,13 @@ check_eq "--label of 4097 bytes: exit 2" 2 "$?"
 check_match "... says the limit" "--label is 4097 bytes.*at most 4096" "$out"
 check_eq "... no object on the token" "$n0" "$(softhsm_objects hwk-lim 123456)"
 check_no_match "... no key pair was even generated" "C_GenerateKeyPair" \
-    "$(cat p11.log)"
+    "$(<p11.log)"
 check "... nothing written" nothing_written klabel
 : >p11.log
 out=$(tok -C "$(rep c 5000)" -f kcomment 2>&1)
 check_eq "a 5000-byte comment as the label: exit 2" 2 "$?"
 check_match "... says to give a shorter --label" "shorter --label" "$out"
-check_no_match "... no key pair generated" "C_GenerateKeyPair" "$(cat p11.log)"
+check_no_match "... no key pair generated" "C_GenerateKeyPair" "$(<p11.log)"
 check "... nothing written" nothing_written kcomment
 check "a long comment with a short --label is fine" \
     tok -C "$(rep c 5000)" --label short -f klong

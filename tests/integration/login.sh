@@ -29,7 +29,7 @@ check_eq "log in with a passphrase-protected key" "hwk-login-ok" \
     -o IdentitiesOnly=yes -i locked "$user@127.0.0.1" echo hwk-login-ok \
     </dev/null 2>&1)"
 check_match "the server saw our key" "Accepted publickey for $user" \
-    "$(cat "$T_TMP/sshd/sshd.log")"
+    "$(<"$T_TMP/sshd/sshd.log")"
 
 # A key the server does not know is refused: the test can fail.
 "$HWK" -q -b 2048 -N '' -f stranger || exit 1

@@ -26,7 +26,7 @@ export HWK_FAKE_REAL=$SOFTHSM_MODULE HWK_FAKE_MARKER=$T_TMP/marker
     -C mod@test -f kf || exit 1
 cp kf kf-alone
 check_match "its stub names the module's absolute path" \
-    "module-path=$(printf %s "$FAULT" | sed 's|/|%2F|g')" "$(cat kf)"
+    "module-path=$(printf %s "$FAULT" | sed 's|/|%2F|g')" "$(<kf)"
 
 # Stubs that name the marking module: by relative paths, and absolutely.
 mkdir sub
@@ -69,10 +69,10 @@ cp kf.pub abs.pub
 check_eq "-l with the .pub beside the stub: the .pub's fingerprint" \
     "$(ssh-keygen -l -f kf.pub)" "$("$HWK" -l -f abs 2>&1)"
 check_eq "-y with the .pub beside the stub: the .pub's key" \
-    "$(cat kf.pub)" "$("$HWK" -y -f abs 2>&1)"
+    "$(<kf.pub)" "$("$HWK" -y -f abs 2>&1)"
 cp kf.pub rel1.pub
 check_eq "-y, relative module, with a .pub: the .pub's key" \
-    "$(cat kf.pub)" "$("$HWK" -y -f rel1 2>&1)"
+    "$(<kf.pub)" "$("$HWK" -y -f rel1 2>&1)"
 check_eq "no module was loaded to read public keys" "never loaded" \
     "$(marked)"
 
@@ -132,7 +132,10 @@ start_agent() {
 	    2>agent.log &
 	AGENT_PID=$!
 	at_exit "kill_wait $AGENT_PID"
-	for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+	for ((i = 0; i < 250; i++)); do
+		[ -S "$SOCK" ] && break
+		nap 0.02
+	done
 }
 stop_agent() { kill_wait "$AGENT_PID"; rm -f "$SOCK"; }
 echo "a document" >doc
@@ -153,7 +156,7 @@ check_eq "the agent offers both keys, from their .pub files" 2 \
     "$(SSH_AUTH_SOCK=$SOCK ssh-add -L | wc -l)"
 check_rc 1 "a signature with the stub outside the folders fails" sign kf.pub
 check_match "the agent says the module is refused" \
-    "module $FAULT is refused" "$(cat agent.log)"
+    "module $FAULT is refused" "$(<agent.log)"
 check_rc 1 "a signature with the marking module's stub fails" \
     sign dudkey.pub
 stop_agent

@@ -125,7 +125,10 @@ SOCK=$T_TMP/adir/socket
     >agent.out 2>agent.log &
 AGENT_PID=$!
 at_exit "kill_wait $AGENT_PID"
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+for ((i = 0; i < 250; i++)); do
+	[ -S "$SOCK" ] && break
+	nap 0.02
+done
 # An extension request (27) whose name rings the bell and clears the screen.
 $PY - "$SOCK" <<'PYEOF'
 import socket, struct, sys
@@ -140,8 +143,8 @@ PYEOF
 kill_wait "$AGENT_PID"
 check_eq "agent log: no raw control byte" 0 "$(ctl <agent.log)"
 check_match "agent log: the stub's name escaped" 'tok\\033\[2J \(pkcs11\)' \
-    "$(cat agent.log)"
+    "$(<agent.log)"
 check_match "agent log: the client's extension name escaped" \
-    'extension x\\007\\033\[2J\\377@example' "$(cat agent.log)"
+    'extension x\\007\\033\[2J\\377@example' "$(<agent.log)"
 
 done_testing

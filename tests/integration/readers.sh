@@ -67,7 +67,10 @@ SOCK=$T_TMP/adir/socket
 "$AGENT" -d -a "$SOCK" >agent.out 2>agent.log &
 apid=$!
 at_exit "kill_wait $apid"
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
+for ((i = 0; i < 250; i++)); do
+	[ -S "$SOCK" ] && break
+	nap 0.02
+done
 check "the agent's scan passes a FIFO .pub by and listens" test -S "$SOCK"
 check_eq "... and offers the stub that has a .pub" \
     "$(ssh-keygen -l -f "$HOME/.ssh/id_tok.pub")" \

@@ -47,7 +47,7 @@ check_rc 5 "our -y refuses the wrong passphrase (exit 5)" \
 
 # Keys that ssh-keygen wrote, read by us.
 ssh-keygen -q -t rsa -b 2048 -N 'pw pw' -a 5 -C theirs -f theirs
-check_eq "-y reads ssh-keygen's encrypted key" "$(cat theirs.pub)" \
+check_eq "-y reads ssh-keygen's encrypted key" "$(<theirs.pub)" \
     "$("$HWK" -y -P 'pw pw' -f theirs)"
 ssh-keygen -q -t rsa -b 2048 -N '' -m PEM -C '' -f pem
 check_eq "-y reads a PEM key" "$(cut -d' ' -f1,2 pem.pub)" \

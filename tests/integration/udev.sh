@@ -1,4 +1,5 @@
 # The udev rules: well-formed, and accepted by udev itself where we can ask.
+# hwk-test: serial (it puts our rules into the machine's /run/udev/rules.d)
 . "$(dirname "$0")/../lib/common.sh"
 
 RULES=$TOP/udev/70-hwkeygen.rules
@@ -28,9 +29,9 @@ sys.exit(1 if bad else 0)
 PYEOF
 )
 check_eq "rules are well-formed key/value pairs" "" "$out"
-check_match "TPM resource manager gets uaccess" 'SUBSYSTEM=="tpmrm".*TAG\+="uaccess"' "$(cat "$RULES")"
-check_match "YubiKeys (1050) are security tokens" 'idVendor\}=="1050".*ID_SECURITY_TOKEN\}="1"' "$(cat "$RULES")"
-check_match "CCID readers are tagged" '0b\?\?\?\?.*ID_SMARTCARD_READER\}="1"' "$(cat "$RULES")"
+check_match "TPM resource manager gets uaccess" 'SUBSYSTEM=="tpmrm".*TAG\+="uaccess"' "$(<"$RULES")"
+check_match "YubiKeys (1050) are security tokens" 'idVendor\}=="1050".*ID_SECURITY_TOKEN\}="1"' "$(<"$RULES")"
+check_match "CCID readers are tagged" '0b\?\?\?\?.*ID_SMARTCARD_READER\}="1"' "$(<"$RULES")"
 check_eq "sorts before 73-seat-late.rules" "70-hwkeygen.rules" \
     "$(printf '%s\n' 70-hwkeygen.rules 73-seat-late.rules | sort | head -1)"
 

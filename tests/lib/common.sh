@@ -1,9 +1,12 @@
 # Sourced by every integration test: TAP output, a temp dir, cleanups that
-# run however the test ends, free loopback ports.
+# run however the test ends, free loopback ports.  The checks and waits here
+# start no process of their own: a suite runs thousands of them, and each
+# process costs more than the check.
 # shellcheck shell=bash
 set -u
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+_t_pwd=$PWD
+cd "${BASH_SOURCE[0]%/*}/../.." && TOP=$PWD && cd "$_t_pwd" || exit 1
 . "$TOP/tests/lib/p11kit.sh"
 p11kit_isolate "$@"
 # The binaries under test: build/, or HWK_BUILD (make check-asan, -clang).
@@ -31,6 +34,10 @@ _t_cleanup() {
 trap _t_cleanup EXIT
 trap 'exit 130' INT TERM HUP
 p11kit_setup
+# nap SECONDS: sleeps without starting sleep(1): a read that times out on a
+# FIFO no one writes to.
+mkfifo "$T_TMP/.nap"
+nap() { read -rt "$1" <>"$T_TMP/.nap"; }
 
 ok() { T_N=$((T_N + 1)); echo "ok $T_N - $*"; }
 not_ok() {
@@ -62,23 +69,40 @@ check_eq() {
 	if [ "$2" == "$3" ]; then ok "$1"; else
 		not_ok "$1" "expected: $2" "actual:   $3"; fi
 }
+# matches REGEX TEXT: a line of TEXT matches the extended regex, as with
+# grep -Eq (bash's =~ is POSIX ERE through the same C library).
+matches() {
+	local l
+	while IFS= read -r l; do
+		[[ $l =~ $1 ]] && return 0
+	done <<<"$2"
+	return 1
+}
 # check_match DESC REGEX TEXT (extended regex, grep -E)
 check_match() {
-	if printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"; else
+	if matches "$2" "$3"; then ok "$1"; else
 		not_ok "$1" "wanted /$2/ in:" "$3"; fi
 }
 # check_line DESC LINE TEXT: TEXT has LINE as one whole line (no regex).
 check_line() {
-	if printf '%s\n' "$3" | grep -Fxq -- "$2"; then ok "$1"; else
-		not_ok "$1" "wanted the line '$2' in:" "$3"; fi
+	local l
+	while IFS= read -r l; do
+		[[ $l == "$2" ]] && { ok "$1"; return; }
+	done <<<"$3"
+	not_ok "$1" "wanted the line '$2' in:" "$3"
 }
 # check_no_match DESC REGEX TEXT
 check_no_match() {
-	if ! printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"; else
+	if ! matches "$2" "$3"; then ok "$1"; else
 		not_ok "$1" "did not want /$2/ in:" "$3"; fi
 }
 # Files in DIR whose names start with a dot and contain .hwk- (our temps).
-temp_files() { find "$1" -maxdepth 1 -name '.*.hwk-*' 2>/dev/null; }
+temp_files() {
+	local f
+	for f in "$1"/.*.hwk-*; do
+		if [ -e "$f" ] || [ -L "$f" ]; then echo "$f"; fi
+	done
+}
 # The file mode in octal.
 mode_of() { stat -c %a "$1"; }
 
@@ -88,37 +112,44 @@ done_testing() {
 	exit $?
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on right now.
+# listening PORT: something accepts on 127.0.0.1:PORT.
+listening() {
+	local fd
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+	exec {fd}>&-
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on right now; one below the
+# range the kernel gives the clients' ends of connections, so that none of
+# those holds it either.
 free_port() {
-	$PY -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
+	local lo _ p i
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null ||
+	    lo=32768
+	for ((i = 0; i < 100; i++)); do
+		p=$((1024 + (RANDOM * 32768 + RANDOM) % (lo - 1024)))
+		listening "$p" || { echo "$p"; return 0; }
+	done
+	return 1
 }
 
 # wait_port PORT [SECONDS]: until something accepts on 127.0.0.1:PORT.
 wait_port() {
-	$PY - "$1" "${2:-10}" <<'PYEOF'
-import socket, sys, time
-port, limit = int(sys.argv[1]), float(sys.argv[2])
-end = time.time() + limit
-while time.time() < end:
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.5).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)
-PYEOF
+	local end=$((SECONDS + ${2:-10}))
+	until listening "$1"; do
+		[ "$SECONDS" -le "$end" ] || return 1
+		nap 0.02
+	done
+	return 0
 }
 
 # kill_wait PID: stops a process we started and reaps it.
 kill_wait() {
 	local pid=$1 i
 	kill "$pid" 2>/dev/null || return 0
-	for i in $(seq 50); do
+	for ((i = 0; i < 250; i++)); do
 		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
+		nap 0.02
 	done
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null

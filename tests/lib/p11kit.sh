@@ -9,7 +9,7 @@
 # in a mount namespace of its own, where the system's module folders are
 # the test's.  Without one, the host's configuration is the one read.
 p11kit_isolate() {
-	[ "$(id -u)" -eq 0 ] || return 0
+	[ "$EUID" -eq 0 ] || return 0
 	[ -n "${HWK_P11KIT_NS:-}" ] && return 0
 	if unshare --mount --propagation private true 2>/dev/null; then
 		export HWK_P11KIT_NS=1
@@ -24,7 +24,10 @@ p11kit_setup() {
 	P11KIT_DIR=$T_TMP/home/.config/pkcs11
 	mkdir -p "$P11KIT_DIR/modules" "$T_TMP/p11kit-etc"
 	printf 'user-config: only\n' >"$P11KIT_DIR/pkcs11.conf"
-	[ -n "${HWK_P11KIT_NS:-}" ] || return 0
+	# Only in a namespace other than our parent's, the one p11kit_isolate
+	# left: never over the host's own folders (HWK_P11KIT_NS set by hand).
+	[ -e "/proc/$PPID/ns/mnt" ] &&
+	    ! [[ /proc/self/ns/mnt -ef /proc/$PPID/ns/mnt ]] || return 0
 	# Root's p11-kit reads /etc/pkcs11 and the packages' module folder.
 	[ -d /etc/pkcs11 ] && mount --bind "$T_TMP/p11kit-etc" /etc/pkcs11
 	[ -d /usr/share/p11-kit/modules ] &&

@@ -7,6 +7,13 @@ import subprocess
 import tap
 
 
+# The user's shell runs each command ssh sends, and bash then reads the
+# user's ~/.bashrc (which can take longer than the login) unless it runs
+# nested: SHLVL=1 says it does.  What the user's startup files do is no
+# part of our tests.
+SHLVL = "SetEnv SHLVL=1"
+
+
 def start_sshd(d, authorized_keys):
     """Starts sshd in d; returns its port.  Stopped when the test exits."""
     os.makedirs(d, exist_ok=True)
@@ -26,7 +33,8 @@ def start_sshd(d, authorized_keys):
                     "PasswordAuthentication no\n"
                     "KbdInteractiveAuthentication no\n"
                     "PermitRootLogin prohibit-password\nUsePAM no\n"
-                    "LogLevel VERBOSE\n" % (port, hostkey, d, authorized_keys))
+                    "LogLevel VERBOSE\n%s\n" % (port, hostkey, d,
+                                                authorized_keys, SHLVL))
         p = tap.start(["/usr/sbin/sshd", "-D", "-e", "-f", cfg], stderr=log)
 
         def listening():

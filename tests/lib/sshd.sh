@@ -2,11 +2,14 @@
 # shellcheck shell=bash
 
 # start_sshd DIR AUTHORIZED_KEYS: sets SSHD_PORT and SSHD_PID, and stops
-# the server when the test exits.
+# the server when the test exits.  The user's shell runs each command ssh
+# sends, and bash then reads the user's ~/.bashrc (which can take longer
+# than the login) unless it runs nested: SetEnv SHLVL=1 says it does.  What
+# the user's startup files do is no part of our tests.
 start_sshd() {
 	local dir=$1 ak=$2 try
 	mkdir -p "$dir"
-	[ "$(id -u)" -eq 0 ] && mkdir -p /run/sshd
+	[ "$EUID" -eq 0 ] && mkdir -p /run/sshd
 	ssh-keygen -q -t ed25519 -N '' -f "$dir/hostkey" || return 1
 	for try in 1 2 3; do
 		SSHD_PORT=$(free_port)
@@ -23,6 +26,7 @@ KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 UsePAM no
 LogLevel VERBOSE
+SetEnv SHLVL=1
 CFG
 		/usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
 		SSHD_PID=$!

@@ -4,21 +4,12 @@
 
 # Two consecutive free ports (swtpm takes P for commands and P+1 for control).
 free_port_pair() {
-	$PY -c 'import socket
-for _ in range(50):
-    a = socket.socket()
-    a.bind(("127.0.0.1", 0))
-    p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1))
-    except OSError:
-        continue
-    finally:
-        a.close()
-        b.close()
-    print(p)
-    break'
+	local p i
+	for ((i = 0; i < 50; i++)); do
+		p=$(free_port) || return 1
+		listening $((p + 1)) || { echo "$p"; return 0; }
+	done
+	return 1
 }
 
 # swtpm_run DIR: starts (or restarts) a swtpm on DIR's state; sets SWTPM_PID,

@@ -1,0 +1,73 @@
+# Keys born on a PKCS#11 token (SoftHSM2), as OpenSSH and OpenSC see them:
+# the stub, ssh-keygen -D, pkcs11-tool, -y, -l and --list; comments and
+# module paths too long for a stub.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/softhsm.sh"
+. "$TOP/tests/lib/pkcs11.sh"
+
+pkcs11_setup || exit 1
+
+# --- A key on the token, as ssh-keygen and pkcs11-tool see it.
+check "generate RSA-2048 on the token" gen -C me@example.com -f k1
+check_eq "the stub is 0600" 600 "$(mode_of k1)"
+check_eq "the public key is 0644" 644 "$(mode_of k1.pub)"
+check_eq "the stub is one line" 1 "$(wc -l <k1)"
+stub=$(<k1)
+check_match "the stub is a pkcs11: URI" '^pkcs11:' "$stub"
+check_match "it names the token by label" '[:;]token=hwk-test(;|\?|$)' "$stub"
+check_match "and by serial" "[:;]serial=$SERIAL(;|\\?|\$)" "$stub"
+check_match "it names the private key" ';type=private' "$stub"
+check_match "with its label" ';object=me%40example.com' "$stub"
+check_match "and the module" "module-path=$(printf %s "$M" | sed 's|/|%2F|g')" \
+    "$stub"
+check_no_match "it holds no PIN" "pin|$PIN" "$stub"
+check_no_match "no PIN in the .pub either" "$PIN" "$(<k1.pub)"
+check_line "ssh-keygen -D lists our key, equal to our .pub" "$(<k1.pub)" \
+    "$(ssh-keygen -D "$M" 2>/dev/null)"
+id1=$(stub_id k1)
+obj=$(pkcs11-tool --module "$M" --token-label hwk-test --login --pin "$PIN" \
+    --list-objects --type privkey --id "$(printf %s "$id1" | tr -d %)" 2>&1)
+check_match "pkcs11-tool: sensitive, never extractable, made on the token" \
+    'Access: +sensitive, always sensitive, never extractable, local' "$obj"
+check_match "pkcs11-tool: the private key can sign" 'Usage: .*sign' "$obj"
+check_eq "-y reads the key back from the token" "$(cut -d' ' -f1,2 k1.pub)" \
+    "$("$HWK" -y -f "$(alone k1)" | cut -d' ' -f1,2)"
+check_eq "-y with the .pub beside the stub prints the .pub" "$(<k1.pub)" \
+    "$("$HWK" -y -f k1)"
+check_eq "-l from the .pub matches ssh-keygen -l" "$(ssh-keygen -l -f k1.pub)" \
+    "$("$HWK" -l -f k1.pub)"
+check_eq "-l on the stub matches ssh-keygen -l" "$(ssh-keygen -l -f k1.pub)" \
+    "$("$HWK" -l -f k1)"
+cp k1 lone
+check_eq "-l on a stub without .pub asks the token" \
+    "$(ssh-keygen -l -f k1.pub | cut -d' ' -f1,2)" \
+    "$("$HWK" -l -f lone | cut -d' ' -f1,2)"
+mkdir -p "$HOME/.ssh" && cp k1 k1.pub "$HOME/.ssh/"
+check_match "--list says the key is on a token" \
+    'k1 +RSA +2048 .* pkcs11 +token PIN +me@example.com' \
+    "$("$HWK" --list)"
+
+# A comment that, percent-encoded, would not fit in a stub: the key is
+# named by its id alone, the token keeps the whole label.
+long=$(printf '%%%.0s' $(seq 1500))
+check "a comment of 1500 '%' still makes a key" gen -C "$long" -f klong
+check_eq "its stub reads back: -y gives the key" "$(cut -d' ' -f1,2 klong.pub)" \
+    "$("$HWK" -y -f "$(alone klong)" | cut -d' ' -f1,2)"
+check_no_match "the stub leaves the label out" 'object=' "$(<klong)"
+check_eq "the .pub keeps the whole comment" "$long" "$(cut -d' ' -f3 klong.pub)"
+check_eq "the token keeps the whole label" 1 \
+    "$(pkcs11-tool --module "$M" --token-label hwk-test --login --pin "$PIN" \
+    --list-objects --type privkey --id "$(stub_id klong | tr -d %)" 2>&1 |
+    grep -c "label: *$long\$")"
+# A stub too long to read back at all (a module path of many '%'): rolled back.
+pdir=$T_TMP
+for i in 1 2 3 4 5 6; do pdir=$pdir/$(printf '%%%.0s' $(seq 250)); done
+mkdir -p "$pdir" && cp "$FAULT" "$pdir/f.so"
+n=$(objects)
+out=$("$HWK" -q --module "$pdir/f.so" --pin-source file:pin -f kpath 2>&1)
+check_eq "a stub too long to read back: exit 1" 1 "$?"
+check_match "it says the URI is too long" \
+    "could not encode the private key: the key's URI would be [0-9]+ bytes" "$out"
+check_eq "no files, no new objects" "$n" "$(ls kpath* 2>/dev/null; objects)"
+
+done_testing

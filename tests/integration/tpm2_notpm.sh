@@ -1,0 +1,39 @@
+# Without a TPM: -y and -l read a stub alone; no TPM at the TCTI, a missing
+# device and an unknown TCTI each say what is wrong.
+. "$(dirname "$0")/../lib/common.sh"
+. "$TOP/tests/lib/swtpm.sh"
+. "$TOP/tests/lib/tpm2.sh"
+
+tpm2_setup || exit 1
+tpm2_key k1 '' || exit 1
+
+# -y and -l read the stub alone: no TPM needed.
+cp k1 k1-alone
+check_eq "-y works with no TPM reachable" "$(cut -d' ' -f1,2 k1.pub)" \
+    "$(TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=1 "$HWK" -y -f k1 |
+    cut -d' ' -f1,2)"
+check_eq "-l on a stub without its .pub, no TPM reachable" \
+    "$(ssh-keygen -l -f k1.pub | cut -d' ' -f1,2)" \
+    "$(TPM2TOOLS_TCTI=swtpm:host=127.0.0.1,port=1 "$HWK" -l -f k1-alone |
+    cut -d' ' -f1,2)"
+
+# --- No TPM, or a TCTI that is wrong ---------------------------------------
+dead=$(free_port)
+out=$("$HWK" --backend tpm2 --tcti "swtpm:host=127.0.0.1,port=$dead" \
+    -N '' -f knone 2>&1)
+check_eq "no TPM at the TCTI: exit 4" 4 "$?"
+check_match "... naming the TCTI and why" \
+    "no TPM at swtpm:host=127.0.0.1,port=$dead \(Connection refused\)" "$out"
+no_files knone
+out=$("$HWK" --backend tpm2 --tcti device:/dev/hwk-no-tpm -N '' -f knone 2>&1)
+check_eq "a missing TPM device: exit 4" 4 "$?"
+check_match "... with the device's error" \
+    'no TPM at device:/dev/hwk-no-tpm \(No such file or directory\)' "$out"
+out=$("$HWK" --backend tpm2 --tcti nosuchtcti:x -N '' -f knone 2>&1)
+check_eq "an unknown TCTI: exit 4" 4 "$?"
+check_match "... named as such" "no TCTI module 'nosuchtcti'" "$out"
+no_files knone
+check_rc 4 "signing with no TPM: exit 4" "$SIGN" \
+    -o tcti="swtpm:host=127.0.0.1,port=$dead" -f k1 -i data -s sx
+
+done_testing

@@ -1,0 +1,39 @@
+# Sourced after common.sh and softhsm.sh by the pkcs11_*.sh tests: a
+# SoftHSM2 token of the test's own (hwk-test), its PINs in files, the fake
+# modules, and what tells what a token holds.
+# shellcheck shell=bash
+
+FAULT=$B/tests/pkcs11_fault.so
+STRICT=$B/tests/pkcs11_strict.so
+PIN=246810
+SOPIN=13579135
+MGMKEY=010203040506070801020304050607080102030405060708
+# The fake modules live in build/tests/, which stubs may not name unless
+# allowed (the default is /usr/lib*/*,/usr/local/lib*/*).
+ALLOW=(--module-allow "$B/tests/*")
+
+# pkcs11_setup: into the temp dir, with a HOME of its own, and a token
+# hwk-test (serial $SERIAL) in SoftHSM2 ($M) that the fake modules forward
+# to; the PIN in ./pin, a wrong one in ./badpin, ykcs11's management key in
+# ./mgmkey.
+pkcs11_setup() {
+	cd "$T_TMP" || return 1
+	export HOME=$T_TMP/home
+	softhsm_setup || return 1
+	M=$SOFTHSM_MODULE
+	softhsm_token hwk-test "$PIN" "$SOPIN" || return 1
+	SERIAL=$(softhsm_serial hwk-test)
+	printf '%s\n' "$PIN" >pin
+	printf 'wrong-pin\n' >badpin
+	printf '%s\n' "$MGMKEY" >mgmkey
+	chmod 600 pin badpin mgmkey
+	export HWK_FAKE_REAL=$M HWK_STRICT_USER_PIN=$PIN
+}
+
+# hwkeygen on our token, PIN from the file unless told otherwise.
+gen() { "$HWK" -q --backend pkcs11 --module "$M" --pin-source file:pin "$@"; }
+objects() { softhsm_objects hwk-test "$PIN"; }
+# The id= of a stub, percent-encoded as p11-kit writes it.
+stub_id() { sed -n 's/.*[;:]id=\([^;?]*\).*/\1/p' "$1"; }
+# alone STUB: a copy without its .pub, so that -y must ask the token.
+alone() { cp "$1" "$1-alone" && echo "$1-alone"; }
