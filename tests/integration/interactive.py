@@ -11,6 +11,7 @@ import time
 import pexpect
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import pty_flow  # noqa: E402
 import tap  # noqa: E402
 
 BUILD = tap.BUILD
@@ -18,39 +19,14 @@ HWK = tap.HWK
 ok = tap.ok
 
 
-def spawn(argv, home):
-    env = dict(os.environ, HOME=home, LC_ALL="C")
-    # As at a terminal, even when the suite runs in the background with
-    # SIGINT ignored: Ctrl-C must be able to end the child.
-    return pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8",
-                         timeout=120, preexec_fn=lambda: signal.signal(
-                             signal.SIGINT, signal.SIG_DFL))
+spawn = pty_flow.spawn
+transcript = pty_flow.transcript
 
 
 def finish(c):
     c.expect(pexpect.EOF)
     c.close()
     return c.exitstatus, c.signalstatus
-
-
-def transcript(argv, home, answers):
-    """Runs argv answering each prompt in turn; returns output and status."""
-    c = spawn(argv, home)
-    out = ""
-    prompts = [r"Enter file in which to save the key \(.*\): ",
-               r"Overwrite \(y/n\)\? ",
-               r"Enter passphrase \(empty for no passphrase\): ",
-               r"Enter same passphrase again: ",
-               pexpect.EOF]
-    answers = list(answers)
-    while True:
-        i = c.expect(prompts)
-        out += c.before + (c.after if isinstance(c.after, str) else "")
-        if i == len(prompts) - 1:
-            break
-        c.sendline(answers.pop(0))
-    c.close()
-    return out.replace("\r\n", "\n"), c.exitstatus
 
 
 tmp = tap.tempdir()

@@ -3,38 +3,14 @@
 # the same answers, and a bad size refused before any prompt.  Prints TAP.
 import os
 import re
-import signal
 import subprocess
 import sys
 
-import pexpect
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import pty_flow  # noqa: E402
 import tap  # noqa: E402
 
-PROMPTS = [r"Enter file in which to save the key \(.*\): ",
-           r"Overwrite \(y/n\)\? ",
-           r"Enter passphrase \(empty for no passphrase\): ",
-           r"Enter same passphrase again: ",
-           pexpect.EOF]
-
-
-def transcript(argv, home, answers):
-    """Runs argv on a terminal answering each prompt in turn."""
-    env = dict(os.environ, HOME=home, LC_ALL="C")
-    c = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8",
-                      timeout=120, preexec_fn=lambda: signal.signal(
-                          signal.SIGINT, signal.SIG_DFL))
-    out = ""
-    answers = list(answers)
-    while True:
-        i = c.expect(PROMPTS)
-        out += c.before + (c.after if isinstance(c.after, str) else "")
-        if i == len(PROMPTS) - 1:
-            break
-        c.sendline(answers.pop(0) if answers else "")
-    c.close()
-    return out.replace("\r\n", "\n"), c.exitstatus
+transcript = pty_flow.transcript
 
 
 def norm(s, path):
