@@ -491,6 +491,13 @@ sw_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 	hwk_out_str(out, "library", OpenSSL_version(OPENSSL_VERSION));
 	hwk_out_int(out, "rsa_bits_min", HWK_RSA_MIN_BITS);
 	hwk_out_int(out, "rsa_bits_max", HWK_RSA_MAX_BITS);
+	/* Named as the devices name theirs, so a script reads one shape. */
+	hwk_out_begin_array(out, "ecdsa_bits");
+	hwk_out_int(out, NULL, 256);
+	hwk_out_int(out, NULL, 384);
+	hwk_out_int(out, NULL, 521);
+	hwk_out_end_array(out);
+	hwk_out_bool(out, "ed25519", 1);
 	hwk_out_str(out, "key_file", "openssh-key-v1, aes256-ctr + bcrypt "
 	    "with a passphrase");
 	return HWK_OK;
