@@ -35,7 +35,8 @@ p11_probe(struct hwk_ctx *ctx)
 		hwk_p11_opts_clear(&o);
 		return HWK_OK;
 	}
-	r = hwk_p11_token_select(ctx, &o, o.uri, HWK_KEY_RSA, &tok);
+	/* Whether it makes the type asked for is check()'s to say. */
+	r = hwk_p11_token_select(ctx, &o, o.uri, P11_KEYGEN_ANY, &tok);
 	/* Several tokens are usable: check() asks which one. */
 	if (r == HWK_ERR_AMBIGUOUS) {
 		hwk_ctx_clear_error(ctx);

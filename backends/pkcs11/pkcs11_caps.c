@@ -35,7 +35,10 @@ hwk_p11_token_unfit(const struct p11_tok *t, const struct p11_opts *o,
 	return 1;
 }
 
-/* Nonzero if a token cannot make RSA keys; why says why. */
+/*
+ * Nonzero if a token cannot make RSA keys; why says why: 2 if it lacks the
+ * mechanism, 1 if it would not say.
+ */
 static int
 rsa_unfit(struct p11_tok *t, char *why, size_t len)
 {
@@ -47,9 +50,10 @@ rsa_unfit(struct p11_tok *t, char *why, size_t len)
 	rv = t->mod->fn->C_GetMechanismInfo(t->slot,
 	    CKM_RSA_PKCS_KEY_PAIR_GEN, &mi);
 	if (rv == CKR_MECHANISM_INVALID ||
-	    (rv == CKR_OK && !(mi.flags & CKF_GENERATE_KEY_PAIR)))
+	    (rv == CKR_OK && !(mi.flags & CKF_GENERATE_KEY_PAIR))) {
 		snprintf(why, len, "cannot make RSA keys");
-	else if (rv != CKR_OK)
+		return 2;
+	} else if (rv != CKR_OK)
 		snprintf(why, len, "would not say if it makes RSA keys "
 		    "(%s)", hwk_p11_rv_name(rv, nb, sizeof(nb)));
 	else {
@@ -61,27 +65,40 @@ rsa_unfit(struct p11_tok *t, char *why, size_t len)
 }
 
 /*
- * Nonzero if a token cannot make keys of type (HWK_KEY_*); why says why:
- * 2 if it could make keys, only not of this type (ECDSA, Ed25519).
+ * Nonzero if a token cannot make keys of type (HWK_KEY_*, or P11_KEYGEN_ANY:
+ * of some type); why says why: 2 if it makes keys, only not of this type.
  */
 int
 hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o, int type,
     char *why, size_t len)
 {
 	char makes[160];
+	int r;
 
 	if (hwk_p11_token_unfit(t, o, why, len))
 		return 1;
-	if (type == HWK_KEY_RSA)
-		return rsa_unfit(t, why, len);
+	if (type == HWK_KEY_RSA && (r = rsa_unfit(t, why, len)) != 2)
+		return r;
 	hwk_p11_tok_caps(t);
 	if ((type == HWK_KEY_ECDSA && t->ec_curves != 0) ||
-	    (type == HWK_KEY_ED25519 && t->has_ed25519))
+	    (type == HWK_KEY_ED25519 && t->has_ed25519) ||
+	    (type == P11_KEYGEN_ANY && (t->has_rsa || t->ec_curves != 0 ||
+	    t->has_ed25519)))
 		return 0;
+	/*
+	 * A token that makes no key at all: rsa_unfit's words for RSA, and
+	 * unfit whatever the type for the probe.
+	 */
+	if (!t->has_rsa && t->ec_curves == 0 && !t->has_ed25519 &&
+	    (type == HWK_KEY_RSA || type == P11_KEYGEN_ANY)) {
+		if (type == P11_KEYGEN_ANY)
+			snprintf(why, len, "makes no keys SSH can use");
+		return 1;
+	}
 	hwk_p11_tok_makes(t, makes, sizeof(makes));
 	snprintf(why, len, "cannot make %s keys (it makes %s)",
-	    type == HWK_KEY_ECDSA ? "ECDSA" : type == HWK_KEY_ED25519 ?
-	    "Ed25519" : "such", makes);
+	    type == HWK_KEY_RSA ? "RSA" : type == HWK_KEY_ECDSA ? "ECDSA" :
+	    type == HWK_KEY_ED25519 ? "Ed25519" : "such", makes);
 	return 2;
 }
 

@@ -139,7 +139,7 @@ CK_RV	hwk_p11_slot_list(struct p11_mod *m, CK_SLOT_ID **slotsp,
 	    CK_ULONG *n);
 /*
  * The one token the options point at.  keygen: 0, or the type of key
- * (HWK_KEY_*) it must make.  uri: o->uri, or the URI of a stub.
+ * (HWK_KEY_*, P11_KEYGEN_ANY) it must make.  uri: o->uri, or the URI of a stub.
  */
 int	hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 	    P11KitUri *uri, int keygen, struct p11_tok *tok);
@@ -214,9 +214,11 @@ int	hwk_p11_pkey_type(const EVP_PKEY *pkey);
 /* Nonzero if a token can make no key at all (uninitialised, ...). */
 int	hwk_p11_token_unfit(const struct p11_tok *t, const struct p11_opts *o,
 	    char *why, size_t len);
+/* keygen for a token that makes keys of some type, whichever (probe). */
+#define P11_KEYGEN_ANY	(-1)
 /*
- * Nonzero if a token cannot make keys of type (HWK_KEY_*); why says why:
- * 2 if it could make keys, only not of this type (ECDSA, Ed25519).
+ * Nonzero if a token cannot make keys of type (HWK_KEY_*, P11_KEYGEN_ANY);
+ * why says why: 2 if it makes keys, only not of this type.
  */
 int	hwk_p11_keygen_unfit(struct p11_tok *t, const struct p11_opts *o,
 	    int type, char *why, size_t len);

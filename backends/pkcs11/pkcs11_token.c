@@ -311,7 +311,7 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 
 /*
  * The one token the options point at.  keygen: 0, or the type of key
- * (HWK_KEY_*) it must make.  uri: o->uri, or the token a stub names.
+ * (HWK_KEY_*, P11_KEYGEN_ANY) it must make.  uri: o->uri, or the token a stub names.
  */
 int
 hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
@@ -360,7 +360,7 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 	 * for the token or module the person named, a wrong -t.
 	 */
 	none = HWK_ERR_NO_DEVICE;
-	if (keygen != 0 && keygen != HWK_KEY_RSA && type_only > 0)
+	if (keygen != 0 && type_only > 0)
 		none = o->module != NULL || o->uri != NULL ? HWK_ERR_USAGE :
 		    HWK_ERR_KEY_TYPE;
 	if (uri != NULL && uri == o->uri)
@@ -371,7 +371,8 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 		r = hwk_ctx_error(ctx, none, "%s%s (%s)", keygen ?
 		    "no token that can make " : "no token", !keygen ? "" :
 		    keygen == HWK_KEY_ECDSA ? "an ECDSA key" :
-		    keygen == HWK_KEY_ED25519 ? "an Ed25519 key" : "an RSA key",
+		    keygen == HWK_KEY_ED25519 ? "an Ed25519 key" :
+		    keygen == HWK_KEY_RSA ? "an RSA key" : "a key",
 		    *found != '\0' ? found : "nothing found");
 	if (none != HWK_ERR_NO_DEVICE)
 		hwk_ctx_hint(ctx, "Ask for a type the token makes (hwkeygen "

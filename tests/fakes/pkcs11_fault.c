@@ -17,6 +17,8 @@
  *   HWK_FAKE_KEYPAD_PIN=pin   a keypad reader: C_Login wants a NULL PIN
  *                             and uses this one
  *   HWK_FAKE_NO_HASH_SIGN=1   no CKM_SHA*_RSA_PKCS: only raw CKM_RSA_PKCS
+ *   HWK_FAKE_NO_RSA_GEN=1     no CKM_RSA_PKCS_KEY_PAIR_GEN: the token makes
+ *                             elliptic-curve keys only
  *   HWK_FAKE_EXTRACTABLE=1    every key says CKA_EXTRACTABLE is true
  *   HWK_FAKE_ALWAYS_AUTH=pin  every key says CKA_ALWAYS_AUTHENTICATE, and
  *                             C_Sign is CKR_USER_NOT_LOGGED_IN unless a
@@ -108,9 +110,17 @@ done(const char *name, CK_RV rv)
 		    CKR_DEVICE_ERROR)); \
 	} while (0)
 
+/*
+ * Mechanisms the token pretends not to have: the hash-and-sign ones
+ * (HWK_FAKE_NO_HASH_SIGN), or RSA key generation (HWK_FAKE_NO_RSA_GEN, a
+ * token that makes elliptic-curve keys only).
+ */
 static int
 hidden(CK_MECHANISM_TYPE m)
 {
+	if (env_ulong("HWK_FAKE_NO_RSA_GEN", 0) &&
+	    m == CKM_RSA_PKCS_KEY_PAIR_GEN)
+		return 1;
 	return env_ulong("HWK_FAKE_NO_HASH_SIGN", 0) &&
 	    (m == CKM_SHA1_RSA_PKCS || m == CKM_SHA256_RSA_PKCS ||
 	    m == CKM_SHA384_RSA_PKCS || m == CKM_SHA512_RSA_PKCS);
@@ -333,6 +343,8 @@ fk_GenerateKeyPair(CK_SESSION_HANDLE sess, CK_MECHANISM *m,
 	CK_RV rv;
 
 	FAULT("C_GenerateKeyPair");
+	if (m != NULL && hidden(m->mechanism))
+		return done("C_GenerateKeyPair", CKR_MECHANISM_INVALID);
 	/* As ykcs11: only the first byte of a CKA_ID counts. */
 	for (i = 0; i < npub && env_ulong("HWK_FAKE_ID_FIRST_BYTE", 0); i++)
 		if (pubt[i].type == CKA_ID && pubt[i].ulValueLen > 1)

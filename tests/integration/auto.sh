@@ -65,7 +65,7 @@ out=$("$HWK" -b 2048 -N '' -C dud -f dud 2>&1)
 check_eq "a module that fails: software still makes the key" 0 "$?"
 line=$(printf '%s\n' "$out" | head -1)
 check_match "the line comes first and says the module failed to start" \
-    '^no token that can make an RSA key \(.*module dud failed to start \(CKR_GENERAL_ERROR\).*\), no TPM at .*: using software$' \
+    '^no token that can make a key \(.*module dud failed to start \(CKR_GENERAL_ERROR\).*\), no TPM at .*: using software$' \
     "$line"
 check_eq "one clause for it" 1 "$(printf '%s\n' "$out" | grep -o 'module dud' |
     wc -l)"
