@@ -270,7 +270,7 @@ check-asan: deps
 	$(Q)rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
 	$(Q)CFLAGS="-O1 -g" HWK_SANITIZER_LOGS=$(SAN_LOGS) \
 	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:log_path=$(SAN_LOGS)/report \
-	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lib/lsan.supp \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lib/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:log_path=$(SAN_LOGS)/report \
 		$(MAKE) --no-print-directory HWK_BUILD=build-asan \
 		CC=$(ASAN_CC) SANITIZE="$(SAN_FLAGS)" CHECK_FUZZ= check
