@@ -31,8 +31,11 @@ HWK_BUILD ?= build
 B := $(HWK_BUILD)
 export HWK_BUILD
 
-# Libraries, all through pkg-config.
-PKGS := libcrypto tss2-esys tss2-sys tss2-tctildr tss2-mu tss2-rc p11-kit-1
+# Libraries, all through pkg-config.  Only libcrypto is linked: the TSS
+# and p11-kit are opened when their backend is first used
+# (backends/lazylib.c), so only their headers are taken from here.
+LINK_PKGS := libcrypto
+LAZY_PKGS := tss2-esys tss2-sys tss2-tctildr tss2-mu tss2-rc p11-kit-1
 TEST_PKGS := cmocka
 
 # Debian packages for the build, the tests and the benchmarks.
@@ -57,8 +60,9 @@ endif
 endif
 HARDEN_LD := -pie -Wl,-z,relro,-z,now,-z,noexecstack
 
-PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(LINK_PKGS) $(LAZY_PKGS) \
+	2>/dev/null)
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(LINK_PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
 
@@ -75,7 +79,8 @@ CPPFLAGS_TESTS := -Isrc/core -Isrc/cli -Isrc/agent -Ibackends \
 CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(HARDEN) $(SANITIZE) \
 	-MMD -MP $(PKG_CFLAGS)
 LDFLAGS += $(HARDEN_LD)
-LDLIBS += $(PKG_LIBS)
+# dlopen() is in libc since glibc 2.34; -ldl for older ones.
+LDLIBS += $(PKG_LIBS) -ldl
 
 ifeq ($(V),1)
 Q :=

@@ -13,4 +13,32 @@ int	hwk_backend_claims(const struct hwk_backend *b, const uint8_t *stub,
 	    size_t len);
 void	hwk_key_free_impl(struct hwk_key *key);
 
+/*
+ * A library a backend opens on its first use (lazylib.c): the loader maps
+ * and relocates every library a program is linked with at every start,
+ * and a software key should not pay for the TPM's and the tokens'.
+ */
+struct hwk_ctx;
+
+struct hwk_lazysym {
+	const char	*name;
+	void		*slot;		/* the function pointer to set */
+};
+
+struct hwk_lazylib {
+	const char	*soname;	/* as dlopen() finds it */
+	const char	*package;	/* the Debian package that has it */
+	const struct hwk_lazysym *syms;	/* NULL-name terminated */
+	_Atomic int	 state;		/* 0 untried, 1 open, -1 failed */
+	char		 why[256];	/* what dlopen() or dlsym() said */
+};
+
+/*
+ * Opens lib and sets every one of its syms, once for the process whichever
+ * thread comes first; 0, or HWK_ERR_NO_DEVICE for good.  Never closed.
+ */
+int	hwk_lazylib_open(struct hwk_lazylib *lib);
+/* hwk_lazylib_open(), and on failure words that name lib and its package. */
+int	hwk_lazylib_need(struct hwk_ctx *ctx, struct hwk_lazylib *lib);
+
 #endif /* HWKEY_BACKENDS_H */

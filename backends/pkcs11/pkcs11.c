@@ -202,6 +202,9 @@ p11_stub_info(const uint8_t *stub, size_t len, struct hwk_stubinfo *info)
 	int r;
 
 	memset(info, 0, sizeof(*info));
+	/* Without the library, loading the key says which one to install. */
+	if (hwk_p11_lib_need(NULL) != 0)
+		return HWK_ERR_UNSUPPORTED;
 	if ((r = hwk_p11_stub_parse(stub, len, &st, NULL)) != 0)
 		return r;
 	hwk_p11_stub_clear(&st);

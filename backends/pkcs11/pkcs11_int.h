@@ -30,8 +30,14 @@ void	hwk_p11_token_name(const CK_TOKEN_INFO *ti, char *buf, size_t len);
 void	hwk_p11_field(const unsigned char *field, size_t flen, char *buf,
 	    size_t len);
 
-/* A --token URI; HWK_ERR_USAGE with the reason in ctx when it is not one. */
 struct hwk_ctx;
+/*
+ * p11-kit's library, opened on first use (pkcs11_lib.c): 0 if it opens;
+ * else HWK_ERR_NO_DEVICE with words that name it and its package.
+ */
+int	hwk_p11_lib_need(struct hwk_ctx *ctx);
+
+/* A --token URI; HWK_ERR_USAGE with the reason in ctx when it is not one. */
 int	hwk_p11_uri_parse(struct hwk_ctx *ctx, const char *what,
 	    const char *s, P11KitUri **urip);
 /* Nonzero if the token in slot of a module matches every part of uri. */

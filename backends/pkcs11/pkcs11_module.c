@@ -218,6 +218,8 @@ hwk_p11_mod_load(struct hwk_ctx *ctx, const struct p11_opts *o,
 	int r;
 
 	*mp = NULL;
+	if ((r = hwk_p11_lib_need(ctx)) != 0)
+		return r;
 	/* Loaded already, so allowed already: a stub of a --module key. */
 	for (m = mods; m != NULL; m = m->next)
 		if (strcmp(m->path, path) == 0) {
@@ -288,6 +290,8 @@ hwk_p11_mods_registered(struct hwk_ctx *ctx)
 	CK_RV rv;
 	int r = HWK_OK, saved;
 
+	if ((r = hwk_p11_lib_need(ctx)) != 0)
+		return r;
 	if (registered_tried)
 		return HWK_OK;
 	registered_tried = 1;

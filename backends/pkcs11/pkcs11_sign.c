@@ -75,6 +75,8 @@ hwk_p11_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 
 	*keyp = NULL;
 	memset(&st, 0, sizeof(st));
+	if ((r = hwk_p11_lib_need(ctx)) != 0)
+		return r;
 	if ((r = hwk_p11_opts_get(ctx, &o)) != 0)
 		return r;
 	if ((r = hwk_p11_stub_parse(stub, len, &st, &uri)) != 0) {

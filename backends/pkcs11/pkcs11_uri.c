@@ -117,6 +117,8 @@ hwk_p11_uri_parse(struct hwk_ctx *ctx, const char *what, const char *s,
 	int r;
 
 	*urip = NULL;
+	if ((r = hwk_p11_lib_need(ctx)) != 0)
+		return r;
 	uri_shown(s, shown, sizeof(shown));
 	if ((uri = p11_kit_uri_new()) == NULL)
 		return HWK_ERR_NOMEM;

@@ -76,6 +76,9 @@ tpm2_stub_info(const uint8_t *stub, size_t len, struct hwk_stubinfo *info)
 	int r;
 
 	memset(info, 0, sizeof(*info));
+	/* Without the library, loading the key says which one to install. */
+	if (hwk_tpm2_mu_need(NULL) != 0)
+		return HWK_ERR_UNSUPPORTED;
 	if ((r = hwk_tpm2_keyfile_read(stub, len, &kf, NULL)) != 0)
 		return r;
 	if ((r = hwk_tpm2_pub_to_pubkey(&kf.pub.publicArea, &info->pub,

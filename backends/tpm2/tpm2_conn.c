@@ -291,9 +291,11 @@ hwk_tpm2_conn_open(struct hwk_ctx *ctx, struct tpm2_conn *c)
 {
 	const char *conf = tcti_conf(ctx);
 	TSS2_RC rc;
-	int err;
+	int err, r;
 
 	memset(c, 0, sizeof(*c));
+	if ((r = hwk_tpm2_lib_need(ctx)) != 0)
+		return r;
 	tss_quiet();
 	if (conf != NULL && strlen(conf) >= sizeof(c->conf))
 		return hwk_ctx_error(ctx, HWK_ERR_USAGE, "--tcti: the TCTI "

@@ -82,6 +82,15 @@ int	hwk_tpm2_session_start(struct hwk_ctx *ctx, struct tpm2_conn *c,
 	    ESYS_TR salt, ESYS_TR bind, int encrypt, ESYS_TR *sessp,
 	    TSS2_RC *rcp);
 
+/*
+ * tpm2_lib.c: the TSS libraries, opened on first use.  0 if they open;
+ * else HWK_ERR_NO_DEVICE with words that name the one missing and its
+ * package.  All of them before talking to a TPM; marshalling alone
+ * (libtss2-mu) to read or write a stub.
+ */
+int	hwk_tpm2_lib_need(struct hwk_ctx *ctx);
+int	hwk_tpm2_mu_need(struct hwk_ctx *ctx);
+
 /* tpm2_rc.c: what the TPM's answers mean. */
 TSS2_RC	hwk_tpm2_rc_base(TSS2_RC rc);
 int	hwk_tpm2_rc_is_lost(TSS2_RC rc);

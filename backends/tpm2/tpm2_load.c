@@ -78,6 +78,8 @@ hwk_tpm2_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	int r;
 
 	*keyp = NULL;
+	if ((r = hwk_tpm2_mu_need(ctx)) != 0)
+		return r;
 	if ((tk = hwk_tpm2_key_new()) == NULL)
 		return HWK_ERR_NOMEM;
 	if ((r = hwk_tpm2_keyfile_read(stub, len, &tk->kf, &why)) != 0) {
