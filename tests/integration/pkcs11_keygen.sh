@@ -16,6 +16,8 @@ stub=$(<k1)
 check_match "the stub is a pkcs11: URI" '^pkcs11:' "$stub"
 check_match "it names the token by label" '[:;]token=hwk-test(;|\?|$)' "$stub"
 check_match "and by serial" "[:;]serial=$SERIAL(;|\\?|\$)" "$stub"
+check_eq "(that serial is the one pkcs11-tool lists)" "$SERIAL" \
+    "$(softhsm_serial_tool hwk-test)"
 check_match "it names the private key" ';type=private' "$stub"
 check_match "with its label" ';object=me%40example.com' "$stub"
 check_match "and the module" "module-path=$(printf %s "$M" | sed 's|/|%2F|g')" \
@@ -69,5 +71,7 @@ check_eq "a stub too long to read back: exit 1" 1 "$?"
 check_match "it says the URI is too long" \
     "could not encode the private key: the key's URI would be [0-9]+ bytes" "$out"
 check_eq "no files, no new objects" "$n" "$(ls kpath* 2>/dev/null; objects)"
+check_eq "(the objects counted are those pkcs11-tool lists)" "$n" \
+    "$(softhsm_objects_tool hwk-test "$PIN")"
 
 done_testing
