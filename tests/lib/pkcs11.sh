@@ -33,7 +33,33 @@ pkcs11_setup() {
 # hwkeygen on our token, PIN from the file unless told otherwise.
 gen() { "$HWK" -q --backend pkcs11 --module "$M" --pin-source file:pin "$@"; }
 objects() { softhsm_objects hwk-test "$PIN"; }
-# The id= of a stub, percent-encoded as p11-kit writes it.
-stub_id() { sed -n 's/.*[;:]id=\([^;?]*\).*/\1/p' "$1"; }
+# The id= of a stub, percent-encoded as p11-kit writes it (the last one
+# of each line, as sed -n 's/.*[;:]id=\([^;?]*\).*/\1/p' prints it).
+stub_id() {
+	local l re='^.*[;:]id=([^;?]*)'
+	while IFS= read -r l || [ -n "$l" ]; do
+		[[ $l =~ $re ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+	done <"$1"
+}
+# blob: each line of stdin up to its second space, as cut -d' ' -f1,2
+# (a public key's type and key, without its comment).
+blob() {
+	local l re='^([^ ]* [^ ]*) '
+	while IFS= read -r l || [ -n "$l" ]; do
+		if [[ $l =~ $re ]]; then
+			printf '%s\n' "${BASH_REMATCH[1]}"
+		else
+			printf '%s\n' "$l"
+		fi
+	done
+}
 # alone STUB: a copy without its .pub, so that -y must ask the token.
 alone() { cp "$1" "$1-alone" && echo "$1-alone"; }
+# present PATH...: those of PATH that exist, one a line; for a glob that
+# matches nothing, nothing (as ls 2>/dev/null, without its process).
+present() {
+	local f
+	for f in "$@"; do
+		if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\n' "$f"; fi
+	done
+}
