@@ -63,3 +63,33 @@ present() {
 		if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\n' "$f"; fi
 	done
 }
+# count_lines REGEX FILE: how many lines of FILE match the extended regex
+# (grep -Ec without its process; nothing for a file that is not there).
+count_lines() {
+	local l n=0
+	[ -f "$2" ] || return 2
+	while IFS= read -r l || [ -n "$l" ]; do
+		[[ $l =~ $1 ]] && n=$((n + 1))
+	done <"$2"
+	echo "$n"
+}
+# in_file REGEX FILE: a line of FILE matches (grep -Eq).
+in_file() {
+	local l
+	[ -f "$2" ] || return 2
+	while IFS= read -r l || [ -n "$l" ]; do
+		[[ $l =~ $1 ]] && return 0
+	done <"$2"
+	return 1
+}
+# join_lines REGEX FILE: the lines of FILE that match, joined by spaces
+# (grep -E REGEX FILE | tr '\n' ' ' | sed 's/ $//').
+join_lines() {
+	local l IFS=' '
+	local -a hit=()
+	[ -f "$2" ] || return 2
+	while IFS= read -r l || [ -n "$l" ]; do
+		[[ $l =~ $1 ]] && hit+=("$l")
+	done <"$2"
+	printf '%s\n' "${hit[*]}"
+}
