@@ -32,7 +32,11 @@ pkcs11_setup() {
 
 # hwkeygen on our token, PIN from the file unless told otherwise.
 gen() { "$HWK" -q --backend pkcs11 --module "$M" --pin-source file:pin "$@"; }
-objects() { softhsm_objects hwk-test "$PIN"; }
+# objects [VAR]: how many objects our token holds, printed or into VAR.
+objects() {
+	if [ $# -eq 0 ]; then softhsm_objects hwk-test "$PIN"; else
+		softhsm_count "$1" hwk-test "$PIN"; fi
+}
 # The id= of a stub, percent-encoded as p11-kit writes it (the last one
 # of each line, as sed -n 's/.*[;:]id=\([^;?]*\).*/\1/p' prints it).
 stub_id() {
@@ -55,12 +59,26 @@ blob() {
 }
 # alone STUB: a copy without its .pub, so that -y must ask the token.
 alone() { cp "$1" "$1-alone" && echo "$1-alone"; }
-# present PATH...: those of PATH that exist, one a line; for a glob that
-# matches nothing, nothing (as ls 2>/dev/null, without its process).
+# present [-v VAR] PATH...: those of PATH that exist, one a line; for a
+# glob that matches nothing, nothing (as ls 2>/dev/null, without its
+# process).  With -v, into VAR: no $(...) to fork (~5 ms of CPU here).
 present() {
-	local f
-	for f in "$@"; do
-		if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\n' "$f"; fi
+	local _pr_f
+	if [ "${1:-}" = -v ]; then
+		local -n _pr_v=$2
+		shift 2
+		_pr_v=
+		for _pr_f in "$@"; do
+			if [ -e "$_pr_f" ] || [ -L "$_pr_f" ]; then
+				_pr_v+=${_pr_v:+$'\n'}$_pr_f
+			fi
+		done
+		return 0
+	fi
+	for _pr_f in "$@"; do
+		if [ -e "$_pr_f" ] || [ -L "$_pr_f" ]; then
+			printf '%s\n' "$_pr_f"
+		fi
 	done
 }
 # count_lines REGEX FILE: how many lines of FILE match the extended regex

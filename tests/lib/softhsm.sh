@@ -81,15 +81,25 @@ softhsm_serial_tool() {
 # --list-objects would list (softhsm_objects_tool, for a token made
 # otherwise), with no process.
 softhsm_objects() {
-	local d=${SOFTHSM_DIRS[$1]:-} f n=0
-	if [ -z "$d" ] || ! [ -d "$d" ]; then
-		softhsm_objects_tool "$@"
+	local n
+	softhsm_count n "$@" && echo "$n"
+}
+
+# softhsm_count VAR LABEL PIN: VAR is softhsm_objects' count, with no
+# subshell ($(...) forks bash: ~5 ms of CPU here).
+softhsm_count() {
+	local -n _sc_n=$1
+	local _sc_d=${SOFTHSM_DIRS[$2]:-} _sc_f
+	if [ -z "$_sc_d" ] || ! [ -d "$_sc_d" ]; then
+		_sc_n=$(softhsm_objects_tool "$2" "$3")
 		return
 	fi
-	for f in "$d"/*.object; do
-		[ -f "$f" ] && [ "${f##*/}" != token.object ] && n=$((n + 1))
+	_sc_n=0
+	for _sc_f in "$_sc_d"/*.object; do
+		[ -f "$_sc_f" ] && [ "${_sc_f##*/}" != token.object ] &&
+		    _sc_n=$((_sc_n + 1))
 	done
-	echo "$n"
+	return 0
 }
 
 # softhsm_objects_tool LABEL PIN: the objects pkcs11-tool lists, logged in.
