@@ -37,25 +37,41 @@ objects() {
 	if [ $# -eq 0 ]; then softhsm_objects hwk-test "$PIN"; else
 		softhsm_count "$1" hwk-test "$PIN"; fi
 }
-# The id= of a stub, percent-encoded as p11-kit writes it (the last one
-# of each line, as sed -n 's/.*[;:]id=\([^;?]*\).*/\1/p' prints it).
+# stub_id [-v VAR] STUB: the id= of a stub, percent-encoded as p11-kit
+# writes it (the last one of each line, as
+# sed -n 's/.*[;:]id=\([^;?]*\).*/\1/p' prints it); with -v, into VAR.
 stub_id() {
-	local l re='^.*[;:]id=([^;?]*)'
-	while IFS= read -r l || [ -n "$l" ]; do
-		[[ $l =~ $re ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+	local _si_l _si_re='^.*[;:]id=([^;?]*)' _si_out=
+	if [ "$1" = -v ]; then
+		local -n _si_v=$2
+		shift 2
+	else
+		local _si_v
+	fi
+	while IFS= read -r _si_l || [ -n "$_si_l" ]; do
+		[[ $_si_l =~ $_si_re ]] && _si_out+=${BASH_REMATCH[1]}$'\n'
 	done <"$1"
+	_si_v=$_si_out
+	while [[ $_si_v == *$'\n' ]]; do _si_v=${_si_v%$'\n'}; done	# as $(...)
+	[ -R _si_v ] || printf '%s' "$_si_out"
 }
-# blob: each line of stdin up to its second space, as cut -d' ' -f1,2
-# (a public key's type and key, without its comment).
+# blob [-v VAR]: each line of stdin up to its second space, as
+# cut -d' ' -f1,2 (a public key's type and key, without its comment);
+# with -v, into VAR.
 blob() {
-	local l re='^([^ ]* [^ ]*) '
-	while IFS= read -r l || [ -n "$l" ]; do
-		if [[ $l =~ $re ]]; then
-			printf '%s\n' "${BASH_REMATCH[1]}"
-		else
-			printf '%s\n' "$l"
-		fi
+	local _bl_l _bl_re='^([^ ]* [^ ]*) ' _bl_out=
+	if [ "${1:-}" = -v ]; then
+		local -n _bl_v=$2
+	else
+		local _bl_v
+	fi
+	while IFS= read -r _bl_l || [ -n "$_bl_l" ]; do
+		[[ $_bl_l =~ $_bl_re ]] && _bl_l=${BASH_REMATCH[1]}
+		_bl_out+=$_bl_l$'\n'
 	done
+	_bl_v=$_bl_out
+	while [[ $_bl_v == *$'\n' ]]; do _bl_v=${_bl_v%$'\n'}; done	# as $(...)
+	[ -R _bl_v ] || printf '%s' "$_bl_out"
 }
 # alone STUB: a copy without its .pub, so that -y must ask the token.
 alone() { cp "$1" "$1-alone" && echo "$1-alone"; }
