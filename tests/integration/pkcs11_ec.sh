@@ -16,12 +16,18 @@ chmod 600 pin
 export HWK_FAKE_REAL=$M
 
 gen() { "$HWK" -q --backend pkcs11 --module "$M" --pin-source file:pin "$@"; }
-objects() { softhsm_objects hwk-ec "$PIN"; }
-# pick CLASS ID LISTING: the block of pkcs11-tool's --list-objects LISTING
-# for the one object of a class (pubkey, privkey) with that id.
+# objects [VAR]: how many objects the token holds, printed or into VAR.
+objects() {
+	if [ $# -eq 0 ]; then softhsm_objects hwk-ec "$PIN"; else
+		softhsm_count "$1" hwk-ec "$PIN"; fi
+}
+# pick VAR CLASS ID LISTING: VAR is the block of pkcs11-tool's
+# --list-objects LISTING for the one object of a class (pubkey, privkey)
+# with that id, or empty.
 pick() {
+	local -n _pk_v=$1
 	local l blk= hit=-1 want
-	case $1 in
+	case $2 in
 	pubkey) want='Public Key Object*' ;;
 	*) want='Private Key Object*' ;;
 	esac
@@ -33,9 +39,11 @@ pick() {
 		fi
 		blk+=${blk:+$'\n'}$l
 		[[ $hit -eq 0 && $l =~ ^[[:space:]]*ID:[[:space:]]+([^[:space:]]+) &&
-		    ${BASH_REMATCH[1]} == "$2" ]] && hit=1
-	done <<<"$3"
-	[ "$hit" -eq 1 ] && printf '%s\n' "$blk"
+		    ${BASH_REMATCH[1]} == "$3" ]] && hit=1
+	done <<<"$4"
+	_pk_v=
+	[ "$hit" -eq 1 ] && _pk_v=$blk
+	return 0
 }
 
 # The DER that OpenSSL reads, written in bash from hex (no python3 to
@@ -55,18 +63,20 @@ unhex() {
 	for ((i = 0; i < ${#1}; i += 2)); do esc+="\\x${1:i:2}"; done
 	printf "$esc" >"$2"
 }
-# hex_of FILE: the bytes of FILE in hex (a NUL ends read's word empty).
+# hex_of VAR FILE: VAR is the bytes of FILE in hex (a NUL ends read's
+# word empty).
 hex_of() {
-	local c x out=
+	local -n _hx_v=$1
+	local c x
+	_hx_v=
 	while LC_ALL=C IFS= read -r -d '' -n 1 c; do
 		if [ -z "$c" ]; then
-			out+=00
+			_hx_v+=00
 		else
 			LC_ALL=C printf -v x '%02x' "'$c"
-			out+=$x
+			_hx_v+=$x
 		fi
-	done <"$1"
-	printf '%s\n' "$out"
+	done <"$2"
 }
 # der_int VAR HEX: VAR is the DER INTEGER of the unsigned number HEX.
 der_int() {
@@ -80,7 +90,7 @@ der_int() {
 # reads.
 der_sig() {
 	local raw r s sig
-	raw=$(hex_of "$1")
+	hex_of raw "$1"
 	der_int r "${raw:0:${#raw} / 4 * 2}"
 	der_int s "${raw:${#raw} / 4 * 2}"
 	tlv sig 30 "$r$s"
@@ -153,7 +163,7 @@ yk_tool() {
 	    --token-label hwk-ec --login --login-type so --so-pin "$MGMKEY" \
 	    --keypairgen --id 04 --key-type "$1" 2>&1
 }
-n=$(objects)
+objects n
 check_match "ykcs11-like: P-521 is CKR_CURVE_NOT_SUPPORTED" '0x140' \
     "$(yk_tool EC:secp521r1)"
 check_match "ykcs11-like: no Ed25519 mechanism" 'not supported' \
@@ -186,18 +196,19 @@ for spec in $SPECS; do
 	check_match "$k: the .pub is $type" "^$type " "$(<"$k.pub")"
 	check_match "$k: ssh-keygen -l reads it" "^$bits SHA256:.* \\($label\\)\$" \
 	    "$(ssh-keygen -l -f "$k.pub" 2>&1)"
-	id=$(stub_id "$k")
-	pub=$(pick pubkey "${id//%/}" "$listing")
+	stub_id -v id "$k"
+	pick pub pubkey "${id//%/}" "$listing"
 	check_match "$k: pkcs11-tool sees the curve in CKA_EC_PARAMS" \
 	    "EC_PARAMS: +$params" "$pub"
-	obj=$(pick privkey "${id//%/}" "$listing")
+	pick obj privkey "${id//%/}" "$listing"
 	check_match "$k: the private key never leaves the token" \
 	    'sensitive, always sensitive, never extractable, local' "$obj"
+	blob -v want <"$k.pub"
 	if [ "$t" = ecdsa ]; then
-		check_line "$k: ssh-keygen -D shows it as the .pub" \
-		    "$(blob <"$k.pub")" "$dkeys"
+		check_line "$k: ssh-keygen -D shows it as the .pub" "$want" \
+		    "$dkeys"
 	fi
-	check_eq "$k: -y reads it back from the token" "$(blob <"$k.pub")" \
+	check_eq "$k: -y reads it back from the token" "$want" \
 	    "$(cp "$k" "$k-alone" && "$HWK" -y -f "$k-alone" 2>&1 | blob)"
 	# OpenSSL checks the signature against the token's own public key.
 	point=
@@ -214,7 +225,7 @@ for spec in $SPECS; do
 done
 
 # --- A size no backend makes, or a fault once the key exists.
-n=$(objects)
+objects n
 : >calls.log
 out=$(HWK_FAKE_LOG=$T_TMP/calls.log "$HWK" -q --module "$FAULT" \
     --pin-source file:pin -t ecdsa -b 512 -f kbad 2>&1)
