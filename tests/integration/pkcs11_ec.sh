@@ -21,31 +21,6 @@ objects() {
 	if [ $# -eq 0 ]; then softhsm_objects hwk-ec "$PIN"; else
 		softhsm_count "$1" hwk-ec "$PIN"; fi
 }
-# pick VAR CLASS ID LISTING: VAR is the block of pkcs11-tool's
-# --list-objects LISTING for the one object of a class (pubkey, privkey)
-# with that id, or empty.
-pick() {
-	local -n _pk_v=$1
-	local l blk= hit=-1 want
-	case $2 in
-	pubkey) want='Public Key Object*' ;;
-	*) want='Private Key Object*' ;;
-	esac
-	while IFS= read -r l; do
-		if [[ $l == *'Object;'* ]]; then
-			[ "$hit" -eq 1 ] && break
-			blk= hit=-1
-			[[ $l == $want ]] && hit=0
-		fi
-		blk+=${blk:+$'\n'}$l
-		[[ $hit -eq 0 && $l =~ ^[[:space:]]*ID:[[:space:]]+([^[:space:]]+) &&
-		    ${BASH_REMATCH[1]} == "$3" ]] && hit=1
-	done <<<"$4"
-	_pk_v=
-	[ "$hit" -eq 1 ] && _pk_v=$blk
-	return 0
-}
-
 # The DER that OpenSSL reads, written in bash from hex (no python3 to
 # start for each key): tlv VAR TAG HEX sets VAR to the element of tag TAG
 # holding the bytes HEX (shorter than 256 bytes, as all here are).
@@ -197,10 +172,10 @@ for spec in $SPECS; do
 	check_match "$k: ssh-keygen -l reads it" "^$bits SHA256:.* \\($label\\)\$" \
 	    "$(ssh-keygen -l -f "$k.pub" 2>&1)"
 	stub_id -v id "$k"
-	pick pub pubkey "${id//%/}" "$listing"
+	pick_object pub pubkey "${id//%/}" "$listing"
 	check_match "$k: pkcs11-tool sees the curve in CKA_EC_PARAMS" \
 	    "EC_PARAMS: +$params" "$pub"
-	pick obj privkey "${id//%/}" "$listing"
+	pick_object obj privkey "${id//%/}" "$listing"
 	check_match "$k: the private key never leaves the token" \
 	    'sensitive, always sensitive, never extractable, local' "$obj"
 	blob -v want <"$k.pub"

@@ -73,6 +73,31 @@ blob() {
 	while [[ $_bl_v == *$'\n' ]]; do _bl_v=${_bl_v%$'\n'}; done	# as $(...)
 	[ -R _bl_v ] || printf '%s' "$_bl_out"
 }
+# pick_object VAR CLASS ID LISTING: VAR is the block of pkcs11-tool's
+# --list-objects LISTING for the one object of a class (pubkey, privkey)
+# with that id (hex, either case), or empty.
+pick_object() {
+	local -n _pk_v=$1
+	local _pk_l _pk_blk= _pk_hit=-1 _pk_want
+	case $2 in
+	pubkey) _pk_want='Public Key Object*' ;;
+	*) _pk_want='Private Key Object*' ;;
+	esac
+	while IFS= read -r _pk_l; do
+		if [[ $_pk_l == *'Object;'* ]]; then
+			[ "$_pk_hit" -eq 1 ] && break
+			_pk_blk= _pk_hit=-1
+			[[ $_pk_l == $_pk_want ]] && _pk_hit=0
+		fi
+		_pk_blk+=${_pk_blk:+$'\n'}$_pk_l
+		[[ $_pk_hit -eq 0 &&
+		    $_pk_l =~ ^[[:space:]]*ID:[[:space:]]+([^[:space:]]+) &&
+		    ${BASH_REMATCH[1],,} == "${3,,}" ]] && _pk_hit=1
+	done <<<"$4"
+	_pk_v=
+	[ "$_pk_hit" -eq 1 ] && _pk_v=$_pk_blk
+	return 0
+}
 # alone STUB: a copy without its .pub, so that -y must ask the token.
 alone() { cp "$1" "$1-alone" && echo "$1-alone"; }
 # present [-v VAR] PATH...: those of PATH that exist, one a line; for a
