@@ -28,12 +28,9 @@ softhsm_setup() {
 	}
 	mkdir -p "$T_TMP/softhsm/tokens"
 	# The file store: softhsm_objects counts its files.
-	cat >"$T_TMP/softhsm/softhsm2.conf" <<CFG
-directories.tokendir = $T_TMP/softhsm/tokens
-objectstore.backend = file
-log.level = ERROR
-slots.removable = false
-CFG
+	printf '%s\n' "directories.tokendir = $T_TMP/softhsm/tokens" \
+	    'objectstore.backend = file' 'log.level = ERROR' \
+	    'slots.removable = false' >"$T_TMP/softhsm/softhsm2.conf"
 	export SOFTHSM2_CONF=$T_TMP/softhsm/softhsm2.conf
 }
 
