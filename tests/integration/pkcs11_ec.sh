@@ -1,9 +1,12 @@
 # ECDSA (P-256, P-384, P-521) and Ed25519 keys born on a PKCS#11 token
 # (SoftHSM2), judged by pkcs11-tool, ssh-keygen -D and OpenSSL; what
 # --backends says each token makes; a fault after keygen leaves nothing.
-. "$(dirname "$0")/../lib/common.sh"
-. "$(dirname "$0")/../lib/softhsm.sh"
-. "$(dirname "$0")/../lib/pkcs11.sh"
+# dirname without its process (~10 ms, and the script starts twice).
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
+. "$TOP/tests/lib/softhsm.sh"
+. "$TOP/tests/lib/pkcs11.sh"
 
 cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home

@@ -1,7 +1,10 @@
 # Every call of the module failing at each of its first uses: a whole key or
 # nothing, and never silence; modules that list many slots or say more
 # than they wrote.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process (~10 ms, and the script starts twice).
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/softhsm.sh"
 . "$TOP/tests/lib/pkcs11.sh"
 

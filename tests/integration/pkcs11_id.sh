@@ -1,6 +1,9 @@
 # Key ids on a token: --id, an id in use, modules that keep one byte of an
 # id or have every one-byte id in use; usage errors and --login so.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process (~10 ms, and the script starts twice).
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/softhsm.sh"
 . "$TOP/tests/lib/pkcs11.sh"
 

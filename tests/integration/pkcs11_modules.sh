@@ -1,6 +1,9 @@
 # Modules that cannot be loaded and tokens that are not there; modules
 # p11-kit registered; two tokens, and --token to choose.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process (~10 ms, and the script starts twice).
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/softhsm.sh"
 . "$TOP/tests/lib/pkcs11.sh"
 

@@ -1,6 +1,9 @@
 # Stock ssh logs in with keys on a token (PKCS11Provider, the PIN through
 # SSH_ASKPASS), each key on its own.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process (~10 ms, and the script starts twice).
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/softhsm.sh"
 . "$TOP/tests/lib/pkcs11.sh"
 . "$TOP/tests/lib/sshd.sh"

@@ -1,7 +1,10 @@
 # A module as strict as YubiKey's ykcs11 (pkcs11_strict.so) on a token of
 # its own: keys made by the SO in PIV slots, one-byte ids, a rollback that
 # cannot remove the key, and a signal during keygen.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process (~10 ms, and the script starts twice).
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/softhsm.sh"
 . "$TOP/tests/lib/pkcs11.sh"
 
