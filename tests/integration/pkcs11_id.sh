@@ -12,7 +12,8 @@ pkcs11_setup || exit 1
 # makes in a millisecond (RSA-2048: 0.3 s).
 
 check "--id picks the id" gen -t ecdsa --id 7a7b -C third -f k3
-check_eq "the stub has that id" "%7A%7B" "$(stub_id k3)"
+stub_id -v id k3
+check_eq "the stub has that id" "%7A%7B" "$id"
 n=$(objects)
 out=$(gen --id 7a7b -f k4 2>&1)
 check_match "an id that is taken is refused" 'id 7a7b is already used' "$out"
@@ -22,15 +23,18 @@ check_eq "and nothing is made" "$n" "$(objects)"
 out=$(HWK_FAKE_ID_FIRST_BYTE=1 "$HWK" --module "$FAULT" --pin-source file:pin \
     -t ecdsa --id 5a5b -C fb -f kfb 2>&1)
 check_eq "a module that cuts the id short: the key is made" 0 "$?"
-check_eq "the stub has the id the token gave" "%5A" "$(stub_id kfb)"
+stub_id -v id kfb
+check_eq "the stub has the id the token gave" "%5A" "$id"
 check_match "and the user is told" "stored the key under id 5a, not 5a5b" \
     "$out"
 check_eq "-y finds it by that id" "$(blob <kfb.pub)" \
     "$("$HWK" -y "${ALLOW[@]}" -f "$(alone kfb)" | blob)"
-check "every one-byte id in use: a longer one is made" \
-    env HWK_FAKE_ONE_BYTE_IDS_TAKEN=1 "$HWK" -q --module "$FAULT" \
-    --pin-source file:pin -t ecdsa -C long-id -f klid
-idl=$(stub_id klid)
+# (VAR=value before a function: exported to what it runs, with no env.)
+HWK_FAKE_ONE_BYTE_IDS_TAKEN=1 \
+    check "every one-byte id in use: a longer one is made" \
+    "$HWK" -q --module "$FAULT" --pin-source file:pin -t ecdsa -C long-id \
+    -f klid
+stub_id -v idl klid
 idl=${idl//%/}
 idl=${idl//$'\n'/}
 check_eq "(16 bytes)" 32 "${#idl}"

@@ -13,9 +13,9 @@ pkcs11_setup || exit 1
 # keys that are made are ECDSA P-256: logging in is the same for any type,
 # and SoftHSM2 makes those in a millisecond (RSA-2048: 0.3 s).
 n=$(objects)
-check_rc 5 "a wrong PIN fails with exit 5" \
-    env HWK_FAKE_LOG="$T_TMP/wrong.log" "$HWK" -q --module "$FAULT" \
-    --pin-source file:badpin -f kw
+# (VAR=value before a function: exported to what it runs, with no env.)
+HWK_FAKE_LOG=$T_TMP/wrong.log check_rc 5 "a wrong PIN fails with exit 5" \
+    "$HWK" -q --module "$FAULT" --pin-source file:badpin -f kw
 check_eq "the wrong PIN was tried once, never again" 1 \
     "$(count_lines '^C_Login' wrong.log)"
 check_eq "nothing was written" "" "$(present kw kw.pub)"
@@ -24,8 +24,8 @@ out=$(gen --pin-source file:badpin -f kw 2>&1)
 check_match "it says the PIN was wrong and what the token says of tries" \
     "incorrect PIN for token 'hwk-test'.*(tries|lock)" "$out"
 # setsid: no terminal, so the prompt reads stdin even under a tty.
-out=$(printf '%s\n' "$PIN" | setsid -w "$HWK" --module "$M" -t ecdsa \
-    -C prompted -f kp 2>&1)
+out=$(setsid -w "$HWK" --module "$M" -t ecdsa -C prompted -f kp \
+    <<<"$PIN" 2>&1)
 check_match "the PIN prompt names the token" "Enter PIN for 'hwk-test': " "$out"
 check_match "after wrong PINs the token's count-low flag is a warning" \
     'Warning: a wrong PIN was given' "$out"
@@ -33,9 +33,9 @@ check_eq "a PIN typed at the prompt works" "$(blob <kp.pub)" \
     "$("$HWK" -y -f kp | blob)"
 n=$(objects)
 : >empty.log
-check_rc 3 "an empty PIN is not sent to the token" \
-    env HWK_FAKE_LOG="$T_TMP/empty.log" setsid -w sh -c \
-    "echo | '$HWK' -q --module '$FAULT' -f ke"
+HWK_FAKE_LOG=$T_TMP/empty.log \
+    check_rc 3 "an empty PIN is not sent to the token" \
+    setsid -w "$HWK" -q --module "$FAULT" -f ke <<<""
 check_eq "C_Login was not called for it" 0 "$(count_lines '^C_Login' empty.log)"
 : >locked.log
 out=$(HWK_FAKE_TOKEN_FLAGS=0x40000 HWK_FAKE_LOG=$T_TMP/locked.log \
@@ -55,8 +55,8 @@ check_match "it says the token is one try from locking" \
 check_match "and to type the PIN instead" 'Type the PIN instead' "$out"
 check_eq "the token was not asked" 0 "$(count_lines '^C_Login' final.log)"
 check_eq "nothing was written" "" "$(present kf kf.pub)"
-out=$(printf 'wrong-pin\n' | HWK_FAKE_TOKEN_FLAGS=0x20000 setsid -w "$HWK" \
-    --module "$FAULT" -f kf 2>&1)
+out=$(HWK_FAKE_TOKEN_FLAGS=0x20000 setsid -w "$HWK" --module "$FAULT" -f kf \
+    <<<wrong-pin 2>&1)
 check_match "final try: a warning before a typed PIN is used" \
     'Warning: one more wrong PIN locks' "$out"
 check_eq "no object was made by any of these" "$n" "$(objects)"
@@ -78,10 +78,9 @@ check_match "and the user is told to use the keypad" "reader's keypad" "$out"
 
 # A signal at the PIN prompt ends us there, before anything is made.
 n=$(objects)
+# A FIFO that we hold open for writing: the prompt waits on it.
 mkfifo pinfifo
-sleep 60 >pinfifo &
-writer=$!
-at_exit "kill_wait $writer"
+exec {pinw}<>pinfifo
 setsid "$HWK" -q --module "$M" -f ksig <pinfifo >sig.out 2>&1 &
 pid=$!
 for ((i = 0; i < 250; i++)); do
@@ -100,7 +99,7 @@ else
 	wait "$pid"
 	check_eq "a signal at the PIN prompt ends hwkeygen" 143 "$?"
 fi
-kill_wait "$writer"
+exec {pinw}>&-
 check_eq "nothing was made" "$n" "$(present ksig*; objects)"
 
 done_testing

@@ -20,21 +20,23 @@ yk() {
 out=$(HWK_FAKE_LOG=$T_TMP/strict.log yk --pin-source file:pin -f ky 2>&1)
 check_eq "ykcs11-like: a user may not generate" 1 "$?"
 check_match "the message says to use --login so" '--login so' "$out"
-check_rc 2 "ykcs11-like: -b 3072 is refused before any login" \
-    env HWK_FAKE_LOG="$T_TMP/strict.log" "$HWK" -q --module "$STRICT" \
-    --token pkcs11:token=hwk-yk --login so --pin-source file:mgmkey \
-    -b 3072 -f ky
+# (VAR=value before a function: exported to what it runs, with no env.)
+HWK_FAKE_LOG=$T_TMP/strict.log \
+    check_rc 2 "ykcs11-like: -b 3072 is refused before any login" \
+    "$HWK" -q --module "$STRICT" --token pkcs11:token=hwk-yk --login so \
+    --pin-source file:mgmkey -b 3072 -f ky
 check_eq "(no login was tried for it)" 1 "$(count_lines '^C_Login' strict.log)"
 check_rc 1 "ykcs11-like: an id that is no PIV slot is refused" \
     yk --login so --pin-source file:mgmkey --id 05 -f ky
 check_rc 5 "ykcs11-like: the user PIN is not the management key" \
     yk --login so --pin-source file:pin --id 02 -f ky
 : >strict.log
-check "ykcs11-like: --login so (management key) --id 02 works" \
-    env HWK_FAKE_LOG="$T_TMP/strict.log" "$HWK" -q --module "$STRICT" \
-    --token pkcs11:token=hwk-yk --login so --pin-source file:mgmkey \
-    --id 02 -C yk@example.com -f ky
-check_eq "the stub names slot 9c's id" "%02" "$(stub_id ky)"
+HWK_FAKE_LOG=$T_TMP/strict.log \
+    check "ykcs11-like: --login so (management key) --id 02 works" \
+    "$HWK" -q --module "$STRICT" --token pkcs11:token=hwk-yk --login so \
+    --pin-source file:mgmkey --id 02 -C yk@example.com -f ky
+stub_id -v id ky
+check_eq "the stub names slot 9c's id" "%02" "$id"
 check_match "and the label the module gave it" \
     ';object=Private%20key%20for%20Digital%20Signature' "$(<ky)"
 check_eq "the template was retried without CKA_EXTRACTABLE" \
@@ -51,7 +53,8 @@ check_match "the key is sensitive and never extractable" \
 # take ECDSA P-256, which SoftHSM2 makes in a millisecond (RSA: 0.3 s).
 check "without --id, the first free PIV slot is taken" \
     yk --login so --pin-source file:mgmkey -t ecdsa -f ky2
-check_eq "(slot 9a: id 01)" "%01" "$(stub_id ky2)"
+stub_id -v id ky2
+check_eq "(slot 9a: id 01)" "%01" "$id"
 # ykcs11 reads the first byte of a longer id: such an id would replace
 # the key of another slot, and is refused before anything is asked.
 : >strict.log
