@@ -75,22 +75,25 @@ der_sig() {
 	unhex "$sig" "$2"
 }
 
-# verify KEY FILE: OpenSSL checks KEY's raw signature KEY.sig of FILE
-# against the token's own public key, KEY.spki (ECDSA with the curve's hash).
-verify() {
+# verifier KEY: VERIFY is the OpenSSL command that checks KEY's raw
+# signature KEY.sig, of the file named after it, against the token's own
+# public key, KEY.spki (ECDSA with the curve's hash, from KEY.der).  A
+# command for check to run itself: a function would cost it a subshell.
+verifier() {
 	local md
 	case $1 in
 	*ecdsa-256) md=sha256 ;;
 	*ecdsa-384) md=sha384 ;;
 	*ecdsa-521) md=sha512 ;;
 	*)
-		openssl pkeyutl -verify -pubin -keyform DER -inkey "$1.spki" \
-		    -rawin -in "$2" -sigfile "$1.sig"
+		VERIFY=(openssl pkeyutl -verify -pubin -keyform DER
+		    -inkey "$1.spki" -rawin -sigfile "$1.sig" -in)
 		return
 		;;
 	esac
 	der_sig "$1.sig" "$1.der"
-	openssl dgst -"$md" -keyform DER -verify "$1.spki" -signature "$1.der" "$2"
+	VERIFY=(openssl dgst -"$md" -keyform DER -verify "$1.spki"
+	    -signature "$1.der")
 }
 
 # spki PARAMS POINT FILE: FILE holds the DER SubjectPublicKeyInfo of a key
@@ -186,8 +189,10 @@ for spec in $SPECS; do
 		check_line "$k: ssh-keygen -D shows it as the .pub" "$want" \
 		    "$dkeys"
 	fi
-	check_eq "$k: -y reads it back from the token" "$want" \
-	    "$(cp "$k" "$k-alone" && "$HWK" -y -f "$k-alone" 2>&1 | blob)"
+	cp "$k" "$k-alone"
+	out=$("$HWK" -y -f "$k-alone" 2>&1)
+	blob -v got <<<"$out"
+	check_eq "$k: -y reads it back from the token" "$want" "$got"
 	# OpenSSL checks the signature against the token's own public key.
 	point=
 	while IFS= read -r l; do
@@ -198,8 +203,9 @@ for spec in $SPECS; do
 	    -inform DER -in "$k.spki" -noout
 	check "$k: hwk-sign signs with it" "$B/tests/tools/hwk-sign" \
 	    -o pin-source=file:pin -f "$k" -i data -s "$k.sig"
-	check "$k: OpenSSL verifies it" verify "$k" data
-	check_rc 1 "$k: and not for other data" verify "$k" forged
+	verifier "$k"
+	check "$k: OpenSSL verifies it" "${VERIFY[@]}" data
+	check_rc 1 "$k: and not for other data" "${VERIFY[@]}" forged
 done
 
 # --- A size no backend makes, or a fault once the key exists.
