@@ -20,6 +20,7 @@ export HWK_FAKE_REAL=$M
 
 gen() { "$HWK" -q --backend pkcs11 --module "$M" --pin-source file:pin "$@"; }
 # objects [VAR]: how many objects the token holds, printed or into VAR.
+# shellcheck disable=SC2120 # (no argument: print)
 objects() {
 	if [ $# -eq 0 ]; then softhsm_objects hwk-ec "$PIN"; else
 		softhsm_count "$1" hwk-ec "$PIN"; fi
@@ -37,9 +38,9 @@ tlv() {
 }
 # unhex HEX FILE: FILE holds the bytes HEX.
 unhex() {
-	local esc= i
+	local esc='' i
 	for ((i = 0; i < ${#1}; i += 2)); do esc+="\\x${1:i:2}"; done
-	printf "$esc" >"$2"
+	printf '%b' "$esc" >"$2"
 }
 # hex_of VAR FILE: VAR is the bytes of FILE in hex (a NUL ends read's
 # word empty).

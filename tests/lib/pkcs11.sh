@@ -33,6 +33,7 @@ pkcs11_setup() {
 # hwkeygen on our token, PIN from the file unless told otherwise.
 gen() { "$HWK" -q --backend pkcs11 --module "$M" --pin-source file:pin "$@"; }
 # objects [VAR]: how many objects our token holds, printed or into VAR.
+# shellcheck disable=SC2120 # (no argument: print)
 objects() {
 	if [ $# -eq 0 ]; then softhsm_objects hwk-test "$PIN"; else
 		softhsm_count "$1" hwk-test "$PIN"; fi
@@ -58,6 +59,7 @@ stub_id() {
 # blob [-v VAR]: each line of stdin up to its second space, as
 # cut -d' ' -f1,2 (a public key's type and key, without its comment);
 # with -v, into VAR.
+# shellcheck disable=SC2120 # (no argument: print)
 blob() {
 	local _bl_l _bl_re='^([^ ]* [^ ]*) ' _bl_out=
 	if [ "${1:-}" = -v ]; then
@@ -78,16 +80,16 @@ blob() {
 # with that id (hex, either case), or empty.
 pick_object() {
 	local -n _pk_v=$1
-	local _pk_l _pk_blk= _pk_hit=-1 _pk_want
+	local _pk_l _pk_blk='' _pk_hit=-1 _pk_want
 	case $2 in
-	pubkey) _pk_want='Public Key Object*' ;;
-	*) _pk_want='Private Key Object*' ;;
+	pubkey) _pk_want='Public Key Object' ;;
+	*) _pk_want='Private Key Object' ;;
 	esac
 	while IFS= read -r _pk_l; do
 		if [[ $_pk_l == *'Object;'* ]]; then
 			[ "$_pk_hit" -eq 1 ] && break
-			_pk_blk= _pk_hit=-1
-			[[ $_pk_l == $_pk_want ]] && _pk_hit=0
+			_pk_blk='' _pk_hit=-1
+			[[ $_pk_l == "$_pk_want"* ]] && _pk_hit=0
 		fi
 		_pk_blk+=${_pk_blk:+$'\n'}$_pk_l
 		[[ $_pk_hit -eq 0 &&
