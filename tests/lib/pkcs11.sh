@@ -1,6 +1,8 @@
 # Sourced after common.sh and softhsm.sh by the pkcs11_*.sh tests: a
 # SoftHSM2 token of the test's own (hwk-test), its PINs in files, the fake
-# modules, and what tells what a token holds.
+# modules, what tells what a token holds, and readers of stubs, keys and
+# logs that do in bash what sed, cut, grep and ls did (a process costs
+# more than its check on this machine, and so does a $(...) of bash).
 # shellcheck shell=bash
 
 FAULT=$B/tests/pkcs11_fault.so
