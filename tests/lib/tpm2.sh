@@ -32,8 +32,7 @@ tpm2_key() {
 # tpm_clean WHAT: no transient object and no session left in the TPM.
 tpm_clean() {
 	check_eq "$1: no objects or sessions left in the TPM" "" \
-	    "$(transient_handles; tpm2_getcap handles-loaded-session 2>&1 |
-	    sed -n 's/^- *//p')"
+	    "$(tpm_handles 80000000 02000000)"
 }
 # The SubjectPublicKeyInfo PEM of an ssh .pub.
 pem_of() { ssh-keygen -e -m PKCS8 -f "$1"; }
