@@ -96,14 +96,14 @@ _tpm_u32() {
 }
 
 # _tpm_list FD RANGE: the handles in use from RANGE (8 hex digits) on, in
-# _tpm_h; false, with a line said, if the TPM did not answer.
+# _tpm_h; false, with why in _tpm_err, if the TPM did not answer.
 _tpm_list() {
 	local r=$2 i n
 	_tpm_h=()
 	# TPM2_GetCapability(TPM_CAP_HANDLES, RANGE, up to 64)
 	if ! _tpm_rpc "$1" "\x80\x01\0\0\0\x16\0\0\x01\x7a\0\0\0\x01\x${r:0:2}\x${r:2:2}\x${r:4:2}\x${r:6:2}\0\0\0\x40" ||
 	    ((${#_tpm_r[@]} < 19)); then
-		echo "TPM2_GetCapability failed: ${_tpm_r[*]}"
+		_tpm_err="TPM2_GetCapability failed: ${_tpm_r[*]}"
 		return 1
 	fi
 	n=$((_tpm_r[15] << 24 | _tpm_r[16] << 16 | _tpm_r[17] << 8 | _tpm_r[18]))
@@ -115,26 +115,37 @@ _tpm_list() {
 
 # tpm_handles RANGE...: the handles in use in each range (80000000:
 # transient objects, 02000000: loaded sessions), one per line as
-# tpm2_getcap prints them.  Anything amiss prints a line, so that a check
+# tpm2_getcap prints them, in TPM_HANDLES (tpm_handles_of; no subshell)
+# or on stdout (tpm_handles).  Anything amiss gives a line, so that a check
 # wanting no handles fails.
-tpm_handles() {
+tpm_handles_of() {
 	local r h
+	TPM_HANDLES=
 	if ! _tpm_open; then
-		[[ ${TPM2TOOLS_TCTI-} == swtpm:* ]] &&
-		    { echo "no TPM at $TPM2TOOLS_TCTI"; return 1; }
-		for r; do
+		if [[ ${TPM2TOOLS_TCTI-} == swtpm:* ]]; then
+			TPM_HANDLES="no TPM at $TPM2TOOLS_TCTI"
+			return 1
+		fi
+		TPM_HANDLES=$(for r; do
 			case $r in
 			80000000) tpm2_getcap handles-transient ;;
 			*) tpm2_getcap handles-loaded-session ;;
 			esac 2>&1 | sed -n 's/^- *//p'
-		done
+		done)
 		return
 	fi
 	for r; do
-		_tpm_list "$_tpm_fd" "$r" || break
-		for h in "${_tpm_h[@]}"; do printf '0x%X\n' "$h"; done
+		_tpm_list "$_tpm_fd" "$r" || { TPM_HANDLES+=$_tpm_err; break; }
+		for h in "${_tpm_h[@]}"; do
+			printf -v h '0x%X' "$h"
+			TPM_HANDLES+=${TPM_HANDLES:+$'\n'}$h
+		done
 	done
 	exec {_tpm_fd}>&-
+}
+tpm_handles() {
+	tpm_handles_of "$@"
+	[ -z "$TPM_HANDLES" ] || printf '%s\n' "$TPM_HANDLES"
 }
 
 # tpm_flush RANGE...: flushes every handle in use in each range, as
@@ -151,7 +162,7 @@ tpm_flush() {
 		return
 	fi
 	for r; do
-		_tpm_list "$_tpm_fd" "$r" >&2 || break
+		_tpm_list "$_tpm_fd" "$r" || { echo "$_tpm_err" >&2; break; }
 		for h in "${_tpm_h[@]}"; do
 			_tpm_u32 "$h"
 			# A handle with a 0x0a byte waits for tpm2-tools (see
@@ -173,3 +184,5 @@ tpm_flush() {
 
 # The transient handles in the TPM, one per line; empty when none.
 transient_handles() { tpm_handles 80000000; }
+# transient_handles_of: the same in TPM_HANDLES.
+transient_handles_of() { tpm_handles_of 80000000; }

@@ -36,8 +36,8 @@ tpm2_key() {
 
 # tpm_clean WHAT: no transient object and no session left in the TPM.
 tpm_clean() {
-	check_eq "$1: no objects or sessions left in the TPM" "" \
-	    "$(tpm_handles 80000000 02000000)"
+	tpm_handles_of 80000000 02000000
+	check_eq "$1: no objects or sessions left in the TPM" "" "$TPM_HANDLES"
 }
 # The SubjectPublicKeyInfo PEM of an ssh .pub.
 pem_of() { ssh-keygen -e -m PKCS8 -f "$1"; }
