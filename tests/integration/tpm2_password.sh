@@ -9,15 +9,6 @@ tpm2_setup || exit 1
 # The key without a password only shows that noDA spares it a lockout: an
 # ECDSA key does, at a tenth of the swtpm's work for an RSA one.
 tpm2_key k1 '' -t ecdsa || exit 1
-# count TEXT WORDS: N, how many times WORDS occur in TEXT (grep -o | grep -c).
-count() {
-	local t=$1
-	N=0
-	while [[ $t == *"$2"* ]]; do
-		t=${t#*"$2"}
-		N=$((N + 1))
-	done
-}
 
 # --- A key with a password ------------------------------------------------
 check "keygen with a passphrase" "$HWK" --backend tpm2 -q \

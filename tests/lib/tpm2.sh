@@ -114,6 +114,15 @@ has_bytes() {
 }
 # Several lines as one, for patterns that span them.
 flat() { printf '%s' "$1" | tr '\n' ' '; }
+# count TEXT WORDS: N, how many times WORDS occur in TEXT (grep -o | grep -c).
+count() {
+	local t=$1
+	N=0
+	while [[ $t == *"$2"* ]]; do
+		t=${t#*"$2"}
+		N=$((N + 1))
+	done
+}
 # no_files NAME: neither NAME nor NAME.pub nor a temp file was written.
 no_files() {
 	local f found=
