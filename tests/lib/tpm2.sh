@@ -112,8 +112,6 @@ has_bytes() {
 	done <"$1"
 	return 1
 }
-# Several lines as one, for patterns that span them.
-flat() { printf '%s' "$1" | tr '\n' ' '; }
 # count TEXT WORDS: N, how many times WORDS occur in TEXT (grep -o | grep -c).
 count() {
 	local t=$1
@@ -130,46 +128,6 @@ no_files() {
 		if [ -e "$f" ] || [ -L "$f" ]; then found+=$f$'\n'; fi
 	done
 	check_eq "$1: nothing written" "" "$found$(temp_files .)"
-}
-# stub_tool IN OUT [emptyauth]: rewrites a TSS2 PRIVATE KEY stub (PEM),
-# with emptyAuth TRUE if asked; prints the objectAttributes of its public
-# area (hex).  Only the stub's encoding changes, never what the TPM checks.
-stub_tool() {
-	$PY - "$@" <<'PYEOF'
-import base64, sys
-
-def tlv(b, i):
-    tag, n = b[i], b[i + 1]
-    j = i + 2
-    if n & 0x80:
-        k = n & 0x7f
-        n = int.from_bytes(b[j:j + k], "big")
-        j += k
-    return tag, j, j + n        # tag, value start, end
-
-def der_len(n):
-    return bytes([n]) if n < 0x80 else b"\x82" + n.to_bytes(2, "big")
-
-text = open(sys.argv[1]).read().split("\n")
-der = base64.b64decode("".join(l for l in text if l and "-----" not in l))
-_, start, end = tlv(der, 0)
-elems, i = [], start
-while i < end:
-    tag, v, e = tlv(der, i)
-    elems.append((tag, der[i:e], der[v:e]))
-    i = e
-pub = [val for tag, _, val in elems if tag == 0x04][0]
-print("%08x" % int.from_bytes(pub[6:10], "big"))
-if len(sys.argv) > 3 and sys.argv[3] == "emptyauth":
-    elems = [x for x in elems if x[0] != 0xa0]
-    elems.insert(1, (0xa0, bytes.fromhex("a0030101ff"), None))
-body = b"".join(raw for _, raw, _ in elems)
-out = b"\x30" + der_len(len(body)) + body
-b = base64.b64encode(out).decode()
-open(sys.argv[2], "w").write("-----BEGIN TSS2 PRIVATE KEY-----\n" +
-    "\n".join(b[j:j + 64] for j in range(0, len(b), 64)) +
-    "\n-----END TSS2 PRIVATE KEY-----\n")
-PYEOF
 }
 # empty_auth IN OUT: a TSS2 PRIVATE KEY stub (PEM) rewritten with
 # emptyAuth TRUE, private.  Only the stub's encoding changes, never what
