@@ -121,13 +121,14 @@ count() {
 		N=$((N + 1))
 	done
 }
-# no_files NAME: neither NAME nor NAME.pub nor a temp file was written.
+# no_files NAME: neither NAME nor NAME.pub nor a temp file (as temp_files
+# finds them) was written.
 no_files() {
 	local f found=
-	for f in "$1" "$1.pub"; do
+	for f in "$1" "$1.pub" ./.*.hwk-*; do
 		if [ -e "$f" ] || [ -L "$f" ]; then found+=$f$'\n'; fi
 	done
-	check_eq "$1: nothing written" "" "$found$(temp_files .)"
+	check_eq "$1: nothing written" "" "${found%$'\n'}"
 }
 # empty_auth IN OUT: a TSS2 PRIVATE KEY stub (PEM) rewritten with
 # emptyAuth TRUE, private.  Only the stub's encoding changes, never what
