@@ -8,7 +8,6 @@
 
 cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home
-mkdir -p "$HOME"
 AGENT=$B/hwkey-agent
 SPY=$B/tests/tcti_spy.so
 FAULT=$B/tests/pkcs11_fault.so

@@ -9,7 +9,6 @@
 
 cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home
-mkdir -p "$HOME"
 AGENT=$B/hwkey-agent
 user=$(id -un)
 
