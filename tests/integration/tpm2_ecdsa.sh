@@ -24,36 +24,91 @@ gen() {
 	"$HWK" "${a[@]}" </dev/null
 }
 
-# sshsig_data NS: what ssh-keygen -Y signs for data in namespace NS
-# (PROTOCOL.sshsig: the magic, the namespace, SHA-512 of the message).
+# The SSH signature format (PROTOCOL.sshsig) in bash, where a python3 costs
+# ~50 ms a start: the bytes as numbers in MSG, an SSH string at a time.
+_ssh_str() {
+	MSG+=($(($# >> 24 & 255)) $(($# >> 16 & 255)) $(($# >> 8 & 255)) \
+	    $(($# & 255)) "$@")
+}
+# _ascii TEXT: ASCII, the numbers of its characters.
+_ascii() {
+	local i v
+	ASCII=()
+	for ((i = 0; i < ${#1}; i++)); do
+		printf -v v %d "'${1:i:1}"
+		ASCII+=("$v")
+	done
+}
+B64=ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/
+# unb64 TEXT: BYTES, what the base64 TEXT encodes.
+unb64() {
+	local t=${1%%=*} i c v=0 n=0
+	BYTES=()
+	for ((i = 0; i < ${#t}; i++)); do
+		c=${B64%%"${t:i:1}"*}	# its value: the digits before it
+		v=$(((v << 6 | ${#c}) & 0xffff))
+		n=$((n + 6))
+		if ((n >= 8)); then
+			n=$((n - 8))
+			BYTES+=($((v >> n & 255)))
+		fi
+	done
+}
+# b64 BYTE...: B64_OUT, their base64.
+b64() {
+	local v
+	B64_OUT=
+	while (($# > 0)); do
+		v=$(($1 << 16 | ${2-0} << 8 | ${3-0}))
+		B64_OUT+=${B64:v >> 18:1}${B64:v >> 12 & 63:1}
+		if (($# > 1)); then B64_OUT+=${B64:v >> 6 & 63:1}; else B64_OUT+==; fi
+		if (($# > 2)); then B64_OUT+=${B64:v & 63:1}; else B64_OUT+==; fi
+		shift $(($# < 3 ? $# : 3))
+	done
+}
+# sshsig_data NS OUT: what ssh-keygen -Y signs for data in namespace NS
+# (the magic, the namespace, SHA-512 of the message).
 sshsig_data() {
-	$PY - "$1" <<'PYEOF'
-import hashlib, struct, sys
-s = lambda b: struct.pack(">I", len(b)) + b
-m = hashlib.sha512(open("data", "rb").read()).digest()
-sys.stdout.buffer.write(b"SSHSIG" + s(sys.argv[1].encode()) + s(b"") +
-                        s(b"sha512") + s(m))
-PYEOF
+	local v md
+	openssl dgst -sha512 -binary data >"$2.md" && bytes_of "$2.md" ||
+	    return 1
+	md=("${BYTES[@]}")
+	_ascii SSHSIG
+	MSG=("${ASCII[@]}")
+	_ascii "$1"
+	_ssh_str "${ASCII[@]}"
+	_ssh_str
+	_ascii sha512
+	_ssh_str "${ASCII[@]}"
+	_ssh_str "${md[@]}"
+	printf -v v '\\x%02x' "${MSG[@]}"
+	printf %b "$v" >"$2"
 }
 # sshsig PUB NS BLOB: the armoured SSH signature of data, from the SSH
 # signature blob our key made over sshsig_data.
 sshsig() {
-	$PY - "$1" "$2" "$3" <<'PYEOF'
-import base64, struct, sys
-s = lambda b: struct.pack(">I", len(b)) + b
-pub = base64.b64decode(open(sys.argv[1]).read().split()[1])
-sig = b"SSHSIG" + struct.pack(">I", 1) + s(pub) + s(sys.argv[2].encode()) + \
-    s(b"") + s(b"sha512") + s(open(sys.argv[3], "rb").read())
-b = base64.b64encode(sig).decode()
-print("-----BEGIN SSH SIGNATURE-----")
-for i in range(0, len(b), 70):
-    print(b[i:i + 70])
-print("-----END SSH SIGNATURE-----")
-PYEOF
+	local t b _ i pub
+	read -r t b _ <"$1"
+	unb64 "$b"
+	pub=("${BYTES[@]}")
+	_ascii SSHSIG
+	MSG=("${ASCII[@]}" 0 0 0 1)
+	_ssh_str "${pub[@]}"
+	_ascii "$2"
+	_ssh_str "${ASCII[@]}"
+	_ssh_str
+	_ascii sha512
+	_ssh_str "${ASCII[@]}"
+	bytes_of "$3"
+	_ssh_str "${BYTES[@]}"
+	b64 "${MSG[@]}"
+	echo "-----BEGIN SSH SIGNATURE-----"
+	for ((i = 0; i < ${#B64_OUT}; i += 70)); do echo "${B64_OUT:i:70}"; done
+	echo "-----END SSH SIGNATURE-----"
 }
 
 # --- One key on each curve, without a password ------------------------------
-sshsig_data file >sd		# the same for every key
+sshsig_data file sd		# the same for every key
 for n in 256 384 521; do
 	case $n in 256) h=sha256 ;; 384) h=sha384 ;; *) h=sha512 ;; esac
 	out=$(gen -B tpm2 -t ecdsa -b $n -N '' -C ec$n@test -f k$n 2>&1)

@@ -56,11 +56,9 @@ ossl_sign() {
 # the DER ECDSA-Sig-Value openssl verifies; RAW_LEN, the raw form's length.
 # bash does the bytes, where a python3 would cost 50 ms.
 der_of() {
-	local LC_ALL=C c v raw=() r s k
-	while IFS= read -r -d '' -n 1 c; do	# a NUL byte reads as ""
-		printf -v v %d "'$c"
-		raw+=("$v")
-	done <"$1"
+	local v raw r s k
+	bytes_of "$1"
+	raw=("${BYTES[@]}")
 	RAW_LEN=${#raw[@]}
 	k=$((RAW_LEN / 2))
 	_der_int "${raw[@]:0:k}"
@@ -71,6 +69,15 @@ der_of() {
 	else s=(48 0x81 ${#s[@]} "${s[@]}"); fi
 	printf -v v '\\x%02x' "${s[@]}"
 	printf %b "$v" >"$2"
+}
+# bytes_of FILE: BYTES, the file's bytes as numbers.
+bytes_of() {
+	local LC_ALL=C c v
+	BYTES=()
+	while IFS= read -r -d '' -n 1 c; do	# a NUL byte reads as ""
+		printf -v v %d "'$c"
+		BYTES+=("$v")
+	done <"$1"
 }
 # _der_int BYTE...: the DER INTEGER of a big-endian number, in _der (at
 # most 127 bytes long, as r and s of the curves SSH uses are).
