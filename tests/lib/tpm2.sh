@@ -176,7 +176,8 @@ os.chmod(sys.argv[2], 0o600)  # a key file, which -y wants private
 PYEOF
 }
 # tools_stub OUT ALG ATTRS: a key made by tpm2-tools under the same SRK, as
-# the stub they write (emptyAuth FALSE), private (-y wants a key file so).
+# the stub they write (emptyAuth FALSE), mode 0600 (-y wants key files
+# private).
 tools_stub() { _tools_make "$@" && chmod 600 "$1"; }
 # tools_key OUT ALG ATTRS: a tools_stub with emptyAuth TRUE.
 tools_key() { _tools_make "$1.tools" "$2" "$3" && empty_auth "$1.tools" "$1"; }
