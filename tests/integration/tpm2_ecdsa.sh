@@ -61,8 +61,10 @@ b64() {
 	while (($# > 0)); do
 		v=$(($1 << 16 | ${2-0} << 8 | ${3-0}))
 		B64_OUT+=${B64:v >> 18:1}${B64:v >> 12 & 63:1}
-		if (($# > 1)); then B64_OUT+=${B64:v >> 6 & 63:1}; else B64_OUT+==; fi
-		if (($# > 2)); then B64_OUT+=${B64:v & 63:1}; else B64_OUT+==; fi
+		B64_OUT+=${B64:v >> 6 & 63:1}${B64:v & 63:1}
+		# The last group of one or two bytes ends in padding.
+		(($# == 1)) && B64_OUT=${B64_OUT%??}==
+		(($# == 2)) && B64_OUT=${B64_OUT%?}=
 		shift $(($# < 3 ? $# : 3))
 	done
 }

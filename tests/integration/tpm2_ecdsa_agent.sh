@@ -23,7 +23,7 @@ for k in $KEYS; do
 	    -f "$k" </dev/null || exit 1
 done
 # The .pub lines, and their types.
-pubs= types=
+pubs='' types=''
 for k in $KEYS; do
 	read -r t rest <"$k.pub"
 	pubs+=${pubs:+$'\n'}"$t $rest"
@@ -74,14 +74,14 @@ done
 # a document of each key's own, so that no signature is left to remove.
 echo "another document" >doc2
 for k in $KEYS; do
-	echo "a document" >doc-$k
-	ssh-keygen -q -Y sign -f "$k.pub" -n file doc-$k >/dev/null 2>&1
+	echo "a document" >"doc-$k"
+	ssh-keygen -q -Y sign -f "$k.pub" -n file "doc-$k" >/dev/null 2>&1
 	echo "signer $(<"$k.pub")" >allowed
 	check "ssh-keygen -Y sign with the $k key verifies" \
-	    ssh-keygen -Y verify -f allowed -I signer -n file -s doc-$k.sig \
-	    <doc-$k
+	    ssh-keygen -Y verify -f allowed -I signer -n file -s "doc-$k.sig" \
+	    <"doc-$k"
 	check_rc 255 "and not for another document ($k)" \
-	    ssh-keygen -Y verify -f allowed -I signer -n file -s doc-$k.sig \
+	    ssh-keygen -Y verify -f allowed -I signer -n file -s "doc-$k.sig" \
 	    <doc2
 done
 log=$(<agent.log)

@@ -59,9 +59,11 @@ use_swtpm() {
 
 # _tpm_open: a connection to the swtpm of $TPM2TOOLS_TCTI, in fd $_tpm_fd.
 _tpm_open() {
-	[[ ${TPM2TOOLS_TCTI-} =~ ^swtpm:host=([^,]+),port=([0-9]+)$ ]] &&
-	    { exec {_tpm_fd}<>"/dev/tcp/${BASH_REMATCH[1]}/${BASH_REMATCH[2]}"; } \
-	    2>/dev/null
+	local dev
+	[[ ${TPM2TOOLS_TCTI-} =~ ^swtpm:host=([^,]+),port=([0-9]+)$ ]] ||
+	    return 1
+	dev=/dev/tcp/${BASH_REMATCH[1]}/${BASH_REMATCH[2]}
+	{ exec {_tpm_fd}<>"$dev"; } 2>/dev/null
 }
 
 # _tpm_rpc FD BYTES: sends a command (BYTES in printf %b escapes) and reads
@@ -98,15 +100,19 @@ _tpm_u32() {
 # _tpm_list FD RANGE: the handles in use from RANGE (8 hex digits) on, in
 # _tpm_h; false, with why in _tpm_err, if the TPM did not answer.
 _tpm_list() {
-	local r=$2 i n
+	local i n c
 	_tpm_h=()
-	# TPM2_GetCapability(TPM_CAP_HANDLES, RANGE, up to 64)
-	if ! _tpm_rpc "$1" "\x80\x01\0\0\0\x16\0\0\x01\x7a\0\0\0\x01\x${r:0:2}\x${r:2:2}\x${r:4:2}\x${r:6:2}\0\0\0\x40" ||
-	    ((${#_tpm_r[@]} < 19)); then
+	# TPM2_GetCapability(TPM_CAP_HANDLES, RANGE, up to 64): tag, size,
+	# command code, then the parameters.
+	_tpm_u32 $((0x$2))
+	c="\x80\x01\0\0\0\x16\0\0\x01\x7a\0\0\0\x01$_tpm_b\0\0\0\x40"
+	if ! _tpm_rpc "$1" "$c" || ((${#_tpm_r[@]} < 19)); then
 		_tpm_err="TPM2_GetCapability failed: ${_tpm_r[*]}"
 		return 1
 	fi
-	n=$((_tpm_r[15] << 24 | _tpm_r[16] << 16 | _tpm_r[17] << 8 | _tpm_r[18]))
+	# moreData, the capability, then the count and the handles.
+	n=$((_tpm_r[15] << 24 | _tpm_r[16] << 16 | _tpm_r[17] << 8 |
+	    _tpm_r[18]))
 	for ((i = 19; i < 19 + 4 * n && i + 3 < ${#_tpm_r[@]}; i += 4)); do
 		_tpm_h+=($((_tpm_r[i] << 24 | _tpm_r[i + 1] << 16 |
 		    _tpm_r[i + 2] << 8 | _tpm_r[i + 3])))
@@ -151,7 +157,7 @@ tpm_handles() {
 # tpm_flush RANGE...: flushes every handle in use in each range, as
 # tpm2_flushcontext -t (80000000) and -l (02000000) do.
 tpm_flush() {
-	local r h late=()
+	local r h c late=()
 	if ! _tpm_open; then
 		for r; do
 			case $r in
@@ -168,11 +174,11 @@ tpm_flush() {
 			# A handle with a 0x0a byte waits for tpm2-tools (see
 			# _tpm_rpc), which swtpm serves once we hang up.
 			[[ $_tpm_b == *'\x0a'* ]] && { late+=("$h"); continue; }
-			# TPM2_FlushContext(h)
-			_tpm_rpc "$_tpm_fd" "\x80\x01\0\0\0\x0e\0\0\x01\x65$_tpm_b" || {
-				echo "TPM2_FlushContext failed: ${_tpm_r[*]}" >&2
-				break 2
-			}
+			# TPM2_FlushContext(h): tag, size, command code, h
+			c="\x80\x01\0\0\0\x0e\0\0\x01\x65$_tpm_b"
+			_tpm_rpc "$_tpm_fd" "$c" && continue
+			echo "TPM2_FlushContext failed: ${_tpm_r[*]}" >&2
+			break 2
 		done
 	done
 	exec {_tpm_fd}>&-

@@ -91,8 +91,8 @@ _der_int() {
 # and PUB_FIELDS, those, its signing scheme and its curve (an ECC key's),
 # in hex as "attrs scheme curve".
 pub_fields() {
-	local l p= j
-	PUB_ATTRS= PUB_FIELDS=
+	local l p='' j
+	PUB_ATTRS='' PUB_FIELDS=''
 	while IFS= read -r l; do
 		[[ $l == *'OCTET STRING'*'[HEX DUMP]:'* ]] || continue
 		p=${l##*:}
