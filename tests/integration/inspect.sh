@@ -15,18 +15,22 @@ for k in ed25519 ecdsa384 sk-ed25519; do
 	    "$("$HWK" -lv -f "$FIXTURES/$k.key.pub")"
 done
 
-# Fresh keys of several sizes, ours and ssh-keygen's.  At 4096 bits, whose
-# primes take seconds to find, ssh-keygen writes our new key anew (-c)
-# rather than make one: the file it writes is its own all the same.
+# Fresh keys of several sizes, ours, and ssh-keygen's files of the same
+# sizes.  RSA primes take long to find, so ssh-keygen writes anew (-c) keys
+# already made rather than make more: its fixtures (the one of 3072 bits
+# decrypted, -p) and our new key of 4096 bits.  The files it writes are its
+# own all the same.
 for bits in 2048 3072 4096; do
 	"$HWK" -q -b $bits -N '' -C "ours $bits" -f ours$bits
-	if [ $bits -eq 4096 ]; then
-		cp ours$bits theirs$bits && ssh-keygen -q -c -C "theirs $bits" \
-		    -P '' -f theirs$bits >/dev/null
-	else
-		ssh-keygen -q -t rsa -b $bits -N '' -C "theirs $bits" \
-		    -f theirs$bits
-	fi
+	case $bits in
+	2048) cp "$FIXTURES/rsa2048.key" theirs$bits ;;
+	3072) cp "$FIXTURES/rsa3072-enc.key" theirs$bits && chmod 600 theirs$bits &&
+	    ssh-keygen -q -p -P 'fixture passphrase' -N '' -f theirs$bits \
+	    >/dev/null ;;
+	4096) cp ours$bits theirs$bits ;;
+	esac
+	chmod 600 theirs$bits && ssh-keygen -q -c -C "theirs $bits" -P '' \
+	    -f theirs$bits >/dev/null
 	for k in ours$bits theirs$bits; do
 		check_eq "$k: -lv equals ssh-keygen" "$(ssh-keygen -lv -f $k.pub)" \
 		    "$("$HWK" -lv -f $k.pub)"
