@@ -20,16 +20,16 @@ PROGRESS = re.compile(r"(?:\rGenerating the \d+-bit key \([^)]*\)\.\.\. "
                       r"\d+ s )+\r\x1b\[K")
 
 
-def spawn(argv, home, env=None):
-    env = dict(os.environ if env is None else env, HOME=home, LC_ALL="C")
+def spawn(argv, home):
+    env = dict(os.environ, HOME=home, LC_ALL="C")
     # As at a terminal, even when the suite runs in the background with
     # SIGINT ignored: Ctrl-C must be able to end the child.
     c = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8",
                       timeout=120, preexec_fn=lambda: signal.signal(
                           signal.SIGINT, signal.SIG_DFL))
-    # No pause before each answer: pexpect's guards against a program that
-    # turns echo off after its prompt, and both ssh-keygen and hwkeygen turn
-    # it off first (a pause of 50 ms an answer, a hundred answers a run).
+    # No pause before each answer (pexpect's is 50 ms): it guards against a
+    # program that turns echo off after its prompt, and both ssh-keygen and
+    # hwkeygen turn it off first.
     c.delaybeforesend = None
     return c
 
