@@ -15,8 +15,8 @@ mkdir -p "$HOME" d
 # confused), or what is left of them.
 pair_state() {
 	local a= b=
-	IFS= read -rd '' a <d/id 2>/dev/null
-	IFS= read -rd '' b <d/id.pub 2>/dev/null
+	IFS= read -rd '' a 2>/dev/null <d/id
+	IFS= read -rd '' b 2>/dev/null <d/id.pub
 	echo "${#a}:$a${#b}:$b"
 }
 state_old=$(pair_state)
@@ -24,7 +24,7 @@ no_temps() { [ -z "$(temp_files d)" ]; }
 # files NAME...: those of the NAMEs that exist, or "none".
 files() {
 	local f out=
-	for f; do [ -e "$f" ] && out+="$f "; done
+	for f; do [ -e "$f" ] || [ -L "$f" ] && out+="$f "; done
 	echo "${out:-none}"
 }
 
@@ -70,6 +70,7 @@ rc=$?
 check_eq "signal mid-write: ends by the signal" 143 "$rc"
 check "signal mid-write: no temporary files left" no_temps
 if [ -e d/int ] || [ -e d/int.pub ]; then
+	t= b=
 	read -r t b _ <d/int.pub
 	read -r t2 b2 _ < <(ssh-keygen -y -f d/int)
 	check_eq "signal mid-write: the pair that exists matches" \

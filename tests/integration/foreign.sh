@@ -98,6 +98,7 @@ with open(sys.argv[2], "w") as f:
         f.write(b64[i:i + 70] + "\n")
     f.write(text[-1] + "\n")
 PYEOF
+head=
 read -rN 300 head <good
 printf '%s' "$head" >trunc
 : >empty

@@ -50,6 +50,7 @@ check_eq "-l on an encrypted file without .pub: no comment, as ssh-keygen" \
     "$(ssh-keygen -l -f enc)" "$("$HWK" -l -f enc)"
 
 # Damaged files: a clear message and exit 1, never a crash.
+head=
 read -rN 300 head <ours2048
 printf '%s' "$head" >trunc
 chmod 600 trunc

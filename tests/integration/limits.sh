@@ -79,6 +79,7 @@ check_no_match "... no key pair generated" "C_GenerateKeyPair" "$(<p11.log)"
 check "... nothing written" nothing_written kcomment
 check "a long comment with a short --label is fine" \
     tok -C "$c5000" --label short -f klong
+comment=
 read -r _ _ comment _ <klong.pub
 check_eq "... the .pub keeps the comment" 5000 "${#comment}"
 check "a 4096-byte --label is taken" tok --label "$l4096" -f k4096
