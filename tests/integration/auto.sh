@@ -17,12 +17,11 @@ printf '1234\n' >pin
 chmod 600 pin
 # A TCTI where no TPM answers, so a machine's own TPM does not count.
 export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$(free_port)"
-# json ARRAY TEXT EXPR...: sets ARRAY to what each Python expression gives
+# json TEXT EXPR...: sets the array v to what each Python expression gives
 # of the JSON document TEXT (d), one line each: one Python for them all.
 json() {
-	local -n json_out=$1
-	printf '%s' "$2" >"$T_TMP/doc.json"
-	mapfile -t json_out < <($PY - "$T_TMP/doc.json" "${@:3}" <<'PYEOF'
+	printf '%s' "$1" >"$T_TMP/doc.json"
+	mapfile -t v < <($PY - "$T_TMP/doc.json" "${@:2}" <<'PYEOF'
 import json, sys
 try:
     d = json.load(open(sys.argv[1]))
@@ -121,7 +120,7 @@ check_eq "a token and a TPM: exit 0" 0 "$rc"
 IFS= read -r first <err
 check_match "a token and a TPM: the line names the token" \
     "^token 'auto-test' \\(serial [0-9a-f]+\\): using pkcs11$" "$first"
-json v "$res" 'd["backend"]' 'd["path"]' 'd["fingerprint"]' \
+json "$res" 'd["backend"]' 'd["path"]' 'd["fingerprint"]' \
     'd["bits"], d["type"]' 'd["public_key"]'
 check_eq "--json result: backend" pkcs11 "${v[0]-}"
 check_eq "--json result: path" "$HOME/.ssh/id_token" "${v[1]-}"
@@ -134,7 +133,7 @@ check_eq "--json result: the .pub line" "$(<"$HOME/.ssh/id_token.pub")" \
 
 # --backends, for people and as JSON.
 b=$("$HWK" --backends --json)
-json v "$b" 'list(d)' 'd["tpm2"]["usable"]' \
+json "$b" 'list(d)' 'd["tpm2"]["usable"]' \
     '[x for x in d["tpm2"]["rsa_bits"] if x >= 2048]' \
     'd["tpm2"]["manufacturer"]' \
     '[t["can_make_rsa_keys"] for m in d["pkcs11"]["modules"] for t in m["tokens"] if t["label"] == "auto-test"]' \
@@ -151,7 +150,7 @@ check_match "--backends in text" "^tpm2:$" "$("$HWK" --backends)"
 
 # --list --json: one entry per pair, with the backend of each.
 l=$("$HWK" --list --json)
-json v "$l" \
+json "$l" \
     '" ".join(sorted(e["path"].split("/")[-1] + ":" + e["backend"] for e in d))' \
     '[e["fingerprint"] for e in d if e["path"].endswith("id_tpm")][0]' \
     '" ".join(e["protection"].split()[-1] for e in sorted(d, key=lambda e: e["path"]))'

@@ -14,7 +14,7 @@ mkdir -p "$HOME" d
 # pair_state: both files' bytes (lengths first, so that the two cannot be
 # confused), or what is left of them.
 pair_state() {
-	local a= b=
+	local a='' b=''
 	IFS= read -rd '' a 2>/dev/null <d/id
 	IFS= read -rd '' b 2>/dev/null <d/id.pub
 	echo "${#a}:$a${#b}:$b"
@@ -70,7 +70,7 @@ rc=$?
 check_eq "signal mid-write: ends by the signal" 143 "$rc"
 check "signal mid-write: no temporary files left" no_temps
 if [ -e d/int ] || [ -e d/int.pub ]; then
-	t= b=
+	t='' b=''
 	read -r t b _ <d/int.pub
 	read -r t2 b2 _ < <(ssh-keygen -y -f d/int)
 	check_eq "signal mid-write: the pair that exists matches" \

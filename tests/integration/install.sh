@@ -17,6 +17,7 @@ check_eq "binaries are 0755" "755 755" "${modes[*]}"
 found() {
 	local f
 	FOUND=
+	# shellcheck disable=SC2231 # $1 is a pattern
 	for f in "$D"/**/$1; do FOUND+=${FOUND:+$'\n'}$f; done
 }
 found 70-hwkeygen.rules

@@ -9,8 +9,8 @@ cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home
 mkdir -p "$HOME"
 FAULT=$B/tests/pkcs11_fault.so
-# rep VAR C N: sets VAR to N times the character C.
-rep() { printf -v "$1" '%*s' "$3" ''; printf -v "$1" '%s' "${!1// /$2}"; }
+# rep C N: sets REP to N times the character C.
+rep() { printf -v REP '%*s' "$2" ''; REP=${REP// /$1}; }
 # key_of TEXT: sets KEY to the type and base64 of the .pub line TEXT.
 key_of() { local t b _; read -r t b _ <<<"$1"; KEY="$t $b"; }
 nothing_written() {
@@ -18,8 +18,10 @@ nothing_written() {
 }
 
 # --- Passphrases: one limit for -N, -P and the prompt ------------------------
-rep max p 1023
-rep over p 1024
+rep p 1023
+max=$REP
+rep p 1024
+over=$REP
 # Ed25519 and 2 KDF rounds: the passphrase's length is the subject, not the
 # key's type or the KDF's cost.
 sw() { "$HWK" -q --backend software -t ed25519 -a 2 "$@"; }
@@ -59,9 +61,12 @@ tok() {
 	HWK_FAKE_LOG=$T_TMP/p11.log "$HWK" -q --backend pkcs11 \
 	    --module "$FAULT" --pin-source file:pin -t ecdsa "$@"
 }
-rep l4096 l 4096
-rep l4097 l 4097
-rep c5000 c 5000
+rep l 4096
+l4096=$REP
+rep l 4097
+l4097=$REP
+rep c 5000
+c5000=$REP
 n0=$(softhsm_objects hwk-lim 123456)
 : >p11.log
 out=$(tok --label "$l4097" -f klabel 2>&1)
@@ -88,9 +93,12 @@ unset HWK_FAKE_REAL
 
 # --- A TPM key's password ----------------------------------------------------
 start_swtpm || exit 1
-rep t32 t 32
-rep t33 t 33
-rep t40 t 40
+rep t 32
+t32=$REP
+rep t 33
+t33=$REP
+rep t 40
+t40=$REP
 out=$("$HWK" --backend tpm2 -N "$t33" -f ktpm 2>&1)
 check_eq "a 33-byte TPM password: exit 1" 1 "$?"
 check_match "... says the limit" "at most 32" "$out"

@@ -22,15 +22,14 @@ ctl_file() {
 	IFS= read -rd '' _ <"$1" && n=$((n + 1))
 	echo "$n"
 }
-# json ARRAY TEXT EXPR...: sets ARRAY to what each Python expression gives,
+# json TEXT EXPR...: sets the array v to what each Python expression gives,
 # one line each, all in one Python: d is the JSON document TEXT, read
 # strictly as UTF-8 (json.loads of bytes refuses anything else), and
 # want(FILE) what a JSON reader must see for the raw bytes of FILE: invalid
 # UTF-8 replaced as Unicode says, as Python's decoder does.
 json() {
-	local -n json_out=$1
-	printf '%s' "$2" >"$T_TMP/doc.json"
-	mapfile -t json_out < <($PY - "$T_TMP/doc.json" "${@:3}" <<'PYEOF'
+	printf '%s' "$1" >"$T_TMP/doc.json"
+	mapfile -t v < <($PY - "$T_TMP/doc.json" "${@:2}" <<'PYEOF'
 import json, sys
 def want(f):
     return repr(open(f, "rb").read().decode("utf-8", "replace"))
@@ -96,7 +95,7 @@ check_eq "--list: no raw control byte" 0 "$(ctl "$list")"
 check_match "--list: the file name escaped" 'id_\\033\[31m ' "$list"
 check_match "--list: the comment escaped" 'a\\033]0;pwned\\007 b\\377' "$list"
 lj=$("$HWK" --list --json)
-json v "$lj" 'len(d)' 'want("evil.raw")' \
+json "$lj" 'len(d)' 'want("evil.raw")' \
     'repr([e["comment"] for e in d if e["path"].endswith("[31m")][0])' \
     'repr(sorted(e["path"] for e in d)[0].split("/")[-1])'
 check_eq "--list --json: parses as UTF-8 JSON, 2 entries" 2 "${v[0]-}"
@@ -109,7 +108,7 @@ check_eq "--list --json: the file name as it is" "'id_\\x1b[31m'" "${v[3]-}"
 # the subject, not the key's type).
 res=$("$HWK" --backend software --json -t ed25519 -N '' -C "$EVIL" -f gen \
     2>/dev/null)
-json v "$res" 'want("evil.raw")' 'repr(d["comment"])'
+json "$res" 'want("evil.raw")' 'repr(d["comment"])'
 check_eq "generation --json: parses, the comment with U+FFFD" "${v[0]-}" \
     "${v[1]-}"
 check_eq "generation --json: no raw control byte" 0 "$(ctl "$res")"
@@ -129,7 +128,7 @@ check_eq "--backends: no raw control byte" 0 "$(ctl "$b")"
 check_match "--backends: the label escaped" 'label: e\\033]0;pwned\\007\\377$' \
     "$b"
 bj=$("$HWK" --backends --json --module "$M")
-json v "$bj" 'want("label.raw")' \
+json "$bj" 'want("label.raw")' \
     'repr([t["label"] for m in d["pkcs11"]["modules"] for t in m["tokens"] if t["label"].startswith("e")][0])'
 check_eq "--backends --json: no raw control byte" 0 "$(ctl "$bj")"
 check_eq "--backends --json: the label, parsed" "${v[0]-}" "${v[1]-}"

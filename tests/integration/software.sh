@@ -12,7 +12,7 @@ check_eq "private key is 0600" 600 "$(mode_of k1)"
 check_eq "public key is 0644" 644 "$(mode_of k1.pub)"
 # key_of TEXT: sets KEY to the type and base64 of the .pub line TEXT.
 key_of() { local t b _; read -r t b _ <<<"$1"; KEY="$t $b"; }
-t= b= comment=
+t='' b='' comment=''
 read -r t b comment <k1.pub
 key_of "$(ssh-keygen -y -f k1)"
 check_eq "ssh-keygen -y derives our .pub" "$t $b" "$KEY"
