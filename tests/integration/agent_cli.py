@@ -17,9 +17,11 @@ os.mkdir(home)
 env = dict(os.environ, HOME=home)
 for v in ("SSH_AUTH_SOCK", "SSH_AGENT_PID"):
     env.pop(v, None)
-key = os.path.join(tmp, "id_rsa")
-tap.run([tap.HWK, "-q", "-b", "2048", "-N", "", "-C", "cli@test", "-f", key],
-        check=True)
+# Ed25519 keys: what stands at the agent's paths is the subject, not the
+# keys it holds.
+key = os.path.join(tmp, "id_ed25519")
+tap.run([tap.HWK, "-q", "-t", "ed25519", "-N", "", "-C", "cli@test", "-f",
+         key], check=True)
 adir = os.path.join(tmp, "adir")
 os.mkdir(adir, 0o700)
 
@@ -228,7 +230,7 @@ for opt in (["--pin-source", "env:PIN"], ["--login", "admin"],
            "exit %d: %s" % (r.returncode, r.stderr))
 # A private key file others can read is refused, as ssh-add refuses it.
 open_key = os.path.join(tmp, "id_open")
-tap.run([tap.HWK, "-q", "-b", "2048", "-N", "", "-C", "open@test", "-f",
+tap.run([tap.HWK, "-q", "-t", "ed25519", "-N", "", "-C", "open@test", "-f",
          open_key], check=True)
 os.chmod(open_key, 0o644)
 r = tap.run([tap.AGENT, "-D", "-a", os.path.join(adir, "open"), open_key],

@@ -41,10 +41,15 @@ agent = tap.start([tap.AGENT, "-d", "-a", sock] +
 tap.ok(tap.wait_for(lambda: os.path.exists(sock)), "agent listens")
 aenv = dict(env, SSH_AUTH_SOCK=sock)
 
+# The .pub lines, one a key: what sshd takes, and what ssh-keygen -l reads
+# in one run.
+auth = os.path.join(tmp, "authorized_keys")
+open(auth, "w").write("".join(open(paths[n] + ".pub").read()
+                              for n, _, _ in KEYS))
+
 # What ssh-add sees: every key, as ssh-keygen -l prints it.
 r = tap.run(["ssh-add", "-l"], env=aenv)
-want = "".join(tap.run(["ssh-keygen", "-l", "-f", paths[n] + ".pub"]).stdout
-               for n, _, _ in KEYS)
+want = tap.run(["ssh-keygen", "-l", "-f", auth]).stdout
 tap.ok(r.returncode == 0 and r.stdout == want, "ssh-add -l lists the keys",
        r.stdout + r.stderr)
 
@@ -75,9 +80,6 @@ for name, _, _ in KEYS:
 
 # Log in: ssh has only the .pub, so the agent signs.
 user = pwd.getpwuid(os.getuid()).pw_name
-auth = os.path.join(tmp, "authorized_keys")
-open(auth, "w").write("".join(open(paths[n] + ".pub").read()
-                              for n, _, _ in KEYS))
 port = start_sshd(os.path.join(tmp, "sshd"), auth)
 for name, _, sshtype in KEYS:
     r = tap.run(ssh_argv(port, "-o", "IdentitiesOnly=yes",

@@ -15,18 +15,22 @@ for k in ed25519 ecdsa384 sk-ed25519; do
 	    "$("$HWK" -lv -f "$FIXTURES/$k.key.pub")"
 done
 
-# Fresh keys of several sizes, ours and ssh-keygen's.  At 4096 bits, whose
-# primes take seconds to find, ssh-keygen writes our new key anew (-c)
-# rather than make one: the file it writes is its own all the same.
+# Fresh keys of several sizes, ours, and ssh-keygen's files of the same
+# sizes.  RSA primes take long to find, so ssh-keygen writes anew (-c) keys
+# already made rather than make more: its fixtures (the one of 3072 bits
+# decrypted, -p) and our new key of 4096 bits.  The files it writes are its
+# own all the same.
 for bits in 2048 3072 4096; do
 	"$HWK" -q -b $bits -N '' -C "ours $bits" -f ours$bits
-	if [ $bits -eq 4096 ]; then
-		cp ours$bits theirs$bits && ssh-keygen -q -c -C "theirs $bits" \
-		    -P '' -f theirs$bits >/dev/null
-	else
-		ssh-keygen -q -t rsa -b $bits -N '' -C "theirs $bits" \
-		    -f theirs$bits
-	fi
+	case $bits in
+	2048) cp "$FIXTURES/rsa2048.key" theirs$bits ;;
+	3072) cp "$FIXTURES/rsa3072-enc.key" theirs$bits && chmod 600 theirs$bits &&
+	    ssh-keygen -q -p -P 'fixture passphrase' -N '' -f theirs$bits \
+	    >/dev/null ;;
+	4096) cp ours$bits theirs$bits ;;
+	esac
+	chmod 600 theirs$bits && ssh-keygen -q -c -C "theirs $bits" -P '' \
+	    -f theirs$bits >/dev/null
 	for k in ours$bits theirs$bits; do
 		check_eq "$k: -lv equals ssh-keygen" "$(ssh-keygen -lv -f $k.pub)" \
 		    "$("$HWK" -lv -f $k.pub)"
@@ -40,12 +44,15 @@ done
 cp ours2048 lonely
 check_eq "-l on a private file without .pub" \
     "$(ssh-keygen -l -f lonely)" "$("$HWK" -l -f lonely)"
-"$HWK" -q -b 2048 -N 'x' -a 1 -C 'hidden' -f enc && rm enc.pub
+# (The key's type is not the subject: Ed25519 is made in a millisecond.)
+"$HWK" -q -t ed25519 -N 'x' -a 1 -C 'hidden' -f enc && rm enc.pub
 check_eq "-l on an encrypted file without .pub: no comment, as ssh-keygen" \
     "$(ssh-keygen -l -f enc)" "$("$HWK" -l -f enc)"
 
 # Damaged files: a clear message and exit 1, never a crash.
-head -c 300 ours2048 >trunc
+head=
+read -rN 300 head <ours2048
+printf '%s' "$head" >trunc
 chmod 600 trunc
 out=$("$HWK" -y -f trunc 2>&1)
 check_eq "-y on a truncated key: exit 1" 1 $?
@@ -59,29 +66,38 @@ check_eq "-l on junk: exit 1" 1 $?
 check_match "-l on junk: says so" "is not a key file" "$out"
 check_rc 1 "-y on a missing file: exit 1" "$HWK" -y -f nonexistent
 
-# --list: every pair in ~/.ssh, with backend and protection.
+# --list: every pair in ~/.ssh, with backend and protection.  One RSA pair
+# (ours, made above) and one of ssh-keygen's without its .pub (a fixture);
+# the passphrase and the mismatch are Ed25519, whose type is not the point.
 S=$HOME/.ssh
-"$HWK" -q -b 2048 -N '' -C 'plain@list' -f "$S/id_rsa"
-"$HWK" -q -b 2048 -N 'pw' -a 2 -C 'locked@list' -f "$S/id_locked"
+cp ours2048 "$S/id_rsa" && cp ours2048.pub "$S/id_rsa.pub"
+"$HWK" -q -t ed25519 -N 'pw' -a 2 -C 'locked@list' -f "$S/id_locked"
 ssh-keygen -q -t ed25519 -N '' -C 'ed@list' -f "$S/id_ed25519"
-ssh-keygen -q -t rsa -b 2048 -N '' -C 'nopub@list' -f "$S/id_nopub"
-rm "$S/id_nopub.pub"
-cp "$S/id_rsa.pub" "$S/id_mismatch.pub"
+cp "$FIXTURES/rsa2048.key" "$S/id_nopub" && chmod 600 "$S/id_nopub"
+cp "$S/id_ed25519.pub" "$S/id_mismatch.pub"
 cp "$S/id_locked" "$S/id_mismatch"
 echo "github.com ssh-ed25519 AAAA" >"$S/known_hosts"
 echo "Host *" >"$S/config"
 list=$("$HWK" --list)
-row() { printf '%s\n' "$list" | grep -F "$S/$1 "; }
-fp() { ssh-keygen -l -f "$1" | cut -d' ' -f2; }
+# row[NAME]: the line of ~/.ssh/NAME; n_rows: how many lines name a file.
+declare -A row
+n_rows=0
+while IFS= read -r l; do
+	[[ $l == "$S/"* ]] || continue
+	n_rows=$((n_rows + 1))
+	l_name=${l#"$S/"}
+	row[${l_name%% *}]=$l
+done <<<"$list"
+read -r _ fp _ < <(ssh-keygen -l -f "$S/id_rsa.pub")
 check_match "--list: header" '^PATH +TYPE +BITS +FINGERPRINT +BACKEND +PROTECTION +COMMENT$' "$list"
-check_match "--list: plain key" "^$S/id_rsa +RSA +2048 +SHA256:.* +software +none +plain@list\$" "$(row id_rsa)"
-check_match "--list: fingerprint right" "$(fp "$S/id_rsa.pub" | sed 's/[+/]/./g')" "$(row id_rsa)"
-check_match "--list: passphrase key" "^$S/id_locked +RSA +2048 .* software +passphrase +locked@list\$" "$(row id_locked)"
-check_match "--list: ssh-keygen's ed25519 key" "^$S/id_ed25519 +ED25519 +256 .* software +none +ed@list\$" "$(row id_ed25519)"
-check_match "--list: private key without .pub" "^$S/id_nopub +RSA +2048 +SHA256:" "$(row id_nopub)"
+check_match "--list: plain key" "^$S/id_rsa +RSA +2048 +SHA256:.* +software +none +ours 2048\$" "${row[id_rsa]-}"
+check_match "--list: fingerprint right" "${fp//[+\/]/.}" "${row[id_rsa]-}"
+check_match "--list: passphrase key" "^$S/id_locked +ED25519 +256 .* software +passphrase +locked@list\$" "${row[id_locked]-}"
+check_match "--list: ssh-keygen's ed25519 key" "^$S/id_ed25519 +ED25519 +256 .* software +none +ed@list\$" "${row[id_ed25519]-}"
+check_match "--list: private key without .pub" "^$S/id_nopub +RSA +2048 +SHA256:" "${row[id_nopub]-}"
 check_match "--list: warns of a .pub that does not match" "warning: $S/id_mismatch.pub does not match" "$list"
 check_no_match "--list: skips known_hosts and config" "known_hosts|/config " "$list"
-check_eq "--list: 5 pairs" 5 "$(printf '%s\n' "$list" | grep -c "^$S/")"
+check_eq "--list: 5 pairs" 5 "$n_rows"
 rm -rf "$S"
 check_match "--list without ~/.ssh" "does not exist" "$("$HWK" --list)"
 

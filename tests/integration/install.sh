@@ -2,6 +2,7 @@
 # hwk-test: serial (make install would rebuild what is out of date, under
 # the feet of the other scripts)
 . "$(dirname "$0")/../lib/common.sh"
+shopt -s globstar dotglob nullglob	# what is installed is found in bash
 
 D=$T_TMP/root
 out=$(make -s -C "$TOP" install DESTDIR="$D" PREFIX=/usr 2>&1)
@@ -10,19 +11,29 @@ for f in usr/bin/hwkeygen usr/bin/hwkey-agent \
     usr/share/man/man1/hwkeygen.1 usr/share/man/man1/hwkey-agent.1; do
 	check "installed: /$f" test -f "$D/$f"
 done
-check_eq "binaries are 0755" "755 755" \
-    "$(stat -c %a "$D/usr/bin/hwkeygen" "$D/usr/bin/hwkey-agent" | xargs)"
-rules=$(find "$D" -name 70-hwkeygen.rules)
+mapfile -t modes < <(stat -c %a "$D/usr/bin/hwkeygen" "$D/usr/bin/hwkey-agent")
+check_eq "binaries are 0755" "755 755" "${modes[*]}"
+# found PATTERN: sets FOUND to the installed files that match, one a line.
+found() {
+	local f
+	FOUND=
+	# shellcheck disable=SC2231 # $1 is a pattern
+	for f in "$D"/**/$1; do FOUND+=${FOUND:+$'\n'}$f; done
+}
+found 70-hwkeygen.rules
+rules=$FOUND
 check_match "udev rules installed in a rules.d" "/rules\.d/70-hwkeygen\.rules$" "$rules"
-unit=$(find "$D" -name hwkey-agent.service)
+found hwkey-agent.service
+unit=$FOUND
 check_match "systemd user unit installed" "/systemd/user/hwkey-agent\.service$" "$unit"
 check_match "unit runs the installed agent" "^ExecStart=/usr/bin/hwkey-agent " \
     "$(<"$unit")"
 for c in hwkeygen hwkey-agent; do
-	f=$(find "$D" -path "*completions/$c")
-	check "bash completion for $c installed and parses" bash -n "$f"
+	found "*completions/$c"
+	check "bash completion for $c installed and parses" bash -n "$FOUND"
 done
-check_eq "installed hwkeygen runs" "hwkeygen $("$HWK" --version | cut -d' ' -f2)" \
+read -r _ version _ < <("$HWK" --version)
+check_eq "installed hwkeygen runs" "hwkeygen $version" \
     "$("$D/usr/bin/hwkeygen" --version)"
 
 for m in hwkeygen hwkey-agent; do
@@ -33,6 +44,8 @@ for m in hwkeygen hwkey-agent; do
 done
 
 make -s -C "$TOP" uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
-check_eq "make uninstall removes every file" "" "$(find "$D" -type f)"
+left=
+for f in "$D"/**; do [ -f "$f" ] && ! [ -L "$f" ] && left+=$f$'\n'; done
+check_eq "make uninstall removes every file" "" "${left%$'\n'}"
 
 done_testing

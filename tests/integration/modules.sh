@@ -20,13 +20,17 @@ printf '%s\n' "$PIN" >pin
 chmod 600 pin
 export HWK_FAKE_REAL=$SOFTHSM_MODULE HWK_FAKE_MARKER=$T_TMP/marker
 
+# key_of TEXT: sets KEY to the type and base64 of the .pub line TEXT.
+key_of() { local t b _; read -r t b _ <<<"$1"; KEY="$t $b"; }
+
 # A real key whose stub names the fault module (it forwards to SoftHSM2),
-# in build/tests/: outside the default folders.
+# in build/tests/: outside the default folders.  (ECDSA P-256: which module
+# is loaded is the subject, not the key's type.)
 "$HWK" -q --backend pkcs11 --module "$FAULT" --pin-source file:pin \
-    -C mod@test -f kf || exit 1
+    -t ecdsa -C mod@test -f kf || exit 1
 cp kf kf-alone
 check_match "its stub names the module's absolute path" \
-    "module-path=$(printf %s "$FAULT" | sed 's|/|%2F|g')" "$(<kf)"
+    "module-path=${FAULT//\//%2F}" "$(<kf)"
 
 # Stubs that name the marking module: by relative paths, and absolutely.
 mkdir sub
@@ -88,17 +92,18 @@ check_eq "no module was loaded by --list" "never loaded" "$(marked)"
 rm -f "$HOME/.ssh/abs" "$HOME/.ssh/abs.pub" "$HOME/.ssh/rel2"
 
 # The ways to allow a module: --module, --module-allow, p11-kit.
-want=$(cut -d' ' -f1,2 kf.pub)
+key_of "$(<kf.pub)"
+want=$KEY
 out=$("$HWK" -y -f kf-alone 2>&1)
 check_eq "-y on a real stub outside the folders: refused (exit 1)" 1 "$?"
 check_match "(it names the fault module)" "module $FAULT is refused" "$out"
-check_eq "--module names it: -y reads the key from the token" "$want" \
-    "$("$HWK" -y --module "$FAULT" -f kf-alone | cut -d' ' -f1,2)"
-check_eq "--module-allow takes its folder: -y reads the key" "$want" \
-    "$("$HWK" -y --module-allow "$B/tests/*" -f kf-alone | cut -d' ' -f1,2)"
-check_eq "a list of patterns, as ssh-agent -P" "$want" \
-    "$("$HWK" -y --module-allow "/usr/lib*/*,$B/tests/pkcs11_f?ult.so" \
-    -f kf-alone | cut -d' ' -f1,2)"
+key_of "$("$HWK" -y --module "$FAULT" -f kf-alone)"
+check_eq "--module names it: -y reads the key from the token" "$want" "$KEY"
+key_of "$("$HWK" -y --module-allow "$B/tests/*" -f kf-alone)"
+check_eq "--module-allow takes its folder: -y reads the key" "$want" "$KEY"
+key_of "$("$HWK" -y --module-allow "/usr/lib*/*,$B/tests/pkcs11_f?ult.so" \
+    -f kf-alone)"
+check_eq "a list of patterns, as ssh-agent -P" "$want" "$KEY"
 check_rc 1 "a negated pattern refuses, whatever else matches" \
     "$HWK" -y --module-allow "$B/*,!$B/tests/pkcs11_fault.so" -f kf-alone
 check_rc 1 "the allowed folders replace the default" \
@@ -106,15 +111,18 @@ check_rc 1 "the allowed folders replace the default" \
 # The file a link leads to is what must be allowed.
 mkdir allowed
 ln -s "$FAULT" allowed/fault.so
-sed "s|module-path=[^;?&]*|module-path=$(printf %s "$T_TMP/allowed/fault.so" |
-    sed 's|/|%2F|g')|" kf-alone >klink
+stub=$(<kf-alone)
+link=$T_TMP/allowed/fault.so
+[[ $stub =~ module-path=[^\;?\&]* ]] &&
+    printf '%s\n' "${stub/"${BASH_REMATCH[0]}"/module-path=${link//\//%2F}}" \
+    >klink
 out=$("$HWK" -y --module-allow "$T_TMP/allowed/*" -f klink 2>&1)
 check_eq "a link in an allowed folder to a module outside: refused" 1 "$?"
 check_match "(it names both)" \
     "module $T_TMP/allowed/fault.so \\($FAULT\\) is refused" "$out"
 p11kit_register fault "$FAULT"
-check_eq "registered with p11-kit: -y reads the key" "$want" \
-    "$("$HWK" -y -f kf-alone | cut -d' ' -f1,2)"
+key_of "$("$HWK" -y -f kf-alone)"
+check_eq "registered with p11-kit: -y reads the key" "$want" "$KEY"
 p11kit_unregister fault
 check_eq "(the marking module was never loaded)" "never loaded" "$(marked)"
 check_rc 2 "--module-allow '' is a usage error" \
@@ -144,16 +152,17 @@ sign() {
 	rm -f doc.sig
 	SSH_AUTH_SOCK=$SOCK ssh-keygen -q -Y sign -f "$1" -n file doc \
 	    >/dev/null 2>&1 || return 1
-	echo "signer $(cat "$1")" >allowed_signers
+	echo "signer $(<"$1")" >allowed_signers
 	ssh-keygen -Y verify -f allowed_signers -I signer -n file -s doc.sig \
 	    <doc >/dev/null 2>&1
 }
-"$HWK" -q --backend software -b 2048 -N '' -C other -f other || exit 1
+"$HWK" -q --backend software -t ed25519 -N '' -C other -f other || exit 1
 cp other.pub dudkey.pub
 cp abs dudkey
 start_agent kf dudkey
+mapfile -t offered < <(SSH_AUTH_SOCK=$SOCK ssh-add -L)
 check_eq "the agent offers both keys, from their .pub files" 2 \
-    "$(SSH_AUTH_SOCK=$SOCK ssh-add -L | wc -l)"
+    "${#offered[@]}"
 check_rc 1 "a signature with the stub outside the folders fails" sign kf.pub
 check_match "the agent says the module is refused" \
     "module $FAULT is refused" "$(<agent.log)"

@@ -8,15 +8,43 @@ export HOME=$T_TMP/home
 mkdir -p "$HOME/.ssh"
 unset LANG LANGUAGE LC_CTYPE LC_ALL
 
-# How many raw control bytes (anything below 0x20 but newline, and DEL).
-ctl() { $PY -c 'import sys
-print(sum(1 for c in sys.stdin.buffer.read() if (c < 32 and c != 10) or c == 127))'; }
-# Runs the Python expression $1 on the JSON document in stdin, read strictly
-# as UTF-8 (json.loads of bytes refuses anything else).
-json() { $PY -c "import json, sys; d = json.loads(sys.stdin.buffer.read()); print($1)"; }
-# What a JSON reader must see for the raw bytes of file $1: invalid UTF-8
-# replaced as Unicode says, as Python's decoder does.
-want() { $PY -c "import sys; print(repr(open(sys.argv[1], 'rb').read().decode('utf-8', 'replace')))" "$1"; }
+# ctl TEXT: how many raw control bytes (anything below 0x20 but newline,
+# and DEL), counted in bash byte by byte.
+ctl() {
+	local LC_ALL=C s=${1//$'\n'/}
+	s=${s//[!$'\001'-$'\037'$'\177']/}
+	echo "${#s}"
+}
+# ctl_file FILE: the same for a file, whose NUL bytes count too.
+ctl_file() {
+	local n
+	n=$(ctl "$(<"$1")" 2>/dev/null)
+	IFS= read -rd '' _ <"$1" && n=$((n + 1))
+	echo "$n"
+}
+# json TEXT EXPR...: sets the array v to what each Python expression gives,
+# one line each, all in one Python: d is the JSON document TEXT, read
+# strictly as UTF-8 (json.loads of bytes refuses anything else), and
+# want(FILE) what a JSON reader must see for the raw bytes of FILE: invalid
+# UTF-8 replaced as Unicode says, as Python's decoder does.
+json() {
+	printf '%s' "$1" >"$T_TMP/doc.json"
+	mapfile -t v < <($PY - "$T_TMP/doc.json" "${@:2}" <<'PYEOF'
+import json, sys
+def want(f):
+    return repr(open(f, "rb").read().decode("utf-8", "replace"))
+try:
+    d = json.loads(open(sys.argv[1], "rb").read())
+except ValueError as e:
+    d = e
+for expr in sys.argv[2:]:
+    try:
+        print(eval(expr))
+    except Exception as e:
+        print("%s: %r (document: %r)" % (expr, e, d))
+PYEOF
+)
+}
 
 # A comment that sets the terminal title, with ill-formed UTF-8 (a stray
 # byte, an overlong '/', a lone surrogate), valid UTF-8 and a truncated tail.
@@ -24,7 +52,6 @@ EVIL=$'a\e]0;pwned\a b\xff \xc0\xaf \xed\xa0\x80 Jos\xc3\xa9 \xe2\x82\xac end\xf
 printf '%s' "$EVIL" >evil.raw
 ssh-keygen -q -t ed25519 -N '' -C "$EVIL" -f k
 ssh-keygen -q -t ed25519 -N '' -C 'tab	here' -f tab
-ssh-keygen -q -t rsa -b 2048 -N '' -C "$EVIL" -f r	# -y reads RSA keys
 
 for loc in C.UTF-8 C; do
 	check_eq "$loc: -l on the .pub equals ssh-keygen -l" \
@@ -36,8 +63,8 @@ for loc in C.UTF-8 C; do
 	check_eq "$loc: -l on the private file equals ssh-keygen -l" \
 	    "$(LC_ALL=$loc ssh-keygen -l -f k | od -c)" \
 	    "$(LC_ALL=$loc "$HWK" -l -f k | od -c)"
-	check_eq "$loc: -l prints no raw control byte" 0 \
-	    "$(LC_ALL=$loc "$HWK" -l -f k.pub | ctl)"
+	LC_ALL=$loc "$HWK" -l -f k.pub >l.out
+	check_eq "$loc: -l prints no raw control byte" 0 "$(ctl_file l.out)"
 done
 check_match "C.UTF-8: the escape sequence shown as octal, UTF-8 kept" \
     $'a\\\\033]0;pwned\\\\007 b\\\\377 .* Jos\xc3\xa9 \xe2\x82\xac end\\\\360' \
@@ -53,10 +80,9 @@ check_match "-l escapes a tab too" 'tab\\011here \(ED25519\)$' \
 
 # -y: raw into a file (it makes a .pub), escaped on a terminal.
 check_eq "-y into a pipe: the comment as it is, as ssh-keygen -y" \
-    "$(ssh-keygen -y -f r | od -c)" "$("$HWK" -y -f r | od -c)"
-out=$(script -qec "'$HWK' -y -f r" /dev/null </dev/null)
-check_eq "-y on a terminal: no raw control byte" 0 \
-    "$(printf '%s' "$out" | tr -d '\r' | ctl)"
+    "$(ssh-keygen -y -f k | od -c)" "$("$HWK" -y -f k | od -c)"
+out=$(script -qec "'$HWK' -y -f k" /dev/null </dev/null)
+check_eq "-y on a terminal: no raw control byte" 0 "$(ctl "${out//$'\r'/}")"
 check_match "-y on a terminal: the comment escaped" 'a\\033]0;pwned\\007' "$out"
 
 # --list, for people and as JSON.
@@ -65,28 +91,29 @@ mv "$HOME/.ssh/k" "$HOME/.ssh/id_"$'\e[31m'
 mv "$HOME/.ssh/k.pub" "$HOME/.ssh/id_"$'\e[31m'.pub
 cp tab "$HOME/.ssh/id_nopub"
 list=$(LC_ALL=C.UTF-8 "$HWK" --list)
-check_eq "--list: no raw control byte" 0 "$(printf '%s\n' "$list" | ctl)"
+check_eq "--list: no raw control byte" 0 "$(ctl "$list")"
 check_match "--list: the file name escaped" 'id_\\033\[31m ' "$list"
 check_match "--list: the comment escaped" 'a\\033]0;pwned\\007 b\\377' "$list"
 lj=$("$HWK" --list --json)
-check_eq "--list --json: parses as UTF-8 JSON, 2 entries" 2 \
-    "$(printf '%s' "$lj" | json 'len(d)')"
-check_eq "--list --json: no raw control byte" 0 \
-    "$(printf '%s' "$lj" | tr -d '\n' | ctl)"
+json "$lj" 'len(d)' 'want("evil.raw")' \
+    'repr([e["comment"] for e in d if e["path"].endswith("[31m")][0])' \
+    'repr(sorted(e["path"] for e in d)[0].split("/")[-1])'
+check_eq "--list --json: parses as UTF-8 JSON, 2 entries" 2 "${v[0]-}"
+check_eq "--list --json: no raw control byte" 0 "$(ctl "$lj")"
 check_eq "--list --json: the comment, ill-formed UTF-8 as U+FFFD" \
-    "$(want evil.raw)" \
-    "$(printf '%s' "$lj" | json 'repr([e["comment"] for e in d if e["path"].endswith("[31m")][0])')"
-check_eq "--list --json: the file name as it is" "'id_\\x1b[31m'" \
-    "$(printf '%s' "$lj" | json 'repr(sorted(e["path"] for e in d)[0].split("/")[-1])')"
+    "${v[1]-}" "${v[2]-}"
+check_eq "--list --json: the file name as it is" "'id_\\x1b[31m'" "${v[3]-}"
 
-# A new key: the --json result and the human lines.
-res=$("$HWK" --backend software --json -b 2048 -N '' -C "$EVIL" -f gen 2>/dev/null)
-check_eq "generation --json: parses, the comment with U+FFFD" "$(want evil.raw)" \
-    "$(printf '%s' "$res" | json 'repr(d["comment"])')"
-check_eq "generation --json: no raw control byte" 0 \
-    "$(printf '%s' "$res" | tr -d '\n' | ctl)"
-out=$("$HWK" --backend software -b 2048 -N '' -C "$EVIL" -f gen2 2>&1)
-check_eq "generation: no raw control byte" 0 "$(printf '%s\n' "$out" | ctl)"
+# A new key: the --json result and the human lines (Ed25519: the comment is
+# the subject, not the key's type).
+res=$("$HWK" --backend software --json -t ed25519 -N '' -C "$EVIL" -f gen \
+    2>/dev/null)
+json "$res" 'want("evil.raw")' 'repr(d["comment"])'
+check_eq "generation --json: parses, the comment with U+FFFD" "${v[0]-}" \
+    "${v[1]-}"
+check_eq "generation --json: no raw control byte" 0 "$(ctl "$res")"
+out=$("$HWK" --backend software -t ed25519 -N '' -C "$EVIL" -f gen2 2>&1)
+check_eq "generation: no raw control byte" 0 "$(ctl "$out")"
 check_match "generation: the comment after the fingerprint, escaped" \
     '^SHA256:.* a\\033]0;pwned\\007' "$out"
 
@@ -97,19 +124,19 @@ printf '%s' "$LABEL" >label.raw
 softhsm_token "$LABEL" 1234 5678 || exit 1
 M=$SOFTHSM_MODULE
 b=$("$HWK" --backends --module "$M")
-check_eq "--backends: no raw control byte" 0 "$(printf '%s\n' "$b" | ctl)"
+check_eq "--backends: no raw control byte" 0 "$(ctl "$b")"
 check_match "--backends: the label escaped" 'label: e\\033]0;pwned\\007\\377$' \
     "$b"
 bj=$("$HWK" --backends --json --module "$M")
-check_eq "--backends --json: no raw control byte" 0 \
-    "$(printf '%s' "$bj" | tr -d '\n' | ctl)"
-check_eq "--backends --json: the label, parsed" "$(want label.raw)" \
-    "$(printf '%s' "$bj" | json 'repr([t["label"] for m in d["pkcs11"]["modules"] for t in m["tokens"] if t["label"].startswith("e")][0])')"
+json "$bj" 'want("label.raw")' \
+    'repr([t["label"] for m in d["pkcs11"]["modules"] for t in m["tokens"] if t["label"].startswith("e")][0])'
+check_eq "--backends --json: no raw control byte" 0 "$(ctl "$bj")"
+check_eq "--backends --json: the label, parsed" "${v[0]-}" "${v[1]-}"
 printf 'pkcs11:token=e%%1B%%5D0%%3Bpwned%%07%%FE;id=%%01;type=private\n' >stub
 chmod 600 stub
 out=$("$HWK" -y --module "$M" -f stub 2>&1)
 check_eq "an error naming token labels: no raw control byte" 0 \
-    "$(printf '%s\n' "$out" | ctl)"
+    "$(ctl "$out")"
 check_match "an error naming token labels: escaped" \
     "'e\\\\033]0;pwned\\\\007\\\\376'" "$out"
 
@@ -117,7 +144,7 @@ check_match "an error naming token labels: escaped" \
 printf '1234\n' >pin && chmod 600 pin
 STUB=$'tok\e[2J'
 "$HWK" -q --backend pkcs11 --module "$M" --pin-source file:pin \
-    --token "pkcs11:serial=$(softhsm_serial "$LABEL")" -b 2048 -C agent \
+    --token "pkcs11:serial=$(softhsm_serial "$LABEL")" -t ecdsa -C agent \
     -f "$STUB" || exit 1
 mkdir -m 700 adir
 SOCK=$T_TMP/adir/socket
@@ -141,7 +168,7 @@ n = struct.unpack(">I", s.recv(4))[0]
 s.recv(n)
 PYEOF
 kill_wait "$AGENT_PID"
-check_eq "agent log: no raw control byte" 0 "$(ctl <agent.log)"
+check_eq "agent log: no raw control byte" 0 "$(ctl_file agent.log)"
 check_match "agent log: the stub's name escaped" 'tok\\033\[2J \(pkcs11\)' \
     "$(<agent.log)"
 check_match "agent log: the client's extension name escaped" \

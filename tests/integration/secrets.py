@@ -60,8 +60,10 @@ try:
         os.chmod(tmp, 0o755)
         os.chown(home, NOBODY, NOBODY)
         os.chown(tmp, NOBODY, NOBODY)
-    subprocess.run(as_nobody([HWK, "-q", "--backend", "software", "-b",
-                              "2048", "-N", "a passphrase", "-f", key]),
+    # (Ed25519 with 2 KDF rounds: the prompt is the subject, not the key.)
+    subprocess.run(as_nobody([HWK, "-q", "--backend", "software", "-t",
+                              "ed25519", "-a", "2", "-N", "a passphrase",
+                              "-f", key]),
                    check=True, env=dict(os.environ, HOME=home))
     at_prompt(as_nobody([HWK, "-y", "-f", key]), "Enter passphrase: ", home,
               "-y of an encrypted key")

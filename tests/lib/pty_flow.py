@@ -24,9 +24,30 @@ def spawn(argv, home):
     env = dict(os.environ, HOME=home, LC_ALL="C")
     # As at a terminal, even when the suite runs in the background with
     # SIGINT ignored: Ctrl-C must be able to end the child.
-    return pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8",
-                         timeout=120, preexec_fn=lambda: signal.signal(
-                             signal.SIGINT, signal.SIG_DFL))
+    c = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8",
+                      timeout=120, preexec_fn=lambda: signal.signal(
+                          signal.SIGINT, signal.SIG_DFL))
+    # No pause before each answer (pexpect's is 50 ms): it guards against a
+    # program that turns echo off after its prompt, and both ssh-keygen and
+    # hwkeygen turn it off first.
+    c.delaybeforesend = None
+    return c
+
+
+def reap(c):
+    """Closes a child that has reached the end of its output, once it has
+    exited: close() alone gives it 0.1 s first, then signals."""
+    c.wait()
+    c.ptyproc.delayafterclose = 0
+    c.close()
+
+
+def finish(c):
+    """Reads to the end and reaps the child; returns its exit status and
+    signal."""
+    c.expect(pexpect.EOF)
+    reap(c)
+    return c.exitstatus, c.signalstatus
 
 
 def transcript(argv, home, answers):
@@ -41,5 +62,5 @@ def transcript(argv, home, answers):
         if i == len(PROMPTS) - 1:
             break
         c.sendline(answers.pop(0) if answers else "")
-    c.close()
+    reap(c)
     return PROGRESS.sub("", out).replace("\r\n", "\n"), c.exitstatus

@@ -8,26 +8,18 @@
 # the user's startup files do is no part of our tests.
 start_sshd() {
 	local dir=$1 ak=$2 try
-	mkdir -p "$dir"
-	[ "$EUID" -eq 0 ] && mkdir -p /run/sshd
+	[ -d "$dir" ] || mkdir -p "$dir"
+	[ "$EUID" -eq 0 ] && ! [ -d /run/sshd ] && mkdir -p /run/sshd
 	ssh-keygen -q -t ed25519 -N '' -f "$dir/hostkey" || return 1
 	for try in 1 2 3; do
 		SSHD_PORT=$(free_port)
-		cat >"$dir/sshd_config" <<CFG
-Port $SSHD_PORT
-ListenAddress 127.0.0.1
-HostKey $dir/hostkey
-PidFile $dir/sshd.pid
-AuthorizedKeysFile $ak
-StrictModes no
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-UsePAM no
-LogLevel VERBOSE
-SetEnv SHLVL=1
-CFG
+		printf '%s\n' "Port $SSHD_PORT" "ListenAddress 127.0.0.1" \
+		    "HostKey $dir/hostkey" "PidFile $dir/sshd.pid" \
+		    "AuthorizedKeysFile $ak" "StrictModes no" \
+		    "PubkeyAuthentication yes" "PasswordAuthentication no" \
+		    "KbdInteractiveAuthentication no" \
+		    "PermitRootLogin prohibit-password" "UsePAM no" \
+		    "LogLevel VERBOSE" "SetEnv SHLVL=1" >"$dir/sshd_config"
 		/usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
 		SSHD_PID=$!
 		at_exit "kill_wait $SSHD_PID"
