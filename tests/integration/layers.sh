@@ -30,13 +30,16 @@ done
 
 # The checker itself, on a copy of the tree with one fault at a time.
 check "the tree keeps its layers" "$TOP/tests/lib/layers" "$TOP"
+# One copy; each fault is planted in it and taken out again.
+mkdir tree && cp -r "$TOP/src" "$TOP/backends" "$TOP/include" tree/ || exit 1
+check "the copy keeps its layers" "$TOP/tests/lib/layers" "$T_TMP/tree"
 plant() {	# plant DESC WANT FILE LINE
-	rm -rf tree && mkdir tree &&
-		cp -r "$TOP/src" "$TOP/backends" "$TOP/include" tree/ &&
-		printf '%s\n' "$4" >>"tree/$3"
+	local f=tree/$3 rc
+	cp "$f" "$f.orig" && printf '%s\n' "$4" >>"$f"
 	out=$("$TOP/tests/lib/layers" "$T_TMP/tree" 2>&1)
 	rc=$?
-	if [ "$rc" -ne 0 ] && printf '%s\n' "$out" | grep -Eq -- "$2"; then
+	mv "$f.orig" "$f"
+	if [ "$rc" -ne 0 ] && matches "$2" "$out"; then
 		ok "$1"
 	else
 		not_ok "$1" "exit $rc" "$out"
@@ -51,8 +54,7 @@ plant "a header of another folder is refused" "give its folder an -I" \
     src/cli/list.c '#include "agent/agent.h"'
 plant "an op called outside ops.c is refused" "outside backends/ops.c" \
     src/cli/list.c 'static int x(const struct hwk_backend *b) { return b->probe(0); }'
-rm -rf tree && mkdir tree && cp -r "$TOP/src" "$TOP/backends" "$TOP/include" tree/ &&
-	cp tree/src/core/out.c tree/src/cli/out.c
+cp tree/src/core/out.c tree/src/cli/out.c
 out=$("$TOP/tests/lib/layers" "$T_TMP/tree" 2>&1)
 check_match "two library files of one name are refused" \
     "same name: out.c" "$out"
