@@ -82,6 +82,8 @@ signpy() {
 # The agent, through the TCTI spy so we can count what it sends the TPM;
 # -P: the token key's stub names the fault module, outside /usr/lib.
 start_agent() {
+	# A socket left by an agent that had to be killed would look ready.
+	rm -f "$SOCK"
 	HWK_SPY_LOG=$T_TMP/spy.log SSH_ASKPASS=$T_TMP/askpass \
 	    SSH_ASKPASS_REQUIRE=force "$AGENT" -d -a "$SOCK" -P "$B/tests/*" \
 	    --tcti "$SPY:$SWTPM_TCTI" "$@" >agent.out 2>>agent.log &
