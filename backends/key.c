@@ -89,3 +89,12 @@ hwk_rsa_bits_check(struct hwk_ctx *ctx, unsigned bits)
 	}
 	return HWK_OK;
 }
+
+int
+hwk_ecdsa_bits_check(struct hwk_ctx *ctx, unsigned bits)
+{
+	if (hwk_ecdsa_md(bits) == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "Invalid ECDSA key "
+		    "length: valid lengths are 256, 384 or 521 bits");
+	return HWK_OK;
+}

@@ -250,11 +250,7 @@ hwk_p11_params_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	case HWK_KEY_RSA:
 		return hwk_rsa_bits_check(ctx, gp->bits);
 	case HWK_KEY_ECDSA:
-		if (hwk_p11_curve(gp->type, gp->bits) == NULL)
-			return hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "Invalid "
-			    "ECDSA key length: valid lengths are 256, 384 or "
-			    "521 bits");
-		return HWK_OK;
+		return hwk_ecdsa_bits_check(ctx, gp->bits);
 	case HWK_KEY_ED25519:
 		return HWK_OK;		/* one size */
 	}

@@ -72,11 +72,7 @@ type_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	case HWK_KEY_RSA:
 		return hwk_rsa_bits_check(ctx, gp->bits);
 	case HWK_KEY_ECDSA:
-		if (hwk_ecdsa_md(gp->bits) == NULL)
-			return hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "Invalid "
-			    "ECDSA key length: valid lengths are 256, 384 or "
-			    "521 bits");
-		return HWK_OK;
+		return hwk_ecdsa_bits_check(ctx, gp->bits);
 	case HWK_KEY_ED25519:
 		if (hwk_tpm2_keygen_conn_get(ctx, &c) != 0)
 			c = NULL;

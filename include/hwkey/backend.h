@@ -188,5 +188,7 @@ void	hwk_stubinfo_clear(struct hwk_stubinfo *info);
 
 /* Checks an RSA size against the limits every backend shares. */
 int	hwk_rsa_bits_check(struct hwk_ctx *ctx, unsigned bits);
+/* Checks an ECDSA size: 256, 384 or 521, in ssh-keygen's words. */
+int	hwk_ecdsa_bits_check(struct hwk_ctx *ctx, unsigned bits);
 
 #endif /* HWKEY_BACKEND_H */
