@@ -95,35 +95,40 @@ mod_add(struct hwk_ctx *ctx, CK_FUNCTION_LIST *fn, const char *given,
 }
 
 /*
- * Sends stderr to /dev/null and returns the descriptor to restore it with:
- * a module that fails to start may print pages, the notes say it in one
- * clause.
+ * Sends stdout and stderr to /dev/null while a module nobody named starts,
+ * and keeps the descriptors to restore them with: a module that fails to
+ * start may print pages (the notes say it in one clause), and one that
+ * prints on stdout would garble --json.  saved[0] and saved[1] are -1
+ * where a descriptor could not be kept (and is then left as it was).
  */
-static int
-stderr_mute(void)
+static void
+output_mute(int saved[2])
 {
-	int saved, null;
+	int fd, null;
 
+	fflush(stdout);
 	fflush(stderr);
-	if ((saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) < 0)
-		return -1;
-	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0) {
-		close(saved);
-		return -1;
-	}
-	dup2(null, STDERR_FILENO);
+	saved[0] = saved[1] = -1;
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	for (fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++)
+		if ((saved[fd - 1] = fcntl(fd, F_DUPFD_CLOEXEC, 3)) >= 0)
+			dup2(null, fd);
 	close(null);
-	return saved;
 }
 
 static void
-stderr_restore(int saved)
+output_restore(const int saved[2])
 {
-	if (saved < 0)
-		return;
+	int fd;
+
+	fflush(stdout);
 	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
+	for (fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++)
+		if (saved[fd - 1] >= 0) {
+			dup2(saved[fd - 1], fd);
+			close(saved[fd - 1]);
+		}
 }
 
 /*
@@ -147,12 +152,12 @@ registered_file(const char *file)
 	CK_FUNCTION_LIST **all;
 	char *f, canon[PATH_MAX];
 	size_t i;
-	int found = 0, saved;
+	int found = 0, saved[2];
 
 	p11_kit_be_quiet();
-	saved = stderr_mute();
+	output_mute(saved);
 	all = p11_kit_modules_load(NULL, 0);
-	stderr_restore(saved);
+	output_restore(saved);
 	if (all == NULL)
 		return 0;
 	for (i = 0; all[i] != NULL && !found; i++) {
@@ -268,13 +273,33 @@ static CK_RV
 mod_start_quiet(CK_FUNCTION_LIST *fn)
 {
 	CK_RV rv;
-	int saved;
+	int saved[2];
 
 	tss_log_quiet();
-	saved = stderr_mute();
+	output_mute(saved);
 	rv = p11_kit_module_initialize(fn);
-	stderr_restore(saved);
+	output_restore(saved);
 	return rv;
+}
+
+/*
+ * Nonzero for tpm2-pkcs11's module: its tokens are keys of this machine's
+ * TPM, which the tpm2 backend uses directly, and starting it writes a
+ * store under the home folder.  Someone who wants it names it: --module.
+ */
+static int
+is_tpm_module(CK_FUNCTION_LIST *fn)
+{
+	char *file, *base;
+	int yes;
+
+	if ((file = p11_kit_module_get_filename(fn)) == NULL)
+		return 0;
+	base = strrchr(file, '/');
+	base = base != NULL ? base + 1 : file;
+	yes = strncmp(base, "libtpm2_pkcs11.so", 17) == 0;
+	free(file);
+	return yes;
 }
 
 /* Loads the modules registered with p11-kit, once; trust stores left out. */
@@ -288,7 +313,7 @@ hwk_p11_mods_registered(struct hwk_ctx *ctx)
 	size_t i;
 	char nb[48];
 	CK_RV rv;
-	int r = HWK_OK, saved;
+	int r = HWK_OK, saved[2];
 
 	if ((r = hwk_p11_lib_need(ctx)) != 0)
 		return r;
@@ -298,9 +323,9 @@ hwk_p11_mods_registered(struct hwk_ctx *ctx)
 	if ((notes = hwk_buf_new()) == NULL)
 		return HWK_ERR_NOMEM;
 	p11_kit_be_quiet();
-	saved = stderr_mute();
+	output_mute(saved);
 	all = p11_kit_modules_load(NULL, 0);
-	stderr_restore(saved);
+	output_restore(saved);
 	if (all == NULL) {
 		hwk_p11_note_add(notes, "p11-kit could not load its modules: "
 		    "%s", p11_kit_message() != NULL ? p11_kit_message() :
@@ -319,6 +344,10 @@ hwk_p11_mods_registered(struct hwk_ctx *ctx)
 		if ((p11_kit_module_get_flags(all[i]) &
 		    P11_KIT_MODULE_TRUSTED) || (trust != NULL &&
 		    strcmp(trust, "yes") == 0)) {
+			p11_kit_module_release(all[i]);
+		} else if (m == NULL && is_tpm_module(all[i])) {
+			hwk_p11_note_add(notes, "module %s is the TPM, which "
+			    "the tpm2 backend uses", name != NULL ? name : "?");
 			p11_kit_module_release(all[i]);
 		} else if (m != NULL) {
 			/* Loaded already, by its path: once is enough. */

@@ -303,7 +303,9 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 	if (!any && mp == NULL && mname != NULL)
 		hwk_p11_note_add(notes, "no registered module is named %s",
 		    mname);
-	else if (!any && mp == NULL)
+	else if (!any && mp == NULL && hwk_p11_mods_note() == NULL)
+		/* (with a note, the registered modules are there: it says why
+		 * none is in use) */
 		hwk_p11_note_add(notes, "no PKCS#11 module is registered with "
 		    "p11-kit");
 	return HWK_OK;

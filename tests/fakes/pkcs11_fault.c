@@ -33,6 +33,8 @@
  *   HWK_FAKE_EXTRA_SLOTS=n    n more slots listed, whose token is gone
  *   HWK_FAKE_SLOT_COUNT_LIE=n C_GetSlotList says n more than it wrote
  *   HWK_FAKE_DELAY_MS=n       C_GenerateKeyPair takes n ms longer
+ *   HWK_FAKE_CHATTER=1        C_Initialize prints a line on stdout and
+ *                             one on stderr, as some modules do
  *   HWK_FAKE_LOG=path         one line per call, "C_Name rv", and
  *                             "keygen_ms t": the real C_GenerateKeyPair's time
  */
@@ -408,6 +410,17 @@ fk_Sign(CK_SESSION_HANDLE sess, CK_BYTE *data, CK_ULONG len, CK_BYTE *sig,
 	return done("C_Sign", real->C_Sign(sess, data, len, sig, siglen));
 }
 
+static CK_RV
+fk_Initialize(CK_VOID_PTR args)
+{
+	if (getenv("HWK_FAKE_CHATTER") != NULL) {
+		printf("fake module: starting\n");
+		fflush(stdout);
+		fprintf(stderr, "fake module: ERROR something\n");
+	}
+	return done("C_Initialize", real->C_Initialize(args));
+}
+
 CK_RV
 C_GetFunctionList(CK_FUNCTION_LIST **list)
 {
@@ -416,6 +429,7 @@ C_GetFunctionList(CK_FUNCTION_LIST **list)
 	if ((rv = fwd_load()) != CKR_OK)
 		return rv;
 	ours.C_GetFunctionList = C_GetFunctionList;
+	ours.C_Initialize = fk_Initialize;
 	ours.C_GetSlotList = fk_GetSlotList;
 	ours.C_GetSlotInfo = fk_GetSlotInfo;
 	ours.C_GetTokenInfo = fk_GetTokenInfo;

@@ -93,4 +93,33 @@ check_eq "--backends: the TPM's curves (swtpm: P-256 to P-521)" \
 check_eq "--backends: software makes every type" "[256, 384, 521] True" \
     "$(json "' '.join(str(d['software'][k]) for k in ('ecdsa_bits', 'ed25519'))" <<<"$js")"
 
+# Modules nobody named start without a word on our output: one that
+# chatters on stdout and stderr as it starts leaves --json whole.
+out=$(HWK_FAKE_CHATTER=1 "$HWK" --json -t ecdsa -N '' --pin-source file:pin \
+    -C quiet -f quiet 2>err)
+check_eq "a chattering module: exit 0" 0 $?
+check_eq "... stdout is the JSON alone" "quiet" \
+    "$(json "d['comment']" <<<"$out" 2>&1)"
+check_no_match "... and stderr holds none of its words" 'fake module' \
+    "$(<err)"
+
+# tpm2-pkcs11's tokens are this machine's TPM, which the tpm2 backend
+# uses: auto never starts that module (it would write a store in the
+# home folder) and says why.  A copy of the fault module by its name,
+# before the token (and no TPM), would otherwise offer the token.
+p11kit_unregister ecfake
+mkdir mods && cp "$B/tests/pkcs11_fault.so" mods/libtpm2_pkcs11.so
+p11kit_register tpm2_pkcs11 "$T_TMP/mods/libtpm2_pkcs11.so"
+out=$(HWK_FAKE_LOG=$T_TMP/tpm-module.log \
+    TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$(free_port)" "$HWK" \
+    --require-hardware -t ecdsa -N '' --pin-source file:pin -f viatpm 2>&1)
+check_eq "tpm2_pkcs11 registered, no TPM: exit 4" 4 $?
+check_match "... the module is named as the TPM" \
+    '\(module tpm2_pkcs11 is the TPM, which the tpm2 backend uses\)' "$out"
+check_eq "... and was never started" "no calls" \
+    "$([ -e tpm-module.log ] && cat tpm-module.log || echo no calls)"
+check_eq "... nothing written" "" "$(ls viatpm viatpm.pub 2>/dev/null)"
+p11kit_unregister tpm2_pkcs11
+p11kit_register ecfake "$B/tests/pkcs11_fault.so"
+
 done_testing
