@@ -52,6 +52,10 @@ void	hwk_cli_opts_clear(struct hwk_cli_opts *o);
 int	hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
 int	hwk_cli_print_public(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
 int	hwk_cli_fingerprint(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
+/* --json failures as a JSON object on stdout too (jsonerr.c). */
+int	hwk_cli_json_wanted(int argc, char **argv);
+void	hwk_cli_json_errors_begin(void);
+int	hwk_cli_json_errors_end(int r, int json);
 int	hwk_cli_backends(struct hwk_ctx *ctx, int json);
 int	hwk_cli_list(struct hwk_ctx *ctx, int json);
 /* The key pairs in dir, one line each or as JSON. */

@@ -49,9 +49,11 @@ hwk_cli_main(int argc, char **argv)
 	struct hwk_cli_opts o;
 	struct hwk_ctx *ctx = NULL;
 	struct hwk_ui ui;
-	int r;
+	int r, json, parsed = 0;
 
 	memset(&o, 0, sizeof(o));
+	if ((json = hwk_cli_json_wanted(argc, argv)))
+		hwk_cli_json_errors_begin();
 	hwk_out_setlocale();
 	no_core_dumps();	/* before -N or -P is read */
 	/* Read stdin byte by byte: no copy of a passphrase in a stdio buffer. */
@@ -66,8 +68,13 @@ hwk_cli_main(int argc, char **argv)
 	hwk_ctx_set_ui(ctx, &ui);
 	if ((r = hwk_cli_parse(&o, argc, argv, ctx)) != 0 || o.done)
 		goto out;	/* --help and --version end here, with 0 */
+	parsed = 1;
 	r = dispatch(&o, ctx);
  out:
+	/* A bad command line may end before --json was read: it counts. */
+	if (json && hwk_cli_json_errors_end(r, o.json || !parsed) != 0 &&
+	    r == HWK_OK)
+		r = HWK_ERR_SYSTEM;
 	hwk_cli_opts_clear(&o);
 	hwk_ctx_free(&ctx);
 	if (fflush(stdout) != 0 && r == HWK_OK)

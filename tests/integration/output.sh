@@ -140,6 +140,32 @@ check_eq "an error naming token labels: no raw control byte" 0 \
 check_match "an error naming token labels: escaped" \
     "'e\\\\033]0;pwned\\\\007\\\\376'" "$out"
 
+# --json failures: the words of stderr as an object on stdout too, with
+# the exit code; foreign text in them escaped there as well.
+r1=$("$HWK" --json --backend software -t ecdsa -b 999 -N '' -f j1 2>/dev/null)
+c1=$?
+: >j2
+r2=$("$HWK" --json --backend software -t ed25519 -N '' -f j2 2>/dev/null)
+c2=$?
+r3=$("$HWK" --json --backend pkcs11 --module "$M" \
+    --token 'pkcs11:token=e%1B%5D0%3Bpwned%07%FE' -t ecdsa -N '' \
+    -f j3 2>/dev/null)
+c3=$?
+json "[$r1, $r2, $r3]" '" ".join(str(e["error"]["exit"]) for e in d)' \
+    'd[0]["error"]["message"]' 'd[1]["error"]["code"]' \
+    'd[2]["error"]["message"]'
+check_eq "--json failures: each an object with its exit code" \
+    "$c1 $c2 $c3" "${v[0]-}"
+check_eq "... the same exit codes as without --json" "2 3 4" "$c1 $c2 $c3"
+check_eq "... a usage error's message" \
+    "Invalid ECDSA key length: valid lengths are 256, 384 or 521 bits" \
+    "${v[1]-}"
+check_eq "... a file in the way: cancelled" "cancelled" "${v[2]-}"
+check_match "... a token's label in a message, escaped" \
+    "'e\\\\033]0;pwned\\\\007\\\\377'" "${v[3]-}"
+check_eq "... no raw control byte" 0 "$(ctl "$r3")"
+check_eq "... nothing written" "" "$(ls j1* j3* 2>/dev/null)"
+
 # hwkey-agent's log: a stub's name and a client's words, escaped.
 printf '1234\n' >pin && chmod 600 pin
 STUB=$'tok\e[2J'
