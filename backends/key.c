@@ -1,4 +1,5 @@
 /* Key objects and the calls on them that do not depend on the backend. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,16 +69,23 @@ hwk_stubinfo_clear(struct hwk_stubinfo *info)
 }
 
 int
-hwk_rsa_bits_check(struct hwk_ctx *ctx, unsigned bits)
+hwk_rsa_bits_check(struct hwk_ctx *ctx, unsigned bits, unsigned default_bits)
 {
+	char def[64];
+
+	if (default_bits != 0)
+		snprintf(def, sizeof(def), "the default is %u", default_bits);
+	else
+		snprintf(def, sizeof(def), "the default is %u in software, "
+		    "%u on a TPM or token", HWK_RSA_DEFAULT_BITS,
+		    HWK_DEVICE_RSA_DEFAULT_BITS);
 	if (bits < HWK_RSA_MIN_BITS) {
 		hwk_ctx_error(ctx, HWK_ERR_KEY_SIZE, "Invalid RSA key length: "
 		    "%u bits is below the minimum of %u", bits,
 		    HWK_RSA_MIN_BITS);
 		hwk_ctx_hint(ctx, "RSA keys under %u bits are within reach of "
-		    "factoring and are refused; use -b %u or more (the "
-		    "default is %u).", HWK_RSA_MIN_BITS, HWK_RSA_MIN_BITS,
-		    HWK_RSA_DEFAULT_BITS);
+		    "factoring and are refused; use -b %u or more (%s).",
+		    HWK_RSA_MIN_BITS, HWK_RSA_MIN_BITS, def);
 		return HWK_ERR_KEY_SIZE;
 	}
 	if (bits > HWK_RSA_MAX_BITS) {

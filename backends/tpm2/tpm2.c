@@ -21,7 +21,7 @@
 #include "backends.h"
 #include "tpm2_int.h"
 
-#define TPM2_DEFAULT_BITS	2048	/* the one size every TPM makes */
+#define TPM2_DEFAULT_BITS	HWK_DEVICE_RSA_DEFAULT_BITS
 
 /*
  * --parent, and --tcti: only the TCTI can read its settings, as it

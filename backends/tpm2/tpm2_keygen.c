@@ -70,7 +70,8 @@ type_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 
 	switch (gp->type) {
 	case HWK_KEY_RSA:
-		return hwk_rsa_bits_check(ctx, gp->bits);
+		return hwk_rsa_bits_check(ctx, gp->bits,
+		    HWK_DEVICE_RSA_DEFAULT_BITS);
 	case HWK_KEY_ECDSA:
 		return hwk_ecdsa_bits_check(ctx, gp->bits);
 	case HWK_KEY_ED25519:

@@ -23,6 +23,7 @@ struct hwk_pubkey;
 #define HWK_KEY_ECDSA		2	/* bits name the curve: 256, 384, 521 */
 #define HWK_KEY_ED25519		3	/* bits are ignored: always 256 */
 #define HWK_ECDSA_DEFAULT_BITS	256	/* as ssh-keygen */
+#define HWK_DEVICE_RSA_DEFAULT_BITS 2048 /* the one size every TPM and token makes */
 
 enum hwk_sigalg {
 	HWK_SIG_RSA_SHA1 = 1,		/* "ssh-rsa" */
@@ -186,8 +187,12 @@ int	hwk_key_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 int	hwk_key_destroy(struct hwk_ctx *ctx, struct hwk_key *key);
 void	hwk_stubinfo_clear(struct hwk_stubinfo *info);
 
-/* Checks an RSA size against the limits every backend shares. */
-int	hwk_rsa_bits_check(struct hwk_ctx *ctx, unsigned bits);
+/*
+ * Checks an RSA size against the limits every backend shares; the hint
+ * names default_bits as the default (0: the defaults of all backends).
+ */
+int	hwk_rsa_bits_check(struct hwk_ctx *ctx, unsigned bits,
+	    unsigned default_bits);
 /* Checks an ECDSA size: 256, 384 or 521, in ssh-keygen's words. */
 int	hwk_ecdsa_bits_check(struct hwk_ctx *ctx, unsigned bits);
 

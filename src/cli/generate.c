@@ -283,6 +283,14 @@ plan(struct gen *g)
 		return HWK_ERR_NOMEM;
 	want.comment = o->comment != NULL ? o->comment : g->comment;
 	want.passphrase = o->new_pass;	/* its limits checked too */
+	/* A size no backend makes is refused before any device is asked. */
+	if (want.type == HWK_KEY_RSA && want.bits_given &&
+	    (r = hwk_rsa_bits_check(g->ctx, want.bits, strcmp(o->backend,
+	    "auto") == 0 ? 0 : hwk_backend_find(o->backend)->default_bits))
+	    != 0) {
+		hwk_report(g->ctx, r, NULL);
+		return HWK_ERR_USAGE;
+	}
 	r = choose_backend(o, g->ctx, &want, &g->b, &checked);
 	if (g->b == NULL)
 		return r;

@@ -49,6 +49,10 @@ load_stub(struct hwk_ctx *ctx, const struct hwk_stubfile *sf,
 		return HWK_OK;
 	if (sf->backend == NULL)
 		hwk_report(ctx, r, NULL);
+	else if (r == HWK_ERR_CANCELLED && *hwk_ctx_detail(ctx) == '\0')
+		/* The prompt met the end of the input: no secret to try. */
+		hwk_report(ctx, r, "Load key \"%s\": no passphrase given "
+		    "(input ended)", sf->path);
 	else
 		hwk_report(ctx, r, "Load key \"%s\"", sf->path);
 	return r;

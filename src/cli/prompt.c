@@ -204,6 +204,9 @@ hwk_prompt_secret(const char *prompt, char *buf, size_t len)
 		(void)!write(st.outfd, prompt, strlen(prompt));
 		r = read_secret_line(&st, buf, len, &sig);
 		prompt_end(&st);
+		/* Input that ended: what is said of it gets a line of its own. */
+		if (r == HWK_ERR_CANCELLED && !st.echo_off)
+			(void)!write(st.outfd, "\n", 1);
 		if (r != HWK_OK)
 			explicit_bzero(buf, len);
 		if (sig == 0)

@@ -95,11 +95,22 @@ hwk_cli_ask_filename(struct hwk_cli_opts *o, const char *prompt)
 		    HWK_ERR_USAGE;
 	}
 	if (line[0] != '\0') {
-		if (strlen(line) + 5 >= sizeof(o->path)) {
+		/*
+		 * A person typing ~/ means the home folder, as a shell would
+		 * read it (and as the default shown is there).  ~user is not.
+		 */
+		const char *home = hwk_home_dir(), *rest = line;
+
+		if (home != NULL && line[0] == '~' &&
+		    (line[1] == '\0' || line[1] == '/'))
+			rest = line + 1;
+		else
+			home = "";
+		if (strlen(home) + strlen(rest) + 5 >= sizeof(o->path)) {
 			fprintf(stderr, "hwkeygen: the file name is too long\n");
 			return HWK_ERR_USAGE;
 		}
-		strcpy(o->path, line);
+		snprintf(o->path, sizeof(o->path), "%s%s", home, rest);
 	}
 	o->have_path = 1;
 	return HWK_OK;

@@ -77,4 +77,18 @@ key_of "$(<"$FIXTURES/rsa2048.key.pub")"
 printf '%s\n' "$KEY" >pem.pub	# no comment, as PEM keeps none
 check_eq "-y reads a PEM key" "$KEY" "$("$HWK" -y -f pem)"
 
+# Input that ends at -y's passphrase prompt: says so, on a line of its own.
+out=$("$HWK" -y -f theirs 2>&1 </dev/null)
+check_eq "-y, input ended at the passphrase: exit 3" 3 $?
+check_line "... says why" \
+    'hwkeygen: Load key "theirs": no passphrase given (input ended)' "$out"
+
+# ~/ typed at the file prompt is the home folder, as in a shell.
+mkdir -p home/sub
+out=$(HOME=$T_TMP/home "$HWK" --backend software -t ed25519 -N '' \
+    <<<'~/sub/tilde' 2>&1)
+check_eq "~/ at the file prompt: exit 0" 0 $?
+check "... the key is in the home folder" test -s home/sub/tilde -a \
+    -s home/sub/tilde.pub
+
 done_testing

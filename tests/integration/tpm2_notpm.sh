@@ -29,6 +29,13 @@ check_eq "-l on a stub without its .pub, no TPM reachable" "$want" "$F"
 
 # --- No TPM, or a TCTI that is wrong ---------------------------------------
 dead=$(free_port)
+# A size no backend makes is refused first, in the TPM's own default.
+out=$("$HWK" --backend tpm2 --tcti "swtpm:host=127.0.0.1,port=$dead" \
+    -b 1000 -N '' -f knone 2>&1)
+check_eq "-b 1000 with no TPM: exit 2, before the TPM is looked for" 2 "$?"
+check_match "... says the size, and the TPM's default" \
+    'or more \(the default is 2048\)\.$' "$out"
+check_no_match "... and nothing of the TPM" 'no TPM' "$out"
 out=$("$HWK" --backend tpm2 --tcti "swtpm:host=127.0.0.1,port=$dead" \
     -N '' -f knone 2>&1)
 check_eq "no TPM at the TCTI: exit 4" 4 "$?"
