@@ -107,7 +107,9 @@ describe_token(struct hwk_out *out, const struct p11_opts *o,
 	if (unfit)
 		hwk_out_str(out, "why_not", why);
 	else {
-		hwk_out_int(out, "rsa_bits_min", (long long)t.min_bits);
+		/* What hwkeygen makes there: never under its floor. */
+		hwk_out_int(out, "rsa_bits_min", (long long)(t.min_bits <
+		    HWK_RSA_MIN_BITS ? HWK_RSA_MIN_BITS : t.min_bits));
 		hwk_out_int(out, "rsa_bits_max", (long long)t.max_bits);
 	}
 	/* The other types, on a token that can make keys at all. */

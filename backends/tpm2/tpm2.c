@@ -156,7 +156,8 @@ describe_fixed(struct hwk_out *out, const TPMS_CAPABILITY_DATA *cap)
 static int
 tpm2_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 {
-	static const unsigned sizes[] = { 1024, 2048, 3072, 4096 };
+	/* Only sizes hwkeygen makes: a TPM's RSA-1024 is below our floor. */
+	static const unsigned sizes[] = { 2048, 3072, 4096 };
 	static const unsigned curves[] = { 256, 384, 521 };
 	TPMS_CAPABILITY_DATA *cap = NULL;
 	TPMI_YES_NO more;

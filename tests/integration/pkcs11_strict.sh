@@ -105,4 +105,14 @@ check_match "it names the slot the key stays in" \
     "still holds the new key's private key \(id 04\).*ykman piv keys delete 9e" \
     "${kyint//$'\n'/ }"
 
+# --backends lists the sizes hwkeygen makes there: the token's RSA-1024 is
+# below hwkeygen's floor.
+js=$("$HWK" --backends --json --module "$STRICT" 2>/dev/null)
+check_eq "--backends: the token's RSA sizes start at 2048, not its 1024" \
+    "2048 2048" "$($PY -c 'import json, sys
+d = json.loads(sys.argv[1])
+t = [t for m in d["pkcs11"]["modules"] for t in m["tokens"]
+    if t["label"] == "hwk-yk"][0]
+print(t["rsa_bits_min"], t["rsa_bits_max"])' "$js" 2>&1)"
+
 done_testing
