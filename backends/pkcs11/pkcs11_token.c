@@ -176,15 +176,44 @@ mod_named(struct p11_mod *m, const char *name)
 	return same;
 }
 
+/* What a scan saw besides the tokens that fit. */
+struct scan_tally {
+	int		 type_only;	/* tokens that lack only the type */
+	const char	*uninit_mod;	/* the first token not initialised: */
+	CK_SLOT_ID	 uninit_slot;	/* its module's file and slot */
+};
+
+/*
+ * A token that is there but not initialised needs a label and PINs, which
+ * only its owner can choose: say how, in the words of the usual tools.
+ */
+static void
+uninit_hint(struct hwk_ctx *ctx, const struct scan_tally *tl)
+{
+	const char *base = strrchr(tl->uninit_mod, '/');
+
+	base = base != NULL ? base + 1 : tl->uninit_mod;
+	if (strstr(base, "softhsm") != NULL)
+		hwk_ctx_hint(ctx, "Initialise the token first: softhsm2-util "
+		    "--init-token --free --label NAME (it asks for the SO PIN "
+		    "and the user PIN).");
+	else
+		hwk_ctx_hint(ctx, "Initialise the token first: pkcs11-tool "
+		    "--module %s --slot %lu --init-token --label NAME, then "
+		    "--init-pin (or the tool that came with the token).",
+		    tl->uninit_mod, (unsigned long)tl->uninit_slot);
+}
+
 /*
  * Reads the token in slot of module m (base: its file name) into *t:
  * nonzero if it matches uri and, for keygen, can make the key; else notes
- * says why not, and *type_only counts tokens that lack only the type.
+ * says why not, and tl counts tokens that lack only the type and keeps
+ * the first that is not initialised.
  */
 static int
 scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
     struct p11_mod *m, CK_SLOT_ID slot, const char *base, struct p11_tok *t,
-    struct hwk_buf *notes, int *type_only)
+    struct hwk_buf *notes, struct scan_tally *tl)
 {
 	CK_SLOT_INFO si;
 	char why[256], nb[48];
@@ -221,7 +250,12 @@ scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
 	if (unfit) {
 		hwk_p11_note_add(notes, "token %s %s", t->name, why);
 		if (unfit == 2)
-			(*type_only)++;
+			tl->type_only++;
+		if (!(t->ti.flags & CKF_TOKEN_INITIALIZED) &&
+		    tl->uninit_mod == NULL) {
+			tl->uninit_mod = m->path;
+			tl->uninit_slot = t->slot;
+		}
 		return 0;
 	}
 	return 1;
@@ -231,7 +265,7 @@ scan_slot(const struct p11_opts *o, P11KitUri *uri, int keygen,
 static void
 scan_module(const struct p11_opts *o, P11KitUri *uri, int keygen,
     struct p11_mod *m, struct p11_tok *toks, size_t max, size_t *ntoks,
-    struct hwk_buf *notes, int *type_only)
+    struct hwk_buf *notes, struct scan_tally *tl)
 {
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n, i;
@@ -253,7 +287,7 @@ scan_module(const struct p11_opts *o, P11KitUri *uri, int keygen,
 		    base);
 	for (i = 0; i < n; i++) {
 		if (!scan_slot(o, uri, keygen, m, slots[i], base, &t, notes,
-		    type_only))
+		    tl))
 			continue;
 		if (*ntoks < max)
 			toks[*ntoks] = t;
@@ -269,14 +303,14 @@ scan_module(const struct p11_opts *o, P11KitUri *uri, int keygen,
 static int
 scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
     int keygen, struct p11_tok *toks, size_t max, size_t *ntoks,
-    struct hwk_buf *notes, int *type_only)
+    struct hwk_buf *notes, struct scan_tally *tl)
 {
 	struct p11_mod *only = NULL, *m;
 	const char *mp, *mname, *note;
 	int r, any = 0;
 
 	*ntoks = 0;
-	*type_only = 0;
+	memset(tl, 0, sizeof(*tl));
 	/* --module wins over the URI's: modules move between releases. */
 	mp = o->module;
 	if (mp == NULL && uri != NULL)
@@ -297,8 +331,7 @@ scan(struct hwk_ctx *ctx, const struct p11_opts *o, P11KitUri *uri,
 		if (mname != NULL && only == NULL && !mod_named(m, mname))
 			continue;
 		any = 1;
-		scan_module(o, uri, keygen, m, toks, max, ntoks, notes,
-		    type_only);
+		scan_module(o, uri, keygen, m, toks, max, ntoks, notes, tl);
 	}
 	if (!any && mp == NULL && mname != NULL)
 		hwk_p11_note_add(notes, "no registered module is named %s",
@@ -323,13 +356,14 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 	struct hwk_buf *notes = NULL;
 	char *found = NULL, *turi = NULL;
 	size_t n = 0, i;
-	int r, type_only = 0, none;
+	struct scan_tally tl;
+	int r, none;
 
 	memset(tok, 0, sizeof(*tok));
 	if ((notes = hwk_buf_new()) == NULL)
 		return HWK_ERR_NOMEM;
 	if ((r = scan(ctx, o, uri, keygen, toks, 8, &n, notes,
-	    &type_only)) != 0)
+	    &tl)) != 0)
 		goto out;
 	if ((found = hwk_buf_dup_string(notes)) == NULL) {
 		r = HWK_ERR_NOMEM;
@@ -362,7 +396,7 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 	 * for the token or module the person named, a wrong -t.
 	 */
 	none = HWK_ERR_NO_DEVICE;
-	if (keygen != 0 && type_only > 0)
+	if (keygen != 0 && tl.type_only > 0)
 		none = o->module != NULL || o->uri != NULL ? HWK_ERR_USAGE :
 		    HWK_ERR_KEY_TYPE;
 	if (uri != NULL && uri == o->uri)
@@ -379,6 +413,8 @@ hwk_p11_token_select(struct hwk_ctx *ctx, const struct p11_opts *o,
 	if (none != HWK_ERR_NO_DEVICE)
 		hwk_ctx_hint(ctx, "Ask for a type the token makes (hwkeygen "
 		    "--backends lists them), or use --backend software.");
+	else if (keygen && tl.uninit_mod != NULL)
+		uninit_hint(ctx, &tl);
 	else if (keygen)
 		hwk_ctx_hint(ctx, "Plug in the token, or name its module with "
 		    "--module and the token with --token.");

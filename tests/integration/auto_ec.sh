@@ -38,4 +38,14 @@ check_match "-t rsa (the default) still uses the TPM" ': using tpm2$' \
     "${out%%$'\n'*}"
 check_eq "no transient handle is left in the TPM" "" "$(transient_handles)"
 
+# The token folder holds no token: SoftHSM2 shows one slot with a token
+# that is not initialised; naming the backend says how to initialise it.
+out=$("$HWK" --backend pkcs11 -t ecdsa -N '' -f uninit 2>&1)
+check_eq "--backend pkcs11, the token not initialised: exit 4" 4 $?
+check_match "... says it is not initialised" \
+    "token in slot [0-9]+ of libsofthsm2.so is not initialised" "$out"
+check_line "... and how to initialise it" \
+    "hwkeygen: Initialise the token first: softhsm2-util --init-token --free --label NAME (it asks for the SO PIN and the user PIN)." \
+    "$out"
+
 done_testing
