@@ -171,6 +171,43 @@ registered_file(const char *file)
 }
 
 /*
+ * The file of the registered module whose name (p11-kit list-modules) or
+ * file name is name, as --module may give it ("softhsm2",
+ * "libsofthsm2.so"); NULL if none is.  The caller frees it.
+ */
+static char *
+registered_by_name(const char *name)
+{
+	CK_FUNCTION_LIST **all;
+	char *f, *n, *found = NULL;
+	const char *base;
+	size_t i;
+	int saved[2];
+
+	p11_kit_be_quiet();
+	output_mute(saved);
+	all = p11_kit_modules_load(NULL, 0);
+	output_restore(saved);
+	if (all == NULL)
+		return NULL;
+	for (i = 0; all[i] != NULL && found == NULL; i++) {
+		f = p11_kit_module_get_filename(all[i]);
+		n = p11_kit_module_get_name(all[i]);
+		base = f != NULL ? strrchr(f, '/') : NULL;
+		base = base != NULL ? base + 1 : f;
+		if (f != NULL && ((n != NULL && strcmp(n, name) == 0) ||
+		    (base != NULL && strcmp(base, name) == 0))) {
+			found = f;
+			f = NULL;
+		}
+		free(f);
+		free(n);
+	}
+	p11_kit_modules_release(all);
+	return found;
+}
+
+/*
  * A module that a file names (a stub, a --token URI) is code the file
  * would have us run: it is loaded only from an absolute path that the
  * allowed patterns take (ssh-agent's -P), or if p11-kit has it registered.
@@ -217,7 +254,7 @@ hwk_p11_mod_load(struct hwk_ctx *ctx, const struct p11_opts *o,
 {
 	CK_FUNCTION_LIST *fn;
 	struct p11_mod *m;
-	char abs[PATH_MAX];
+	char abs[PATH_MAX], why[512], *reg = NULL;
 	const char *p = path;
 	CK_RV rv;
 	int r;
@@ -249,23 +286,44 @@ hwk_p11_mod_load(struct hwk_ctx *ctx, const struct p11_opts *o,
 			return HWK_OK;
 		}
 	p11_kit_be_quiet();
-	if ((fn = p11_kit_module_load(p, 0)) == NULL) {
+	fn = p11_kit_module_load(p, 0);
+	snprintf(why, sizeof(why), "%s", p11_kit_message() != NULL ?
+	    p11_kit_message() : "unknown error");
+	/* Not in p11-kit's folder: a registered module's name, perhaps. */
+	if (fn == NULL && named && strchr(p, '/') == NULL &&
+	    (reg = registered_by_name(p)) != NULL) {
+		for (m = mods; m != NULL; m = m->next)
+			if (strcmp(m->path, reg) == 0) {
+				free(reg);
+				*mp = m;
+				return HWK_OK;
+			}
+		fn = p11_kit_module_load(reg, 0);
+		p = reg;
+	}
+	if (fn == NULL) {
+		free(reg);
 		hwk_ctx_error(ctx, HWK_ERR_NO_DEVICE, "cannot load PKCS#11 "
-		    "module %s: %s", path, p11_kit_message() != NULL ?
-		    p11_kit_message() : "unknown error");
-		hwk_ctx_hint(ctx, "Give the module's file with --module, for "
-		    "example --module /usr/lib/x86_64-linux-gnu/"
-		    "opensc-pkcs11.so.");
+		    "module %s: %s", path, reg == NULL ? why :
+		    p11_kit_message() != NULL ? p11_kit_message() :
+		    "unknown error");
+		hwk_ctx_hint(ctx, "Give --module the module's file (a path, or "
+		    "a file in p11-kit's module folder such as "
+		    "opensc-pkcs11.so) or the name p11-kit list-modules "
+		    "shows.");
 		return HWK_ERR_NO_DEVICE;
 	}
 	tss_log_quiet();
 	if ((rv = p11_kit_module_initialize(fn)) != CKR_OK) {
 		p11_kit_module_release(fn);
+		free(reg);
 		hwk_p11_rv_error(ctx, rv, "PKCS#11 module %s failed to start "
 		    "(C_Initialize)", path);
 		return HWK_ERR_NO_DEVICE;
 	}
-	return mod_add(ctx, fn, p, mp);
+	r = mod_add(ctx, fn, p, mp);
+	free(reg);
+	return r;
 }
 
 /* C_Initialize of a module nobody named, with its chatter silenced. */

@@ -54,6 +54,18 @@ check_match "the stub names the registered module's file" \
     'module-path=%2F.*libsofthsm2.so' "$(<kreg)"
 check_eq "-y works from it" "$(blob <kreg.pub)" \
     "$("$HWK" -y -f "$(alone kreg)" | blob)"
+# --module by the registered module's name, or by its file's name.
+for name in softhsm2 libsofthsm2.so; do
+	out=$("$HWK" -q --backend pkcs11 --module "$name" --pin-source file:pin \
+	    -t ecdsa -f "kname-$name" </dev/null 2>&1)
+	check_eq "--module $name (registered): exit 0" 0 "$?"
+	check_match "... the stub names the module's file" \
+	    'module-path=%2F.*libsofthsm2.so' "$(<"kname-$name")"
+done
+out=$("$HWK" -q --backend pkcs11 --module no-such-module -t ecdsa \
+    -f kname-none 2>&1)
+check_eq "--module of no file and no registered name: exit 4" 4 "$?"
+check_match "... says what --module takes" "list-modules" "$out"
 p11kit_unregister softhsm2
 
 # --- Two tokens: a choice to make.
