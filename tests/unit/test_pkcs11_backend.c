@@ -26,123 +26,20 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "backends.h"
+#include "p11token.h"
 
 /* Under $HWK_BUILD (make check-asan, check-clang), or build/. */
 #define FAULT_SO	"tests/pkcs11_fault.so"
 #define PIN		"87654321"
 
-static const char *const softhsm_paths[] = {
-	"/usr/lib/softhsm/libsofthsm2.so",
-	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib64/softhsm/libsofthsm2.so",
-	"/usr/lib64/pkcs11/libsofthsm2.so",
-	"/usr/local/lib/softhsm/libsofthsm2.so",
-	NULL,
-};
-
-struct fixture {
-	char	 dir[64];
-	char	 module[PATH_MAX];	/* the fault module, absolute */
-	char	 pinsrc[128];
-	char	 log[128];
-	const struct hwk_backend *b;
-	struct hwk_ctx *ctx;
-};
-
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char conf[128], cmd[512];
-	const char *real = NULL, *bdir = getenv("HWK_BUILD");
-	char fault[PATH_MAX];
-	FILE *fp;
-	int i;
-
-	*state = f;
-	for (i = 0; softhsm_paths[i] != NULL && real == NULL; i++)
-		if (access(softhsm_paths[i], R_OK) == 0)
-			real = softhsm_paths[i];
-	if (real == NULL || system("softhsm2-util --version >/dev/null 2>&1")
-	    != 0 || snprintf(fault, sizeof(fault), "%s/%s", bdir != NULL ?
-	    bdir : "build", FAULT_SO) >= (int)sizeof(fault) ||
-	    realpath(fault, f->module) == NULL)
-		return 0;	/* the tests skip */
-	strcpy(f->dir, "/tmp/hwk-p11unit.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", f->dir);
-	if ((fp = fopen(conf, "w")) == NULL)
-		return -1;
-	fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n"
-	    "log.level = ERROR\n", f->dir);
-	fclose(fp);
-	setenv("SOFTHSM2_CONF", conf, 1);
-	setenv("HWK_FAKE_REAL", real, 1);
-	snprintf(f->log, sizeof(f->log), "%s/calls.log", f->dir);
-	setenv("HWK_FAKE_LOG", f->log, 1);
-	snprintf(cmd, sizeof(cmd), "softhsm2-util --init-token --free --label "
-	    "unit --pin %s --so-pin 11223344 >/dev/null", PIN);
-	if (system(cmd) != 0)
-		return -1;
-	snprintf(f->pinsrc, sizeof(f->pinsrc), "file:%s/pin", f->dir);
-	if ((fp = fopen(f->pinsrc + 5, "w")) == NULL)
-		return -1;
-	fprintf(fp, "%s\n", PIN);
-	fclose(fp);
-	if (chmod(f->pinsrc + 5, 0600) != 0)	/* PIN files are private */
-		return -1;
-	if ((f->b = hwk_backend_find("pkcs11")) == NULL ||
-	    (f->ctx = hwk_ctx_new()) == NULL ||
-	    hwk_ctx_set_opt(f->ctx, "module", f->module) != 0 ||
-	    hwk_ctx_set_opt(f->ctx, "pin-source", f->pinsrc) != 0)
-		return -1;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	char cmd[128];
-
-	if (f->dir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	hwk_ctx_free(&f->ctx);
-	free(f);
-	return 0;
+	return p11_token_setup(state, FAULT_SO, "unit", PIN, PIN);
 }
 
 static void
-need_token(struct fixture *f)
-{
-	if (f->ctx == NULL)
-		skip();
-}
-
-/* How many lines of the call log start with prefix. */
-static int
-log_count(struct fixture *f, const char *prefix)
-{
-	char line[256];
-	FILE *fp;
-	int n = 0;
-
-	if ((fp = fopen(f->log, "r")) == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, prefix, strlen(prefix)) == 0)
-			n++;
-	fclose(fp);
-	return n;
-}
-
-static void
-log_reset(struct fixture *f)
+log_reset(struct p11_token *f)
 {
 	unlink(f->log);
 }
@@ -163,7 +60,7 @@ verify(EVP_PKEY *pkey, const EVP_MD *md, const uint8_t *data, size_t len,
 
 /* A new key on the token and the bytes of its stub. */
 static struct hwk_key *
-make_key(struct fixture *f, struct hwk_buf **stubp)
+make_key(struct p11_token *f, struct hwk_buf **stubp)
 {
 	struct hwk_genparams gp;
 	struct hwk_key *key = NULL;
@@ -186,14 +83,14 @@ make_key(struct fixture *f, struct hwk_buf **stubp)
 static void
 test_sign_both_ways(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_buf *stub = NULL;
 	struct hwk_key *key = NULL, *a = NULL, *b = NULL;
 	const uint8_t data[] = "the session hash an SSH server asks to sign";
 	uint8_t *s1 = NULL, *s2 = NULL, *s3 = NULL;
 	size_t l1, l2, l3;
 
-	need_token(f);
+	p11_token_need(f);
 	key = make_key(f, &stub);
 	/* Closing the generating session logs the token out. */
 	hwk_key_free(&key);
@@ -202,7 +99,7 @@ test_sign_both_ways(void **state)
 	/* Load needs no PIN: public objects are readable without login. */
 	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &a), 0);
-	assert_int_equal(log_count(f, "C_Login"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 0);
 	log_reset(f);
 	/* The first signature logs in; the second does not again. */
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data,
@@ -212,7 +109,7 @@ test_sign_both_ways(void **state)
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA512, data,
 	    sizeof(data), &s2, &l2), 0);
 	verify(a->pkey, EVP_sha512(), data, sizeof(data), s2, l2);
-	assert_int_equal(log_count(f, "C_Login"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 1);
 	log_reset(f);
 
 	/* A token without hash-and-sign: we hash, it pads a DigestInfo. */
@@ -222,7 +119,7 @@ test_sign_both_ways(void **state)
 	assert_int_equal(hwk_key_sign(f->ctx, b, HWK_SIG_RSA_SHA256, data,
 	    sizeof(data), &s3, &l3), 0);
 	unsetenv("HWK_FAKE_NO_HASH_SIGN");
-	assert_int_equal(log_count(f, "mechanism 0x1\n"), 1);	/* RSA_PKCS */
+	assert_int_equal(p11_token_log_count(f, "mechanism 0x1\n"), 1);	/* RSA_PKCS */
 	log_reset(f);
 	/* PKCS#1 v1.5 is deterministic: the very same signature. */
 	assert_int_equal(l3, l1);
@@ -233,7 +130,7 @@ test_sign_both_ways(void **state)
 	assert_memory_equal(s3, s2, l2);
 
 	/* Both keys are on one token: they share its session and login. */
-	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession"), 0);
 	free(s1);	/* the refused signature below must clear s1 */
 	assert_int_equal(hwk_key_sign(f->ctx, a, 99, data, sizeof(data), &s1,
 	    &l1), HWK_ERR_UNSUPPORTED);
@@ -248,14 +145,14 @@ test_sign_both_ways(void **state)
 static void
 test_session_lost(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_buf *stub = NULL;
 	struct hwk_key *key = NULL, *other = NULL;
 	const uint8_t data[] = "x";
 	uint8_t *sig = NULL;
 	size_t len;
 
-	need_token(f);
+	p11_token_need(f);
 	key = make_key(f, &stub);
 	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
@@ -270,8 +167,8 @@ test_session_lost(void **state)
 	unsetenv("HWK_FAKE_FAIL_RV");
 	verify(key->pkey, EVP_sha256(), data, 1, sig, len);
 	free(sig);
-	assert_int_equal(log_count(f, "C_OpenSession"), 1);
-	assert_int_equal(log_count(f, "C_Login"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 1);
 	/* A second key on the token finds its own handles again. */
 	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &other), 0);
@@ -293,9 +190,9 @@ test_session_lost(void **state)
 	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
 	free(sig);
-	assert_int_equal(log_count(f, "C_SignInit 0x0"), 1);
-	assert_int_equal(log_count(f, "C_SignInit"), 1);
-	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_SignInit 0x0"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_SignInit"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession"), 0);
 	hwk_key_free(&other);
 	hwk_key_free(&key);
 	hwk_buf_free(&stub);
@@ -304,19 +201,19 @@ test_session_lost(void **state)
 static void
 test_destroy(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_buf *stub = NULL;
 	struct hwk_key *key = NULL, *again = NULL;
 
-	need_token(f);
+	p11_token_need(f);
 	key = make_key(f, &stub);
 	log_reset(f);
 	assert_int_equal(hwk_key_destroy(f->ctx, key), 0);
-	assert_int_equal(log_count(f, "C_DestroyObject 0x0"), 2);
+	assert_int_equal(p11_token_log_count(f, "C_DestroyObject 0x0"), 2);
 	log_reset(f);
 	/* Twice is harmless: the handles are gone. */
 	assert_int_equal(hwk_key_destroy(f->ctx, key), 0);
-	assert_int_equal(log_count(f, "C_DestroyObject"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_DestroyObject"), 0);
 	hwk_key_free(&key);
 	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &again), HWK_ERR_NOT_FOUND);
@@ -329,14 +226,14 @@ test_destroy(void **state)
 	setenv("HWK_FAKE_DESTROY_KEEPS", "1", 1);
 	log_reset(f);
 	assert_int_equal(hwk_key_destroy(f->ctx, key), HWK_ERR_DEVICE);
-	assert_int_equal(log_count(f, "C_DestroyObject 0x0"), 2);
-	assert_int_equal(log_count(f, "C_OpenSession 0x0"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_DestroyObject 0x0"), 2);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession 0x0"), 1);
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "still holds the new "
 	    "key's private key"));
 	/* Asked again, it says so again; nothing is destroyed twice. */
 	log_reset(f);
 	assert_int_equal(hwk_key_destroy(f->ctx, key), HWK_ERR_DEVICE);
-	assert_int_equal(log_count(f, "C_DestroyObject"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_DestroyObject"), 0);
 	unsetenv("HWK_FAKE_DESTROY_KEEPS");
 	hwk_key_free(&key);
 	/* It is there, and the stub still opens it. */
@@ -348,7 +245,7 @@ test_destroy(void **state)
 
 /* A file path under the fixture's folder holding one line. */
 static void
-write_file(struct fixture *f, const char *name, const char *line, char *src,
+write_file(struct p11_token *f, const char *name, const char *line, char *src,
     size_t len)
 {
 	FILE *fp;
@@ -363,7 +260,7 @@ write_file(struct fixture *f, const char *name, const char *line, char *src,
 static void
 test_pin_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_buf *stub = NULL;
 	struct hwk_key *key = NULL, *a = NULL;
 	const uint8_t data[] = "x";
@@ -371,7 +268,7 @@ test_pin_refused(void **state)
 	size_t len;
 	char bad[160];
 
-	need_token(f);
+	p11_token_need(f);
 	key = make_key(f, &stub);
 	hwk_key_free(&key);		/* logged out: the next sign logs in */
 	write_file(f, "badpin", "00000000", bad, sizeof(bad));
@@ -381,7 +278,7 @@ test_pin_refused(void **state)
 	    hwk_buf_len(stub), &a), 0);
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), HWK_ERR_PIN_INCORRECT);
-	assert_int_equal(log_count(f, "C_Login"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 1);
 	/* The file says the same again: it is not sent again. */
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), HWK_ERR_PIN_INCORRECT);
@@ -389,20 +286,20 @@ test_pin_refused(void **state)
 	    "'unit'"));
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "fix the file and "
 	    "restart"));
-	assert_int_equal(log_count(f, "C_Login"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 1);
 	/* Nor after the key and its session are gone and opened anew. */
 	hwk_key_free(&a);
 	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &a), 0);
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), HWK_ERR_PIN_INCORRECT);
-	assert_int_equal(log_count(f, "C_Login"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 1);
 	assert_null(sig);
 	/* Another source is another PIN: it is tried. */
 	assert_int_equal(hwk_ctx_set_opt(f->ctx, "pin-source", f->pinsrc), 0);
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
-	assert_int_equal(log_count(f, "C_Login"), 2);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 2);
 	free(sig);
 	hwk_key_free(&a);
 	hwk_buf_free(&stub);
@@ -411,14 +308,14 @@ test_pin_refused(void **state)
 static void
 test_always_auth(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_buf *stub = NULL;
 	struct hwk_key *key = NULL, *a = NULL;
 	const uint8_t data[] = "x";
 	uint8_t *sig = NULL;
 	size_t len;
 
-	need_token(f);
+	p11_token_need(f);
 	/* A key that wants the PIN at each signature (YubiKey slot 9c). */
 	setenv("HWK_FAKE_ALWAYS_AUTH", PIN, 1);
 	key = make_key(f, &stub);
@@ -427,7 +324,7 @@ test_always_auth(void **state)
 	    &sig, &len), 0);
 	verify(key->pkey, EVP_sha256(), data, 1, sig, len);
 	free(sig);
-	assert_int_equal(log_count(f, "login context"), 1);
+	assert_int_equal(p11_token_log_count(f, "login context"), 1);
 	hwk_key_free(&key);
 
 	/* No public object: load finds the private key and must ask too. */
@@ -435,7 +332,7 @@ test_always_auth(void **state)
 	log_reset(f);
 	assert_int_equal(hwk_backend_load(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &a), 0);
-	assert_int_equal(log_count(f, "C_Login"), 1);	/* to read n and e */
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 1);	/* to read n and e */
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
 	verify(a->pkey, EVP_sha256(), data, 1, sig, len);
@@ -444,9 +341,9 @@ test_always_auth(void **state)
 	    &sig, &len), 0);
 	verify(a->pkey, EVP_sha512(), data, 1, sig, len);
 	free(sig);
-	assert_int_equal(log_count(f, "login context"), 2);
-	assert_int_equal(log_count(f, "C_Sign 0x0"), 2);
-	assert_int_equal(log_count(f, "C_Sign 0x101"), 0);
+	assert_int_equal(p11_token_log_count(f, "login context"), 2);
+	assert_int_equal(p11_token_log_count(f, "C_Sign 0x0"), 2);
+	assert_int_equal(p11_token_log_count(f, "C_Sign 0x101"), 0);
 	unsetenv("HWK_FAKE_NO_PUBKEY");
 	unsetenv("HWK_FAKE_ALWAYS_AUTH");
 	hwk_key_free(&a);
@@ -455,7 +352,7 @@ test_always_auth(void **state)
 
 /* One signature of key with call failing once with rv; its result. */
 static int
-sign_failing(struct fixture *f, struct hwk_key *key, const char *call,
+sign_failing(struct p11_token *f, struct hwk_key *key, const char *call,
     const char *rv, const char *gen)
 {
 	const uint8_t data[] = "y";
@@ -481,14 +378,14 @@ sign_failing(struct fixture *f, struct hwk_key *key, const char *call,
 static void
 test_sign_failures(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_buf *stub = NULL;
 	struct hwk_key *key = NULL;
 	const uint8_t data[] = "z";
 	uint8_t *sig = NULL;
 	size_t len;
 
-	need_token(f);
+	p11_token_need(f);
 	key = make_key(f, &stub);
 	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
@@ -498,39 +395,39 @@ test_sign_failures(void **state)
 	setenv("HWK_FAKE_FAIL_LOGOUT", "1", 1);
 	assert_int_equal(sign_failing(f, key, "C_Sign", "0x101", "a"), 0);
 	unsetenv("HWK_FAKE_FAIL_LOGOUT");
-	assert_int_equal(log_count(f, "C_Sign 0x101"), 1);
-	assert_int_equal(log_count(f, "C_Sign 0x0"), 1);
-	assert_int_equal(log_count(f, "C_OpenSession"), 1);	/* afresh */
-	assert_int_equal(log_count(f, "C_Login 0x0"), 1);	/* one login */
+	assert_int_equal(p11_token_log_count(f, "C_Sign 0x101"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_Sign 0x0"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession"), 1);	/* afresh */
+	assert_int_equal(p11_token_log_count(f, "C_Login 0x0"), 1);	/* one login */
 
 	/* An operation left hanging: a new session, a fresh login. */
 	assert_int_equal(sign_failing(f, key, "C_Sign", "0x90", "b"), 0);
-	assert_int_equal(log_count(f, "C_OpenSession"), 1);
-	assert_int_equal(log_count(f, "C_Login 0x0"), 1);
-	assert_int_equal(log_count(f, "C_Sign 0x0"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_Login 0x0"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_Sign 0x0"), 1);
 
 	/* A stale handle: found again, in the same session, no login. */
 	assert_int_equal(sign_failing(f, key, "C_SignInit", "0x60", "c"), 0);
-	assert_int_equal(log_count(f, "C_OpenSession"), 0);
-	assert_int_equal(log_count(f, "C_Login"), 0);
-	assert_int_equal(log_count(f, "C_FindObjectsInit"), 1);
-	assert_int_equal(log_count(f, "C_SignInit 0x0"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_FindObjectsInit"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_SignInit 0x0"), 1);
 	assert_int_equal(sign_failing(f, key, "C_SignInit", "0x82", "d"), 0);
-	assert_int_equal(log_count(f, "C_OpenSession"), 0);
-	assert_int_equal(log_count(f, "C_Login"), 0);
-	assert_int_equal(log_count(f, "C_FindObjectsInit"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_FindObjectsInit"), 1);
 
 	/* Any other C_Sign failure fails, once; the login is asked again. */
 	assert_int_equal(sign_failing(f, key, "C_Sign", "0x30", "e"),
 	    HWK_ERR_DEVICE);
-	assert_int_equal(log_count(f, "C_Sign 0x"), 1);
-	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_Sign 0x"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession"), 0);
 	log_reset(f);
 	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
 	free(sig);
-	assert_int_equal(log_count(f, "C_GetSessionInfo 0x0"), 1);
-	assert_int_equal(log_count(f, "C_Login"), 0);	/* still logged in */
+	assert_int_equal(p11_token_log_count(f, "C_GetSessionInfo 0x0"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 0);	/* still logged in */
 	/* And when the login went with it, it is made again, no new session. */
 	setenv("HWK_FAKE_FAIL_LOGOUT", "1", 1);
 	assert_int_equal(sign_failing(f, key, "C_Sign", "0x30", "f"),
@@ -540,10 +437,10 @@ test_sign_failures(void **state)
 	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
 	free(sig);
-	assert_int_equal(log_count(f, "C_Login 0x0"), 1);
-	assert_int_equal(log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_Login 0x0"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession"), 0);
 	/* (SoftHSM2 drops private handles at logout: found again, too.) */
-	assert_int_equal(log_count(f, "C_SignInit 0x0"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_SignInit 0x0"), 1);
 	unsetenv("HWK_FAKE_FAIL_GEN");
 	hwk_key_free(&key);
 	hwk_buf_free(&stub);
@@ -552,14 +449,14 @@ test_sign_failures(void **state)
 static void
 test_token_swapped(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_buf *stub = NULL;
 	struct hwk_key *key = NULL, *a = NULL, *b = NULL;
 	const uint8_t data[] = "w";
 	uint8_t *sig = NULL;
 	size_t len;
 
-	need_token(f);
+	p11_token_need(f);
 	key = make_key(f, &stub);
 	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_RSA_SHA256, data, 1,
 	    &sig, &len), 0);
@@ -572,8 +469,8 @@ test_token_swapped(void **state)
 	unsetenv("HWK_FAKE_FAIL_GEN");
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "now holds token "
 	    "'unit' (serial backup99), not token 'unit' (serial "));
-	assert_int_equal(log_count(f, "C_OpenSession"), 0);
-	assert_int_equal(log_count(f, "C_Login"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_OpenSession"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 0);
 	hwk_key_free(&key);
 	hwk_buf_free(&stub);
 
@@ -608,7 +505,7 @@ test_token_swapped(void **state)
 static void
 test_slot_info(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_stubinfo si;
 	const char *stub = "pkcs11:token=t;id=%01;type=private\n";
 
@@ -638,5 +535,5 @@ main(void)
 		cmocka_unit_test(test_token_swapped),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, p11_token_teardown);
 }

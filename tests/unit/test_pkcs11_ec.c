@@ -30,29 +30,10 @@
 #include "hwkey/out.h"
 #include "hwkey/sshkey.h"
 #include "backends.h"
+#include "p11token.h"
 
 #define FAULT_SO	"tests/pkcs11_fault.so"
 #define PIN		"87654321"
-
-static const char *const softhsm_paths[] = {
-	"/usr/lib/softhsm/libsofthsm2.so",
-	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-	"/usr/lib64/softhsm/libsofthsm2.so",
-	"/usr/lib64/pkcs11/libsofthsm2.so",
-	"/usr/local/lib/softhsm/libsofthsm2.so",
-	NULL,
-};
-
-struct fixture {
-	char	 dir[64];
-	char	 module[PATH_MAX];	/* the fault module, absolute */
-	const char *real;		/* SoftHSM2 itself */
-	char	 pinsrc[128];
-	char	 log[128];
-	const struct hwk_backend *b;
-	struct hwk_ctx *ctx;
-};
 
 /* The keys made here: type, size, signature algorithm, mechanism. */
 static const struct {
@@ -76,124 +57,7 @@ static const struct {
 static int
 setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	char conf[128], cmd[512], fault[PATH_MAX];
-	const char *bdir = getenv("HWK_BUILD");
-	FILE *fp;
-	int i;
-
-	*state = f;
-	for (i = 0; softhsm_paths[i] != NULL && f->real == NULL; i++)
-		if (access(softhsm_paths[i], R_OK) == 0)
-			f->real = softhsm_paths[i];
-	if (f->real == NULL ||
-	    system("softhsm2-util --version >/dev/null 2>&1") != 0 ||
-	    snprintf(fault, sizeof(fault), "%s/%s", bdir != NULL ? bdir :
-	    "build", FAULT_SO) >= (int)sizeof(fault) ||
-	    realpath(fault, f->module) == NULL)
-		return 0;	/* the tests skip */
-	strcpy(f->dir, "/tmp/hwk-p11ec.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", f->dir);
-	if ((fp = fopen(conf, "w")) == NULL)
-		return -1;
-	fprintf(fp, "directories.tokendir = %s\nobjectstore.backend = file\n"
-	    "log.level = ERROR\n", f->dir);
-	fclose(fp);
-	setenv("SOFTHSM2_CONF", conf, 1);
-	setenv("HWK_FAKE_REAL", f->real, 1);
-	snprintf(f->log, sizeof(f->log), "%s/calls.log", f->dir);
-	setenv("HWK_FAKE_LOG", f->log, 1);
-	snprintf(cmd, sizeof(cmd), "softhsm2-util --init-token --free --label "
-	    "ec --pin %s --so-pin 11223344 >/dev/null", PIN);
-	if (system(cmd) != 0)
-		return -1;
-	snprintf(f->pinsrc, sizeof(f->pinsrc), "file:%s/pin", f->dir);
-	if ((fp = fopen(f->pinsrc + 5, "w")) == NULL)
-		return -1;
-	fprintf(fp, "%s\n", PIN);
-	fclose(fp);
-	if (chmod(f->pinsrc + 5, 0600) != 0)	/* PIN files are private */
-		return -1;
-	if ((f->b = hwk_backend_find("pkcs11")) == NULL ||
-	    (f->ctx = hwk_ctx_new()) == NULL ||
-	    hwk_ctx_set_opt(f->ctx, "module", f->module) != 0 ||
-	    hwk_ctx_set_opt(f->ctx, "pin-source", f->pinsrc) != 0)
-		return -1;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-	char cmd[128];
-
-	if (f->dir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-		if (system(cmd) != 0)
-			return -1;
-	}
-	hwk_ctx_free(&f->ctx);
-	free(f);
-	return 0;
-}
-
-static void
-need_token(struct fixture *f)
-{
-	if (f->ctx == NULL)
-		skip();
-}
-
-/* How many lines of the call log start with prefix. */
-static int
-log_count(struct fixture *f, const char *prefix)
-{
-	char line[256];
-	FILE *fp;
-	int n = 0;
-
-	if ((fp = fopen(f->log, "r")) == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, prefix, strlen(prefix)) == 0)
-			n++;
-	fclose(fp);
-	return n;
-}
-
-/* The output of a shell command, NUL-terminated (at most 64 KiB). */
-static char * __attribute__((format(printf, 1, 2)))
-run(const char *fmt, ...)
-{
-	char cmd[1024], *out = calloc(1, 65536);
-	va_list ap;
-	size_t n;
-	FILE *p;
-
-	assert_non_null(out);
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	assert_non_null(p = popen(cmd, "r"));
-	n = fread(out, 1, 65535, p);
-	out[n] = '\0';
-	pclose(p);
-	return out;
-}
-
-/* How many key objects SoftHSM2 itself lists on the token. */
-static int
-objects(struct fixture *f)
-{
-	char *out = run("pkcs11-tool --module %s --login --pin %s "
-	    "--list-objects 2>/dev/null | grep -c 'Key Object'", f->real, PIN);
-	int n = atoi(out);
-
-	free(out);
-	return n;
+	return p11_token_setup(state, FAULT_SO, "ec", PIN, PIN);
 }
 
 /* A raw signature of the backend (r || s, or Ed25519's) checked by OpenSSL. */
@@ -229,7 +93,7 @@ verify(EVP_PKEY *pkey, int alg, const uint8_t *data, size_t len,
 
 /* A new key of kinds[i] and its stub; its .pub line into pubp. */
 static struct hwk_key *
-make_key(struct fixture *f, size_t i, struct hwk_buf **stubp, char **pubp)
+make_key(struct p11_token *f, size_t i, struct hwk_buf **stubp, char **pubp)
 {
 	struct hwk_genparams gp;
 	struct hwk_key *key = NULL;
@@ -255,7 +119,7 @@ make_key(struct fixture *f, size_t i, struct hwk_buf **stubp, char **pubp)
 static void
 test_make_load_sign(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	const uint8_t data[] = "the session hash an SSH server asks to sign";
 	struct hwk_buf *stub = NULL;
 	struct hwk_key *key = NULL, *a = NULL;
@@ -263,7 +127,7 @@ test_make_load_sign(void **state)
 	char *pub = NULL;
 	size_t i, len;
 
-	need_token(f);
+	p11_token_need(f);
 	for (i = 0; i < NKINDS; i++) {
 		key = make_key(f, i, &stub, &pub);
 		hwk_key_free(&key);	/* logged out: the signature logs in */
@@ -272,7 +136,7 @@ test_make_load_sign(void **state)
 		unlink(f->log);
 		assert_int_equal(hwk_key_sign(f->ctx, a, kinds[i].alg, data,
 		    sizeof(data), &sig, &len), 0);
-		assert_int_equal(log_count(f, kinds[i].mech), 1);
+		assert_int_equal(p11_token_log_count(f, kinds[i].mech), 1);
 		verify(a->pkey, kinds[i].alg, data, sizeof(data), sig, len);
 		free(sig);
 		/* An algorithm of another type of key is refused. */
@@ -289,19 +153,19 @@ test_make_load_sign(void **state)
 static void
 test_judges(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_buf *stub = NULL;
 	struct hwk_key *key = NULL;
 	char *pub[NKINDS], *out, needle[64];
 	size_t i;
 
-	need_token(f);
+	p11_token_need(f);
 	for (i = 0; i < NKINDS; i++) {
 		key = make_key(f, i, &stub, &pub[i]);
 		hwk_key_free(&key);
 		hwk_buf_free(&stub);
 	}
-	out = run("pkcs11-tool --module %s --list-objects --type pubkey "
+	out = p11_token_run("pkcs11-tool --module %s --list-objects --type pubkey "
 	    "2>/dev/null", f->real);
 	for (i = 0; i < NKINDS; i++) {
 		snprintf(needle, sizeof(needle), "EC_PARAMS:  %s",
@@ -310,7 +174,7 @@ test_judges(void **state)
 	}
 	free(out);
 	/* OpenSSH 9.2 shows token ECDSA keys, not Ed25519 ones. */
-	out = run("ssh-keygen -D %s 2>/dev/null | cut -d' ' -f1,2", f->real);
+	out = p11_token_run("ssh-keygen -D %s 2>/dev/null | cut -d' ' -f1,2", f->real);
 	for (i = 0; i < NKINDS; i++) {
 		if (kinds[i].type == HWK_KEY_ECDSA)
 			assert_non_null(strstr(out, pub[i]));
@@ -323,16 +187,16 @@ test_judges(void **state)
 static void
 test_rollback(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_genparams gp;
 	struct hwk_key *key = NULL;
 	int n;
 
-	need_token(f);
+	p11_token_need(f);
 	memset(&gp, 0, sizeof(gp));
 	gp.type = HWK_KEY_ECDSA;
 	gp.bits = 384;
-	n = objects(f);
+	n = p11_token_objects(f, PIN);
 	setenv("HWK_FAKE_FAIL", "C_GetAttributeValue", 1);
 	setenv("HWK_FAKE_FAIL_AFTER", "C_GenerateKeyPair", 1);
 	assert_int_equal(hwk_backend_generate(f->ctx, f->b, &gp, &key),
@@ -342,14 +206,14 @@ test_rollback(void **state)
 	assert_null(key);
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "the new key was "
 	    "removed from the token"));
-	assert_int_equal(objects(f), n);
+	assert_int_equal(p11_token_objects(f, PIN), n);
 }
 
 /* A token that knows Ed25519 by its name only is asked again by name. */
 static void
 test_ed25519_by_name(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	const uint8_t data[] = "x";
 	struct hwk_buf *stub = NULL;
 	struct hwk_key *key = NULL, *a = NULL;
@@ -357,7 +221,7 @@ test_ed25519_by_name(void **state)
 	char *pub = NULL, *out;
 	size_t len;
 
-	need_token(f);
+	p11_token_need(f);
 	setenv("HWK_FAKE_FAIL", "C_GenerateKeyPair", 1);
 	setenv("HWK_FAKE_FAIL_RV", "0x140", 1);	/* CURVE_NOT_SUPPORTED */
 	setenv("HWK_FAKE_FAIL_GEN", "by-name", 1);
@@ -366,10 +230,10 @@ test_ed25519_by_name(void **state)
 	unsetenv("HWK_FAKE_FAIL");
 	unsetenv("HWK_FAKE_FAIL_RV");
 	unsetenv("HWK_FAKE_FAIL_GEN");
-	assert_int_equal(log_count(f, "C_GenerateKeyPair 0x140"), 1);
-	assert_int_equal(log_count(f, "C_GenerateKeyPair 0x0"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_GenerateKeyPair 0x140"), 1);
+	assert_int_equal(p11_token_log_count(f, "C_GenerateKeyPair 0x0"), 1);
 	hwk_key_free(&key);
-	out = run("pkcs11-tool --module %s --list-objects --type pubkey "
+	out = p11_token_run("pkcs11-tool --module %s --list-objects --type pubkey "
 	    "2>/dev/null", f->real);
 	assert_non_null(strstr(out, "EC_PARAMS:  130c6564776172647332353531"
 	    "39"));
@@ -390,10 +254,10 @@ test_ed25519_by_name(void **state)
 static void
 test_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_genparams gp;
 
-	need_token(f);
+	p11_token_need(f);
 	memset(&gp, 0, sizeof(gp));
 	gp.type = HWK_KEY_ECDSA;
 	gp.bits = 512;
@@ -402,7 +266,7 @@ test_refused(void **state)
 	    HWK_ERR_KEY_SIZE);
 	assert_string_equal(hwk_ctx_detail(f->ctx), "Invalid ECDSA key "
 	    "length: valid lengths are 256, 384 or 521 bits");
-	assert_int_equal(log_count(f, "C_"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_"), 0);
 	gp.type = 99;
 	assert_int_equal(hwk_backend_check(f->ctx, f->b, &gp),
 	    HWK_ERR_KEY_TYPE);
@@ -422,20 +286,20 @@ test_refused(void **state)
 	    "make an Ed25519 key (token 'ec' (serial "));
 	assert_non_null(strstr(hwk_ctx_detail(f->ctx), "cannot make Ed25519 "
 	    "keys (it makes no keys SSH can use)"));
-	assert_int_equal(log_count(f, "C_Login"), 0);
+	assert_int_equal(p11_token_log_count(f, "C_Login"), 0);
 }
 
 /* --backends lists the curves and Ed25519 beside RSA's sizes. */
 static void
 test_describe(void **state)
 {
-	struct fixture *f = *state;
+	struct p11_token *f = *state;
 	struct hwk_out *out;
 	char *text = NULL;
 	size_t len = 0, i, j;
 	FILE *fp;
 
-	need_token(f);
+	p11_token_need(f);
 	assert_non_null(out = hwk_out_new(1));
 	hwk_out_begin_object(out, NULL);
 	assert_int_equal(hwk_backend_describe(f->ctx, f->b, out), 0);
@@ -467,5 +331,5 @@ main(void)
 		cmocka_unit_test(test_describe),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, p11_token_teardown);
 }
