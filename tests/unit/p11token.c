@@ -12,8 +12,13 @@
 
 #include <cmocka.h>
 
+#include <openssl/bn.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+
 #include "hwkey/backend.h"
 #include "hwkey/ctx.h"
+#include "hwkey/sshkey.h"
 #include "p11token.h"
 
 static const char *const softhsm_paths[] = {
@@ -169,4 +174,34 @@ p11_token_objects(struct p11_token *t, const char *pin)
 
 	free(out);
 	return n;
+}
+
+void
+p11_token_verify(EVP_PKEY *pkey, int alg, const uint8_t *data, size_t len,
+    const uint8_t *sig, size_t siglen)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	ECDSA_SIG *es = NULL;
+	unsigned char *der = NULL;
+	const EVP_MD *md = NULL;
+	int derlen;
+
+	assert_non_null(m);
+	if (alg == HWK_SIG_ECDSA) {
+		md = hwk_ecdsa_md(hwk_ecdsa_bits(pkey));
+		assert_int_equal(siglen, 2 * ((hwk_ecdsa_bits(pkey) + 7) / 8));
+		assert_non_null(es = ECDSA_SIG_new());
+		assert_int_equal(ECDSA_SIG_set0(es, BN_bin2bn(sig,
+		    (int)siglen / 2, NULL), BN_bin2bn(sig + siglen / 2,
+		    (int)siglen / 2, NULL)), 1);
+		assert_true((derlen = i2d_ECDSA_SIG(es, &der)) > 0);
+		sig = der;
+		siglen = (size_t)derlen;
+	} else
+		assert_int_equal(siglen, 64);
+	assert_int_equal(EVP_DigestVerifyInit(m, NULL, md, NULL, pkey), 1);
+	assert_int_equal(EVP_DigestVerify(m, sig, siglen, data, len), 1);
+	OPENSSL_free(der);
+	ECDSA_SIG_free(es);
+	EVP_MD_CTX_free(m);
 }

@@ -7,6 +7,10 @@
 #define HWKEY_TEST_P11TOKEN_H
 
 #include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
 
 struct hwk_backend;
 struct hwk_ctx;
@@ -39,5 +43,12 @@ char	*p11_token_run(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 /* How many key objects SoftHSM2 itself lists on the token. */
 int	p11_token_objects(struct p11_token *t, const char *pin);
+
+/*
+ * Checks a raw signature of the backend with OpenSSL: ECDSA's r || s
+ * (HWK_SIG_ECDSA, the curve's hash) or Ed25519's (HWK_SIG_ED25519).
+ */
+void	p11_token_verify(EVP_PKEY *pkey, int alg, const uint8_t *data,
+	    size_t len, const uint8_t *sig, size_t siglen);
 
 #endif /* HWKEY_TEST_P11TOKEN_H */

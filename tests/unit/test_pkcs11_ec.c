@@ -60,37 +60,6 @@ setup(void **state)
 	return p11_token_setup(state, FAULT_SO, "ec", PIN, PIN);
 }
 
-/* A raw signature of the backend (r || s, or Ed25519's) checked by OpenSSL. */
-static void
-verify(EVP_PKEY *pkey, int alg, const uint8_t *data, size_t len,
-    const uint8_t *sig, size_t siglen)
-{
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	ECDSA_SIG *es = NULL;
-	unsigned char *der = NULL;
-	const EVP_MD *md = NULL;
-	int derlen;
-
-	assert_non_null(m);
-	if (alg == HWK_SIG_ECDSA) {
-		md = hwk_ecdsa_md(hwk_ecdsa_bits(pkey));
-		assert_int_equal(siglen, 2 * ((hwk_ecdsa_bits(pkey) + 7) / 8));
-		assert_non_null(es = ECDSA_SIG_new());
-		assert_int_equal(ECDSA_SIG_set0(es, BN_bin2bn(sig,
-		    (int)siglen / 2, NULL), BN_bin2bn(sig + siglen / 2,
-		    (int)siglen / 2, NULL)), 1);
-		assert_true((derlen = i2d_ECDSA_SIG(es, &der)) > 0);
-		sig = der;
-		siglen = (size_t)derlen;
-	} else
-		assert_int_equal(siglen, 64);
-	assert_int_equal(EVP_DigestVerifyInit(m, NULL, md, NULL, pkey), 1);
-	assert_int_equal(EVP_DigestVerify(m, sig, siglen, data, len), 1);
-	OPENSSL_free(der);
-	ECDSA_SIG_free(es);
-	EVP_MD_CTX_free(m);
-}
-
 /* A new key of kinds[i] and its stub; its .pub line into pubp. */
 static struct hwk_key *
 make_key(struct p11_token *f, size_t i, struct hwk_buf **stubp, char **pubp)
@@ -137,7 +106,7 @@ test_make_load_sign(void **state)
 		assert_int_equal(hwk_key_sign(f->ctx, a, kinds[i].alg, data,
 		    sizeof(data), &sig, &len), 0);
 		assert_int_equal(p11_token_log_count(f, kinds[i].mech), 1);
-		verify(a->pkey, kinds[i].alg, data, sizeof(data), sig, len);
+		p11_token_verify(a->pkey, kinds[i].alg, data, sizeof(data), sig, len);
 		free(sig);
 		/* An algorithm of another type of key is refused. */
 		assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_RSA_SHA256,
@@ -243,7 +212,7 @@ test_ed25519_by_name(void **state)
 	    hwk_buf_len(stub), &a), 0);
 	assert_int_equal(hwk_key_sign(f->ctx, a, HWK_SIG_ED25519, data, 1,
 	    &sig, &len), 0);
-	verify(a->pkey, HWK_SIG_ED25519, data, 1, sig, len);
+	p11_token_verify(a->pkey, HWK_SIG_ED25519, data, 1, sig, len);
 	free(sig);
 	free(pub);
 	hwk_key_free(&a);

@@ -49,37 +49,6 @@ setup(void **state)
 	return 0;
 }
 
-/* A raw signature of the backend (r || s, or Ed25519's) checked by OpenSSL. */
-static void
-verify(EVP_PKEY *pkey, int alg, const uint8_t *data, size_t len,
-    const uint8_t *sig, size_t siglen)
-{
-	EVP_MD_CTX *m = EVP_MD_CTX_new();
-	ECDSA_SIG *es = NULL;
-	unsigned char *der = NULL;
-	const EVP_MD *md = NULL;
-	int derlen;
-
-	assert_non_null(m);
-	if (alg == HWK_SIG_ECDSA) {
-		md = hwk_ecdsa_md(hwk_ecdsa_bits(pkey));
-		assert_int_equal(siglen, 2 * ((hwk_ecdsa_bits(pkey) + 7) / 8));
-		assert_non_null(es = ECDSA_SIG_new());
-		assert_int_equal(ECDSA_SIG_set0(es, BN_bin2bn(sig,
-		    (int)siglen / 2, NULL), BN_bin2bn(sig + siglen / 2,
-		    (int)siglen / 2, NULL)), 1);
-		assert_true((derlen = i2d_ECDSA_SIG(es, &der)) > 0);
-		sig = der;
-		siglen = (size_t)derlen;
-	} else
-		assert_int_equal(siglen, 64);
-	assert_int_equal(EVP_DigestVerifyInit(m, NULL, md, NULL, pkey), 1);
-	assert_int_equal(EVP_DigestVerify(m, sig, siglen, data, len), 1);
-	OPENSSL_free(der);
-	ECDSA_SIG_free(es);
-	EVP_MD_CTX_free(m);
-}
-
 /* A new key of type and bits in PIV slot id, made and loaded again. */
 static struct hwk_key *
 make_key(struct p11_token *f, int type, unsigned bits, const char *id)
@@ -123,13 +92,13 @@ test_piv_curves(void **state)
 	key = make_key(f, HWK_KEY_ECDSA, 256, "02");
 	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_ECDSA, data,
 	    sizeof(data), &sig, &len), 0);
-	verify(key->pkey, HWK_SIG_ECDSA, data, sizeof(data), sig, len);
+	p11_token_verify(key->pkey, HWK_SIG_ECDSA, data, sizeof(data), sig, len);
 	free(sig);
 	hwk_key_free(&key);
 	key = make_key(f, HWK_KEY_ECDSA, 384, "03");
 	assert_int_equal(hwk_key_sign(f->ctx, key, HWK_SIG_ECDSA, data,
 	    sizeof(data), &sig, &len), 0);
-	verify(key->pkey, HWK_SIG_ECDSA, data, sizeof(data), sig, len);
+	p11_token_verify(key->pkey, HWK_SIG_ECDSA, data, sizeof(data), sig, len);
 	free(sig);
 	hwk_key_free(&key);
 	assert_int_equal(p11_token_objects(f, PIN), 4);
