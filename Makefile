@@ -8,7 +8,8 @@
 #                        built in build-asan/
 #   make fuzz            each libFuzzer harness for FUZZ_TIME seconds (10)
 #   make bench           our times beside the reference tools'
-#   make deps            install the Debian packages the build and tests need
+#   make deps            install the Debian packages building and running need
+#   make deps-test       ... and those the tests need
 #   make install         PREFIX=/usr/local DESTDIR= (see also uninstall)
 
 PREFIX ?= /usr/local
@@ -38,9 +39,13 @@ LINK_PKGS := libcrypto
 LAZY_PKGS := tss2-esys tss2-sys tss2-tctildr tss2-mu tss2-rc p11-kit-1
 TEST_PKGS := cmocka
 
-# Debian packages for the build, the tests and the benchmarks.
-DEBS := gcc make pkg-config libc6-dev libssl-dev openssl libcmocka-dev \
-	libtss2-dev libp11-kit-dev p11-kit \
+# What building and running hwkeygen need (make deps, make run) ...
+DEBS := gcc make pkg-config libc6-dev libssl-dev \
+	libtss2-dev libp11-kit-dev p11-kit
+# ... and what only the tests need besides (make deps-test, make check):
+# the judges, the devices they start (an sshd among them, which starts on
+# install), clang for the fuzzing harnesses.
+DEBS_TEST := openssl libcmocka-dev \
 	openssh-client openssh-server \
 	swtpm swtpm-tools tpm2-tools tpm2-openssl \
 	softhsm2 opensc opensc-pkcs11 \
@@ -111,7 +116,8 @@ FAKE_SO := $(FAKES:tests/fakes/%.c=$(B)/tests/%.so)
 TOOLS := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOLS:tests/tools/%.c=$(B)/tests/tools/%)
 
-.PHONY: all run check unit integration bench deps install uninstall clean \
+.PHONY: all run check unit integration bench deps deps-test install \
+	uninstall clean \
 	fuzz fuzz-smoke check-clang check-asan
 .SECONDARY:
 .DEFAULT_GOAL := all
@@ -238,7 +244,8 @@ $(B)/tests/tools/%: $(B)/tests/tools/%.o $(LAYER_A)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-run: deps $(B)/hwkeygen
+# Both programs: the key it makes is for hwkey-agent too.
+run: deps $(B)/hwkeygen $(B)/hwkey-agent
 	$(B)/hwkeygen $(ARGS)
 
 unit: $(UNIT_BIN) $(FAKE_SO)
@@ -251,12 +258,12 @@ integration: all $(FAKE_SO) $(TOOL_BIN)
 # the same way whichever CC builds the rest).  TESTS="name ..." runs those
 # integration scripts alone; HWK_JOBS=N runs N scripts at a time.
 CHECK_FUZZ ?= $(if $(TESTS),,$(FUZZ_BIN))
-check: deps all $(if $(TESTS),,$(UNIT_BIN)) $(FAKE_SO) $(TOOL_BIN) \
+check: deps-test all $(if $(TESTS),,$(UNIT_BIN)) $(FAKE_SO) $(TOOL_BIN) \
     $(CHECK_FUZZ)
 	$(Q)FUZZ="$(CHECK_FUZZ)" tests/run-all $(UNIT_BIN)
 
 # The whole suite built with clang, in its own directory.
-check-clang: deps
+check-clang: deps-test
 	$(Q)$(MAKE) --no-print-directory HWK_BUILD=build-clang CC=clang \
 		CHECK_FUZZ= check
 
@@ -271,7 +278,7 @@ ASAN_CC ?= clang
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 SAN_LOGS := $(CURDIR)/build-asan/sanitizer
-check-asan: deps
+check-asan: deps-test
 	$(Q)rm -rf $(SAN_LOGS) && mkdir -p $(SAN_LOGS)
 	$(Q)CFLAGS="-O1 -g" HWK_SANITIZER_LOGS=$(SAN_LOGS) \
 	ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:log_path=$(SAN_LOGS)/report \
@@ -280,11 +287,14 @@ check-asan: deps
 		$(MAKE) --no-print-directory HWK_BUILD=build-asan \
 		CC=$(ASAN_CC) SANITIZE="$(SAN_FLAGS)" CHECK_FUZZ= check
 
-bench: deps $(B)/hwkeygen $(FAKE_SO)
+bench: deps-test $(B)/hwkeygen $(FAKE_SO)
 	$(Q)tests/bench/run
 
 deps:
 	$(Q)tests/lib/deps $(DEBS)
+
+deps-test:
+	$(Q)tests/lib/deps $(DEBS) $(DEBS_TEST)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
