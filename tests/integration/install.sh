@@ -32,6 +32,20 @@ for c in hwkeygen hwkey-agent; do
 	found "*completions/$c"
 	check "bash completion for $c installed and parses" bash -n "$FOUND"
 done
+# The completion offers each option's values (in a shell of its own:
+# it defines functions).
+comp=$(PATH=$B:$PATH bash -c '. "$1"
+c() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _hwkeygen
+	echo "${COMPREPLY[*]}"; }
+c hwkeygen --login ""; c hwkeygen --backend ""; c hwkeygen -t ecdsa -b ""
+c hwkeygen --pin-source ""; c hwkeygen --tcti dev' _ \
+    "$TOP/src/completion/hwkeygen" 2>&1)
+check_eq "completion: --login, --backend, -b after -t ecdsa, --pin-source, --tcti" \
+    "user so
+auto pkcs11 tpm2 software
+256 384 521
+file:
+device:/dev/tpmrm0 device:/dev/tpm0" "$comp"
 read -r _ version _ < <("$HWK" --version)
 check_eq "installed hwkeygen runs" "hwkeygen $version" \
     "$("$D/usr/bin/hwkeygen" --version)"
@@ -42,6 +56,18 @@ for m in hwkeygen hwkey-agent; do
 	check_match "$m.1 documents the exit status" "EXIT STATUS" \
 	    "$(<"$TOP/docs/$m.1")"
 done
+
+# Every option --help lists is in the man page's synopsis.
+syn=" $(sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/{s/\\-/-/g;p}' \
+    "$TOP/docs/hwkeygen.1" | grep -Eo -- '--?[a-zA-Z][a-z0-9-]*' |
+    tr '\n' ' ')"
+missing=
+while read -r o; do
+	[[ $syn == *" $o "* ]] || missing+=" $o"
+done < <("$HWK" --help | grep -Eo -- '^ +-[a-zA-Z]|--[a-z0-9-]+' |
+    tr -d ' ' | sort -u)
+check_eq "hwkeygen.1: the synopsis lists every option of --help" "" \
+    "$missing"
 
 make -s -C "$TOP" uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
 left=
