@@ -20,14 +20,20 @@ ui_read_secret(void *arg, const char *prompt, char *buf, size_t len)
 {
 	const struct hwk_cli_opts *o = arg;
 	char *safe;
+	size_t n;
 	int r;
 
 	/* A prompt may quote a token's label: escaped like all foreign text. */
 	if ((safe = hwk_out_vis(prompt)) == NULL)
 		return HWK_ERR_NOMEM;
 	if (o->json) {
-		fprintf(stderr, "hwkeygen: %s\nhwkeygen: --json does not prompt: "
-		    "give the secret with -N, -P or --pin-source\n", safe);
+		/* One line, the question quoted: a script reads the first. */
+		n = strlen(safe);
+		if (n >= 2 && strcmp(safe + n - 2, ": ") == 0)
+			n -= 2;
+		fprintf(stderr, "hwkeygen: --json does not prompt: give the "
+		    "secret with -N, -P or --pin-source (it would ask \"%.*s\")\n",
+		    (int)n, safe);
 		free(safe);
 		return HWK_ERR_CANCELLED;
 	}

@@ -151,12 +151,21 @@ r3=$("$HWK" --json --backend pkcs11 --module "$M" \
     --token 'pkcs11:token=e%1B%5D0%3Bpwned%07%FE' -t ecdsa -N '' \
     -f j3 2>/dev/null)
 c3=$?
-json "[$r1, $r2, $r3]" '" ".join(str(e["error"]["exit"]) for e in d)' \
+r4=$("$HWK" --json --backend pkcs11 --module "$M" \
+    --token "pkcs11:serial=$(softhsm_serial "$LABEL")" -t ecdsa -N '' \
+    -f j4 2>/dev/null)
+c4=$?
+json "[$r1, $r2, $r3, $r4]" \
+    '" ".join(str(e["error"]["exit"]) for e in d)' \
     'd[0]["error"]["message"]' 'd[1]["error"]["code"]' \
-    'd[2]["error"]["message"]'
+    'd[2]["error"]["message"]' 'd[3]["error"]["message"]'
 check_eq "--json failures: each an object with its exit code" \
-    "$c1 $c2 $c3" "${v[0]-}"
-check_eq "... the same exit codes as without --json" "2 3 4" "$c1 $c2 $c3"
+    "$c1 $c2 $c3 $c4" "${v[0]-}"
+check_eq "... the same exit codes as without --json" "2 3 4 3" \
+    "$c1 $c2 $c3 $c4"
+check_match "... a token's PIN, not given: says to give it, first" \
+    '^--json does not prompt: give the secret with -N, -P or --pin-source \(it would ask "Enter PIN for .*"\)$' \
+    "${v[4]-}"
 check_eq "... a usage error's message" \
     "Invalid ECDSA key length: valid lengths are 256, 384 or 521 bits" \
     "${v[1]-}"
@@ -164,7 +173,7 @@ check_eq "... a file in the way: cancelled" "cancelled" "${v[2]-}"
 check_match "... a token's label in a message, escaped" \
     "'e\\\\033]0;pwned\\\\007\\\\377'" "${v[3]-}"
 check_eq "... no raw control byte" 0 "$(ctl "$r3")"
-check_eq "... nothing written" "" "$(ls j1* j3* 2>/dev/null)"
+check_eq "... nothing written" "" "$(ls j1* j3* j4* 2>/dev/null)"
 
 # hwkey-agent's log: a stub's name and a client's words, escaped.
 printf '1234\n' >pin && chmod 600 pin
