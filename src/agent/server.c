@@ -22,6 +22,7 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "agent.h"
+#include "upstream.h"
 
 #define MAX_PENDING_OUT	(1024 * 1024)
 #define WRITE_TIMEOUT	60	/* seconds an answer may wait for its reader */
@@ -31,6 +32,7 @@
 
 struct client {
 	int		 fd;
+	int		 up_fd;		/* its connection to the upstream agent */
 	struct hwk_buf	*in;
 	struct hwk_buf	*out;
 	uint64_t	 active;	/* when it last sent or took a byte */
@@ -95,6 +97,7 @@ static void
 client_drop(struct client *c)
 {
 	close(c->fd);
+	hwk_upstream_close(&c->up_fd);
 	hwk_buf_free(&c->in);
 	hwk_buf_free(&c->out);
 	c->fd = -1;
@@ -213,6 +216,7 @@ accept_client(struct hwk_agent *a, int lfd, struct server *sv)
 	c = &sv->cl[sv->n];
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->up_fd = -1;
 	c->active = ++sv->turn;
 	if ((c->in = hwk_buf_new()) == NULL ||
 	    (c->out = hwk_buf_new()) == NULL ||
@@ -243,7 +247,9 @@ process(struct hwk_agent *a, struct client *c)
 			break;		/* wait for the rest */
 		if ((reply = hwk_buf_new()) == NULL)
 			return -1;
+		hwk_upstream_use(a->upstream, &c->up_fd);
 		r = hwk_agent_dispatch(a, hwk_buf_ptr(c->in) + 4, len, reply);
+		hwk_upstream_use(a->upstream, NULL);
 		hwk_buf_consume(c->in, 4 + (size_t)len);
 		if (r == 0 && hwk_buf_len(c->out) + hwk_buf_len(reply) + 4 >
 		    MAX_PENDING_OUT) {
