@@ -269,6 +269,23 @@ process(struct hwk_agent *a, struct client *c)
 }
 
 static int
+client_write(struct server *sv, struct client *c)
+{
+	ssize_t n;
+
+	n = send(c->fd, hwk_buf_ptr(c->out), hwk_buf_len(c->out),
+	    MSG_NOSIGNAL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	hwk_buf_consume(c->out, (size_t)n);
+	if (n > 0) {
+		c->active = ++sv->turn;
+		c->out_since = now();
+	}
+	return 0;
+}
+
+static int
 client_read(struct hwk_agent *a, struct server *sv, struct client *c)
 {
 	uint8_t *p;
@@ -285,24 +302,10 @@ client_read(struct hwk_agent *a, struct server *sv, struct client *c)
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	c->active = ++sv->turn;
-	return process(a, c);
-}
-
-static int
-client_write(struct server *sv, struct client *c)
-{
-	ssize_t n;
-
-	n = send(c->fd, hwk_buf_ptr(c->out), hwk_buf_len(c->out),
-	    MSG_NOSIGNAL);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	hwk_buf_consume(c->out, (size_t)n);
-	if (n > 0) {
-		c->active = ++sv->turn;
-		c->out_since = now();
-	}
-	return 0;
+	if (process(a, c) != 0)
+		return -1;
+	/* The client waits for its answer, and its socket has room: now. */
+	return hwk_buf_len(c->out) > 0 ? client_write(sv, c) : 0;
 }
 
 int

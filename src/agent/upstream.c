@@ -25,6 +25,7 @@
 #include "upstream.h"
 
 #define TIMEOUT_MAX_S	86400	/* the most HWK_AGENT_UPSTREAM_TIMEOUT says */
+#define UPSTREAM_READ	4096	/* the first read of an answer */
 
 /* How an exchange went: a reused connection may have been closed since. */
 enum { XCH_OK = 0, XCH_FAIL = -1, XCH_STALE = -2 };
@@ -256,17 +257,20 @@ send_msg(int fd, const uint8_t *msg, size_t len, uint64_t deadline,
 	return XCH_OK;
 }
 
-/* Exactly len bytes; *got counts what came, for a stale connection. */
+/*
+ * At least min bytes and at most max into p; *got counts all the bytes of
+ * the answer so far (none: the connection may be one closed since).
+ */
 static int
-recv_exact(int fd, uint8_t *p, size_t len, uint64_t deadline, size_t *got,
-    char *why, size_t whylen)
+recv_some(int fd, uint8_t *p, size_t min, size_t max, uint64_t deadline,
+    size_t *got, char *why, size_t whylen)
 {
+	size_t have = 0;
 	ssize_t n;
 
-	while (len > 0) {
-		if ((n = recv(fd, p, len, 0)) > 0) {
-			p += n;
-			len -= (size_t)n;
+	while (have < min) {
+		if ((n = recv(fd, p + have, max - have, 0)) > 0) {
+			have += (size_t)n;
 			*got += (size_t)n;
 			continue;
 		}
@@ -287,12 +291,14 @@ recv_exact(int fd, uint8_t *p, size_t len, uint64_t deadline, size_t *got,
 	return XCH_OK;
 }
 
+/* The answer into ans, without its length; most come in one read. */
 static int
 recv_answer(int fd, struct hwk_buf *ans, uint64_t deadline, char *why,
     size_t whylen)
 {
-	uint8_t head[4], *p;
-	size_t got = 0;
+	const uint8_t *h;
+	uint8_t *p;
+	size_t got = 0, first;
 	uint32_t len;
 	int r;
 
@@ -301,19 +307,31 @@ recv_answer(int fd, struct hwk_buf *ans, uint64_t deadline, char *why,
 		snprintf(why, whylen, "no answer in time");
 		return XCH_FAIL;
 	}
-	if ((r = recv_exact(fd, head, 4, deadline, &got, why, whylen)) != 0)
-		return r;
-	len = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 |
-	    (uint32_t)head[2] << 8 | head[3];
-	if (len == 0 || len > AGENT_MAX_MSG) {
-		snprintf(why, whylen, "sent a %u-byte answer", len);
-		return XCH_FAIL;
-	}
-	if (hwk_buf_reserve(ans, len, &p) != 0) {
+	if (hwk_buf_reserve(ans, UPSTREAM_READ, &p) != 0) {
 		snprintf(why, whylen, "out of memory");
 		return XCH_FAIL;
 	}
-	return recv_exact(fd, p, len, deadline, &got, why, whylen);
+	r = recv_some(fd, p, 4, UPSTREAM_READ, deadline, &got, why, whylen);
+	hwk_buf_consume_end(ans, UPSTREAM_READ - got);
+	if (r != XCH_OK)
+		return r;
+	h = hwk_buf_ptr(ans);
+	len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
+	    (uint32_t)h[2] << 8 | h[3];
+	if (len == 0 || len > AGENT_MAX_MSG || got > 4 + (size_t)len) {
+		snprintf(why, whylen, "sent a %u-byte answer%s", len,
+		    got > 4 + (size_t)len ? " and more" : "");
+		return XCH_FAIL;
+	}
+	hwk_buf_consume(ans, 4);
+	if ((first = got) == 4 + (size_t)len)
+		return XCH_OK;
+	if (hwk_buf_reserve(ans, 4 + len - first, &p) != 0) {
+		snprintf(why, whylen, "out of memory");
+		return XCH_FAIL;
+	}
+	return recv_some(fd, p, 4 + len - first, 4 + len - first, deadline,
+	    &got, why, whylen);
 }
 
 /*
@@ -377,8 +395,10 @@ ask(struct hwk_agent *a, const uint8_t *msg, size_t len,
 
 	*ansp = NULL;
 	if (len == 0 || (ans = hwk_buf_new()) == NULL ||
-	    hwk_buf_set_max(ans, AGENT_MAX_MSG) != 0)
+	    hwk_buf_set_max(ans, AGENT_MAX_MSG + UPSTREAM_READ) != 0) {
+		hwk_buf_free(&ans);
 		return HWK_ERR_NOMEM;
+	}
 	if (exchange(a, msg, len, ans) != XCH_OK) {
 		hwk_buf_free(&ans);
 		return HWK_OK;
