@@ -83,8 +83,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1] [options]\n"
-"                   [STUB ...]\n"
+"Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1]\n"
+"                   [--upstream SOCKET] [options] [STUB ...]\n"
 "       hwkey-agent [-c | -s] [-a SOCKET] -k\n"
 "\n"
 "An SSH agent for the keys behind hwkeygen's stubs (TPM key files, PKCS#11\n"
@@ -98,8 +98,9 @@ usage(FILE *f)
 "  -P LIST         PKCS#11 module files a stub may name, as ssh-agent -P\n"
 "                  (the same as --module-allow LIST)\n"
 "  --allow-sha1    also make ssh-rsa (SHA-1) signatures\n"
-"  --upstream SOCKET  pass on to the agent there what this one does not hold\n"
-"                  (other keys, ssh-add KEY, -d, -D, -s)\n"
+"  --upstream SOCKET\n"
+"                  pass on to the agent at SOCKET what this one does not\n"
+"                  hold: other keys, ssh-add KEY, -d, -D, -s\n"
 "  --help, --version\n");
 	hwk_backend_options_usage(f, 16, HWK_OPT_USE);
 }
