@@ -75,6 +75,18 @@ for k in tok up; do
 done
 check_match "the server took the upstream's key" \
     "Accepted publickey for $user .* ED25519" "$(<"$T_TMP/sshd/sshd.log")"
+# A key the upstream may use only towards this server (ssh-add -h): it
+# signs only on a connection that ssh bound to a session with this host,
+# so the binding ssh sends us must reach it on that client's connection.
+printf '127.0.0.1 %s\n' "$(<"$T_TMP/sshd/hostkey.pub")" >known_hosts
+ssh-keygen -q -t ed25519 -N '' -C dest@upstream -f dest || exit 1
+cat dest.pub >>authorized_keys
+check "ssh-add -h: a key bound to this server, added upstream" \
+    ssh-add -H known_hosts -h 127.0.0.1 dest
+check_eq "ssh logs in with it: the session binding went upstream" \
+    "hwk-login-ok" "$(ssh_cmd -o IdentitiesOnly=yes -i dest.pub \
+    "$user@127.0.0.1" echo hwk-login-ok 2>&1)"
+check "and ssh-add -d takes it away" ssh-add -d dest.pub
 
 # Lock and unlock apply to both agents.
 export SSH_ASKPASS=$T_TMP/askpass SSH_ASKPASS_REQUIRE=force
@@ -90,6 +102,21 @@ unset SSH_ASKPASS SSH_ASKPASS_REQUIRE
 check "ssh-add -d of the upstream's key" ssh-add -d up.pub
 check_eq "is removed from the upstream" "$(<both.pub)" \
     "$(upstream ssh-add -L)"
+# ssh-add -s: ssh-agent opens the token, and offers its key, which we
+# hold ourselves: listed once, as ours.  ssh-add -e closes it there.
+printf '#!/bin/sh\necho %s\n' "$PIN" >askpin
+chmod 700 askpin
+add_token() {
+	SSH_ASKPASS=$T_TMP/askpin SSH_ASKPASS_REQUIRE=force \
+	    ssh-add -s "$SOFTHSM_MODULE" </dev/null
+}
+check "ssh-add -s reaches the upstream" add_token
+read -r _ tokblob _ <tok.pub
+check_match "which offers the token's key" "${tokblob//[+\/]/.}" \
+    "$(upstream ssh-add -L)"
+check_eq "listed once, as ours" "$ours" "$(ssh-add -L)"
+check "ssh-add -e reaches the upstream" ssh-add -e "$SOFTHSM_MODULE"
+check_eq "which no longer offers it" "$(<both.pub)" "$(upstream ssh-add -L)"
 check "ssh-add -D through hwkey-agent" ssh-add -D
 check_rc 1 "empties the upstream" upstream ssh-add -l
 check_eq "and ours stay" "$ours" "$(ssh-add -L)"

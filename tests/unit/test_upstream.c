@@ -2,7 +2,8 @@
  * Unit tests of hwkey-agent's upstream agent: the merged key list (order,
  * no key twice, limits, every truncation of the upstream's list), and the
  * exchange over a socket pair standing for the upstream: answers passed on
- * as they came, answers that do not fit, oversized, cut short or missing.
+ * as they came, answers that do not fit, oversized, cut short or missing;
+ * LOCK and UNLOCK for both agents, and nothing passed on while locked.
  */
 #include <sys/socket.h>
 
@@ -279,6 +280,83 @@ test_forward_faults(void **state)
 	}
 }
 
+/* The request the upstream got, framed, must be msg; or none at all. */
+static void
+upstream_got(struct rig *g, const uint8_t *msg, size_t len)
+{
+	uint8_t got[256];
+	ssize_t n = read(g->peer, got, sizeof(got));
+
+	if (msg == NULL) {
+		assert_int_equal(n, -1);
+		return;
+	}
+	assert_int_equal(n, (ssize_t)(4 + len));
+	assert_int_equal(got[3], len);
+	assert_memory_equal(got + 4, msg, len);
+}
+
+static uint8_t
+dispatch(struct rig *g, const uint8_t *msg, size_t len)
+{
+	struct hwk_buf *reply = hwk_buf_new();
+	uint8_t t;
+
+	assert_non_null(reply);
+	assert_int_equal(hwk_agent_dispatch(&g->a, msg, len, reply), 0);
+	assert_int_equal(hwk_buf_len(reply) >= 1, 1);
+	t = hwk_buf_ptr(reply)[0];
+	hwk_buf_free(&reply);
+	return t;
+}
+
+/*
+ * LOCK and UNLOCK go upstream once ours took them; while locked, nothing
+ * else does; an UNLOCK while ours is not locked is the upstream's.
+ */
+static void
+test_lock_both(void **state)
+{
+	static const uint8_t ok[] = { 0, 0, 0, 1, AGENT_SUCCESS };
+	static const uint8_t no[] = { 0, 0, 0, 1, AGENT_FAILURE };
+	static const uint8_t lock[] = { AGENTC_LOCK, 0, 0, 0, 2, 'p', 'w' };
+	static const uint8_t unlock[] = { AGENTC_UNLOCK, 0, 0, 0, 2, 'p',
+		'w' };
+	static const uint8_t add[] = { AGENTC_ADD_IDENTITY, 0, 0, 0, 0 };
+	static const uint8_t list[] = { AGENTC_REQUEST_IDENTITIES };
+	struct rig g;
+
+	(void)state;
+	rig_start(&g);
+	answer(&g, ok, sizeof(ok));
+	assert_int_equal(dispatch(&g, lock, sizeof(lock)), AGENT_SUCCESS);
+	upstream_got(&g, lock, sizeof(lock));
+	assert_int_equal(dispatch(&g, add, sizeof(add)), AGENT_FAILURE);
+	assert_int_equal(dispatch(&g, sign_req, sizeof(sign_req)),
+	    AGENT_FAILURE);
+	assert_int_equal(dispatch(&g, list, sizeof(list)),
+	    AGENT_IDENTITIES_ANSWER);
+	upstream_got(&g, NULL, 0);
+	/* A second LOCK is refused here, and not passed on. */
+	assert_int_equal(dispatch(&g, lock, sizeof(lock)), AGENT_FAILURE);
+	upstream_got(&g, NULL, 0);
+	answer(&g, ok, sizeof(ok));
+	assert_int_equal(dispatch(&g, unlock, sizeof(unlock)), AGENT_SUCCESS);
+	upstream_got(&g, unlock, sizeof(unlock));
+	/* Not locked here: the upstream answers for itself. */
+	answer(&g, no, sizeof(no));
+	assert_int_equal(dispatch(&g, unlock, sizeof(unlock)), AGENT_FAILURE);
+	upstream_got(&g, unlock, sizeof(unlock));
+	answer(&g, ok, sizeof(ok));
+	assert_int_equal(dispatch(&g, unlock, sizeof(unlock)), AGENT_SUCCESS);
+	upstream_got(&g, unlock, sizeof(unlock));
+	/* Unlocked, an ADD goes up. */
+	answer(&g, ok, sizeof(ok));
+	assert_int_equal(dispatch(&g, add, sizeof(add)), AGENT_SUCCESS);
+	upstream_got(&g, add, sizeof(add));
+	rig_stop(&g);
+}
+
 int
 main(void)
 {
@@ -288,6 +366,7 @@ main(void)
 		cmocka_unit_test(test_merge_limit),
 		cmocka_unit_test(test_forward_as_is),
 		cmocka_unit_test(test_forward_faults),
+		cmocka_unit_test(test_lock_both),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
