@@ -320,6 +320,9 @@ hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 
 	memset(&sv, 0, sizeof(sv));
 	sv.max = max_clients();
+	/* Each client may hold a connection to the upstream agent too. */
+	if (a->upstream != NULL && sv.max > 1)
+		sv.max /= 2;
 	sv.alloc = sv.max < 16 ? sv.max : 16;
 	sv.write_timeout = write_timeout(a);
 	if ((sv.cl = calloc(sv.alloc, sizeof(*sv.cl))) == NULL ||

@@ -135,6 +135,13 @@ hwk_upstream_close(int *conn)
 	*conn = -1;
 }
 
+/* The connection of the client being answered, else our own. */
+static int *
+conn_of(struct hwk_upstream *up)
+{
+	return up->conn != NULL ? up->conn : &up->fd;
+}
+
 /* Says once that the upstream failed, until it answers again. */
 static void
 went_down(struct hwk_agent *a, const char *why)
@@ -344,7 +351,7 @@ exchange(struct hwk_agent *a, const uint8_t *msg, size_t len,
     struct hwk_buf *ans)
 {
 	struct hwk_upstream *up = a->upstream;
-	int *fdp = up->conn != NULL ? up->conn : &up->fd;
+	int *fdp = conn_of(up);
 	uint64_t deadline = now_ms() + (uint64_t)up->timeout_ms;
 	char why[128];
 	int fresh, r, tries;
@@ -405,8 +412,7 @@ ask(struct hwk_agent *a, const uint8_t *msg, size_t len,
 	}
 	if (!answer_fits(msg[0], hwk_buf_ptr(ans)[0])) {
 		/* Out of step, or not an agent: start afresh next time. */
-		hwk_upstream_close(a->upstream->conn != NULL ?
-		    a->upstream->conn : &a->upstream->fd);
+		hwk_upstream_close(conn_of(a->upstream));
 		snprintf(why, sizeof(why), "answered request %u with a "
 		    "message of type %u", msg[0], hwk_buf_ptr(ans)[0]);
 		went_down(a, why);
@@ -466,8 +472,7 @@ hwk_upstream_identities(struct hwk_agent *a, const struct hwk_buf *ours,
 		if (r != HWK_ERR_FORMAT)
 			goto out;
 		hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
-		hwk_upstream_close(a->upstream->conn != NULL ?
-		    a->upstream->conn : &a->upstream->fd);
+		hwk_upstream_close(conn_of(a->upstream));
 		went_down(a, "sent a malformed list of keys");
 	}
 	r = hwk_buf_putb(reply, ours);
