@@ -16,8 +16,6 @@ export HOME=$T_TMP/home
 mkdir -p "$HOME"
 user=$(id -un)
 PIN=246810
-# A hung upstream costs each request this long (seconds).
-export HWK_AGENT_UPSTREAM_TIMEOUT=0.5
 
 softhsm_setup || exit 1
 softhsm_token upstream "$PIN" 13579086 || exit 1
@@ -42,11 +40,15 @@ start_upstream() {
 	for ((i = 0; i < 250; i++)); do [ -S "$UP" ] && break; nap 0.02; done
 }
 start_upstream
-"$B/hwkey-agent" -d -a "$SOCK" --upstream "$UP" --pin-source file:pin \
-    tok both >/dev/null 2>agent.log &
-AGENT_PID=$!
-at_exit "kill_wait $AGENT_PID"
-for ((i = 0; i < 250; i++)); do [ -S "$SOCK" ] && break; nap 0.02; done
+# start_agent LOG: hwkey-agent on SOCK, passing on to UP.
+start_agent() {
+	"$B/hwkey-agent" -d -a "$SOCK" --upstream "$UP" --pin-source file:pin \
+	    tok both >/dev/null 2>"$1" &
+	AGENT_PID=$!
+	at_exit "kill_wait $AGENT_PID"
+	for ((i = 0; i < 250; i++)); do [ -S "$SOCK" ] && break; nap 0.02; done
+}
+start_agent agent.log
 export SSH_AUTH_SOCK=$SOCK
 echo "a document" >doc
 # sign KEY: ssh-keygen -Y sign of doc with KEY through the agent.
@@ -139,6 +141,12 @@ check_match "its return was logged" "upstream agent $UP answers again" \
 kill_wait "$UP_PID"
 rm -f "$UP"
 
+# Another agent, for which a hung upstream is one that takes a second;
+# the first kept the default (ssh-agent opening a token on a loaded
+# machine may take a while).
+kill_wait "$AGENT_PID"
+HWK_AGENT_UPSTREAM_TIMEOUT=1 start_agent agent2.log
+
 # A fake upstream, answering each request as the file mode says.
 "$PY" - "$UP" mode <<'EOF' 2>fake.log &
 import socket, struct, sys, threading
@@ -184,13 +192,13 @@ for mode in wrong-type noise oversize short bad-list hang; do
 	check_eq "upstream sends $mode: ssh-add -L lists ours" "$ours" \
 	    "$(ssh-add -L)"
 	ms=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
-	[ "$ms" -lt 3000 ] && ok "and answers in time ($ms ms)" ||
+	[ "$ms" -lt 5000 ] && ok "and answers in time ($ms ms)" ||
 	    not_ok "and answers in time" "took $ms ms"
 	check_rc 1 "upstream sends $mode: its key's signature fails cleanly" \
 	    ssh-add -T up.pub
 done
-check_eq "each loss of the upstream was logged once" 2 \
-    "$(count_lines "upstream agent $UP: " agent.log)"
+check_eq "the fake upstream's nonsense was logged once" 1 \
+    "$(count_lines "upstream agent $UP: " agent2.log)"
 check "our key signs all along" sign tok
 check "the agent is still running" kill -0 "$AGENT_PID"
 
