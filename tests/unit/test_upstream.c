@@ -324,6 +324,9 @@ test_lock_both(void **state)
 		'w' };
 	static const uint8_t add[] = { AGENTC_ADD_IDENTITY, 0, 0, 0, 0 };
 	static const uint8_t list[] = { AGENTC_REQUEST_IDENTITIES };
+	static const uint8_t ext[] = { AGENTC_EXTENSION, 0, 0, 0, 5, 'q', 'u',
+		'e', 'r', 'y' };
+	static const uint8_t ext_ans[] = { 0, 0, 0, 1, 28 };
 	struct rig g;
 
 	(void)state;
@@ -350,10 +353,13 @@ test_lock_both(void **state)
 	answer(&g, ok, sizeof(ok));
 	assert_int_equal(dispatch(&g, unlock, sizeof(unlock)), AGENT_SUCCESS);
 	upstream_got(&g, unlock, sizeof(unlock));
-	/* Unlocked, an ADD goes up. */
+	/* Unlocked, an ADD goes up, and an extension we do not know. */
 	answer(&g, ok, sizeof(ok));
 	assert_int_equal(dispatch(&g, add, sizeof(add)), AGENT_SUCCESS);
 	upstream_got(&g, add, sizeof(add));
+	answer(&g, ext_ans, sizeof(ext_ans));
+	assert_int_equal(dispatch(&g, ext, sizeof(ext)), 28);
+	upstream_got(&g, ext, sizeof(ext));
 	rig_stop(&g);
 }
 
