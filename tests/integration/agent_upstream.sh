@@ -192,8 +192,8 @@ for mode in wrong-type noise oversize short bad-list hang; do
 	check_eq "upstream sends $mode: ssh-add -L lists ours" "$ours" \
 	    "$(ssh-add -L)"
 	ms=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
-	[ "$ms" -lt 5000 ] && ok "and answers in time ($ms ms)" ||
-	    not_ok "and answers in time" "took $ms ms"
+	if [ "$ms" -lt 5000 ]; then ok "and answers in time ($ms ms)"
+	else not_ok "and answers in time" "took $ms ms"; fi
 	check_rc 1 "upstream sends $mode: its key's signature fails cleanly" \
 	    ssh-add -T up.pub
 done
