@@ -10,6 +10,7 @@ struct hwk_ctx;
 struct hwk_key;
 struct hwk_pubkey;
 struct hwk_backend;
+struct hwk_upstream;
 
 /* Agent protocol numbers (RFC 9987). */
 #define AGENT_FAILURE			5
@@ -55,6 +56,7 @@ struct hwk_agent {
 	uint8_t		 lock_hash[32];
 	unsigned	 failed_unlocks;
 	unsigned	 write_timeout;	/* s an answer may go unread; 0: 60 */
+	struct hwk_upstream *upstream;	/* --upstream, or NULL */
 	void		(*log)(int level, const char *fmt, ...)
 			    __attribute__((format(printf, 2, 3)));
 };

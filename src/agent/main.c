@@ -26,14 +26,16 @@
 #include "hwkey/version.h"
 #include "agent.h"
 #include "daemon.h"
+#include "upstream.h"
 
 enum {
-	OPT_ALLOW_SHA1 = 256, OPT_HELP, OPT_VERSION,
+	OPT_ALLOW_SHA1 = 256, OPT_HELP, OPT_VERSION, OPT_UPSTREAM,
 };
 
 static const struct option fixed_longopts[] = {
 	{ "allow-sha1", no_argument, NULL, OPT_ALLOW_SHA1 },
 	{ "help", no_argument, NULL, OPT_HELP },
+	{ "upstream", required_argument, NULL, OPT_UPSTREAM },
 	{ "version", no_argument, NULL, OPT_VERSION },
 };
 
@@ -81,8 +83,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1] [options]\n"
-"                   [STUB ...]\n"
+"Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1]\n"
+"                   [--upstream SOCKET] [options] [STUB ...]\n"
 "       hwkey-agent [-c | -s] [-a SOCKET] -k\n"
 "\n"
 "An SSH agent for the keys behind hwkeygen's stubs (TPM key files, PKCS#11\n"
@@ -96,6 +98,9 @@ usage(FILE *f)
 "  -P LIST         PKCS#11 module files a stub may name, as ssh-agent -P\n"
 "                  (the same as --module-allow LIST)\n"
 "  --allow-sha1    also make ssh-rsa (SHA-1) signatures\n"
+"  --upstream SOCKET\n"
+"                  pass on to the agent at SOCKET what this one does not\n"
+"                  hold: other keys, ssh-add KEY, -d, -D, -s\n"
 "  --help, --version\n");
 	hwk_backend_options_usage(f, 16, HWK_OPT_USE);
 }
@@ -123,6 +128,14 @@ exit_code(int r)
 	if (r == HWK_OK || r == PARSE_DONE)
 		return EXIT_OK;
 	return r == HWK_ERR_USAGE ? EXIT_USAGE : EXIT_FAIL;
+}
+
+/* Says the context's error, or r's words, on stderr. */
+static void
+say_error(struct hwk_ctx *ctx, int r)
+{
+	fprintf(stderr, "hwkey-agent: %s\n", *hwk_ctx_detail(ctx) != '\0' ?
+	    hwk_ctx_detail(ctx) : hwk_strerror(r));
 }
 
 static int
@@ -168,6 +181,14 @@ parse_args(int argc, char **argv, struct hwk_agent *a, struct hwk_daemon *d,
 		case OPT_ALLOW_SHA1:
 			a->allow_sha1 = 1;
 			break;
+		case OPT_UPSTREAM:
+			hwk_upstream_free(&a->upstream);
+			if ((r = hwk_upstream_new(a->ctx, optarg,
+			    &a->upstream)) != 0) {
+				say_error(a->ctx, r);
+				return r;
+			}
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return PARSE_DONE;
@@ -186,14 +207,6 @@ parse_args(int argc, char **argv, struct hwk_agent *a, struct hwk_daemon *d,
 		}
 	}
 	return HWK_OK;
-}
-
-/* Says the context's error, or r's words, on stderr. */
-static void
-say_error(struct hwk_ctx *ctx, int r)
-{
-	fprintf(stderr, "hwkey-agent: %s\n", *hwk_ctx_detail(ctx) != '\0' ?
-	    hwk_ctx_detail(ctx) : hwk_strerror(r));
 }
 
 /* The keys first, so that mistakes are seen before we go away. */
@@ -273,6 +286,13 @@ main(int argc, char **argv)
 	if ((r = add_keys(&agent, argc - optind, argv + optind)) != 0 ||
 	    (r = hwk_daemon_listen(&d)) != 0)
 		goto out;
+	if (agent.upstream != NULL && strcmp(agent.upstream->path,
+	    d.sock) == 0) {
+		fprintf(stderr, "hwkey-agent: --upstream %s is this agent's own "
+		    "socket\n", d.sock);
+		r = HWK_ERR_USAGE;
+		goto out;
+	}
 	catch_signals();
 	if ((r = hwk_daemon_start(&d, foreground, csh, &parent)) != 0 ||
 	    parent)
@@ -286,12 +306,16 @@ main(int argc, char **argv)
 	for (i = 0; i < agent.nids; i++)
 		logmsg(AGENT_LOG_INFO, "  %s (%s)", agent.ids[i].path,
 		    agent.ids[i].backend->name);
+	if (agent.upstream != NULL)
+		logmsg(AGENT_LOG_INFO, "and passing on to %s",
+		    agent.upstream->path);
 	hwk_agent_serve(&agent, d.lfd, &stop);
 	logmsg(AGENT_LOG_INFO, "stopping");
 	r = HWK_OK;
  out:
 	/* Flush every device handle, remove the socket and its folder. */
 	hwk_agent_clear(&agent);
+	hwk_upstream_free(&agent.upstream);
 	hwk_ctx_free(&agent.ctx);
 	hwk_daemon_end(&d);
 	return exit_code(r);

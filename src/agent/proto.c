@@ -1,7 +1,8 @@
 /*
  * The agent protocol (RFC 9987) for hwkey-agent: identities from stubs,
- * signatures through the backends, LOCK/UNLOCK, session-bind; every other
- * request, and every malformed one, answered with FAILURE.
+ * signatures through the backends, LOCK/UNLOCK, session-bind; what is not
+ * ours goes to the upstream agent when there is one (upstream.c); every
+ * other request, and every malformed one, answered with FAILURE.
  */
 #include <sys/stat.h>
 
@@ -24,8 +25,10 @@
 #include "hwkey/sshkey.h"
 #include "hwkey/stubfile.h"
 #include "agent.h"
+#include "upstream.h"
 
 #define LOCK_ITER	10000
+#define PASS_ON		1	/* a handler's "not ours": for the upstream */
 
 static void
 nolog(int level, const char *fmt, ...)
@@ -180,7 +183,7 @@ failure(struct hwk_buf *reply)
 }
 
 static int
-identities(struct hwk_agent *a, struct hwk_buf *reply)
+our_identities(struct hwk_agent *a, struct hwk_buf *reply)
 {
 	size_t i, n = a->locked ? 0 : a->nids;
 	int r;
@@ -195,6 +198,23 @@ identities(struct hwk_agent *a, struct hwk_buf *reply)
 		    a->ids[i].pub->comment : "")) != 0)
 			return r;
 	return HWK_OK;
+}
+
+/* Ours first, then the upstream's that are not ours. */
+static int
+identities(struct hwk_agent *a, struct hwk_buf *reply)
+{
+	struct hwk_buf *ours;
+	int r;
+
+	if (a->upstream == NULL || a->locked)
+		return our_identities(a, reply);
+	if ((ours = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	if ((r = our_identities(a, ours)) == 0)
+		r = hwk_upstream_identities(a, ours, reply);
+	hwk_buf_free(&ours);
+	return r;
 }
 
 static struct hwk_identity *
@@ -285,6 +305,8 @@ sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 		return failure(reply);
 	}
 	if ((id = find_identity(a, blob, bloblen)) == NULL) {
+		if (a->upstream != NULL)
+			return PASS_ON;
 		LOG(a, AGENT_LOG_DEBUG, "sign refused: unknown key");
 		return failure(reply);
 	}
@@ -377,8 +399,30 @@ lock(struct hwk_agent *a, int type, struct hwk_buf *req, struct hwk_buf *reply)
 	return hwk_buf_put_u8(reply, AGENT_SUCCESS);
 }
 
+/*
+ * LOCK and UNLOCK apply upstream too: passed on when they changed ours; an
+ * UNLOCK while ours is not locked is the upstream's alone.
+ */
 static int
-extension(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
+lock_upstream(struct hwk_agent *a, uint8_t type, int was_locked,
+    const uint8_t *msg, size_t len, struct hwk_buf *reply, size_t start)
+{
+	if (a->locked != was_locked) {
+		if (hwk_upstream_tell(a, msg, len) != AGENT_SUCCESS)
+			LOG(a, AGENT_LOG_INFO, "the upstream agent did not %s",
+			    type == AGENTC_LOCK ? "lock" : "unlock");
+		return HWK_OK;
+	}
+	if (type == AGENTC_UNLOCK && !was_locked) {
+		hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
+		return PASS_ON;
+	}
+	return HWK_OK;
+}
+
+static int
+extension(struct hwk_agent *a, struct hwk_buf *req, const uint8_t *msg,
+    size_t msglen, struct hwk_buf *reply)
 {
 	const uint8_t *name;
 	size_t len;
@@ -396,11 +440,50 @@ extension(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 			return failure(reply);
 		LOG(a, AGENT_LOG_DEBUG, "session-bind%s", fwd ?
 		    " (forwarded)" : "");
+		/* The upstream binds its connection to the session too. */
+		if (a->upstream != NULL && !a->locked &&
+		    hwk_upstream_tell(a, msg, msglen) != AGENT_SUCCESS)
+			LOG(a, AGENT_LOG_DEBUG, "the upstream agent did not "
+			    "take the session-bind");
 		return hwk_buf_put_u8(reply, AGENT_SUCCESS);
 	}
+	if (a->upstream != NULL)
+		return PASS_ON;
 	LOG(a, AGENT_LOG_DEBUG, "unsupported extension %.*s",
 	    len > 64 ? 64 : (int)len, (const char *)name);
 	return failure(reply);
+}
+
+/* Ours are the stubs we were started with; the others the upstream's. */
+static int
+remove_identity(struct hwk_agent *a, struct hwk_buf *req,
+    struct hwk_buf *reply)
+{
+	const uint8_t *blob;
+	size_t len;
+
+	if (hwk_buf_get_string_direct(req, &blob, &len) != 0 ||
+	    hwk_buf_len(req) != 0)
+		return failure(reply);
+	if (find_identity(a, blob, len) == NULL && a->upstream != NULL)
+		return PASS_ON;
+	LOG(a, AGENT_LOG_INFO, "refused request %u: hwkey-agent is read-only; "
+	    "its keys are the stubs it was started with",
+	    AGENTC_REMOVE_IDENTITY);
+	return failure(reply);
+}
+
+/* What is not ours goes upstream, unless we are locked (as ssh-agent). */
+static int
+pass_on(struct hwk_agent *a, const uint8_t *msg, size_t len,
+    struct hwk_buf *reply)
+{
+	if (a->locked) {
+		LOG(a, AGENT_LOG_INFO, "request %u refused: the agent is "
+		    "locked", msg[0]);
+		return failure(reply);
+	}
+	return hwk_upstream_forward(a, msg, len, reply);
 }
 
 int
@@ -408,8 +491,9 @@ hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
     struct hwk_buf *reply)
 {
 	struct hwk_buf *req;
+	size_t start = hwk_buf_len(reply);
 	uint8_t type;
-	int r;
+	int r, was_locked;
 
 	if ((req = hwk_buf_from(msg, len)) == NULL)
 		return HWK_ERR_NOMEM;
@@ -427,18 +511,28 @@ hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
 		break;
 	case AGENTC_LOCK:
 	case AGENTC_UNLOCK:
+		was_locked = a->locked;
 		r = lock(a, type, req, reply);
+		if (r == 0 && a->upstream != NULL)
+			r = lock_upstream(a, type, was_locked, msg, len, reply,
+			    start);
 		break;
 	case AGENTC_EXTENSION:
-		r = extension(a, req, reply);
+		r = extension(a, req, msg, len, reply);
+		break;
+	case AGENTC_REMOVE_IDENTITY:
+		r = remove_identity(a, req, reply);
 		break;
 	case AGENTC_ADD_IDENTITY:
 	case AGENTC_ADD_ID_CONSTRAINED:
-	case AGENTC_REMOVE_IDENTITY:
 	case AGENTC_REMOVE_ALL_IDENTITIES:
 	case AGENTC_ADD_SMARTCARD_KEY:
 	case AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED:
 	case AGENTC_REMOVE_SMARTCARD_KEY:
+		if (a->upstream != NULL) {
+			r = PASS_ON;
+			break;
+		}
 		LOG(a, AGENT_LOG_INFO, "refused request %u: hwkey-agent is "
 		    "read-only; its keys are the stubs it was started with",
 		    type);
@@ -449,6 +543,8 @@ hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
 		r = failure(reply);
 		break;
 	}
+	if (r == PASS_ON)
+		r = pass_on(a, msg, len, reply);
  out:
 	hwk_buf_free(&req);
 	return r;

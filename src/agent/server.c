@@ -22,6 +22,7 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "agent.h"
+#include "upstream.h"
 
 #define MAX_PENDING_OUT	(1024 * 1024)
 #define WRITE_TIMEOUT	60	/* seconds an answer may wait for its reader */
@@ -31,6 +32,7 @@
 
 struct client {
 	int		 fd;
+	int		 up_fd;		/* its connection to the upstream agent */
 	struct hwk_buf	*in;
 	struct hwk_buf	*out;
 	uint64_t	 active;	/* when it last sent or took a byte */
@@ -95,6 +97,7 @@ static void
 client_drop(struct client *c)
 {
 	close(c->fd);
+	hwk_upstream_close(&c->up_fd);
 	hwk_buf_free(&c->in);
 	hwk_buf_free(&c->out);
 	c->fd = -1;
@@ -213,6 +216,7 @@ accept_client(struct hwk_agent *a, int lfd, struct server *sv)
 	c = &sv->cl[sv->n];
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->up_fd = -1;
 	c->active = ++sv->turn;
 	if ((c->in = hwk_buf_new()) == NULL ||
 	    (c->out = hwk_buf_new()) == NULL ||
@@ -243,7 +247,9 @@ process(struct hwk_agent *a, struct client *c)
 			break;		/* wait for the rest */
 		if ((reply = hwk_buf_new()) == NULL)
 			return -1;
+		hwk_upstream_use(a->upstream, &c->up_fd);
 		r = hwk_agent_dispatch(a, hwk_buf_ptr(c->in) + 4, len, reply);
+		hwk_upstream_use(a->upstream, NULL);
 		hwk_buf_consume(c->in, 4 + (size_t)len);
 		if (r == 0 && hwk_buf_len(c->out) + hwk_buf_len(reply) + 4 >
 		    MAX_PENDING_OUT) {
@@ -258,6 +264,23 @@ process(struct hwk_agent *a, struct client *c)
 		hwk_buf_free(&reply);
 		if (r != 0)
 			return -1;
+	}
+	return 0;
+}
+
+static int
+client_write(struct server *sv, struct client *c)
+{
+	ssize_t n;
+
+	n = send(c->fd, hwk_buf_ptr(c->out), hwk_buf_len(c->out),
+	    MSG_NOSIGNAL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	hwk_buf_consume(c->out, (size_t)n);
+	if (n > 0) {
+		c->active = ++sv->turn;
+		c->out_since = now();
 	}
 	return 0;
 }
@@ -279,24 +302,10 @@ client_read(struct hwk_agent *a, struct server *sv, struct client *c)
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	c->active = ++sv->turn;
-	return process(a, c);
-}
-
-static int
-client_write(struct server *sv, struct client *c)
-{
-	ssize_t n;
-
-	n = send(c->fd, hwk_buf_ptr(c->out), hwk_buf_len(c->out),
-	    MSG_NOSIGNAL);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -1;
-	hwk_buf_consume(c->out, (size_t)n);
-	if (n > 0) {
-		c->active = ++sv->turn;
-		c->out_since = now();
-	}
-	return 0;
+	if (process(a, c) != 0)
+		return -1;
+	/* The client waits for its answer, and its socket has room: now. */
+	return hwk_buf_len(c->out) > 0 ? client_write(sv, c) : 0;
 }
 
 int
@@ -311,6 +320,9 @@ hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 
 	memset(&sv, 0, sizeof(sv));
 	sv.max = max_clients();
+	/* Each client may hold a connection to the upstream agent too. */
+	if (a->upstream != NULL && sv.max > 1)
+		sv.max /= 2;
 	sv.alloc = sv.max < 16 ? sv.max : 16;
 	sv.write_timeout = write_timeout(a);
 	if ((sv.cl = calloc(sv.alloc, sizeof(*sv.cl))) == NULL ||

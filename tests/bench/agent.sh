@@ -1,7 +1,8 @@
 # Signatures per second through hwkey-agent: a TPM key against reloading the
 # key for every signature (what `openssl pkeyutl -provider tpm2` does per
-# call), an ECDSA TPM key beside the RSA one, and a token key against
-# OpenSSH's ssh-agent on the same token.
+# call), an ECDSA TPM key beside the RSA one, a token key against
+# OpenSSH's ssh-agent on the same token, and a software key of ssh-agent's
+# through hwkey-agent --upstream against asking ssh-agent directly.
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/softhsm.sh"
@@ -111,3 +112,23 @@ if [ -f token-ec ]; then
 else
 	echo "  not measured: $(head -1 token-ec.err)"
 fi
+
+# A software key held by ssh-agent: asked directly, and through a
+# hwkey-agent that has it as its upstream (--upstream), requests taking
+# turns on one connection to each.
+echo "Software Ed25519 signatures, ssh-agent directly and through hwkey-agent --upstream, $((N * 10)) each:"
+ssh-keygen -q -t ed25519 -N '' -C bench-sw -f sw || exit 1
+ssh-add -q sw 2>/dev/null || { echo "ssh-add sw failed"; exit 1; }
+mkdir -m 700 u
+"$B/hwkey-agent" -D -a "$T_TMP/u/s" --upstream "$SSH_AUTH_SOCK" \
+    >/dev/null 2>upstream-agent.log &
+at_exit "kill_wait $!"
+for _ in $(seq 100); do [ -S u/s ] && break; sleep 0.05; done
+for round in 1 2; do
+	out=$($SIGNPY "$SSH_AUTH_SOCK,$T_TMP/u/s" sw.pub $((N * 10)) 0) || exit 1
+	direct=${out%%$'\n'*} through=${out#*$'\n'}
+	echo "  round $round: ssh-agent directly   $direct"
+	echo "           through --upstream   $through"
+	$PY -c "import sys; print('           ratio through / directly = %.2f (time per signature; goal <= 1.2)' % (float(sys.argv[1]) / float(sys.argv[2])))" \
+	    "${direct%% *}" "${through%% *}"
+done

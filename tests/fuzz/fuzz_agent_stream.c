@@ -148,6 +148,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
+	c.up_fd = -1;
 	if ((c.in = hwk_buf_new()) == NULL || (c.out = hwk_buf_new()) == NULL ||
 	    hwk_buf_set_max(c.in, AGENT_MAX_MSG + 4 + 4096) != 0)
 		goto out;
