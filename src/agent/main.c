@@ -28,11 +28,14 @@
 #include "daemon.h"
 
 enum {
-	OPT_ALLOW_SHA1 = 256, OPT_HELP, OPT_VERSION,
+	OPT_ALLOW_SHA1 = 256, OPT_HELP, OPT_VERSION, OPT_ALLOW_FORWARDED,
+	OPT_CONFIRM,
 };
 
 static const struct option fixed_longopts[] = {
+	{ "allow-forwarded", no_argument, NULL, OPT_ALLOW_FORWARDED },
 	{ "allow-sha1", no_argument, NULL, OPT_ALLOW_SHA1 },
+	{ "confirm", no_argument, NULL, OPT_CONFIRM },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "version", no_argument, NULL, OPT_VERSION },
 };
@@ -81,8 +84,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1] [options]\n"
-"                   [STUB ...]\n"
+"Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1] [--confirm]\n"
+"                   [--allow-forwarded] [options] [STUB ...]\n"
 "       hwkey-agent [-c | -s] [-a SOCKET] -k\n"
 "\n"
 "An SSH agent for the keys behind hwkeygen's stubs (TPM key files, PKCS#11\n"
@@ -96,6 +99,8 @@ usage(FILE *f)
 "  -P LIST         PKCS#11 module files a stub may name, as ssh-agent -P\n"
 "                  (the same as --module-allow LIST)\n"
 "  --allow-sha1    also make ssh-rsa (SHA-1) signatures\n"
+"  --allow-forwarded  sign for requests through a forwarded agent too\n"
+"  --confirm       ask through SSH_ASKPASS before every signature\n"
 "  --help, --version\n");
 	hwk_backend_options_usage(f, 16, HWK_OPT_USE);
 }
@@ -167,6 +172,12 @@ parse_args(int argc, char **argv, struct hwk_agent *a, struct hwk_daemon *d,
 			break;
 		case OPT_ALLOW_SHA1:
 			a->allow_sha1 = 1;
+			break;
+		case OPT_ALLOW_FORWARDED:
+			a->allow_forwarded = 1;
+			break;
+		case OPT_CONFIRM:
+			a->confirm = 1;
 			break;
 		case OPT_HELP:
 			usage(stdout);

@@ -24,6 +24,7 @@
 #include "hwkey/sshkey.h"
 #include "hwkey/stubfile.h"
 #include "agent.h"
+#include "conn.h"
 
 #define LOCK_ITER	10000
 
@@ -264,7 +265,8 @@ open_identity(struct hwk_agent *a, struct hwk_identity *id)
 }
 
 static int
-sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
+sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
+    struct hwk_buf *reply)
 {
 	struct hwk_identity *id;
 	struct hwk_buf *sig = NULL;
@@ -288,9 +290,12 @@ sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 		LOG(a, AGENT_LOG_DEBUG, "sign refused: unknown key");
 		return failure(reply);
 	}
-	if ((algno = sig_alg(a, id, flags, &alg)) < 0)
+	if ((algno = sig_alg(a, id, flags, &alg)) < 0 ||
+	    hwk_bind_may_sign(a, c, id) != 0 ||
+	    hwk_confirm_sign(a, c, id) != 0)
 		return failure(reply);
 	hwk_ctx_clear_error(a->ctx);
+	hwk_askpass_about(c, id);	/* a PIN prompt names key and asker */
 	if ((r = open_identity(a, id)) != 0 ||
 	    (r = hwk_key_sign(a->ctx, id->key, algno, data, datalen, &raw,
 	    &rawlen)) != 0)
@@ -322,6 +327,7 @@ sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 	hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
 	r = failure(reply);
  out:
+	hwk_askpass_about(NULL, NULL);
 	free(raw);
 	hwk_buf_free(&sig);
 	return r;
@@ -378,26 +384,18 @@ lock(struct hwk_agent *a, int type, struct hwk_buf *req, struct hwk_buf *reply)
 }
 
 static int
-extension(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
+extension(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
+    struct hwk_buf *reply)
 {
 	const uint8_t *name;
 	size_t len;
-	uint8_t fwd;
 
 	if (hwk_buf_get_string_direct(req, &name, &len) != 0)
 		return failure(reply);
 	if (len == strlen("session-bind@openssh.com") &&
-	    memcmp(name, "session-bind@openssh.com", len) == 0) {
-		/* Host key, session id, signature, forwarding flag. */
-		if (hwk_buf_get_string_direct(req, NULL, NULL) != 0 ||
-		    hwk_buf_get_string_direct(req, NULL, NULL) != 0 ||
-		    hwk_buf_get_string_direct(req, NULL, NULL) != 0 ||
-		    hwk_buf_get_u8(req, &fwd) != 0 || hwk_buf_len(req) != 0)
-			return failure(reply);
-		LOG(a, AGENT_LOG_DEBUG, "session-bind%s", fwd ?
-		    " (forwarded)" : "");
-		return hwk_buf_put_u8(reply, AGENT_SUCCESS);
-	}
+	    memcmp(name, "session-bind@openssh.com", len) == 0)
+		return hwk_bind_session(a, c, req) == 0 ?
+		    hwk_buf_put_u8(reply, AGENT_SUCCESS) : failure(reply);
 	LOG(a, AGENT_LOG_DEBUG, "unsupported extension %.*s",
 	    len > 64 ? 64 : (int)len, (const char *)name);
 	return failure(reply);
@@ -406,6 +404,13 @@ extension(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 int
 hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
     struct hwk_buf *reply)
+{
+	return hwk_agent_dispatch_conn(a, NULL, msg, len, reply);
+}
+
+int
+hwk_agent_dispatch_conn(struct hwk_agent *a, struct hwk_conn *c,
+    const uint8_t *msg, size_t len, struct hwk_buf *reply)
 {
 	struct hwk_buf *req;
 	uint8_t type;
@@ -423,14 +428,14 @@ hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
 		    failure(reply);
 		break;
 	case AGENTC_SIGN_REQUEST:
-		r = sign(a, req, reply);
+		r = sign(a, c, req, reply);
 		break;
 	case AGENTC_LOCK:
 	case AGENTC_UNLOCK:
 		r = lock(a, type, req, reply);
 		break;
 	case AGENTC_EXTENSION:
-		r = extension(a, req, reply);
+		r = extension(a, c, req, reply);
 		break;
 	case AGENTC_ADD_IDENTITY:
 	case AGENTC_ADD_ID_CONSTRAINED:
