@@ -321,7 +321,9 @@ int
 hwk_bind_may_sign(struct hwk_agent *a, struct hwk_conn *c,
     const struct hwk_identity *id)
 {
-	const struct hwk_bind *last;
+	struct hwk_bind *last;
+	char via[CONN_NAME_MAX + HWK_FP_LEN + 4];
+	char to[CONN_NAME_MAX + HWK_FP_LEN + 4];
 	size_t i;
 
 	if (c == NULL)
@@ -338,11 +340,13 @@ hwk_bind_may_sign(struct hwk_agent *a, struct hwk_conn *c,
 	if (i == c->nbinds || a->allow_forwarded)
 		return HWK_OK;
 	last = &c->binds[c->nbinds - 1];
+	hwk_conn_host(&c->binds[i], via, sizeof(via));
+	if (!last->forwarded)
+		hwk_conn_host(last, to, sizeof(to));
 	LOG(a, AGENT_LOG_ERR, "%s: refused a signature for %s (pid %d) "
 	    "through the agent forwarded to host %s%s%s; start the agent with "
 	    "--allow-forwarded to allow it", id->path, hwk_conn_prog(c),
-	    (int)c->pid, c->binds[i].fp,
-	    last->forwarded ? "" : ", for a login to host ",
-	    last->forwarded ? "" : last->fp);
+	    (int)c->pid, via, last->forwarded ? "" : ", for a login to host ",
+	    last->forwarded ? "" : to);
 	return HWK_ERR_INVALID_ARG;
 }

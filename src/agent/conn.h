@@ -21,6 +21,7 @@ struct hwk_identity;
 #define CONN_MAX_BINDS	16	/* ssh-agent's AGENT_MAX_SESSION_IDS */
 #define CONN_MAX_SID	128	/* ssh-agent's AGENT_MAX_SID_LEN */
 #define CONN_PROG_MAX	64
+#define CONN_NAME_MAX	128
 
 /* One session-bind@openssh.com: a hop on the way to the requester. */
 struct hwk_bind {
@@ -30,6 +31,8 @@ struct hwk_bind {
 	size_t		 sidlen;
 	int		 forwarded;
 	char		 fp[HWK_FP_LEN];	/* of the host key */
+	char		 name[CONN_NAME_MAX];	/* known_hosts' name, or "" */
+	int		 looked_up;	/* name was looked for */
 };
 
 struct hwk_conn {
@@ -51,6 +54,11 @@ const char *hwk_conn_prog(struct hwk_conn *c);
  * final newline; cut to fit len.
  */
 void	hwk_conn_who(struct hwk_conn *c, char *buf, size_t len);
+/*
+ * A host for the user: "name (SHA256:...)" with the name known_hosts gives
+ * its key, else the fingerprint alone.
+ */
+const char *hwk_conn_host(struct hwk_bind *b, char *buf, size_t len);
 /* The key for the user: its comment (else its file) and fingerprint. */
 const char *hwk_conn_key_name(const struct hwk_identity *id,
 	    char fp[HWK_FP_LEN]);

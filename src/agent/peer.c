@@ -1,8 +1,10 @@
 /*
  * Who is at the other end of an agent connection, in words for the user:
  * the program (its pid from SO_PEERCRED at connect, its name from /proc)
- * and, when ssh bound the connection, the hosts on the way.
+ * and, when ssh bound the connection, the hosts on the way, by the names
+ * known_hosts gives their keys.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hwkey/keyfile.h"
 #include "hwkey/sshkey.h"
 #include "agent.h"
 #include "conn.h"
@@ -91,10 +94,82 @@ hwk_conn_prog(struct hwk_conn *c)
 	return c->prog;
 }
 
+/*
+ * The first clear name on a known_hosts line (no marker) for the key
+ * blob, into name; 0 if the line has none.  Hashed names (HashKnownHosts)
+ * cannot be read back: such a line names nothing.
+ */
+static int
+known_name(char *line, const uint8_t *blob, size_t len, char *name,
+    size_t namelen)
+{
+	struct hwk_pubkey *k = NULL;
+	char *hosts, *end;
+	int same;
+
+	for (hosts = line; isspace((unsigned char)*hosts); hosts++)
+		;
+	if (*hosts == '\0' || *hosts == '#' || *hosts == '@' ||
+	    *hosts == '|' || *hosts == '!')
+		return 0;
+	end = hosts + strcspn(hosts, " \t");
+	if (*end == '\0' || hwk_pubkey_from_line(end + 1, &k) != 0)
+		return 0;
+	same = k->bloblen == len && memcmp(k->blob, blob, len) == 0;
+	hwk_pubkey_free(&k);
+	if (!same)
+		return 0;
+	*end = '\0';
+	hosts[strcspn(hosts, ",")] = '\0';
+	snprintf(name, namelen, "%s", hosts);
+	tame(name);
+	return 1;
+}
+
+/* The user's known_hosts, then the system's, as ssh reads them. */
+static void
+look_up(const uint8_t *blob, size_t len, char *name, size_t namelen)
+{
+	char path[PATH_MAX], *line = NULL;
+	const char *home = hwk_home_dir();
+	size_t cap = 0;
+	FILE *f;
+	int i, found = 0;
+
+	name[0] = '\0';
+	for (i = 0; i < 2 && !found; i++) {
+		if (i == 0 && (home == NULL || snprintf(path, sizeof(path),
+		    "%s/.ssh/known_hosts", home) >= (int)sizeof(path)))
+			continue;
+		if ((f = fopen(i == 0 ? path : "/etc/ssh/ssh_known_hosts",
+		    "re")) == NULL)
+			continue;
+		while (!found && getline(&line, &cap, f) > 0)
+			found = known_name(line, blob, len, name, namelen);
+		fclose(f);
+	}
+	free(line);
+}
+
+const char *
+hwk_conn_host(struct hwk_bind *b, char *buf, size_t len)
+{
+	if (!b->looked_up) {
+		look_up(b->hostkey, b->hostkeylen, b->name, sizeof(b->name));
+		b->looked_up = 1;
+	}
+	if (b->name[0] != '\0')
+		snprintf(buf, len, "%s (%s)", b->name, b->fp);
+	else
+		snprintf(buf, len, "%s", b->fp);
+	return buf;
+}
+
 void
 hwk_conn_who(struct hwk_conn *c, char *buf, size_t len)
 {
-	const struct hwk_bind *last;
+	struct hwk_bind *last;
+	char host[CONN_NAME_MAX + HWK_FP_LEN + 4];
 	size_t i, n;
 
 	if (c == NULL || c->pid <= 0) {
@@ -110,10 +185,11 @@ hwk_conn_who(struct hwk_conn *c, char *buf, size_t len)
 	last = &c->binds[c->nbinds - 1];
 	if (i < c->nbinds)
 		n += (size_t)snprintf(buf + n, len - n, "\nThrough the agent "
-		    "forwarded to host %s.", c->binds[i].fp);
+		    "forwarded to host %s.", hwk_conn_host(&c->binds[i], host,
+		    sizeof(host)));
 	if (!last->forwarded && n < len)
 		snprintf(buf + n, len - n, "\nFor a login to host %s.",
-		    last->fp);
+		    hwk_conn_host(last, host, sizeof(host)));
 }
 
 const char *

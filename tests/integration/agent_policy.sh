@@ -37,9 +37,12 @@ echo yes >answer
 
 mkdir -m 700 adir
 SOCK=$T_TMP/adir/socket
+# start_agent HOME ARGS...: the agent's known_hosts is HOME/.ssh's.
 start_agent() {
+	local home=$1
+	shift
 	rm -f "$SOCK"
-	SSH_ASKPASS=$T_TMP/askpass SSH_ASKPASS_REQUIRE=force \
+	HOME=$home SSH_ASKPASS=$T_TMP/askpass SSH_ASKPASS_REQUIRE=force \
 	    "$AGENT" -d -a "$SOCK" "$@" "$T_TMP/key" >/dev/null 2>agent.log &
 	AGENT_PID=$!
 	at_exit "kill_wait $AGENT_PID"
@@ -68,7 +71,8 @@ forwarded() {
 }
 
 # --- By default: forwarded requests list the keys but get no signature.
-start_agent
+# No known_hosts: the hosts are named by their keys' fingerprints.
+start_agent "$T_TMP/nohome"
 out=$(forwarded)
 check_match "ssh -A logs in with the agent's key" 'list=' "$out"
 check_line "over the forwarded agent, ssh-add -l lists the key" "list=0" \
@@ -92,8 +96,12 @@ check "a local ssh-keygen -Y sign still works" ssh-keygen -Y verify \
     -f allowed -I signer -n file -s doc.sig <doc
 kill_wait "$AGENT_PID"
 
-# --- --allow-forwarded, and --confirm: every signature asked for.
-start_agent --allow-forwarded --confirm
+# --- --allow-forwarded, and --confirm: every signature asked for.  The
+# agent's known_hosts names the host.
+mkdir -p home/.ssh
+hostname="[127.0.0.1]:$SSHD_PORT"
+echo "$hostname $(<"$T_TMP/sshd/hostkey.pub")" >home/.ssh/known_hosts
+start_agent "$T_TMP/home" --allow-forwarded --confirm
 out=$(forwarded)
 check_line "--allow-forwarded: ssh-keygen -Y sign over the forward" \
     "sign=0" "$out"
@@ -111,10 +119,10 @@ check_line "... naming the key's fingerprint" "Key fingerprint $keyfp." \
     "$asked"
 check_match "... and the program asking" '^Requested by ssh \(pid [0-9]+\)\.$' \
     "$asked"
-check_line "... and the host the agent was forwarded to" \
-    "Through the agent forwarded to host $hostfp." "$asked"
+check_line "... and the host the agent was forwarded to, by its known name" \
+    "Through the agent forwarded to host $hostname ($hostfp)." "$asked"
 check_line "... and the destination of a login" \
-    "For a login to host $hostfp." "$asked"
+    "For a login to host $hostname ($hostfp)." "$asked"
 
 : >askpass.log
 echo no >answer

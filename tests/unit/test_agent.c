@@ -8,8 +8,10 @@
  * refused, bindings that do not verify) and --confirm.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -774,6 +776,69 @@ test_bind_too_many(void **state)
 	EVP_PKEY_free(o);
 }
 
+/* The words for the user: the program, and the hosts by known_hosts. */
+static void
+test_who(void **state)
+{
+	EVP_PKEY *h = ed25519_host(), *o = ed25519_host();
+	struct hwk_pubkey *hk = host_pub(h), *ok = host_pub(o);
+	struct hwk_conn *c = hwk_conn_new(getpid());
+	struct hwk_buf *m;
+	char dir[] = "/tmp/hwk-who.XXXXXX", path[128], *line = NULL;
+	char who[1024], want[1024], fp[HWK_FP_LEN], *home;
+	FILE *f;
+
+	(void)state;
+	hwk_conn_who(c, who, sizeof(who));
+	snprintf(want, sizeof(want), "Requested by %s (pid %d).",
+	    program_invocation_short_name, (int)getpid());
+	assert_string_equal(who, want);
+	m = bind_msg(h, "hop", 1, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);
+	hwk_buf_free(&m);
+	m = bind_msg(o, "login", 0, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);
+	hwk_buf_free(&m);
+	/* Hashed names, markers, other keys are no name for it. */
+	assert_non_null(mkdtemp(dir));
+	home = getenv("HOME") != NULL ? strdup(getenv("HOME")) : NULL;
+	setenv("HOME", dir, 1);
+	snprintf(path, sizeof(path), "%s/.ssh", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/.ssh/known_hosts", dir);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(hwk_pubkey_format(hk, 0, &line), 0);
+	fprintf(f, "# a comment\n|1|c2FsdA==|aGFzaA== %s\n"
+	    "@cert-authority *.example %s\nother.example %s x\n"
+	    "  jump.example,10.0.0.1 %s\n", line, line, "ssh-ed25519 AAAA",
+	    line);
+	free(line);
+	assert_int_equal(fclose(f), 0);
+	hwk_conn_who(c, who, sizeof(who));
+	assert_int_equal(hwk_fingerprint(hk->blob, hk->bloblen, fp, NULL), 0);
+	snprintf(want, sizeof(want), "Requested by %s (pid %d).\nThrough the "
+	    "agent forwarded to host jump.example (%s).\n",
+	    program_invocation_short_name, (int)getpid(), fp);
+	assert_int_equal(hwk_fingerprint(ok->blob, ok->bloblen, fp, NULL), 0);
+	snprintf(want + strlen(want), sizeof(want) - strlen(want),
+	    "For a login to host %s.", fp);
+	assert_string_equal(who, want);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.ssh", dir);
+	rmdir(path);
+	rmdir(dir);
+	if (home != NULL)
+		setenv("HOME", home, 1);
+	else
+		unsetenv("HOME");
+	free(home);
+	hwk_conn_free(&c);
+	hwk_pubkey_free(&hk);
+	hwk_pubkey_free(&ok);
+	EVP_PKEY_free(h);
+	EVP_PKEY_free(o);
+}
+
 /* --confirm: the askpass's exit and answer decide each signature. */
 static void
 test_confirm(void **state)
@@ -990,6 +1055,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_bind_too_many, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_who, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_confirm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(
