@@ -260,7 +260,11 @@ record(struct hwk_agent *a, struct hwk_conn *c, const uint8_t *key,
 		    "has at most %d", CONN_MAX_BINDS);
 		return HWK_ERR_TOO_LARGE;
 	}
+	if ((bd = reallocarray(c->binds, c->nbinds + 1, sizeof(*bd))) == NULL)
+		return HWK_ERR_NOMEM;
+	c->binds = bd;
 	bd = &c->binds[c->nbinds];
+	memset(bd, 0, sizeof(*bd));
 	if ((bd->hostkey = malloc(keylen)) == NULL)
 		return HWK_ERR_NOMEM;
 	memcpy(bd->hostkey, key, keylen);

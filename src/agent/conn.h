@@ -38,7 +38,7 @@ struct hwk_bind {
 struct hwk_conn {
 	pid_t		 pid;		/* of the peer at connect; 0: unknown */
 	char		 prog[CONN_PROG_MAX];	/* its name, read when needed */
-	struct hwk_bind	 binds[CONN_MAX_BINDS];
+	struct hwk_bind	*binds;		/* grown as ssh binds: most have none */
 	size_t		 nbinds;
 	int		 bind_failed;	/* a session-bind did not verify */
 };

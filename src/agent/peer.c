@@ -37,6 +37,7 @@ hwk_conn_free(struct hwk_conn **cp)
 		return;
 	for (i = 0; i < c->nbinds; i++)
 		free(c->binds[i].hostkey);
+	free(c->binds);
 	free(c);
 	*cp = NULL;
 }
