@@ -347,7 +347,7 @@ hwk_bind_may_sign(struct hwk_agent *a, struct hwk_conn *c,
 	hwk_conn_host(&c->binds[i], via, sizeof(via));
 	if (!last->forwarded)
 		hwk_conn_host(last, to, sizeof(to));
-	LOG(a, AGENT_LOG_ERR, "%s: refused a signature for %s (pid %d) "
+	LOG(a, AGENT_LOG_INFO, "%s: refused a signature for %s (pid %d) "
 	    "through the agent forwarded to host %s%s%s; start the agent with "
 	    "--allow-forwarded to allow it", id->path, hwk_conn_prog(c),
 	    (int)c->pid, via, last->forwarded ? "" : ", for a login to host ",
