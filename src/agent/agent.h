@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct hwk_buf;
+struct hwk_conn;
 struct hwk_ctx;
 struct hwk_key;
 struct hwk_pubkey;
@@ -51,6 +52,8 @@ struct hwk_agent {
 	struct hwk_identity *ids;
 	size_t		 nids;
 	int		 allow_sha1;
+	int		 allow_forwarded;	/* sign over forwarded connections */
+	int		 confirm;	/* ask the user before every signature */
 	int		 locked;
 	uint8_t		 lock_salt[16];
 	uint8_t		 lock_hash[32];
@@ -74,6 +77,12 @@ void	hwk_agent_clear(struct hwk_agent *a);
  */
 int	hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
 	    struct hwk_buf *reply);
+/*
+ * The same for a request on connection c (conn.h), which keeps what the
+ * connection's session-binds said; hwk_agent_dispatch has none.
+ */
+int	hwk_agent_dispatch_conn(struct hwk_agent *a, struct hwk_conn *c,
+	    const uint8_t *msg, size_t len, struct hwk_buf *reply);
 
 /* The listening side: poll loop over a UNIX socket until *stop is set. */
 int	hwk_agent_serve(struct hwk_agent *a, int listen_fd,

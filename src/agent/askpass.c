@@ -1,6 +1,8 @@
 /*
- * How hwkey-agent asks for a PIN or password: it has no terminal, so it runs
- * SSH_ASKPASS as ssh does, honouring SSH_ASKPASS_REQUIRE.
+ * How hwkey-agent asks for a PIN or password, or for a yes: it has no
+ * terminal, so it runs SSH_ASKPASS as ssh does, honouring
+ * SSH_ASKPASS_REQUIRE.  A PIN prompt says which key and which program it
+ * is for, so that no one types a secret into the wrong one.
  */
 #include <sys/wait.h>
 
@@ -15,9 +17,18 @@
 
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/sshkey.h"
 #include "agent.h"
+#include "conn.h"
 
 #define DEFAULT_ASKPASS	"/usr/bin/ssh-askpass"
+#define PROMPT_MAX	2048
+
+/* The signature a prompt is for: the agent answers one request at a time. */
+static struct {
+	struct hwk_conn	*conn;
+	const struct hwk_identity *id;
+} about;
 
 /* Whether SSH_ASKPASS may be used, by ssh's rules. */
 static int
@@ -33,11 +44,11 @@ askpass_allowed(void)
 	return (d != NULL && *d != '\0') || (w != NULL && *w != '\0');
 }
 
-static int
-askpass_read(void *arg, const char *prompt, char *buf, size_t len)
+int
+hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
+    char *buf, size_t len)
 {
 	const char *prog = getenv("SSH_ASKPASS");
-	struct hwk_ctx *ctx = arg;
 	int p[2], status, toolong = 0;
 	size_t pos = 0;
 	ssize_t n;
@@ -46,10 +57,11 @@ askpass_read(void *arg, const char *prompt, char *buf, size_t len)
 
 	buf[0] = '\0';
 	if (!askpass_allowed())
-		return hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "a PIN or password "
-		    "is needed but there is no way to ask: set SSH_ASKPASS "
-		    "(and SSH_ASKPASS_REQUIRE=force without a display), or "
-		    "start the agent with --pin-source");
+		return hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "%s is needed but "
+		    "there is no way to ask: set SSH_ASKPASS (and "
+		    "SSH_ASKPASS_REQUIRE=force without a display)%s",
+		    hint != NULL ? "the user's yes" : "a PIN or password",
+		    hint != NULL ? "" : ", or start the agent with --pin-source");
 	if (prog == NULL || *prog == '\0')
 		prog = DEFAULT_ASKPASS;
 	if (pipe2(p, O_CLOEXEC) != 0)
@@ -66,7 +78,8 @@ askpass_read(void *arg, const char *prompt, char *buf, size_t len)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(p[1], STDOUT_FILENO) < 0)
+		if (dup2(p[1], STDOUT_FILENO) < 0 || (hint != NULL &&
+		    setenv("SSH_ASKPASS_PROMPT", hint, 1) != 0))
 			_exit(127);
 		execlp(prog, prog, prompt, (char *)NULL);
 		_exit(127);
@@ -100,6 +113,34 @@ askpass_read(void *arg, const char *prompt, char *buf, size_t len)
 		    len - 1);
 	}
 	return HWK_OK;
+}
+
+void
+hwk_askpass_about(struct hwk_conn *c, const struct hwk_identity *id)
+{
+	about.conn = c;
+	about.id = id;
+}
+
+/* A backend's prompt, after the key and the program it is for. */
+static int
+askpass_read(void *arg, const char *prompt, char *buf, size_t len)
+{
+	char *full, who[512], fp[HWK_FP_LEN];
+	const char *name;
+	int r;
+
+	if (about.id == NULL)
+		return hwk_askpass(arg, prompt, NULL, buf, len);
+	if ((full = malloc(PROMPT_MAX)) == NULL)
+		return HWK_ERR_NOMEM;
+	name = hwk_conn_key_name(about.id, fp);
+	hwk_conn_who(about.conn, who, sizeof(who));
+	snprintf(full, PROMPT_MAX, "Key %s %s.\n%s\n%s", name, fp, who,
+	    prompt);
+	r = hwk_askpass(arg, full, NULL, buf, len);
+	free(full);
+	return r;
 }
 
 static void

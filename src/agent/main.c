@@ -30,10 +30,13 @@
 
 enum {
 	OPT_ALLOW_SHA1 = 256, OPT_HELP, OPT_VERSION, OPT_UPSTREAM,
+	OPT_ALLOW_FORWARDED, OPT_CONFIRM,
 };
 
 static const struct option fixed_longopts[] = {
+	{ "allow-forwarded", no_argument, NULL, OPT_ALLOW_FORWARDED },
 	{ "allow-sha1", no_argument, NULL, OPT_ALLOW_SHA1 },
+	{ "confirm", no_argument, NULL, OPT_CONFIRM },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ "upstream", required_argument, NULL, OPT_UPSTREAM },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -83,8 +86,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-"Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1]\n"
-"                   [--upstream SOCKET] [options] [STUB ...]\n"
+"Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1] [--confirm]\n"
+"                   [--allow-forwarded] [--upstream SOCKET] [options]\n"
+"                   [STUB ...]\n"
 "       hwkey-agent [-c | -s] [-a SOCKET] -k\n"
 "\n"
 "An SSH agent for the keys behind hwkeygen's stubs (TPM key files, PKCS#11\n"
@@ -98,6 +102,8 @@ usage(FILE *f)
 "  -P LIST         PKCS#11 module files a stub may name, as ssh-agent -P\n"
 "                  (the same as --module-allow LIST)\n"
 "  --allow-sha1    also make ssh-rsa (SHA-1) signatures\n"
+"  --allow-forwarded  sign for requests through a forwarded agent too\n"
+"  --confirm       ask through SSH_ASKPASS before every signature\n"
 "  --upstream SOCKET\n"
 "                  pass on to the agent at SOCKET what this one does not\n"
 "                  hold: other keys, ssh-add KEY, -d, -D, -s\n"
@@ -188,6 +194,12 @@ parse_args(int argc, char **argv, struct hwk_agent *a, struct hwk_daemon *d,
 				say_error(a->ctx, r);
 				return r;
 			}
+			break;
+		case OPT_ALLOW_FORWARDED:
+			a->allow_forwarded = 1;
+			break;
+		case OPT_CONFIRM:
+			a->confirm = 1;
 			break;
 		case OPT_HELP:
 			usage(stdout);

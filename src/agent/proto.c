@@ -25,6 +25,7 @@
 #include "hwkey/sshkey.h"
 #include "hwkey/stubfile.h"
 #include "agent.h"
+#include "conn.h"
 #include "upstream.h"
 
 #define LOCK_ITER	10000
@@ -284,7 +285,8 @@ open_identity(struct hwk_agent *a, struct hwk_identity *id)
 }
 
 static int
-sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
+sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
+    struct hwk_buf *reply)
 {
 	struct hwk_identity *id;
 	struct hwk_buf *sig = NULL;
@@ -310,9 +312,12 @@ sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 		LOG(a, AGENT_LOG_DEBUG, "sign refused: unknown key");
 		return failure(reply);
 	}
-	if ((algno = sig_alg(a, id, flags, &alg)) < 0)
+	if ((algno = sig_alg(a, id, flags, &alg)) < 0 ||
+	    hwk_bind_may_sign(a, c, id) != 0 ||
+	    hwk_confirm_sign(a, c, id) != 0)
 		return failure(reply);
 	hwk_ctx_clear_error(a->ctx);
+	hwk_askpass_about(c, id);	/* a PIN prompt names key and asker */
 	if ((r = open_identity(a, id)) != 0 ||
 	    (r = hwk_key_sign(a->ctx, id->key, algno, data, datalen, &raw,
 	    &rawlen)) != 0)
@@ -344,6 +349,7 @@ sign(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 	hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
 	r = failure(reply);
  out:
+	hwk_askpass_about(NULL, NULL);
 	free(raw);
 	hwk_buf_free(&sig);
 	return r;
@@ -421,25 +427,18 @@ lock_upstream(struct hwk_agent *a, uint8_t type, int was_locked,
 }
 
 static int
-extension(struct hwk_agent *a, struct hwk_buf *req, const uint8_t *msg,
-    size_t msglen, struct hwk_buf *reply)
+extension(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
+    const uint8_t *msg, size_t msglen, struct hwk_buf *reply)
 {
 	const uint8_t *name;
 	size_t len;
-	uint8_t fwd;
 
 	if (hwk_buf_get_string_direct(req, &name, &len) != 0)
 		return failure(reply);
 	if (len == strlen("session-bind@openssh.com") &&
 	    memcmp(name, "session-bind@openssh.com", len) == 0) {
-		/* Host key, session id, signature, forwarding flag. */
-		if (hwk_buf_get_string_direct(req, NULL, NULL) != 0 ||
-		    hwk_buf_get_string_direct(req, NULL, NULL) != 0 ||
-		    hwk_buf_get_string_direct(req, NULL, NULL) != 0 ||
-		    hwk_buf_get_u8(req, &fwd) != 0 || hwk_buf_len(req) != 0)
+		if (hwk_bind_session(a, c, req) != 0)
 			return failure(reply);
-		LOG(a, AGENT_LOG_DEBUG, "session-bind%s", fwd ?
-		    " (forwarded)" : "");
 		/* The upstream binds its connection to the session too. */
 		if (a->upstream != NULL && !a->locked &&
 		    hwk_upstream_tell(a, msg, msglen) != AGENT_SUCCESS)
@@ -490,6 +489,13 @@ int
 hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
     struct hwk_buf *reply)
 {
+	return hwk_agent_dispatch_conn(a, NULL, msg, len, reply);
+}
+
+int
+hwk_agent_dispatch_conn(struct hwk_agent *a, struct hwk_conn *c,
+    const uint8_t *msg, size_t len, struct hwk_buf *reply)
+{
 	struct hwk_buf *req;
 	size_t start = hwk_buf_len(reply);
 	uint8_t type;
@@ -507,7 +513,7 @@ hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
 		    failure(reply);
 		break;
 	case AGENTC_SIGN_REQUEST:
-		r = sign(a, req, reply);
+		r = sign(a, c, req, reply);
 		break;
 	case AGENTC_LOCK:
 	case AGENTC_UNLOCK:
@@ -518,7 +524,7 @@ hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
 			    start);
 		break;
 	case AGENTC_EXTENSION:
-		r = extension(a, req, msg, len, reply);
+		r = extension(a, c, req, msg, len, reply);
 		break;
 	case AGENTC_REMOVE_IDENTITY:
 		r = remove_identity(a, req, reply);

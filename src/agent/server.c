@@ -22,6 +22,7 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "agent.h"
+#include "conn.h"
 #include "upstream.h"
 
 #define MAX_PENDING_OUT	(1024 * 1024)
@@ -37,6 +38,7 @@ struct client {
 	struct hwk_buf	*out;
 	uint64_t	 active;	/* when it last sent or took a byte */
 	time_t		 out_since;	/* last progress of a pending answer */
+	struct hwk_conn	*conn;		/* its peer and session-binds */
 };
 
 struct server {
@@ -100,12 +102,13 @@ client_drop(struct client *c)
 	hwk_upstream_close(&c->up_fd);
 	hwk_buf_free(&c->in);
 	hwk_buf_free(&c->out);
+	hwk_conn_free(&c->conn);
 	c->fd = -1;
 }
 
-/* Only our own user (or root) may talk to the agent. */
+/* Only our own user (or root) may talk to the agent; *pidp: the peer. */
 static int
-peer_allowed(struct hwk_agent *a, int fd)
+peer_allowed(struct hwk_agent *a, int fd, pid_t *pidp)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -120,6 +123,7 @@ peer_allowed(struct hwk_agent *a, int fd)
 		    (unsigned)cred.uid, (int)cred.pid);
 		return 0;
 	}
+	*pidp = cred.pid;
 	return 1;
 }
 
@@ -199,6 +203,7 @@ static int
 accept_client(struct hwk_agent *a, int lfd, struct server *sv)
 {
 	struct client *c;
+	pid_t pid = 0;
 	int fd;
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK |
@@ -209,7 +214,7 @@ accept_client(struct hwk_agent *a, int lfd, struct server *sv)
 	}
 	if (sv->n >= sv->max)
 		evict_idle(a, sv);
-	if (!peer_allowed(a, fd) || grow(sv) != 0) {
+	if (!peer_allowed(a, fd, &pid) || grow(sv) != 0) {
 		close(fd);
 		return 0;
 	}
@@ -220,6 +225,7 @@ accept_client(struct hwk_agent *a, int lfd, struct server *sv)
 	c->active = ++sv->turn;
 	if ((c->in = hwk_buf_new()) == NULL ||
 	    (c->out = hwk_buf_new()) == NULL ||
+	    (c->conn = hwk_conn_new(pid)) == NULL ||
 	    hwk_buf_set_max(c->in, AGENT_MAX_MSG + 4 + 4096) != 0) {
 		client_drop(c);
 		return 0;
@@ -248,7 +254,8 @@ process(struct hwk_agent *a, struct client *c)
 		if ((reply = hwk_buf_new()) == NULL)
 			return -1;
 		hwk_upstream_use(a->upstream, &c->up_fd);
-		r = hwk_agent_dispatch(a, hwk_buf_ptr(c->in) + 4, len, reply);
+		r = hwk_agent_dispatch_conn(a, c->conn, hwk_buf_ptr(c->in) + 4,
+		    len, reply);
 		hwk_upstream_use(a->upstream, NULL);
 		hwk_buf_consume(c->in, 4 + (size_t)len);
 		if (r == 0 && hwk_buf_len(c->out) + hwk_buf_len(reply) + 4 >

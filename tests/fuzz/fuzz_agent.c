@@ -1,4 +1,7 @@
-/* libFuzzer harness: agent requests, answered by an agent holding one key. */
+/*
+ * libFuzzer harness: agent requests, answered by an agent holding one key,
+ * each on a connection of its own (session-bind keeps state on one).
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +11,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "agent.h"
+#include "conn.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
@@ -53,6 +57,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	struct hwk_buf *reply;
+	struct hwk_conn *c;
 
 	if (agent.ctx == NULL) {
 		agent.ctx = hwk_ctx_new();
@@ -60,7 +65,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	}
 	if ((reply = hwk_buf_new()) == NULL)
 		return 0;
-	hwk_agent_dispatch(&agent, data, len, reply);
+	if ((c = hwk_conn_new(0)) != NULL)
+		hwk_agent_dispatch_conn(&agent, c, data, len, reply);
+	hwk_conn_free(&c);
 	hwk_buf_free(&reply);
 	/* Do not stay locked: the rest of the protocol matters more. */
 	agent.locked = 0;

@@ -1,8 +1,9 @@
 /*
  * libFuzzer harness: what a client writes to hwkey-agent's socket, taken
  * through the agent's own code without a socket: framing (server.c's
- * process()), parsing and dispatch (proto.c), signatures by the mock
- * backend, and the framed replies, which must be well formed.
+ * process()), parsing and dispatch (proto.c), the connection's
+ * session-binds (bind.c), signatures by the mock backend, and the framed
+ * replies, which must be well formed.
  *
  * Input: one byte for the mock's signature (bits 0-1: succeed, fail, wrong
  * PIN; bit 2: a length of (bits 3-7) * 16 bytes instead of the modulus'),
@@ -21,6 +22,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "conn.h"
 #include "mock_backend.h"
 
 /*
@@ -150,6 +152,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	c.fd = -1;
 	c.up_fd = -1;
 	if ((c.in = hwk_buf_new()) == NULL || (c.out = hwk_buf_new()) == NULL ||
+	    (c.conn = hwk_conn_new(getpid())) == NULL ||
 	    hwk_buf_set_max(c.in, AGENT_MAX_MSG + 4 + 4096) != 0)
 		goto out;
 	/* As client_read() gets it: in pieces, each answered at once. */
@@ -164,6 +167,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
  out:
 	hwk_buf_free(&c.in);
 	hwk_buf_free(&c.out);
+	hwk_conn_free(&c.conn);
 	/* Each input starts from an unlocked agent. */
 	agent.locked = 0;
 	agent.failed_unlocks = 0;

@@ -30,6 +30,11 @@ export HWK_FAKE_REAL=$SOFTHSM_MODULE
     -C token@agent -f token || exit 1
 printf '#!/bin/sh\necho "tpm pass"\n' >askpass
 chmod 700 askpass
+# The TPM's password is asked for at a signature: -y, which reads the key
+# file's public part, asks nothing.
+check_eq "hwkeygen -y of a TPM key with a password asks no question" \
+    "$(<tpmpw.pub)" "$(SSH_ASKPASS=/bin/false "$HWK" -y -f tpmpw </dev/null \
+    2>&1)"
 
 mkdir -m 700 adir
 SOCK=$T_TMP/adir/socket
@@ -240,8 +245,9 @@ check_eq "... none are left once the agent is gone" "" "$TPM_HANDLES"
 
 # A raw TPM device (/dev/tpm0) admits one process at a time: the agent lets
 # go of it after every signature.  The spy reports /dev/null as the device
-# it polls, as the device TCTI reports /dev/tpm0.
-printf '#!/bin/sh\necho asked >>"%s"\necho "tpm pass"\n' \
+# it polls, as the device TCTI reports /dev/tpm0.  The askpass records each
+# prompt, then a line "--".
+printf '#!/bin/sh\nprintf "%%s\\n--\\n" "$1" >>"%s"\necho "tpm pass"\n' \
     "$T_TMP/askpass.log" >askpass
 : >spy.log
 : >askpass.log
@@ -255,8 +261,15 @@ count_lines spy.log '^0x00000131$'
 check_eq "... every signature loads the key (7 TPM2_CreatePrimary)" 7 "$N"
 count_lines spy.log '^0x00000165$'
 check_eq "... and flushes parent, key and session (4 x 2 + 3 x 3)" 17 "$N"
-count_lines askpass.log .
+count_lines askpass.log '^--$'
 check_eq "... the password asked once" 1 "$N"
+read -r _ fp _ < <(ssh-keygen -l -f tpmpw.pub)
+asked=$(<askpass.log)
+check_line "... the prompt names the key: comment and fingerprint" \
+    "Key tpmpw@agent $fp." "$asked"
+check_match "... and the program asking, with its pid" \
+    '^Requested by python3 \(pid [0-9]+\)\.$' "$asked"
+check_line "... before the TPM's question" "Enter passphrase: " "$asked"
 kill_wait "$AGENT_PID"
 
 # A token that fails (as if pulled) once: that signature fails, then works.
@@ -313,9 +326,18 @@ check_eq "with one C_Login, and it was right" "C_Login 0x0" "$LINES_SEEN"
 kill_wait "$AGENT_PID"
 
 # The PIN through SSH_ASKPASS when there is no --pin-source.
-printf '#!/bin/sh\necho %s\n' "$PIN" >askpass
+printf '#!/bin/sh\nprintf "%%s\\n" "$1" >"%s"\necho %s\n' \
+    "$T_TMP/askpass.log" "$PIN" >askpass
 start_agent token
 check "PIN from SSH_ASKPASS" signpy "$SOCK" token.pub 2
+read -r _ fp _ < <(ssh-keygen -l -f token.pub)
+asked=$(<askpass.log)
+check_line "the PIN prompt names the key: comment and fingerprint" \
+    "Key token@agent $fp." "$asked"
+check_match "... and the program asking, with its pid" \
+    '^Requested by python3 \(pid [0-9]+\)\.$' "$asked"
+check_line "... before the token's question" "Enter PIN for 'agent-test': " \
+    "$asked"
 check_rc 0 "the agent stops on SIGTERM" kill "$AGENT_PID"
 wait "$AGENT_PID"
 [ -e "$SOCK" ] && sock=there || sock=gone

@@ -3,9 +3,12 @@
  * the fixtures: answers, signatures of every key type checked with
  * OpenSSL, every truncation
  * and oversize length of a request, LOCK/UNLOCK, read-only refusals; and
- * the poll loop over a real socket: who is kept and who is dropped.
+ * the poll loop over a real socket: who is kept and who is dropped;
+ * session-bind (signatures of every host key type, forwarded connections
+ * refused, bindings that do not verify) and --confirm.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <poll.h>
@@ -32,6 +35,7 @@
 #include "hwkey/error.h"
 #include "hwkey/sshkey.h"
 #include "agent.h"
+#include "conn.h"
 #include "fixture.h"
 
 static struct hwk_agent agent;
@@ -427,18 +431,101 @@ test_read_only(void **state)
 	assert_int_equal(agent.nids, 1);
 }
 
+/* Dispatches msg on connection c and returns the reply's type. */
+static uint8_t
+ask_conn(struct hwk_conn *c, const struct hwk_buf *msg)
+{
+	struct hwk_buf *reply = hwk_buf_new();
+	uint8_t t;
+
+	assert_int_equal(hwk_agent_dispatch_conn(&agent, c, hwk_buf_ptr(msg),
+	    hwk_buf_len(msg), reply), 0);
+	assert_true(hwk_buf_len(reply) >= 1);
+	t = hwk_buf_ptr(reply)[0];
+	hwk_buf_free(&reply);
+	return t;
+}
+
+/* The public blob of an OpenSSL key, as a host sends it. */
+static struct hwk_pubkey *
+host_pub(EVP_PKEY *pk)
+{
+	struct hwk_pubkey *k = NULL;
+
+	assert_int_equal(hwk_pubkey_from_evp(pk, NULL, &k), 0);
+	return k;
+}
+
+/* The SSH signature (alg) a host key makes over a session id. */
+static struct hwk_buf *
+host_sign(EVP_PKEY *pk, const char *alg, const EVP_MD *md, const void *data,
+    size_t len)
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	struct hwk_buf *b = hwk_buf_new();
+	uint8_t sig[1024], raw[132];
+	const uint8_t *p = sig;
+	size_t slen = sizeof(sig), half;
+	ECDSA_SIG *es;
+
+	assert_int_equal(EVP_DigestSignInit(m, NULL, md, NULL, pk), 1);
+	assert_int_equal(EVP_DigestSign(m, sig, &slen, data, len), 1);
+	EVP_MD_CTX_free(m);
+	if (EVP_PKEY_is_a(pk, "EC")) {
+		/* OpenSSL's DER to the r || s the devices give. */
+		half = (size_t)(EVP_PKEY_get_bits(pk) + 7) / 8;
+		assert_non_null(es = d2i_ECDSA_SIG(NULL, &p, (long)slen));
+		assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_r(es), raw,
+		    (int)half), (int)half);
+		assert_int_equal(BN_bn2binpad(ECDSA_SIG_get0_s(es), raw + half,
+		    (int)half), (int)half);
+		ECDSA_SIG_free(es);
+		memcpy(sig, raw, 2 * half);
+		slen = 2 * half;
+	}
+	assert_int_equal(hwk_sig_put_blob(pk, alg, sig, slen, b), 0);
+	return b;
+}
+
+/* A session-bind@openssh.com by host key pk; spoil: a bit of it flipped. */
+static struct hwk_buf *
+bind_msg(EVP_PKEY *pk, const char *sid, int fwd, int spoil)
+{
+	struct hwk_pubkey *k = host_pub(pk);
+	struct hwk_buf *m = hwk_buf_new(), *sig;
+
+	sig = host_sign(pk, EVP_PKEY_is_a(pk, "RSA") ? "rsa-sha2-256" : NULL,
+	    EVP_PKEY_is_a(pk, "EC") ? EVP_sha256() : EVP_PKEY_is_a(pk, "RSA") ?
+	    EVP_sha256() : NULL, sid, strlen(sid));
+	if (spoil)
+		((uint8_t *)hwk_buf_ptr(sig))[hwk_buf_len(sig) - 3] ^= 0x10;
+	hwk_buf_put_u8(m, AGENTC_EXTENSION);
+	hwk_buf_put_cstring(m, "session-bind@openssh.com");
+	hwk_buf_put_string(m, k->blob, k->bloblen);
+	hwk_buf_put_cstring(m, sid);
+	hwk_buf_put_stringb(m, sig);
+	hwk_buf_put_u8(m, fwd ? 1 : 0);
+	hwk_buf_free(&sig);
+	hwk_pubkey_free(&k);
+	return m;
+}
+
+static EVP_PKEY *
+ed25519_host(void)
+{
+	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+
+	assert_non_null(pk);
+	return pk;
+}
+
 static void
 test_session_bind(void **state)
 {
-	struct hwk_buf *m = hwk_buf_new();
+	EVP_PKEY *pk = ed25519_host();
+	struct hwk_buf *m = bind_msg(pk, "session id", 0, 0);
 
 	(void)state;
-	hwk_buf_put_u8(m, AGENTC_EXTENSION);
-	hwk_buf_put_cstring(m, "session-bind@openssh.com");
-	hwk_buf_put_cstring(m, "hostkey");
-	hwk_buf_put_cstring(m, "session id");
-	hwk_buf_put_cstring(m, "signature");
-	hwk_buf_put_u8(m, 0);
 	assert_int_equal(ask_type(m), AGENT_SUCCESS);
 	hwk_buf_consume_end(m, 1);	/* no forwarding flag */
 	assert_int_equal(ask_type(m), AGENT_FAILURE);
@@ -447,6 +534,341 @@ test_session_bind(void **state)
 	hwk_buf_put_cstring(m, "query");
 	assert_int_equal(ask_type(m), AGENT_FAILURE);
 	hwk_buf_free(&m);
+	/* The old test's made-up strings: no host key, no signature. */
+	m = hwk_buf_new();
+	hwk_buf_put_u8(m, AGENTC_EXTENSION);
+	hwk_buf_put_cstring(m, "session-bind@openssh.com");
+	hwk_buf_put_cstring(m, "hostkey");
+	hwk_buf_put_cstring(m, "session id");
+	hwk_buf_put_cstring(m, "signature");
+	hwk_buf_put_u8(m, 0);
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	hwk_buf_free(&m);
+	EVP_PKEY_free(pk);
+}
+
+/* verify(pk, alg, md): good, spoiled, other data, and a wrong alg name. */
+static void
+verify_host(EVP_PKEY *pk, const char *alg, const EVP_MD *md,
+    const char *wrong_alg)
+{
+	struct hwk_pubkey *k = host_pub(pk);
+	struct hwk_buf *sig = host_sign(pk, alg, md, "sid", 3), *w;
+	uint8_t *s;
+	size_t len = hwk_buf_len(sig), i;
+
+	assert_int_equal(hwk_bind_verify(k->blob, k->bloblen,
+	    hwk_buf_ptr(sig), len, (const uint8_t *)"sid", 3), 0);
+	assert_int_not_equal(hwk_bind_verify(k->blob, k->bloblen,
+	    hwk_buf_ptr(sig), len, (const uint8_t *)"sie", 3), 0);
+	s = malloc(len);
+	memcpy(s, hwk_buf_ptr(sig), len);
+	s[len - 1] ^= 1;
+	assert_int_not_equal(hwk_bind_verify(k->blob, k->bloblen, s, len,
+	    (const uint8_t *)"sid", 3), 0);
+	s[len - 1] ^= 1;
+	/* Every truncation, and a byte more. */
+	for (i = 0; i < len; i++)
+		assert_int_not_equal(hwk_bind_verify(k->blob, k->bloblen, s, i,
+		    (const uint8_t *)"sid", 3), 0);
+	free(s);
+	w = hwk_buf_new();
+	hwk_buf_putb(w, sig);
+	hwk_buf_put_u8(w, 0);
+	assert_int_not_equal(hwk_bind_verify(k->blob, k->bloblen,
+	    hwk_buf_ptr(w), hwk_buf_len(w), (const uint8_t *)"sid", 3), 0);
+	/* The same signature under another algorithm's name. */
+	hwk_buf_reset(w);
+	hwk_buf_put_cstring(w, wrong_alg);
+	hwk_buf_consume(sig, 4 + strlen(hwk_buf_len(sig) > 0 && alg != NULL ?
+	    alg : k->type));
+	hwk_buf_putb(w, sig);
+	assert_int_not_equal(hwk_bind_verify(k->blob, k->bloblen,
+	    hwk_buf_ptr(w), hwk_buf_len(w), (const uint8_t *)"sid", 3), 0);
+	hwk_buf_free(&w);
+	hwk_buf_free(&sig);
+	hwk_pubkey_free(&k);
+}
+
+/* An OpenSSH certificate of an Ed25519 key, as a host may send its key. */
+static void
+verify_cert(EVP_PKEY *pk)
+{
+	struct hwk_pubkey *k = host_pub(pk);
+	struct hwk_buf *cert = hwk_buf_new(), *in = hwk_buf_from(k->blob,
+	    k->bloblen), *sig = host_sign(pk, NULL, NULL, "sid", 3);
+	const uint8_t *q;
+	size_t qlen;
+
+	hwk_buf_get_string_direct(in, NULL, NULL);
+	assert_int_equal(hwk_buf_get_string_direct(in, &q, &qlen), 0);
+	hwk_buf_put_cstring(cert, "ssh-ed25519-cert-v01@openssh.com");
+	hwk_buf_put_cstring(cert, "nonce");
+	hwk_buf_put_string(cert, q, qlen);
+	hwk_buf_put_u64(cert, 1);		/* serial; the rest is ssh's */
+	hwk_buf_put_u32(cert, 2);
+	assert_int_equal(hwk_bind_verify(hwk_buf_ptr(cert), hwk_buf_len(cert),
+	    hwk_buf_ptr(sig), hwk_buf_len(sig), (const uint8_t *)"sid", 3), 0);
+	assert_int_not_equal(hwk_bind_verify(hwk_buf_ptr(cert),
+	    hwk_buf_len(cert), hwk_buf_ptr(sig), hwk_buf_len(sig),
+	    (const uint8_t *)"sie", 3), 0);
+	hwk_buf_free(&cert);
+	hwk_buf_free(&in);
+	hwk_buf_free(&sig);
+	hwk_pubkey_free(&k);
+}
+
+static void
+test_bind_verify(void **state)
+{
+	EVP_PKEY *ed = ed25519_host();
+	EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	EVP_PKEY *ec5 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+
+	(void)state;
+	assert_non_null(ec);
+	assert_non_null(ec5);
+	assert_non_null(rsa);
+	verify_host(ed, NULL, NULL, "ssh-rsa");
+	verify_host(ec, NULL, EVP_sha256(), "ssh-ed25519");
+	verify_host(ec5, NULL, EVP_sha512(), "ecdsa-sha2-nistp256");
+	verify_host(rsa, "rsa-sha2-256", EVP_sha256(), "rsa-sha2-512");
+	verify_host(rsa, "rsa-sha2-512", EVP_sha512(), "rsa-sha2-256");
+	verify_host(rsa, "ssh-rsa", EVP_sha1(), "rsa-sha2-256");
+	verify_cert(ed);
+	EVP_PKEY_free(ed);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(ec5);
+	EVP_PKEY_free(rsa);
+}
+
+/* Forwarded: the keys are listed, a signature is refused unless allowed. */
+static void
+test_bind_forwarded(void **state)
+{
+	EVP_PKEY *a = ed25519_host(), *b = ed25519_host();
+	struct hwk_conn *c = hwk_conn_new(getpid());
+	struct hwk_buf *ids = hwk_buf_new(), *s, *r, *m;
+	uint32_t n;
+	uint8_t t;
+
+	(void)state;
+	hwk_buf_put_u8(ids, AGENTC_REQUEST_IDENTITIES);
+	s = sign_request(pub->blob, pub->bloblen, "x", AGENT_RSA_SHA2_256);
+	m = bind_msg(a, "hop 1", 1, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);
+	assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);	/* the same again */
+	assert_int_equal(c->nbinds, 1);
+	hwk_buf_free(&m);
+	r = hwk_buf_new();
+	assert_int_equal(hwk_agent_dispatch_conn(&agent, c, hwk_buf_ptr(ids),
+	    hwk_buf_len(ids), r), 0);
+	assert_int_equal(hwk_buf_get_u8(r, &t), 0);
+	assert_int_equal(t, AGENT_IDENTITIES_ANSWER);
+	assert_int_equal(hwk_buf_get_u32(r, &n), 0);
+	assert_int_equal(n, 1);
+	hwk_buf_free(&r);
+	assert_int_equal(ask_conn(c, s), AGENT_FAILURE);
+	/* A second hop, a login from the host forwarded to: still refused. */
+	m = bind_msg(b, "hop 2", 0, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);
+	assert_int_equal(ask_conn(c, s), AGENT_FAILURE);
+	agent.allow_forwarded = 1;
+	assert_int_equal(ask_conn(c, s), AGENT_SIGN_RESPONSE);
+	agent.allow_forwarded = 0;
+	/* Nothing binds after a login's binding. */
+	assert_int_equal(ask_conn(c, m), AGENT_FAILURE);
+	hwk_buf_free(&m);
+	/* Without a connection (hwk_agent_dispatch) nothing is kept. */
+	assert_int_equal(ask_type(s), AGENT_SIGN_RESPONSE);
+	hwk_conn_free(&c);
+	assert_null(c);
+	hwk_buf_free(&ids);
+	hwk_buf_free(&s);
+	EVP_PKEY_free(a);
+	EVP_PKEY_free(b);
+}
+
+/* A login's binding signs; a binding that does not verify ends that. */
+static void
+test_bind_login_and_bad(void **state)
+{
+	EVP_PKEY *h = ed25519_host();
+	struct hwk_conn *c = hwk_conn_new(getpid());
+	struct hwk_buf *s, *m;
+	char sid[CONN_MAX_SID + 2];
+
+	(void)state;
+	s = sign_request(pub->blob, pub->bloblen, "x", AGENT_RSA_SHA2_256);
+	m = bind_msg(h, "login", 0, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);
+	assert_int_equal(ask_conn(c, s), AGENT_SIGN_RESPONSE);
+	/* Refused by the rules, not by its signature: still signs. */
+	assert_int_equal(ask_conn(c, m), AGENT_FAILURE);
+	assert_int_equal(ask_conn(c, s), AGENT_SIGN_RESPONSE);
+	hwk_buf_free(&m);
+	hwk_conn_free(&c);
+
+	c = hwk_conn_new(getpid());
+	m = bind_msg(h, "login", 1, 1);
+	assert_int_equal(ask_conn(c, m), AGENT_FAILURE);
+	assert_int_equal(c->nbinds, 0);
+	assert_int_equal(ask_conn(c, s), AGENT_FAILURE);
+	hwk_buf_free(&m);
+	/* A good one after it does not undo that. */
+	m = bind_msg(h, "login", 0, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);
+	assert_int_equal(ask_conn(c, s), AGENT_FAILURE);
+	hwk_buf_free(&m);
+	hwk_conn_free(&c);
+
+	/* A session id over ssh-agent's 128 bytes. */
+	c = hwk_conn_new(getpid());
+	memset(sid, 'i', sizeof(sid) - 1);
+	sid[sizeof(sid) - 1] = '\0';
+	m = bind_msg(h, sid, 0, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_FAILURE);
+	assert_int_equal(ask_conn(c, s), AGENT_FAILURE);
+	hwk_buf_free(&m);
+	hwk_conn_free(&c);
+	hwk_buf_free(&s);
+	EVP_PKEY_free(h);
+}
+
+/* At most 16 hops; a session id is never bound to two host keys. */
+static void
+test_bind_too_many(void **state)
+{
+	EVP_PKEY *h = ed25519_host(), *o = ed25519_host();
+	struct hwk_conn *c = hwk_conn_new(0);
+	struct hwk_buf *m, *s;
+	char sid[32];
+	int i;
+
+	(void)state;
+	s = sign_request(pub->blob, pub->bloblen, "x", AGENT_RSA_SHA2_256);
+	for (i = 0; i < CONN_MAX_BINDS; i++) {
+		snprintf(sid, sizeof(sid), "hop %d", i);
+		m = bind_msg(h, sid, 1, 0);
+		assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);
+		hwk_buf_free(&m);
+		if (i != 3)
+			continue;
+		m = bind_msg(o, "hop 3", 1, 0);
+		assert_int_equal(ask_conn(c, m), AGENT_FAILURE);
+		hwk_buf_free(&m);
+	}
+	m = bind_msg(h, "hop 16", 1, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_FAILURE);
+	hwk_buf_free(&m);
+	m = bind_msg(h, "hop 3", 1, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);
+	hwk_buf_free(&m);
+	assert_int_equal(c->nbinds, CONN_MAX_BINDS);
+	agent.allow_forwarded = 1;
+	assert_int_equal(ask_conn(c, s), AGENT_SIGN_RESPONSE);
+	agent.allow_forwarded = 0;
+	hwk_conn_free(&c);
+	hwk_buf_free(&s);
+	EVP_PKEY_free(h);
+	EVP_PKEY_free(o);
+}
+
+/* The words for the user: the program, and the hosts by known_hosts. */
+static void
+test_who(void **state)
+{
+	EVP_PKEY *h = ed25519_host(), *o = ed25519_host();
+	struct hwk_pubkey *hk = host_pub(h), *ok = host_pub(o);
+	struct hwk_conn *c = hwk_conn_new(getpid());
+	struct hwk_buf *m;
+	char dir[] = "/tmp/hwk-who.XXXXXX", path[128], *line = NULL;
+	char who[1024], want[1024], fp[HWK_FP_LEN], comm[64], *home;
+	FILE *f;
+
+	(void)state;
+	/* Our name as /proc has it (not argv[0] under valgrind). */
+	assert_non_null(f = fopen("/proc/self/comm", "r"));
+	assert_non_null(fgets(comm, sizeof(comm), f));
+	fclose(f);
+	comm[strcspn(comm, "\n")] = '\0';
+	hwk_conn_who(c, who, sizeof(who));
+	snprintf(want, sizeof(want), "Requested by %s (pid %d).", comm,
+	    (int)getpid());
+	assert_string_equal(who, want);
+	m = bind_msg(h, "hop", 1, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);
+	hwk_buf_free(&m);
+	m = bind_msg(o, "login", 0, 0);
+	assert_int_equal(ask_conn(c, m), AGENT_SUCCESS);
+	hwk_buf_free(&m);
+	/* Hashed names, markers, other keys are no name for it. */
+	assert_non_null(mkdtemp(dir));
+	home = getenv("HOME") != NULL ? strdup(getenv("HOME")) : NULL;
+	setenv("HOME", dir, 1);
+	snprintf(path, sizeof(path), "%s/.ssh", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/.ssh/known_hosts", dir);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(hwk_pubkey_format(hk, 0, &line), 0);
+	fprintf(f, "# a comment\n|1|c2FsdA==|aGFzaA== %s\n"
+	    "@cert-authority *.example %s\nother.example %s x\n"
+	    "  jump.example,10.0.0.1 %s\n", line, line, "ssh-ed25519 AAAA",
+	    line);
+	free(line);
+	assert_int_equal(fclose(f), 0);
+	hwk_conn_who(c, who, sizeof(who));
+	assert_int_equal(hwk_fingerprint(hk->blob, hk->bloblen, fp, NULL), 0);
+	snprintf(want, sizeof(want), "Requested by %s (pid %d).\nThrough the "
+	    "agent forwarded to host jump.example (%s).\n", comm,
+	    (int)getpid(), fp);
+	assert_int_equal(hwk_fingerprint(ok->blob, ok->bloblen, fp, NULL), 0);
+	snprintf(want + strlen(want), sizeof(want) - strlen(want),
+	    "For a login to host %s.", fp);
+	assert_string_equal(who, want);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/.ssh", dir);
+	rmdir(path);
+	rmdir(dir);
+	if (home != NULL)
+		setenv("HOME", home, 1);
+	else
+		unsetenv("HOME");
+	free(home);
+	hwk_conn_free(&c);
+	hwk_pubkey_free(&hk);
+	hwk_pubkey_free(&ok);
+	EVP_PKEY_free(h);
+	EVP_PKEY_free(o);
+}
+
+/* --confirm: the askpass's exit and answer decide each signature. */
+static void
+test_confirm(void **state)
+{
+	struct hwk_conn *c = hwk_conn_new(getpid());
+	struct hwk_buf *s;
+
+	(void)state;
+	s = sign_request(pub->blob, pub->bloblen, "x", AGENT_RSA_SHA2_256);
+	agent.confirm = 1;
+	setenv("SSH_ASKPASS_REQUIRE", "force", 1);
+	setenv("SSH_ASKPASS", "/bin/true", 1);		/* empty: yes */
+	assert_int_equal(ask_conn(c, s), AGENT_SIGN_RESPONSE);
+	setenv("SSH_ASKPASS", "/bin/false", 1);
+	assert_int_equal(ask_conn(c, s), AGENT_FAILURE);
+	setenv("SSH_ASKPASS", "/bin/echo", 1);		/* the question back */
+	assert_int_equal(ask_conn(c, s), AGENT_FAILURE);
+	setenv("SSH_ASKPASS_REQUIRE", "never", 1);
+	setenv("SSH_ASKPASS", "/bin/true", 1);
+	assert_int_equal(ask_conn(c, s), AGENT_FAILURE);
+	agent.confirm = 0;
+	assert_int_equal(ask_conn(c, s), AGENT_SIGN_RESPONSE);
+	unsetenv("SSH_ASKPASS_REQUIRE");
+	unsetenv("SSH_ASKPASS");
+	hwk_conn_free(&c);
+	hwk_buf_free(&s);
 }
 
 static void
@@ -629,6 +1051,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_session_bind, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_bind_verify, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bind_forwarded, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bind_login_and_bad, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_bind_too_many, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_who, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_confirm, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_serve_keeps_idle_drops_nonreader, setup, teardown),
