@@ -1,0 +1,59 @@
+/*
+ * The PKCS#11 helper of hwkey-agent: the one process that loads token
+ * modules, so that a module that crashes or hangs takes only a signature
+ * with it.  The agent side (p11client.c) and the helper (p11helper.c)
+ * talk over a socketpair in messages framed as the agent protocol's
+ * (u32 length, type byte, body), one request at a time (p11wire.c).
+ */
+#ifndef HWKEY_AGENT_P11HELPER_H
+#define HWKEY_AGENT_P11HELPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hwk_agent;
+struct hwk_buf;
+
+/* The hidden argument that makes hwkey-agent the helper. */
+#define P11H_ARG		"--pkcs11-helper"
+#define P11H_MAX_MSG		(1024 * 1024)
+
+/* Agent to helper: requests. */
+#define P11H_OPTS	1	/* u32 n, n x (string name, string value) */
+#define P11H_CHECK	2	/* (nothing): the backend's option check */
+#define P11H_LOAD	3	/* string stub */
+#define P11H_SIGN	4	/* u32 handle, u32 alg, string data */
+#define P11H_FREE	5	/* u32 handle */
+#define P11H_SECRET	6	/* u32 -rc, string secret: answers ASK */
+
+/* Helper to agent: answers, and questions in the middle of one. */
+#define P11H_OK		30
+#define P11H_ERR	31	/* u32 -rc, string detail, string advice */
+#define P11H_KEY	32	/* u32 handle, string blob, string comment */
+#define P11H_SIG	33	/* string raw signature */
+#define P11H_ASK	34	/* string prompt: a PIN is needed */
+#define P11H_NOTICE	35	/* string message for the log */
+
+/*
+ * Sends one message (its type byte and body) on fd; receives one into
+ * msg (reset first).  deadline_ms is a p11h_now_ms() time after
+ * which they give up with HWK_ERR_DEVICE; 0 waits for ever.  The other
+ * side gone (end of file, a broken pipe) is HWK_ERR_NO_DEVICE.
+ */
+int	p11h_send(int fd, const struct hwk_buf *msg, uint64_t deadline_ms);
+int	p11h_recv(int fd, struct hwk_buf *msg, uint64_t deadline_ms);
+uint64_t p11h_now_ms(void);
+
+/* The helper's life: requests from fd until it closes.  Never returns. */
+void	hwk_p11helper_main(int fd) __attribute__((noreturn));
+
+/*
+ * In the agent: PKCS#11 keys go through the helper from now on.  Swaps
+ * the pkcs11 backend in the registry for one that asks the helper, so the
+ * agent never loads p11-kit or a module itself.
+ */
+int	hwk_agent_p11_isolate(struct hwk_agent *a);
+/* Stops the helper, if this process started one. */
+void	hwk_agent_p11_end(void);
+
+#endif /* HWKEY_AGENT_P11HELPER_H */
