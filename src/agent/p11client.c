@@ -582,6 +582,7 @@ hwk_agent_p11_isolate(struct hwk_agent *a)
 	const struct hwk_backend *p11;
 	size_t n = 0;
 
+	hwk_backends_override(NULL);	/* the real table, even if run twice */
 	hc.a = a;
 	hc.timeout_ms = helper_timeout();
 	hc.builtin = hwk_backends();
