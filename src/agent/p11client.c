@@ -1,9 +1,9 @@
 /*
- * hwkey-agent's side of the PKCS#11 helper: a pkcs11 backend in the
- * registry whose load and sign ask the helper process (p11helper.c), which
- * it starts on first use and again after it crashed or was stopped for
- * hanging.  So no module, nor p11-kit, is ever mapped in the agent, and a
- * module that fails badly costs one signature.
+ * hwkey-agent's side of the PKCS#11 helper: starts the helper process
+ * (p11helper.c) on first use and again after it crashed or was stopped
+ * for hanging, sends it one request at a time, relays its PIN questions
+ * to the agent's way of asking, and gives up on a helper that stays
+ * silent too long.  So a module that fails badly costs one signature.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -23,7 +23,6 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "hwkey/secret.h"
-#include "hwkey/sshkey.h"
 #include "agent.h"
 #include "p11helper.h"
 
@@ -31,21 +30,9 @@
 #define HELPER_TIMEOUT_MS	(120 * 1000)
 #define HELPER_TIMEOUT_MAX_MS	(86400 * 1000)
 #define HELPER_EXIT_MS		2000	/* for it to close its sessions */
-#define MAX_BACKENDS		16
-
-/* A key the helper holds: its handle there, and how to open it again. */
-struct p11c_key {
-	uint32_t	 handle;
-	unsigned	 gen;		/* the helper it was opened in */
-	uint8_t		*stub;
-	size_t		 stublen;
-	struct hwk_pubkey *pub;
-};
 
 static struct {
 	struct hwk_agent *a;
-	struct hwk_backend proxy;
-	const struct hwk_backend *table[MAX_BACKENDS + 1];
 	const struct hwk_backend *const *builtin;
 	pid_t		 pid;		/* the helper, or 0 */
 	pid_t		 owner;		/* the process that started it */
@@ -89,9 +76,23 @@ helper_timeout(void)
 	return (uint64_t)(v * 1000);
 }
 
+void
+p11c_init(struct hwk_agent *a, const struct hwk_backend *const *builtin)
+{
+	hc.a = a;
+	hc.builtin = builtin;
+	hc.timeout_ms = helper_timeout();
+}
+
+unsigned
+p11c_gen(void)
+{
+	return hc.fd >= 0 && hc.owner == getpid() ? hc.gen : 0;
+}
+
 /* Reaps the helper: at once if killed, else after it closed its sessions. */
-static void
-helper_stop(int kill_it)
+void
+p11c_stop(int kill_it)
 {
 	uint64_t until = p11h_now_ms() + HELPER_EXIT_MS;
 	struct timespec nap = { 0, 5 * 1000000L };
@@ -200,9 +201,6 @@ helper_idle_dead(void)
 	return poll(&p, 1, 0) != 0;
 }
 
-static int call(struct hwk_ctx *ctx, struct hwk_buf *req,
-    struct hwk_buf *reply);
-
 /* Starts a helper (this process's own), and gives it the options. */
 static int
 helper_start(struct hwk_ctx *ctx)
@@ -238,22 +236,21 @@ helper_start(struct hwk_ctx *ctx)
 	    (r = hwk_buf_put_u32(m, n)) != 0 ||
 	    (r = each_opt(ctx, m, &n)) != 0)
 		goto out;
-	r = call(ctx, m, reply);
+	r = p11c_call(ctx, m, reply);
  out:
 	hwk_buf_free(&m);
 	hwk_buf_free(&reply);
 	return r;
 }
 
-/* A helper of this process, alive and idle, started if need be. */
-static int
-helper_ready(struct hwk_ctx *ctx)
+int
+p11c_ready(struct hwk_ctx *ctx)
 {
 	if (hc.fd >= 0 && (hc.owner != getpid() || helper_idle_dead())) {
 		if (hc.owner == getpid())
 			LOG(AGENT_LOG_INFO, "the PKCS#11 helper went away "
 			    "while idle; starting another");
-		helper_stop(1);
+		p11c_stop(1);
 	}
 	if (hc.fd >= 0)
 		return HWK_OK;
@@ -275,7 +272,9 @@ relay_secret(struct hwk_ctx *ctx, struct hwk_buf *msg, struct hwk_buf *out)
 		return HWK_ERR_NOMEM;
 	}
 	hwk_ctx_clear_error(ctx);
-	rc = hwk_ctx_read_secret(ctx, prompt, pin, HWK_SECRET_MAX);
+	/* No context: a key being let go, which no token asks a PIN for. */
+	rc = ctx == NULL ? HWK_ERR_CANCELLED :
+	    hwk_ctx_read_secret(ctx, prompt, pin, HWK_SECRET_MAX);
 	if (rc != 0)
 		explicit_bzero(pin, HWK_SECRET_MAX);
 	if ((r = hwk_buf_put_u8(out, P11H_SECRET)) == 0 &&
@@ -314,14 +313,8 @@ take_err(struct hwk_ctx *ctx, struct hwk_buf *reply, int *errp)
 	return r;
 }
 
-/*
- * One request to the helper and its answer in reply, read past its type
- * byte; an ERR answer is its code and words.  PIN questions and notices
- * on the way are dealt with here.  A helper that dies, or says nothing
- * for hc.timeout_ms, is reaped and the request fails.
- */
-static int
-call(struct hwk_ctx *ctx, struct hwk_buf *req, struct hwk_buf *reply)
+int
+p11c_call(struct hwk_ctx *ctx, struct hwk_buf *req, struct hwk_buf *reply)
 {
 	struct hwk_buf *tmp = NULL;
 	char *notice = NULL;
@@ -357,7 +350,7 @@ call(struct hwk_ctx *ctx, struct hwk_buf *req, struct hwk_buf *reply)
 		    "%llu ms; its helper was stopped and starts again at the "
 		    "next use", (unsigned long long)hc.timeout_ms);
 		LOG(AGENT_LOG_ERR, "%s", hwk_ctx_detail(ctx));
-		helper_stop(1);
+		p11c_stop(1);
 	} else if (r == HWK_ERR_NO_DEVICE)
 		helper_gone(ctx, "in a request");
 	else {
@@ -366,250 +359,9 @@ call(struct hwk_ctx *ctx, struct hwk_buf *req, struct hwk_buf *reply)
 		    "helper failed (%s); it starts again at the next use",
 		    hwk_strerror(r));
 		LOG(AGENT_LOG_ERR, "%s", hwk_ctx_detail(ctx));
-		helper_stop(1);
+		p11c_stop(1);
 	}
 	/* The signature failed for the device, as far as the caller knows. */
 	return HWK_ERR_DEVICE;
 }
 
-/* A stub as the agent sees it: claimed, with nothing read from a token. */
-static int
-proxy_stub_info(const uint8_t *stub, size_t len, struct hwk_stubinfo *info)
-{
-	(void)stub;
-	(void)len;
-	memset(info, 0, sizeof(*info));
-	info->protection = "token PIN";	/* the .pub holds the public key */
-	return HWK_OK;
-}
-
-/* Opens stub in the helper: its handle there and its public key. */
-static int
-helper_open(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
-    uint32_t *handlep, struct hwk_pubkey **pubp)
-{
-	struct hwk_buf *req = NULL, *reply = NULL;
-	const uint8_t *blob;
-	char *comment = NULL;
-	size_t bloblen;
-	int r;
-
-	*pubp = NULL;
-	if ((req = hwk_buf_new()) == NULL || (reply = hwk_buf_new()) == NULL) {
-		r = HWK_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = helper_ready(ctx)) != 0 ||
-	    (r = hwk_buf_put_u8(req, P11H_LOAD)) != 0 ||
-	    (r = hwk_buf_put_string(req, stub, len)) != 0 ||
-	    (r = call(ctx, req, reply)) != 0)
-		goto out;
-	if (hwk_buf_get_u32(reply, handlep) != 0 ||
-	    hwk_buf_get_string_direct(reply, &blob, &bloblen) != 0 ||
-	    hwk_buf_get_cstring(reply, &comment, NULL) != 0) {
-		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "the PKCS#11 helper "
-		    "sent no key");
-		goto out;
-	}
-	r = hwk_pubkey_from_blob(blob, bloblen, *comment != '\0' ? comment :
-	    NULL, pubp);
- out:
-	free(comment);
-	hwk_buf_free(&req);
-	hwk_buf_free(&reply);
-	return r;
-}
-
-static void
-p11c_key_free(struct p11c_key **kp)
-{
-	struct p11c_key *k = *kp;
-
-	if (k == NULL)
-		return;
-	free(k->stub);
-	hwk_pubkey_free(&k->pub);
-	free(k);
-	*kp = NULL;
-}
-
-static int
-proxy_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
-    struct hwk_key **keyp)
-{
-	struct p11c_key *k;
-	int r;
-
-	*keyp = NULL;
-	if ((k = calloc(1, sizeof(*k))) == NULL ||
-	    (k->stub = malloc(len)) == NULL) {
-		free(k);
-		return HWK_ERR_NOMEM;
-	}
-	memcpy(k->stub, stub, len);
-	k->stublen = len;
-	if ((r = helper_open(ctx, stub, len, &k->handle, &k->pub)) != 0)
-		goto out;
-	k->gen = hc.gen;
-	if ((r = hwk_key_new(&hc.proxy, keyp)) != 0)
-		goto out;
-	if ((r = hwk_pubkey_to_evp(k->pub, &(*keyp)->pkey)) != 0 ||
-	    (r = hwk_key_set_comment(*keyp, k->pub->comment)) != 0) {
-		hwk_key_free(keyp);
-		goto out;
-	}
-	(*keyp)->impl = k;
-	k = NULL;	/* owned by the key */
- out:
-	p11c_key_free(&k);
-	return r;
-}
-
-/* The key again in a helper started since it was opened, the same key. */
-static int
-proxy_reopen(struct hwk_ctx *ctx, struct p11c_key *k)
-{
-	struct hwk_pubkey *pub = NULL;
-	uint32_t handle;
-	int r;
-
-	if ((r = helper_open(ctx, k->stub, k->stublen, &handle, &pub)) != 0)
-		return r;
-	if (pub->bloblen != k->pub->bloblen ||
-	    memcmp(pub->blob, k->pub->blob, pub->bloblen) != 0)
-		r = hwk_ctx_error(ctx, HWK_ERR_WRONG_DEVICE, "the token now "
-		    "holds another key under this stub's id");
-	else {
-		k->handle = handle;
-		k->gen = hc.gen;
-	}
-	hwk_pubkey_free(&pub);
-	return r;
-}
-
-static int
-proxy_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
-    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp)
-{
-	struct p11c_key *k = key->impl;
-	struct hwk_buf *req = NULL, *reply = NULL;
-	const uint8_t *sig;
-	size_t siglen;
-	int r;
-
-	if ((req = hwk_buf_new()) == NULL || (reply = hwk_buf_new()) == NULL) {
-		r = HWK_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = helper_ready(ctx)) != 0 ||
-	    (k->gen != hc.gen && (r = proxy_reopen(ctx, k)) != 0))
-		goto out;
-	if ((r = hwk_buf_put_u8(req, P11H_SIGN)) != 0 ||
-	    (r = hwk_buf_put_u32(req, k->handle)) != 0 ||
-	    (r = hwk_buf_put_u32(req, (uint32_t)alg)) != 0 ||
-	    (r = hwk_buf_put_string(req, data, len)) != 0 ||
-	    (r = call(ctx, req, reply)) != 0)
-		goto out;
-	if (hwk_buf_get_string_direct(reply, &sig, &siglen) != 0 ||
-	    (*sigp = malloc(siglen != 0 ? siglen : 1)) == NULL) {
-		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "the PKCS#11 helper "
-		    "sent no signature");
-		goto out;
-	}
-	memcpy(*sigp, sig, siglen);
-	*siglenp = siglen;
- out:
-	hwk_buf_free(&req);
-	hwk_buf_free(&reply);
-	return r;
-}
-
-/* Lets the helper close what it holds for the key, if it still runs. */
-static void
-proxy_free_impl(struct hwk_key *key)
-{
-	struct p11c_key *k = key->impl;
-	struct hwk_buf *req = NULL, *reply = NULL;
-
-	key->impl = NULL;
-	if (k == NULL)
-		return;
-	if (k->gen == hc.gen && hc.fd >= 0 && hc.owner == getpid() &&
-	    (req = hwk_buf_new()) != NULL && (reply = hwk_buf_new()) != NULL &&
-	    hwk_buf_put_u8(req, P11H_FREE) == 0 &&
-	    hwk_buf_put_u32(req, k->handle) == 0)
-		call(hc.a != NULL ? hc.a->ctx : NULL, req, reply);
-	hwk_buf_free(&req);
-	hwk_buf_free(&reply);
-	p11c_key_free(&k);
-}
-
-/*
- * The backend's own check of its options, run in a helper when any is
- * given (a --token URI takes p11-kit to read); that helper is stopped, so
- * that the agent does not take it along when it goes to the background.
- */
-static int
-proxy_check_opts(struct hwk_ctx *ctx)
-{
-	struct hwk_buf *req = NULL, *reply = NULL;
-	const struct hwk_optdesc *o;
-	int r;
-
-	for (o = hc.proxy.options; o != NULL && o->name != NULL; o++)
-		if (hwk_ctx_opt(ctx, o->name) != NULL)
-			break;
-	if (o == NULL || o->name == NULL)
-		return HWK_OK;
-	if ((req = hwk_buf_new()) == NULL || (reply = hwk_buf_new()) == NULL) {
-		r = HWK_ERR_NOMEM;
-		goto out;
-	}
-	if ((r = helper_ready(ctx)) == 0 &&
-	    (r = hwk_buf_put_u8(req, P11H_CHECK)) == 0)
-		r = call(ctx, req, reply);
-	helper_stop(0);
- out:
-	hwk_buf_free(&req);
-	hwk_buf_free(&reply);
-	return r;
-}
-
-int
-hwk_agent_p11_isolate(struct hwk_agent *a)
-{
-	const struct hwk_backend *const *b;
-	const struct hwk_backend *p11;
-	size_t n = 0;
-
-	hwk_backends_override(NULL);	/* the real table, even if run twice */
-	hc.a = a;
-	hc.timeout_ms = helper_timeout();
-	hc.builtin = hwk_backends();
-	if ((p11 = hwk_backend_find("pkcs11")) == NULL)
-		return HWK_OK;
-	/* The same name, options and stubs; the work done elsewhere. */
-	memset(&hc.proxy, 0, sizeof(hc.proxy));
-	hc.proxy.name = p11->name;
-	hc.proxy.summary = p11->summary;
-	hc.proxy.flags = p11->flags;
-	hc.proxy.default_bits = p11->default_bits;
-	hc.proxy.options = p11->options;
-	hc.proxy.claims = p11->claims;	/* a prefix: no library needed */
-	hc.proxy.stub_info = proxy_stub_info;
-	hc.proxy.load = proxy_load;
-	hc.proxy.sign = proxy_sign;
-	hc.proxy.free_impl = proxy_free_impl;
-	hc.proxy.check_opts = proxy_check_opts;
-	for (b = hc.builtin; *b != NULL && n < MAX_BACKENDS; b++)
-		hc.table[n++] = *b == p11 ? &hc.proxy : *b;
-	hc.table[n] = NULL;
-	hwk_backends_override(hc.table);
-	return HWK_OK;
-}
-
-void
-hwk_agent_p11_end(void)
-{
-	helper_stop(0);
-}

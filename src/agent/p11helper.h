@@ -1,8 +1,8 @@
 /*
  * The PKCS#11 helper of hwkey-agent: the one process that loads token
  * modules, so that a module that crashes or hangs takes only a signature
- * with it.  The agent side (p11client.c) and the helper (p11helper.c)
- * talk over a socketpair in messages framed as the agent protocol's
+ * with it.  The agent side (p11proxy.c, the stand-in backend, over
+ * p11client.c) and the helper (p11helper.c) talk over a socketpair in messages framed as the agent protocol's
  * (u32 length, type byte, body), one request at a time (p11wire.c).
  */
 #ifndef HWKEY_AGENT_P11HELPER_H
@@ -13,6 +13,8 @@
 
 struct hwk_agent;
 struct hwk_buf;
+struct hwk_backend;
+struct hwk_ctx;
 
 /* The hidden argument that makes hwkey-agent the helper. */
 #define P11H_ARG		"--pkcs11-helper"
@@ -43,6 +45,23 @@ struct hwk_buf;
 int	p11h_send(int fd, const struct hwk_buf *msg, uint64_t deadline_ms);
 int	p11h_recv(int fd, struct hwk_buf *msg, uint64_t deadline_ms);
 uint64_t p11h_now_ms(void);
+
+/* The agent's side of the helper (p11client.c), for p11proxy.c. */
+void	p11c_init(struct hwk_agent *a, const struct hwk_backend *const *builtin);
+/* A helper of this process, alive and idle, started if need be. */
+int	p11c_ready(struct hwk_ctx *ctx);
+/*
+ * One request to the helper and its answer in reply, read past its type
+ * byte; an ERR answer is its code and words.  PIN questions and notices
+ * on the way are dealt with.  A helper that dies, or says nothing for the
+ * timeout, is reaped and the request fails with HWK_ERR_DEVICE.
+ */
+int	p11c_call(struct hwk_ctx *ctx, struct hwk_buf *req,
+	    struct hwk_buf *reply);
+/* The helper that runs now, as a number that a new one changes; 0: none. */
+unsigned p11c_gen(void);
+/* Ends the helper: killed at once, or given time to close its sessions. */
+void	p11c_stop(int kill_it);
 
 /* The helper's life: requests from fd until it closes.  Never returns. */
 void	hwk_p11helper_main(int fd) __attribute__((noreturn));
