@@ -10,9 +10,11 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +37,7 @@ static struct {
 	struct hwk_agent *a;
 	const struct hwk_backend *const *builtin;
 	pid_t		 pid;		/* the helper, or 0 */
-	pid_t		 owner;		/* the process that started it */
+	int		 gone_idle;	/* the last call found it gone */
 	int		 fd;
 	unsigned	 gen;		/* counts the helpers started */
 	uint64_t	 timeout_ms;
@@ -76,9 +78,26 @@ helper_timeout(void)
 	return (uint64_t)(v * 1000);
 }
 
+/*
+ * In a child (the daemon going to the background, askpass, the helper
+ * itself) the helper is not its own: forget it, without ending it.
+ */
+static void
+forked(void)
+{
+	if (hc.fd >= 0)
+		close(hc.fd);
+	hc.fd = -1;
+	hc.pid = 0;
+}
+
 void
 p11c_init(struct hwk_agent *a, const struct hwk_backend *const *builtin)
 {
+	static int once;
+
+	if (!once++)
+		pthread_atfork(NULL, NULL, forked);
 	hc.a = a;
 	hc.builtin = builtin;
 	hc.timeout_ms = helper_timeout();
@@ -87,7 +106,7 @@ p11c_init(struct hwk_agent *a, const struct hwk_backend *const *builtin)
 unsigned
 p11c_gen(void)
 {
-	return hc.fd >= 0 && hc.owner == getpid() ? hc.gen : 0;
+	return hc.fd >= 0 ? hc.gen : 0;
 }
 
 /* Reaps the helper: at once if killed, else after it closed its sessions. */
@@ -102,10 +121,8 @@ p11c_stop(int kill_it)
 	if (hc.fd >= 0)
 		close(hc.fd);
 	hc.fd = -1;
-	if (hc.pid <= 0 || hc.owner != getpid()) {
-		hc.pid = 0;	/* another process's, after the daemon forked */
+	if (hc.pid <= 0)
 		return;
-	}
 	if (kill_it)
 		kill(hc.pid, SIGKILL);
 	while ((w = waitpid(hc.pid, &status, WNOHANG)) == 0 &&
@@ -170,35 +187,27 @@ each_opt(struct hwk_ctx *ctx, struct hwk_buf *m, uint32_t *np)
 static void
 helper_gone(struct hwk_ctx *ctx, const char *doing)
 {
+	char why[256];
 	int status = 0;
 	pid_t w = 0;
 
 	if (hc.fd >= 0)
 		close(hc.fd);
 	hc.fd = -1;
-	if (hc.pid > 0 && hc.owner == getpid())
+	if (hc.pid > 0)
 		while ((w = waitpid(hc.pid, &status, 0)) < 0 && errno == EINTR)
 			;
 	hc.pid = 0;
 	if (w > 0 && WIFSIGNALED(status))
-		hwk_ctx_error(ctx, HWK_ERR_DEVICE, "the PKCS#11 module crashed "
-		    "%s (%s); its helper starts again at the next use", doing,
+		snprintf(why, sizeof(why), "the PKCS#11 module crashed %s "
+		    "(%s); its helper starts again at the next use", doing,
 		    strsignal(WTERMSIG(status)));
 	else
-		hwk_ctx_error(ctx, HWK_ERR_DEVICE, "the PKCS#11 helper ended "
-		    "%s (exit status %d); it starts again at the next use",
-		    doing, w > 0 && WIFEXITED(status) ? WEXITSTATUS(status) :
-		    -1);
-	LOG(AGENT_LOG_ERR, "%s", hwk_ctx_detail(ctx));
-}
-
-/* The helper's fd is readable or hung up while idle: it is gone. */
-static int
-helper_idle_dead(void)
-{
-	struct pollfd p = { .fd = hc.fd, .events = POLLIN };
-
-	return poll(&p, 1, 0) != 0;
+		snprintf(why, sizeof(why), "the PKCS#11 helper ended %s (exit "
+		    "status %d); it starts again at the next use", doing,
+		    w > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	hwk_ctx_error(ctx, HWK_ERR_DEVICE, "%s", why);
+	LOG(AGENT_LOG_ERR, "%s", why);
 }
 
 /* Starts a helper (this process's own), and gives it the options. */
@@ -223,7 +232,6 @@ helper_start(struct hwk_ctx *ctx)
 		helper_exec(sv[1]);
 	close(sv[1]);
 	hc.fd = sv[0];
-	hc.owner = getpid();
 	hc.gen++;
 	fcntl(hc.fd, F_SETFL, fcntl(hc.fd, F_GETFL) | O_NONBLOCK);
 	LOG(AGENT_LOG_DEBUG, "PKCS#11 helper started, pid %d", (int)hc.pid);
@@ -246,12 +254,6 @@ helper_start(struct hwk_ctx *ctx)
 int
 p11c_ready(struct hwk_ctx *ctx)
 {
-	if (hc.fd >= 0 && (hc.owner != getpid() || helper_idle_dead())) {
-		if (hc.owner == getpid())
-			LOG(AGENT_LOG_INFO, "the PKCS#11 helper went away "
-			    "while idle; starting another");
-		p11c_stop(1);
-	}
 	if (hc.fd >= 0)
 		return HWK_OK;
 	return helper_start(ctx);
@@ -321,47 +323,67 @@ p11c_call(struct hwk_ctx *ctx, struct hwk_buf *req, struct hwk_buf *reply)
 	uint8_t type;
 	int err = HWK_OK, r;
 
-	if ((tmp = hwk_buf_new()) == NULL)
-		return HWK_ERR_NOMEM;
+	hc.gone_idle = 0;
 	hwk_buf_set_max(reply, P11H_MAX_MSG);
-	r = p11h_send(hc.fd, req, p11h_now_ms() + hc.timeout_ms);
+	/* Its end of the socket closed before we spoke: it died idle. */
+	if ((r = p11h_send(hc.fd, req, p11h_now_ms() +
+	    hc.timeout_ms)) == HWK_ERR_NO_DEVICE) {
+		helper_gone(ctx, "while idle");
+		hc.gone_idle = 1;
+		return HWK_ERR_NO_DEVICE;
+	}
 	while (r == 0 && (r = p11h_recv(hc.fd, reply, p11h_now_ms() +
 	    hc.timeout_ms)) == 0) {
 		if (hwk_buf_get_u8(reply, &type) != 0)
 			r = HWK_ERR_FORMAT;
+		else if (type != P11H_ASK && type != P11H_NOTICE) {
+			if (type == P11H_ERR)
+				r = take_err(ctx, reply, &err);
+			break;	/* the answer, for the caller to read */
+		} else if (tmp == NULL && (tmp = hwk_buf_new()) == NULL)
+			r = HWK_ERR_NOMEM;
 		else if (type == P11H_ASK)
 			r = relay_secret(ctx, reply, tmp);
-		else if (type == P11H_NOTICE) {
+		else {
 			if (hwk_buf_get_cstring(reply, &notice, NULL) == 0)
 				LOG(AGENT_LOG_INFO, "%s", notice);
 			free(notice);
 			notice = NULL;
-		} else if (type == P11H_ERR) {
-			r = take_err(ctx, reply, &err);
-			break;
-		} else
-			break;	/* the answer, for the caller to read */
+			hwk_buf_reset(tmp);
+			if ((r = hwk_buf_put_u8(tmp, P11H_OK)) == 0)
+				r = p11h_send(hc.fd, tmp, p11h_now_ms() +
+				    hc.timeout_ms);
+		}
 	}
 	hwk_buf_free(&tmp);
 	if (r == 0)
 		return err;
 	if (r == HWK_ERR_DEVICE) {
+		LOG(AGENT_LOG_ERR, "the PKCS#11 module gave no answer in %llu "
+		    "ms; its helper was stopped", (unsigned long long)
+		    hc.timeout_ms);
 		hwk_ctx_error(ctx, r, "the PKCS#11 module gave no answer in "
 		    "%llu ms; its helper was stopped and starts again at the "
 		    "next use", (unsigned long long)hc.timeout_ms);
-		LOG(AGENT_LOG_ERR, "%s", hwk_ctx_detail(ctx));
 		p11c_stop(1);
 	} else if (r == HWK_ERR_NO_DEVICE)
 		helper_gone(ctx, "in a request");
 	else {
 		/* Out of step with it: a new one is safer than guessing. */
+		LOG(AGENT_LOG_ERR, "talking to the PKCS#11 helper failed "
+		    "(%s): stopped", hwk_strerror(r));
 		hwk_ctx_error(ctx, HWK_ERR_DEVICE, "talking to the PKCS#11 "
 		    "helper failed (%s); it starts again at the next use",
 		    hwk_strerror(r));
-		LOG(AGENT_LOG_ERR, "%s", hwk_ctx_detail(ctx));
 		p11c_stop(1);
 	}
 	/* The signature failed for the device, as far as the caller knows. */
 	return HWK_ERR_DEVICE;
 }
 
+
+int
+p11c_gone_idle(void)
+{
+	return hc.gone_idle;
+}

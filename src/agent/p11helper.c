@@ -82,9 +82,10 @@ notice_agent(void *arg, const char *msg)
 
 	if ((m = hwk_buf_new()) == NULL)
 		return;
+	/* Answered, so that messages never follow one another unread. */
 	if (hwk_buf_put_u8(m, P11H_NOTICE) == 0 &&
-	    hwk_buf_put_cstring(m, msg) == 0)
-		p11h_send(h->fd, m, 0);
+	    hwk_buf_put_cstring(m, msg) == 0 && p11h_send(h->fd, m, 0) == 0)
+		p11h_recv(h->fd, m, 0);
 	hwk_buf_free(&m);
 }
 

@@ -34,7 +34,7 @@ struct hwk_ctx;
 #define P11H_KEY	32	/* u32 handle, string blob, string comment */
 #define P11H_SIG	33	/* string raw signature */
 #define P11H_ASK	34	/* string prompt: a PIN is needed */
-#define P11H_NOTICE	35	/* string message for the log */
+#define P11H_NOTICE	35	/* string message for the log; answered OK */
 
 /*
  * Sends one message (its type byte and body) on fd; receives one into
@@ -60,6 +60,12 @@ int	p11c_call(struct hwk_ctx *ctx, struct hwk_buf *req,
 	    struct hwk_buf *reply);
 /* The helper that runs now, as a number that a new one changes; 0: none. */
 unsigned p11c_gen(void);
+/*
+ * Nonzero if the last p11c_call() found the helper dead before it sent
+ * the request (it died while idle): the request may be made again, in a
+ * new helper, at no cost to the signature.
+ */
+int	p11c_gone_idle(void);
 /* Ends the helper: killed at once, or given time to close its sessions. */
 void	p11c_stop(int kill_it);
 

@@ -52,17 +52,25 @@ helper_open(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	const uint8_t *blob;
 	char *comment = NULL;
 	size_t bloblen;
-	int r;
+	int tries, r;
 
 	*pubp = NULL;
 	if ((req = hwk_buf_new()) == NULL || (reply = hwk_buf_new()) == NULL) {
 		r = HWK_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = p11c_ready(ctx)) != 0 ||
-	    (r = hwk_buf_put_u8(req, P11H_LOAD)) != 0 ||
-	    (r = hwk_buf_put_string(req, stub, len)) != 0 ||
-	    (r = p11c_call(ctx, req, reply)) != 0)
+	/* Once more in a new helper if the last one had died idle. */
+	for (tries = 0;; tries++) {
+		hwk_buf_reset(req);
+		if ((r = p11c_ready(ctx)) != 0 ||
+		    (r = hwk_buf_put_u8(req, P11H_LOAD)) != 0 ||
+		    (r = hwk_buf_put_string(req, stub, len)) != 0)
+			goto out;
+		r = p11c_call(ctx, req, reply);
+		if (r == 0 || tries > 0 || !p11c_gone_idle())
+			break;
+	}
+	if (r != 0)
 		goto out;
 	if (hwk_buf_get_u32(reply, handlep) != 0 ||
 	    hwk_buf_get_string_direct(reply, &blob, &bloblen) != 0 ||
@@ -155,20 +163,28 @@ proxy_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	struct hwk_buf *req = NULL, *reply = NULL;
 	const uint8_t *sig;
 	size_t siglen;
-	int r;
+	int tries, r;
 
 	if ((req = hwk_buf_new()) == NULL || (reply = hwk_buf_new()) == NULL) {
 		r = HWK_ERR_NOMEM;
 		goto out;
 	}
-	if ((r = p11c_ready(ctx)) != 0 ||
-	    (k->gen != p11c_gen() && (r = proxy_reopen(ctx, k)) != 0))
-		goto out;
-	if ((r = hwk_buf_put_u8(req, P11H_SIGN)) != 0 ||
-	    (r = hwk_buf_put_u32(req, k->handle)) != 0 ||
-	    (r = hwk_buf_put_u32(req, (uint32_t)alg)) != 0 ||
-	    (r = hwk_buf_put_string(req, data, len)) != 0 ||
-	    (r = p11c_call(ctx, req, reply)) != 0)
+	/* Once more, the key opened again, if the helper had died idle. */
+	for (tries = 0;; tries++) {
+		hwk_buf_reset(req);
+		if ((r = p11c_ready(ctx)) != 0 ||
+		    (k->gen != p11c_gen() && (r = proxy_reopen(ctx, k)) != 0))
+			goto out;
+		if ((r = hwk_buf_put_u8(req, P11H_SIGN)) != 0 ||
+		    (r = hwk_buf_put_u32(req, k->handle)) != 0 ||
+		    (r = hwk_buf_put_u32(req, (uint32_t)alg)) != 0 ||
+		    (r = hwk_buf_put_string(req, data, len)) != 0)
+			goto out;
+		r = p11c_call(ctx, req, reply);
+		if (r == 0 || tries > 0 || !p11c_gone_idle())
+			break;
+	}
+	if (r != 0)
 		goto out;
 	if (hwk_buf_get_string_direct(reply, &sig, &siglen) != 0 ||
 	    (*sigp = malloc(siglen != 0 ? siglen : 1)) == NULL) {

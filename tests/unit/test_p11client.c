@@ -71,7 +71,9 @@ ask_pin(int fd, struct hwk_buf *m)
 	hwk_buf_reset(m);
 	hwk_buf_put_u8(m, P11H_NOTICE);
 	hwk_buf_put_cstring(m, "a notice");
-	p11h_send(fd, m, 0);
+	if (p11h_send(fd, m, 0) != 0 || p11h_recv(fd, m, 0) != 0 ||
+	    hwk_buf_get_u8(m, &type) != 0 || type != P11H_OK)
+		_exit(2);
 	hwk_buf_reset(m);
 	hwk_buf_put_u8(m, P11H_ASK);
 	hwk_buf_put_cstring(m, "PIN for k:");
