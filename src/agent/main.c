@@ -27,6 +27,7 @@
 #include "agent.h"
 #include "daemon.h"
 #include "upstream.h"
+#include "p11helper.h"
 
 enum {
 	OPT_ALLOW_SHA1 = 256, OPT_HELP, OPT_VERSION, OPT_UPSTREAM,
@@ -274,6 +275,9 @@ main(int argc, char **argv)
 	size_t i;
 	int csh, kill_mode, parent, r;
 
+	/* The agent's PKCS#11 helper, with the socket as its stdin. */
+	if (argc == 2 && strcmp(argv[1], P11H_ARG) == 0)
+		hwk_p11helper_main(STDIN_FILENO);
 	memset(&agent, 0, sizeof(agent));
 	hwk_daemon_init(&d);
 	if ((agent.ctx = hwk_ctx_new()) == NULL)
@@ -284,6 +288,9 @@ main(int argc, char **argv)
 		r = hwk_daemon_kill(csh, d.sock[0] != '\0' ? d.sock : NULL);
 		goto out;
 	}
+	/* Modules are loaded in a helper process only, never in here. */
+	if ((r = hwk_agent_p11_isolate(&agent)) != 0)
+		goto out;
 	/* A typo in a backend's option is said now, not at a signature. */
 	if ((r = hwk_backends_check_opts(agent.ctx)) != 0) {
 		say_error(agent.ctx, r);
@@ -328,6 +335,7 @@ main(int argc, char **argv)
 	/* Flush every device handle, remove the socket and its folder. */
 	hwk_agent_clear(&agent);
 	hwk_upstream_free(&agent.upstream);
+	hwk_agent_p11_end();
 	hwk_ctx_free(&agent.ctx);
 	hwk_daemon_end(&d);
 	return exit_code(r);

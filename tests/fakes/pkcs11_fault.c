@@ -37,8 +37,15 @@
  *                             one on stderr, as some modules do
  *   HWK_FAKE_LOG=path         one line per call, "C_Name rv", and
  *                             "keygen_ms t": the real C_GenerateKeyPair's time
+ *   HWK_FAKE_CRASH_AT=C_Name[:path]  that call kills its process
+ *                             (SIGSEGV); with :path only while that file
+ *                             exists, and it goes as the fault happens, so a
+ *                             test arms one crash in a running process
+ *   HWK_FAKE_HANG_AT=C_Name[:path]   the same, but the call never returns
  */
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "p11fwd.h"
 
@@ -76,6 +83,35 @@ fault_setting(void)
 	}
 }
 
+/* Nonzero if setting (HWK_FAKE_CRASH_AT's form) is for name and armed. */
+static int
+armed_at(const char *setting, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (setting == NULL || strncmp(setting, name, n) != 0)
+		return 0;
+	if (setting[n] == '\0')
+		return 1;
+	/* Its file, taken as it fires: only one process sees it. */
+	return setting[n] == ':' && unlink(setting + n + 1) == 0;
+}
+
+/* HWK_FAKE_CRASH_AT and HWK_FAKE_HANG_AT. */
+static void
+crash_or_hang(const char *name)
+{
+	if (armed_at(getenv("HWK_FAKE_CRASH_AT"), name)) {
+		fwd_log("%s crash", name);
+		raise(SIGSEGV);
+	}
+	if (armed_at(getenv("HWK_FAKE_HANG_AT"), name)) {
+		fwd_log("%s hang", name);
+		for (;;)
+			pause();
+	}
+}
+
 /* Nonzero if this call of name is the one to fail. */
 static int
 fault(const char *name)
@@ -83,6 +119,7 @@ fault(const char *name)
 	const char *which = getenv("HWK_FAKE_FAIL");
 	unsigned long nth = env_ulong("HWK_FAKE_FAIL_NTH", 1);
 
+	crash_or_hang(name);
 	fault_setting();
 	if (armed < 0)
 		armed = getenv("HWK_FAKE_FAIL_AFTER") == NULL;
