@@ -314,8 +314,9 @@ uninstall:
 
 # The Debian package (debian/), built by dpkg-buildpackage in a copy of the
 # tree (what git tracks, and new files it does not ignore), so that the
-# packages land in $(DEB_OUT)/ and not beside the tree.  The build
-# dependencies are debian/control's, installed as make deps installs.
+# packages land in $(DEB_OUT)/ and not beside the tree, and with none of
+# this make's variables or flags.  The build dependencies are
+# debian/control's, installed as make deps installs.
 DEB_OUT := $(B)/deb
 DEB_BUILD_DEPS = $(shell awk '/^[^ \t\#]/ { f = /^Build-Depends:/ } f' \
 	debian/control | sed 's/^Build-Depends://' | tr ',' '\n' | \
@@ -329,7 +330,8 @@ deb:
 		tar -c --exclude=./build --exclude=./build-clang \
 		    --exclude=./build-asan -f - .; fi | \
 		tar -x -C $(DEB_OUT)/src -f -
-	$(Q)cd $(DEB_OUT)/src && dpkg-buildpackage -us -uc -b >../build.log \
+	$(Q)cd $(DEB_OUT)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		dpkg-buildpackage -us -uc -b --jobs-try=auto >../build.log \
 		2>&1 || { tail -n 40 ../build.log; \
 		echo "make deb: failed, see $(DEB_OUT)/build.log" >&2; exit 1; }
 	@for f in $(DEB_OUT)/*.deb; do echo "  DEB     $$f"; done
@@ -343,4 +345,7 @@ deb-check: deb
 clean:
 	rm -rf $(B) build-clang build-asan
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# Not the package build's tree in $(DEB_OUT), which has its own (and
+# folders named rules.d).
+-include $(shell find $(B) -path $(DEB_OUT) -prune -o -type f -name '*.d' \
+	-print 2>/dev/null)
