@@ -11,6 +11,8 @@
 #   make deps            install the Debian packages building and running need
 #   make deps-test       ... and those the tests need
 #   make install         PREFIX=/usr/local DESTDIR= (see also uninstall)
+#   make deb             the Debian package, in build/deb/
+#   make deb-check       build it, lint it, install it here, try it, purge it
 
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
@@ -117,8 +119,7 @@ TOOLS := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOLS:tests/tools/%.c=$(B)/tests/tools/%)
 
 .PHONY: all run check unit integration bench deps deps-test install \
-	uninstall clean \
-	fuzz fuzz-smoke check-clang check-asan
+	uninstall clean fuzz fuzz-smoke check-clang check-asan deb deb-check
 .SECONDARY:
 .DEFAULT_GOAL := all
 
@@ -320,7 +321,40 @@ uninstall:
 		$(DESTDIR)$(BASH_COMPLETION_DIR)/hwkeygen \
 		$(DESTDIR)$(BASH_COMPLETION_DIR)/hwkey-agent
 
+# The Debian package (debian/), built by dpkg-buildpackage in a copy of the
+# tree (what git tracks, and new files it does not ignore), so that the
+# packages land in $(DEB_OUT)/ and not beside the tree, and with none of
+# this make's variables or flags.  The build dependencies are
+# debian/control's, installed as make deps installs.
+DEB_OUT := $(B)/deb
+DEB_BUILD_DEPS = $(shell awk '/^[^ \t\#]/ { f = /^Build-Depends:/ } f' \
+	debian/control | sed 's/^Build-Depends://' | tr ',' '\n' | \
+	sed 's/^[[:space:]]*//; s/[[:space:]].*//; s/^debhelper-compat$$/debhelper/')
+deb:
+	$(Q)tests/lib/deps build-essential $(DEB_BUILD_DEPS)
+	$(Q)rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/src
+	$(Q)if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z -c -o --exclude-standard | tar -c --null \
+		    --ignore-failed-read -T - -f -; else \
+		tar -c --exclude=./build --exclude=./build-clang \
+		    --exclude=./build-asan -f - .; fi | \
+		tar -x -C $(DEB_OUT)/src -f -
+	$(Q)cd $(DEB_OUT)/src && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+		dpkg-buildpackage -us -uc -b --jobs-try=auto >../build.log \
+		2>&1 || { tail -n 40 ../build.log; \
+		echo "make deb: failed, see $(DEB_OUT)/build.log" >&2; exit 1; }
+	@for f in $(DEB_OUT)/*.deb; do echo "  DEB     $$f"; done
+
+# Installs the package on this machine and purges it again: as root, on a
+# machine where it is not installed otherwise.
+deb-check: deb
+	$(Q)tests/lib/deps lintian man-db openssh-client
+	$(Q)tests/deb-check $(DEB_OUT)
+
 clean:
 	rm -rf $(B) build-clang build-asan
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# Not the package build's tree in $(DEB_OUT), which has its own (and
+# folders named rules.d).
+-include $(shell find $(B) -path $(DEB_OUT) -prune -o -type f -name '*.d' \
+	-print 2>/dev/null)
