@@ -84,9 +84,13 @@ usage(FILE *f)
 "Usage: hwkey-agent [-c | -s] [-Dd] [-a SOCKET] [--allow-sha1] [options]\n"
 "                   [STUB ...]\n"
 "       hwkey-agent [-c | -s] [-a SOCKET] -k\n"
+"       hwkey-agent add [-a SOCKET] STUB ...\n"
 "\n"
 "An SSH agent for the keys behind hwkeygen's stubs (TPM key files, PKCS#11\n"
-"URIs).  With no STUB, every such stub in ~/.ssh with a .pub beside it.\n"
+"URIs).  With no STUB, every such stub in ~/.ssh with a .pub beside it,\n"
+"and those made there later.  A NAME-cert.pub beside a stub NAME is offered\n"
+"with its key.  'add' adds stubs to the running agent ($SSH_AUTH_SOCK).\n"
+"Started by systemd with a socket (LISTEN_FDS), it serves that socket.\n"
 "\n"
 "  -a SOCKET       listen there (default $XDG_RUNTIME_DIR/hwkey-agent/socket)\n"
 "  -c, -s          print csh or sh lines that set SSH_AUTH_SOCK\n"
@@ -249,6 +253,9 @@ main(int argc, char **argv)
 	size_t i;
 	int csh, kill_mode, parent, r;
 
+	/* A client of the running agent, not an agent. */
+	if (argc > 1 && strcmp(argv[1], "add") == 0)
+		return hwk_agent_add_cmd(argc - 1, argv + 1);
 	memset(&agent, 0, sizeof(agent));
 	hwk_daemon_init(&d);
 	if ((agent.ctx = hwk_ctx_new()) == NULL)

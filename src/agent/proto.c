@@ -1,11 +1,11 @@
 /*
- * The agent protocol (RFC 9987) for hwkey-agent: identities from stubs,
- * signatures through the backends, LOCK/UNLOCK, session-bind; every other
+ * The agent protocol (RFC 9987) for hwkey-agent: identities from stubs
+ * (and their certificates), signatures through the backends, LOCK/UNLOCK,
+ * session-bind; removing and adding stubs (runtime.c); every other
  * request, and every malformed one, answered with FAILURE.
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,60 +117,18 @@ hwk_agent_add(struct hwk_agent *a, const char *path)
 	return r;
 }
 
-int
-hwk_agent_add_dir(struct hwk_agent *a, const char *dir)
-{
-	const struct hwk_backend *b;
-	struct hwk_buf *data = NULL;
-	struct dirent **names = NULL;
-	char path[PATH_MAX], pub[PATH_MAX + 8];
-	struct stat st;
-	int i, n, r;
-
-	if ((n = scandir(dir, &names, NULL, alphasort)) < 0)
-		return hwk_ctx_error(a->ctx, HWK_ERR_SYSTEM, "cannot read %s",
-		    dir);
-	for (i = 0; i < n; i++) {
-		if (names[i]->d_name[0] == '.' ||
-		    snprintf(path, sizeof(path), "%s/%s", dir,
-		    names[i]->d_name) >= (int)sizeof(path))
-			continue;
-		snprintf(pub, sizeof(pub), "%s.pub", path);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-		    stat(pub, &st) != 0)
-			continue;
-		if (hwk_file_read(NULL, path, &data) != 0)
-			continue;
-		b = hwk_backend_for_stub(hwk_buf_ptr(data), hwk_buf_len(data));
-		hwk_buf_free(&data);
-		/* Only keys that live in a device: software keys have ssh-agent. */
-		if (b == NULL || (b->flags & HWK_BF_DEVICE) == 0)
-			continue;
-		if ((r = hwk_agent_add(a, path)) != 0)
-			LOG(a, AGENT_LOG_ERR, "%s: %s", path,
-			    *hwk_ctx_detail(a->ctx) != '\0' ?
-			    hwk_ctx_detail(a->ctx) : hwk_strerror(r));
-	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return HWK_OK;
-}
-
 void
 hwk_agent_clear(struct hwk_agent *a)
 {
 	size_t i;
 
-	for (i = 0; i < a->nids; i++) {
-		hwk_key_free(&a->ids[i].key);	/* flushes device handles */
-		hwk_pubkey_free(&a->ids[i].pub);
-		free(a->ids[i].path);
-	}
+	for (i = 0; i < a->nids; i++)
+		hwk_identity_clear(&a->ids[i]);
 	free(a->ids);
 	a->ids = NULL;
 	a->nids = 0;
 	explicit_bzero(a->lock_hash, sizeof(a->lock_hash));
+	hwk_agent_runtime_free(a);
 }
 
 static int
@@ -180,31 +138,55 @@ failure(struct hwk_buf *reply)
 }
 
 static int
-identities(struct hwk_agent *a, struct hwk_buf *reply)
+put_identity(struct hwk_buf *reply, const struct hwk_pubkey *k)
 {
-	size_t i, n = a->locked ? 0 : a->nids;
 	int r;
 
+	if ((r = hwk_buf_put_string(reply, k->blob, k->bloblen)) != 0)
+		return r;
+	return hwk_buf_put_cstring(reply, k->comment != NULL ? k->comment : "");
+}
+
+/* Each key, and after it its certificate when there is one. */
+static int
+identities(struct hwk_agent *a, struct hwk_buf *reply)
+{
+	const struct hwk_pubkey *c;
+	size_t i, n = 0;
+	int r;
+
+	if (!a->locked) {
+		hwk_agent_rescan(a);
+		hwk_agent_certs_refresh(a);
+		for (i = 0; i < a->nids; i++)
+			n += hwk_identity_cert(&a->ids[i]) != NULL ? 2 : 1;
+	}
 	if ((r = hwk_buf_put_u8(reply, AGENT_IDENTITIES_ANSWER)) != 0 ||
 	    (r = hwk_buf_put_u32(reply, (uint32_t)n)) != 0)
 		return r;
-	for (i = 0; i < n; i++)
-		if ((r = hwk_buf_put_string(reply, a->ids[i].pub->blob,
-		    a->ids[i].pub->bloblen)) != 0 ||
-		    (r = hwk_buf_put_cstring(reply, a->ids[i].pub->comment != NULL ?
-		    a->ids[i].pub->comment : "")) != 0)
+	for (i = 0; n > 0 && i < a->nids; i++)
+		if ((r = put_identity(reply, a->ids[i].pub)) != 0 ||
+		    ((c = hwk_identity_cert(&a->ids[i])) != NULL &&
+		    (r = put_identity(reply, c)) != 0))
 			return r;
 	return HWK_OK;
 }
 
+/* The identity of a key blob, or of a certificate of its key. */
 static struct hwk_identity *
 find_identity(struct hwk_agent *a, const uint8_t *blob, size_t len)
 {
+	const struct hwk_pubkey *c;
 	size_t i;
 
 	for (i = 0; i < a->nids; i++)
 		if (a->ids[i].pub->bloblen == len &&
 		    memcmp(a->ids[i].pub->blob, blob, len) == 0)
+			return &a->ids[i];
+	hwk_agent_certs_refresh(a);	/* a certificate gone signs no more */
+	for (i = 0; i < a->nids; i++)
+		if ((c = hwk_identity_cert(&a->ids[i])) != NULL &&
+		    c->bloblen == len && memcmp(c->blob, blob, len) == 0)
 			return &a->ids[i];
 	return NULL;
 }
@@ -386,6 +368,9 @@ extension(struct hwk_agent *a, struct hwk_buf *req, struct hwk_buf *reply)
 
 	if (hwk_buf_get_string_direct(req, &name, &len) != 0)
 		return failure(reply);
+	if (len == strlen(HWK_ADD_STUB_EXT) &&
+	    memcmp(name, HWK_ADD_STUB_EXT, len) == 0)
+		return hwk_agent_add_stub(a, req, reply);
 	if (len == strlen("session-bind@openssh.com") &&
 	    memcmp(name, "session-bind@openssh.com", len) == 0) {
 		/* Host key, session id, signature, forwarding flag. */
@@ -432,16 +417,19 @@ hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
 	case AGENTC_EXTENSION:
 		r = extension(a, req, reply);
 		break;
+	case AGENTC_REMOVE_IDENTITY:
+		r = hwk_agent_remove(a, req, reply);
+		break;
+	case AGENTC_REMOVE_ALL_IDENTITIES:
+		r = hwk_agent_remove_all(a, req, reply);
+		break;
 	case AGENTC_ADD_IDENTITY:
 	case AGENTC_ADD_ID_CONSTRAINED:
-	case AGENTC_REMOVE_IDENTITY:
-	case AGENTC_REMOVE_ALL_IDENTITIES:
 	case AGENTC_ADD_SMARTCARD_KEY:
 	case AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED:
 	case AGENTC_REMOVE_SMARTCARD_KEY:
-		LOG(a, AGENT_LOG_INFO, "refused request %u: hwkey-agent is "
-		    "read-only; its keys are the stubs it was started with",
-		    type);
+		LOG(a, AGENT_LOG_INFO, "refused request %u: hwkey-agent holds "
+		    "no key itself; add stubs with hwkey-agent add", type);
 		r = failure(reply);
 		break;
 	default:
