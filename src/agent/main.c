@@ -219,8 +219,9 @@ add_keys(struct hwk_agent *a, int argc, char **argv)
 		hwk_agent_add_dir(a, ssh);
 	}
 	if (a->nids == 0)
-		fprintf(stderr, "hwkey-agent: no keys: give stubs as arguments, "
-		    "or make some with hwkeygen --backend tpm2 or pkcs11\n");
+		fprintf(stderr, "hwkey-agent: no keys yet: give stubs as "
+		    "arguments, add them with hwkey-agent add, or make some "
+		    "with hwkeygen --backend tpm2 or pkcs11\n");
 	return HWK_OK;
 }
 

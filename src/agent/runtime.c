@@ -93,13 +93,14 @@ mark_seen(struct hwk_agent_scan *s, const struct stat *st)
  * once, and one removed by a client stays removed until it is made anew.
  */
 static void
-scan(struct hwk_agent *a, struct hwk_agent_scan *s)
+scan(struct hwk_agent *a, struct hwk_agent_scan *s, int announce)
 {
 	const struct hwk_backend *b;
 	struct hwk_buf *data = NULL;
 	struct dirent **names = NULL;
 	char path[PATH_MAX], pub[PATH_MAX + 8];
 	struct stat st, pst;
+	size_t nids;
 	int i, n, r;
 
 	if ((n = scandir(s->dir, &names, NULL, alphasort)) < 0) {
@@ -123,10 +124,13 @@ scan(struct hwk_agent *a, struct hwk_agent_scan *s)
 		if (b == NULL || (b->flags & HWK_BF_DEVICE) == 0)
 			continue;
 		mark_seen(s, &st);
+		nids = a->nids;
 		if ((r = hwk_agent_add(a, path)) != 0)
 			LOG(a, AGENT_LOG_ERR, "%s: %s", path,
 			    *hwk_ctx_detail(a->ctx) != '\0' ?
 			    hwk_ctx_detail(a->ctx) : hwk_strerror(r));
+		else if (announce && a->nids > nids)
+			LOG(a, AGENT_LOG_INFO, "added %s (%s)", path, b->name);
 	}
 	for (i = 0; i < n; i++)
 		free(names[i]);
@@ -162,7 +166,7 @@ hwk_agent_add_dir(struct hwk_agent *a, const char *dir)
 	/* The mtime before the scan: a stub made during it is seen next. */
 	s->mtime = st.st_mtim;
 	a->scan = s;
-	scan(a, s);
+	scan(a, s, 0);	/* main lists what it serves */
 	return HWK_OK;
 }
 
@@ -179,7 +183,7 @@ hwk_agent_rescan(struct hwk_agent *a)
 		return;
 	s->mtime = st.st_mtim;
 	LOG(a, AGENT_LOG_DEBUG, "%s changed: looking for new stubs", s->dir);
-	scan(a, s);
+	scan(a, s, 1);
 }
 
 void
