@@ -193,12 +193,12 @@ hwk_agent_runtime_free(struct hwk_agent *a)
 }
 
 static int
-ext_failure(struct hwk_buf *reply, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+ext_failure(struct hwk_agent *a, struct hwk_buf *reply, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* The agent's reason, for `hwkey-agent add` to print. */
+/* The agent's reason, logged and sent for `hwkey-agent add` to print. */
 static int
-ext_failure(struct hwk_buf *reply, const char *fmt, ...)
+ext_failure(struct hwk_agent *a, struct hwk_buf *reply, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -207,6 +207,7 @@ ext_failure(struct hwk_buf *reply, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	LOG(a, AGENT_LOG_INFO, "add-stub refused: %s", msg);
 	if ((r = hwk_buf_put_u8(reply, AGENT_EXTENSION_FAILURE)) != 0)
 		return r;
 	return hwk_buf_put_cstring(reply, msg);
@@ -224,6 +225,7 @@ hwk_agent_add_stub(struct hwk_agent *a, struct hwk_buf *req,
     struct hwk_buf *reply)
 {
 	const uint8_t *p;
+	const char *why;
 	size_t j, len, n0 = a->nids;
 	uint32_t flags, count, i;
 	char path[PATH_MAX];
@@ -234,10 +236,10 @@ hwk_agent_add_stub(struct hwk_agent *a, struct hwk_buf *req,
 	    count > HWK_ADD_STUB_MAX)
 		return failure(reply);
 	if (flags != 0)
-		return ext_failure(reply, "unknown flags 0x%x: this agent is "
+		return ext_failure(a, reply, "unknown flags 0x%x: this agent is "
 		    "older than its client", (unsigned)flags);
 	if (a->locked)
-		return ext_failure(reply, "the agent is locked (ssh-add -X "
+		return ext_failure(a, reply, "the agent is locked (ssh-add -X "
 		    "unlocks it)");
 	for (i = 0; i < count; i++) {
 		if (hwk_buf_get_string_direct(req, &p, &len) != 0 ||
@@ -246,15 +248,18 @@ hwk_agent_add_stub(struct hwk_agent *a, struct hwk_buf *req,
 		memcpy(path, p, len);
 		path[len] = '\0';
 		if (path[0] != '/') {
-			r = ext_failure(reply, "%s: not an absolute path",
+			r = ext_failure(a, reply, "%s: not an absolute path",
 			    path);
 			goto undo;
 		}
 		hwk_ctx_clear_error(a->ctx);
 		if ((r = hwk_agent_add(a, path)) != 0) {
-			r = ext_failure(reply, "%s: %s", path,
-			    *hwk_ctx_detail(a->ctx) != '\0' ?
-			    hwk_ctx_detail(a->ctx) : hwk_strerror(r));
+			why = *hwk_ctx_detail(a->ctx) != '\0' ?
+			    hwk_ctx_detail(a->ctx) : hwk_strerror(r);
+			/* The backends' words mostly name the file already. */
+			r = strstr(why, path) != NULL ? ext_failure(a, reply,
+			    "%s", why) : ext_failure(a, reply, "%s: %s", path,
+			    why);
 			goto undo;
 		}
 	}
@@ -267,9 +272,6 @@ hwk_agent_add_stub(struct hwk_agent *a, struct hwk_buf *req,
  malformed:
 	r = failure(reply);
  undo:
-	if (a->nids > n0)
-		LOG(a, AGENT_LOG_INFO, "add-stub failed: %zu stub%s not added",
-		    a->nids - n0, a->nids - n0 == 1 ? "" : "s");
 	truncate_ids(a, n0);
 	return r;
 }
