@@ -99,6 +99,9 @@ void	hwk_cert_free(struct hwk_cert **cp);
 /* A certificate line that certifies key; *whyp says why not. */
 int	hwk_cert_parse(const char *line, const struct hwk_pubkey *key,
 	    struct hwk_pubkey **certp, const char **whyp);
+/* cert_sig.c: the CA's signature (string alg, string sig) over data. */
+int	hwk_cert_sig_ok(const uint8_t *ca, size_t calen, const uint8_t *data,
+	    size_t len, const uint8_t *sig, size_t siglen, const char **whyp);
 
 /* add_cmd.c: hwkey-agent add STUB...; returns the exit code. */
 int	hwk_agent_add_cmd(int argc, char **argv);

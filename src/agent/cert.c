@@ -64,13 +64,16 @@ hwk_identity_cert_hide(struct hwk_identity *id)
 /*
  * Walks the certificate after its key (PROTOCOL.certkeys): serial, type,
  * key id, principals, validity, options, extensions, reserved, CA key and
- * signature, and nothing after.  The CA's signature is sshd's to check.
+ * the CA's signature over all before it, and nothing after.
  */
 static const char *
-cert_tail(struct hwk_buf *b)
+cert_tail(struct hwk_buf *b, const uint8_t *blob, size_t len)
 {
+	const uint8_t *ca, *sig;
+	size_t calen, siglen, signed_len;
 	uint64_t serial, after, before;
 	uint32_t type;
+	const char *why;
 	int i;
 
 	if (hwk_buf_get_u64(b, &serial) != 0 || hwk_buf_get_u32(b, &type) != 0)
@@ -81,11 +84,19 @@ cert_tail(struct hwk_buf *b)
 	    hwk_buf_get_string_direct(b, NULL, NULL) != 0 ||
 	    hwk_buf_get_u64(b, &after) != 0 || hwk_buf_get_u64(b, &before) != 0)
 		return "truncated certificate";
-	for (i = 0; i < 5; i++)
+	for (i = 0; i < 3; i++)
 		if (hwk_buf_get_string_direct(b, NULL, NULL) != 0)
 			return "truncated certificate";
+	if (hwk_buf_get_string_direct(b, &ca, &calen) != 0)
+		return "truncated certificate";
+	signed_len = len - hwk_buf_len(b);
+	if (hwk_buf_get_string_direct(b, &sig, &siglen) != 0)
+		return "truncated certificate";
 	if (hwk_buf_len(b) != 0)
 		return "bytes after the certificate";
+	if (hwk_cert_sig_ok(ca, calen, blob, signed_len, sig, siglen,
+	    &why) != 0)
+		return why;
 	return NULL;
 }
 
@@ -124,7 +135,7 @@ cert_check(const uint8_t *blob, size_t len, const char *line_type,
 	    key->bloblen - fields) != 0)
 		goto out;
 	hwk_buf_consume(b, key->bloblen - fields);
-	why = cert_tail(b);
+	why = cert_tail(b, blob, len);
  out:
 	hwk_buf_free(&b);
 	return why;

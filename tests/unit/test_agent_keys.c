@@ -1,7 +1,7 @@
 /*
  * Unit tests of the keys that change while hwkey-agent runs: certificates
  * beside the stubs (offered, signed with, renewed, removed, refused when
- * they are not a user certificate of the key), add-stub@hwkeygen (all or
+ * they are not a user certificate of the key signed by its CA), add-stub@hwkeygen (all or
  * nothing, every malformed request) and REMOVE_IDENTITY / REMOVE_ALL.
  */
 #include <stdarg.h>
@@ -197,6 +197,61 @@ test_cert_parse(void **state)
 		free(bad);
 	}
 	free(text);
+}
+
+/* A certificate line with one byte of its blob (from the end) flipped. */
+static char *
+tampered(const char *name, size_t from_end)
+{
+	struct hwk_buf *blob = hwk_buf_new(), *line = hwk_buf_new();
+	char *text = fixture_read(name, NULL), *out;
+	size_t tlen = strcspn(text, " "), blen;
+	uint8_t *p;
+
+	blen = strcspn(text + tlen + 1, " \n");
+	assert_int_equal(hwk_base64_decode(text + tlen + 1, blen, blob), 0);
+	assert_true(hwk_buf_len(blob) > from_end);
+	p = (uint8_t *)hwk_buf_ptr(blob) + hwk_buf_len(blob) - from_end;
+	*p ^= 0x01;
+	assert_int_equal(hwk_buf_put(line, text, tlen + 1), 0);
+	assert_int_equal(hwk_buf_put_base64(line, hwk_buf_ptr(blob),
+	    hwk_buf_len(blob), 0), 0);
+	assert_int_equal(hwk_buf_put_u8(line, 0), 0);
+	out = strdup((const char *)hwk_buf_ptr(line));
+	hwk_buf_free(&blob);
+	hwk_buf_free(&line);
+	free(text);
+	return out;
+}
+
+/* Every kind of CA signature verifies, and none that was touched. */
+static void
+test_cert_ca_signature(void **state)
+{
+	static const char *const names[] = { "rsa2048.key-cert.pub",
+	    "rsa2048-ecdsaca-cert.pub", "rsa2048-rsaca-cert.pub",
+	    "rsa2048-rsaca256-cert.pub" };
+	struct hwk_pubkey *c = NULL;
+	const char *why;
+	char *text;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		text = fixture_read(names[i], NULL);
+		assert_int_equal(hwk_cert_parse(text, pub, &c, &why), 0);
+		hwk_pubkey_free(&c);
+		free(text);
+		/* The signature's last byte, then one in the signed part. */
+		text = tampered(names[i], 1);
+		assert_int_not_equal(hwk_cert_parse(text, pub, &c, &why), 0);
+		assert_null(c);
+		assert_string_equal(why, "the CA's signature does not verify");
+		free(text);
+		text = tampered(names[i], 600);
+		assert_int_not_equal(hwk_cert_parse(text, pub, &c, &why), 0);
+		free(text);
+	}
 }
 
 static void
@@ -401,6 +456,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cert_parse, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_cert_ca_signature, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_cert_offered_and_signs,
 		    setup, teardown),
