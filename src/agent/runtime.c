@@ -219,6 +219,9 @@ ext_failure(struct hwk_agent *a, struct hwk_buf *reply, const char *fmt, ...)
  * later step, in which `add` asks for the key's TPM password or token PIN
  * on its terminal and a flag says that a string with it follows each path.
  * Every stub is added, or none: the agent stays as it was on failure.
+ * Any client of the user may ask, as with ssh-add; as the answer tells
+ * whether a file exists, a connection forwarded from another host should
+ * be refused once connections are told apart by their session-bind.
  */
 int
 hwk_agent_add_stub(struct hwk_agent *a, struct hwk_buf *req,
