@@ -11,7 +11,7 @@ struct hwk_key;
 struct hwk_pubkey;
 struct hwk_backend;
 struct hwk_cert;
-struct hwk_agent_scan;
+struct hwk_agent_runtime;
 
 /* Agent protocol numbers (RFC 9987). */
 #define AGENT_FAILURE			5
@@ -59,7 +59,7 @@ struct hwk_agent {
 	uint8_t		 lock_hash[32];
 	unsigned	 failed_unlocks;
 	unsigned	 write_timeout;	/* s an answer may go unread; 0: 60 */
-	struct hwk_agent_scan *scan;	/* the folder of stubs (runtime.c) */
+	struct hwk_agent_runtime *rt;	/* runtime.c's state, or NULL */
 	void		(*log)(int level, const char *fmt, ...)
 			    __attribute__((format(printf, 2, 3)));
 };

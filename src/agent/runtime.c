@@ -20,8 +20,11 @@
 #include "hwkey/sshkey.h"
 #include "agent.h"
 
-/* The folder scanned at the start, and the stub files taken from it. */
-struct hwk_agent_scan {
+/*
+ * The folder scanned at the start (NULL: none), the stub files taken from
+ * it; the certificate of the key removed last.
+ */
+struct hwk_agent_runtime {
 	char		*dir;
 	struct timespec	 mtime;		/* of the folder when last scanned */
 	struct seen {
@@ -29,6 +32,8 @@ struct hwk_agent_scan {
 		ino_t	 ino;
 	}		*seen;
 	size_t		 nseen;
+	uint8_t		*gone_cert;
+	size_t		 gone_certlen;
 };
 
 static void
@@ -65,7 +70,7 @@ truncate_ids(struct hwk_agent *a, size_t n)
 }
 
 static int
-was_seen(const struct hwk_agent_scan *s, const struct stat *st)
+was_seen(const struct hwk_agent_runtime *s, const struct stat *st)
 {
 	size_t i;
 
@@ -76,7 +81,7 @@ was_seen(const struct hwk_agent_scan *s, const struct stat *st)
 }
 
 static void
-mark_seen(struct hwk_agent_scan *s, const struct stat *st)
+mark_seen(struct hwk_agent_runtime *s, const struct stat *st)
 {
 	struct seen *n;
 
@@ -93,7 +98,7 @@ mark_seen(struct hwk_agent_scan *s, const struct stat *st)
  * once, and one removed by a client stays removed until it is made anew.
  */
 static void
-scan(struct hwk_agent *a, struct hwk_agent_scan *s, int announce)
+scan(struct hwk_agent *a, struct hwk_agent_runtime *s, int announce)
 {
 	const struct hwk_backend *b;
 	struct hwk_buf *data = NULL;
@@ -137,35 +142,33 @@ scan(struct hwk_agent *a, struct hwk_agent_scan *s, int announce)
 	free(names);
 }
 
-static void
-scan_free(struct hwk_agent_scan **sp)
+static struct hwk_agent_runtime *
+runtime(struct hwk_agent *a)
 {
-	if (*sp == NULL)
-		return;
-	free((*sp)->dir);
-	free((*sp)->seen);
-	free(*sp);
-	*sp = NULL;
+	if (a->rt == NULL)
+		a->rt = calloc(1, sizeof(*a->rt));
+	return a->rt;
 }
 
 int
 hwk_agent_add_dir(struct hwk_agent *a, const char *dir)
 {
-	struct hwk_agent_scan *s;
+	struct hwk_agent_runtime *s;
 	struct stat st;
 
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return hwk_ctx_error(a->ctx, HWK_ERR_SYSTEM, "cannot read %s",
 		    dir);
-	scan_free(&a->scan);
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->dir = strdup(dir)) == NULL) {
-		free(s);
+	if ((s = runtime(a)) == NULL)
 		return HWK_ERR_NOMEM;
-	}
+	free(s->dir);
+	free(s->seen);
+	s->seen = NULL;
+	s->nseen = 0;
+	if ((s->dir = strdup(dir)) == NULL)
+		return HWK_ERR_NOMEM;
 	/* The mtime before the scan: a stub made during it is seen next. */
 	s->mtime = st.st_mtim;
-	a->scan = s;
 	scan(a, s, 0);	/* main lists what it serves */
 	return HWK_OK;
 }
@@ -174,10 +177,10 @@ hwk_agent_add_dir(struct hwk_agent *a, const char *dir)
 void
 hwk_agent_rescan(struct hwk_agent *a)
 {
-	struct hwk_agent_scan *s = a->scan;
+	struct hwk_agent_runtime *s = a->rt;
 	struct stat st;
 
-	if (s == NULL || stat(s->dir, &st) != 0 ||
+	if (s == NULL || s->dir == NULL || stat(s->dir, &st) != 0 ||
 	    (st.st_mtim.tv_sec == s->mtime.tv_sec &&
 	    st.st_mtim.tv_nsec == s->mtime.tv_nsec))
 		return;
@@ -189,7 +192,13 @@ hwk_agent_rescan(struct hwk_agent *a)
 void
 hwk_agent_runtime_free(struct hwk_agent *a)
 {
-	scan_free(&a->scan);
+	if (a->rt == NULL)
+		return;
+	free(a->rt->dir);
+	free(a->rt->seen);
+	free(a->rt->gone_cert);
+	free(a->rt);
+	a->rt = NULL;
 }
 
 static int
@@ -280,6 +289,45 @@ hwk_agent_add_stub(struct hwk_agent *a, struct hwk_buf *req,
 }
 
 /*
+ * Drops identity i.  Its certificate goes with it, and is remembered:
+ * ssh-add -d STUB removes the key, then STUB-cert.pub, which must not fail.
+ */
+static void
+drop(struct hwk_agent *a, size_t i)
+{
+	struct hwk_agent_runtime *rt = runtime(a);
+	const struct hwk_pubkey *c = hwk_identity_cert(&a->ids[i]);
+
+	if (rt != NULL) {
+		free(rt->gone_cert);
+		rt->gone_cert = NULL;
+		if (c != NULL && (rt->gone_cert = malloc(c->bloblen)) != NULL) {
+			memcpy(rt->gone_cert, c->blob, c->bloblen);
+			rt->gone_certlen = c->bloblen;
+		}
+	}
+	LOG(a, AGENT_LOG_INFO, "removed %s", a->ids[i].path);
+	hwk_identity_clear(&a->ids[i]);
+	memmove(&a->ids[i], &a->ids[i + 1], (a->nids - i - 1) *
+	    sizeof(a->ids[i]));
+	a->nids--;
+}
+
+/* The certificate of the key removed last, asked once more: gone. */
+static int
+gone_cert(struct hwk_agent *a, const uint8_t *blob, size_t len)
+{
+	struct hwk_agent_runtime *rt = a->rt;
+
+	if (rt == NULL || rt->gone_cert == NULL || rt->gone_certlen != len ||
+	    memcmp(rt->gone_cert, blob, len) != 0)
+		return 0;
+	free(rt->gone_cert);
+	rt->gone_cert = NULL;
+	return 1;
+}
+
+/*
  * ssh-add -d: the key goes with its certificate; its certificate alone
  * is hidden until the file changes (a renewed one is offered again).
  */
@@ -294,17 +342,13 @@ hwk_agent_remove(struct hwk_agent *a, struct hwk_buf *req,
 	if (hwk_buf_get_string_direct(req, &blob, &len) != 0 ||
 	    hwk_buf_len(req) != 0 || a->locked)
 		return failure(reply);
+	hwk_agent_certs_refresh(a);	/* the certificates as they are now */
 	for (i = 0; i < a->nids; i++)
 		if (a->ids[i].pub->bloblen == len &&
 		    memcmp(a->ids[i].pub->blob, blob, len) == 0) {
-			LOG(a, AGENT_LOG_INFO, "removed %s", a->ids[i].path);
-			hwk_identity_clear(&a->ids[i]);
-			memmove(&a->ids[i], &a->ids[i + 1],
-			    (a->nids - i - 1) * sizeof(a->ids[i]));
-			a->nids--;
+			drop(a, i);
 			return hwk_buf_put_u8(reply, AGENT_SUCCESS);
 		}
-	hwk_agent_certs_refresh(a);
 	for (i = 0; i < a->nids; i++)
 		if ((c = hwk_identity_cert(&a->ids[i])) != NULL &&
 		    c->bloblen == len && memcmp(c->blob, blob, len) == 0) {
@@ -313,6 +357,8 @@ hwk_agent_remove(struct hwk_agent *a, struct hwk_buf *req,
 			hwk_identity_cert_hide(&a->ids[i]);
 			return hwk_buf_put_u8(reply, AGENT_SUCCESS);
 		}
+	if (gone_cert(a, blob, len))
+		return hwk_buf_put_u8(reply, AGENT_SUCCESS);
 	LOG(a, AGENT_LOG_DEBUG, "remove refused: not a key of ours");
 	return failure(reply);
 }

@@ -81,12 +81,21 @@ rm "$K-cert.pub"
 check_rc 255 "without the certificate, the CA-only sshd refuses" login
 
 # ssh-add -d and -D remove ours; a change in ~/.ssh does not bring them back.
-check "ssh-add -d removes the key" ssh-add -d "$K.pub"
+# ssh-add -d STUB removes the key, then its certificate, which went with it.
+ssh-keygen -q -s ca -I fourth -n "$user" -z 4 "$K.pub" 2>/dev/null
+out=$(ssh-add -d "$K" 2>&1)
+check_eq "ssh-add -d removes the key and its certificate" \
+    "Identity removed: $K ECDSA (cert@agent)"$'\n'"Identity removed: $K-cert.pub ECDSA-CERT (cert@agent)" \
+    "$out"
+out=$("$AGENT" add "$K" 2>&1)
+check_eq "hwkey-agent add brings it back" "Stub added: $K" "$out"
+check_eq "with its certificate" 2 "$(ssh-add -L | wc -l)"
+rm "$K-cert.pub"
+check "ssh-add -d STUB.pub removes the key" ssh-add -d "$K.pub"
 touch "$HOME/.ssh/known_hosts"
 check_eq "and it stays removed" "The agent has no identities." \
     "$(ssh-add -L 2>&1)"
-out=$("$AGENT" add "$K" 2>&1)
-check_eq "hwkey-agent add brings it back" "Stub added: $K" "$out"
+check "hwkey-agent add brings it back again" "$AGENT" add "$K"
 check_eq "listed again" "$(<"$K.pub")" "$(ssh-add -L 2>&1)"
 check "ssh-add -D removes every key" ssh-add -D
 check_eq "none left" "The agent has no identities." "$(ssh-add -L 2>&1)"

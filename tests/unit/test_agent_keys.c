@@ -353,6 +353,28 @@ test_remove(void **state)
 	    AGENT_FAILURE);
 }
 
+/*
+ * ssh-add -d STUB removes the key, then STUB-cert.pub: the certificate went
+ * with the key (even one never listed before), and saying so once is right.
+ */
+static void
+test_remove_key_then_cert(void **state)
+{
+	char *text;
+
+	(void)state;
+	text = fixture_read("rsa2048.key-cert.pub", NULL);
+	write_file(certpath, text);
+	free(text);
+	assert_int_equal(ask_type(remove_request(AGENTC_REMOVE_IDENTITY,
+	    pub)), AGENT_SUCCESS);
+	assert_int_equal(agent.nids, 0);
+	assert_int_equal(ask_type(remove_request(AGENTC_REMOVE_IDENTITY,
+	    cert)), AGENT_SUCCESS);
+	assert_int_equal(ask_type(remove_request(AGENTC_REMOVE_IDENTITY,
+	    cert)), AGENT_FAILURE);
+}
+
 static void
 test_remove_all(void **state)
 {
@@ -464,6 +486,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cert_replaced, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_key_then_cert,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_all, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_add_stub, setup, teardown),
