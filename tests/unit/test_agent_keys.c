@@ -141,15 +141,40 @@ list(const uint8_t **blobs, size_t *lens, uint32_t max)
 }
 
 static struct hwk_buf *
-sign_request(const uint8_t *blob, size_t len)
+sign_request_flags(const uint8_t *blob, size_t len, uint32_t flags)
 {
 	struct hwk_buf *m = hwk_buf_new();
 
 	hwk_buf_put_u8(m, AGENTC_SIGN_REQUEST);
 	hwk_buf_put_string(m, blob, len);
 	hwk_buf_put_cstring(m, "data");
-	hwk_buf_put_u32(m, AGENT_RSA_SHA2_256);
+	hwk_buf_put_u32(m, flags);
 	return m;
+}
+
+static struct hwk_buf *
+sign_request(const uint8_t *blob, size_t len)
+{
+	return sign_request_flags(blob, len, AGENT_RSA_SHA2_256);
+}
+
+/* The algorithm of the signature the agent answers with. */
+static void
+expect_sig_alg(struct hwk_buf *m, const char *alg)
+{
+	struct hwk_buf *r = ask(m), *sig = NULL;
+	char *got = NULL;
+	uint8_t t;
+
+	assert_int_equal(hwk_buf_get_u8(r, &t), 0);
+	assert_int_equal(t, AGENT_SIGN_RESPONSE);
+	assert_int_equal(hwk_buf_get_stringb(r, &sig), 0);
+	assert_int_equal(hwk_buf_get_cstring(sig, &got, NULL), 0);
+	assert_string_equal(got, alg);
+	free(got);
+	hwk_buf_free(&sig);
+	hwk_buf_free(&r);
+	hwk_buf_free(&m);
 }
 
 static void
@@ -274,9 +299,13 @@ test_cert_offered_and_signs(void **state)
 	assert_memory_equal(blobs[0], pub->blob, pub->bloblen);
 	assert_int_equal(lens[1], cert->bloblen);
 	assert_memory_equal(blobs[1], cert->blob, cert->bloblen);
-	assert_int_equal(ask_type(sign_request(cert->blob, cert->bloblen)),
-	    AGENT_SIGN_RESPONSE);
-	assert_int_equal(agent.ids[0].signatures, 1);
+	/* An RSA certificate signs as its key: the flags choose the hash. */
+	expect_sig_alg(sign_request(cert->blob, cert->bloblen), "rsa-sha2-256");
+	expect_sig_alg(sign_request_flags(cert->blob, cert->bloblen,
+	    AGENT_RSA_SHA2_512), "rsa-sha2-512");
+	assert_int_equal(ask_type(sign_request_flags(cert->blob,
+	    cert->bloblen, 0)), AGENT_FAILURE);	/* SHA-1: refused */
+	assert_int_equal(agent.ids[0].signatures, 2);
 	/* Gone: neither listed nor used. */
 	unlink(certpath);
 	assert_int_equal(ask_type(sign_request(cert->blob, cert->bloblen)),
