@@ -200,6 +200,22 @@ say_error(struct hwk_ctx *ctx, int r)
 	    hwk_ctx_detail(ctx) : hwk_strerror(r));
 }
 
+/*
+ * A stub is read again at its first signature, and its certificate at
+ * each listing: after the agent leaves for "/", only an absolute path
+ * (not resolved: NAME-cert.pub is beside the name given) still names it.
+ */
+static const char *
+absolute(const char *path, char *buf, size_t len)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL ||
+	    snprintf(buf, len, "%s/%s", cwd, path) >= (int)len)
+		return path;
+	return buf;
+}
+
 /* The keys first, so that mistakes are seen before we go away. */
 static int
 add_keys(struct hwk_agent *a, int argc, char **argv)
@@ -210,7 +226,8 @@ add_keys(struct hwk_agent *a, int argc, char **argv)
 
 	if (argc > 0) {
 		for (i = 0; i < argc; i++)
-			if ((r = hwk_agent_add(a, argv[i])) != 0) {
+			if ((r = hwk_agent_add(a, absolute(argv[i], ssh,
+			    sizeof(ssh)))) != 0) {
 				say_error(a->ctx, r);
 				return r;
 			}

@@ -98,6 +98,23 @@ tap.stop(sa)
 
 tap.stop(agent)
 log = agent.stderr.read()
+
+# A stub given by a relative path still signs once the agent is in the
+# background (in "/"), and its certificate is still looked for beside it.
+bsock = os.path.join(adir, "bg")
+r = subprocess.run([tap.AGENT, "-a", bsock, "k1"], env=env, cwd=tmp,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+at_kill = [tap.AGENT, "-k", "-a", bsock]
+tap.at_exit(lambda: subprocess.run(at_kill, env=env, capture_output=True))
+doc = os.path.join(tmp, "doc")
+open(doc, "w").write("signed in the background\n")
+s = subprocess.run(["ssh-keygen", "-Y", "sign", "-f", keys["k1"] + ".pub",
+                    "-n", "file", doc], env=dict(env, SSH_AUTH_SOCK=bsock),
+                   capture_output=True, text=True)
+tap.ok(r.returncode == 0 and s.returncode == 0,
+       "a stub given relative to where the agent started signs in the "
+       "background", r.stderr + s.stderr)
+subprocess.run(at_kill, env=env, capture_output=True)
 tap.ok("add-stub refused: " + p11 + ": no public key" in log and
        "added " + keys["k3"] + " (software)" in log,
        "the agent logged what it refused and what it added", log)
