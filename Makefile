@@ -307,6 +307,8 @@ install: all
 	sed 's|@BINDIR@|$(BINDIR)|g' src/agent/hwkey-agent.service.in \
 		>$(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.service
 	chmod 0644 $(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.service
+	install -m 0644 src/agent/hwkey-agent.socket \
+		$(DESTDIR)$(SYSTEMD_USER_DIR)/
 	install -d $(DESTDIR)$(UDEV_RULES_DIR) $(DESTDIR)$(BASH_COMPLETION_DIR)
 	install -m 0644 udev/70-hwkeygen.rules $(DESTDIR)$(UDEV_RULES_DIR)/
 	install -m 0644 src/completion/hwkeygen src/completion/hwkey-agent \
@@ -317,6 +319,7 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man1/hwkeygen.1 \
 		$(DESTDIR)$(MANDIR)/man1/hwkey-agent.1 \
 		$(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.service \
+		$(DESTDIR)$(SYSTEMD_USER_DIR)/hwkey-agent.socket \
 		$(DESTDIR)$(UDEV_RULES_DIR)/70-hwkeygen.rules \
 		$(DESTDIR)$(BASH_COMPLETION_DIR)/hwkeygen \
 		$(DESTDIR)$(BASH_COMPLETION_DIR)/hwkey-agent

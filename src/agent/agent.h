@@ -12,6 +12,8 @@ struct hwk_key;
 struct hwk_pubkey;
 struct hwk_backend;
 struct hwk_upstream;
+struct hwk_cert;
+struct hwk_agent_runtime;
 
 /* Agent protocol numbers (RFC 9987). */
 #define AGENT_FAILURE			5
@@ -30,6 +32,7 @@ struct hwk_upstream;
 #define AGENTC_ADD_ID_CONSTRAINED	25
 #define AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED 26
 #define AGENTC_EXTENSION		27
+#define AGENT_EXTENSION_FAILURE		28
 
 #define AGENT_RSA_SHA2_256		0x02
 #define AGENT_RSA_SHA2_512		0x04
@@ -42,6 +45,7 @@ struct hwk_identity {
 	struct hwk_pubkey *pub;
 	const struct hwk_backend *backend;
 	struct hwk_key	*key;		/* opened at its first signature */
+	struct hwk_cert	*cert;		/* path-cert.pub (cert.c), or NULL */
 	unsigned	 signatures;
 };
 
@@ -60,15 +64,52 @@ struct hwk_agent {
 	unsigned	 failed_unlocks;
 	unsigned	 write_timeout;	/* s an answer may go unread; 0: 60 */
 	struct hwk_upstream *upstream;	/* --upstream, or NULL */
+	struct hwk_agent_runtime *rt;	/* runtime.c's state, or NULL */
 	void		(*log)(int level, const char *fmt, ...)
 			    __attribute__((format(printf, 2, 3)));
 };
 
 /* Adds the key of a stub (with its .pub beside it when there is one). */
 int	hwk_agent_add(struct hwk_agent *a, const char *path);
-/* Adds every device-backed stub in dir that has a .pub beside it. */
-int	hwk_agent_add_dir(struct hwk_agent *a, const char *dir);
 void	hwk_agent_clear(struct hwk_agent *a);
+
+/*
+ * runtime.c: keys added and removed while the agent runs.  add_dir adds
+ * every device-backed stub in dir that has a .pub beside it, and rescan
+ * adds those made there since (when the folder's mtime moved).
+ */
+int	hwk_agent_add_dir(struct hwk_agent *a, const char *dir);
+void	hwk_agent_rescan(struct hwk_agent *a);
+void	hwk_agent_runtime_free(struct hwk_agent *a);
+void	hwk_identity_clear(struct hwk_identity *id);
+int	hwk_agent_add_stub(struct hwk_agent *a, struct hwk_buf *req,
+	    struct hwk_buf *reply);
+int	hwk_agent_remove(struct hwk_agent *a, struct hwk_buf *req,
+	    struct hwk_buf *reply);
+int	hwk_agent_remove_all(struct hwk_agent *a, struct hwk_buf *req,
+	    struct hwk_buf *reply);
+#define HWK_ADD_STUB_EXT	"add-stub@hwkeygen"
+#define HWK_ADD_STUB_MAX	64	/* stubs in one request */
+
+/*
+ * cert.c: NAME-cert.pub beside a stub NAME is offered with its key.
+ * refresh stats each one (reads it again only when it changed); cert
+ * gives the certificate an identity offers now, or NULL.
+ */
+void	hwk_agent_certs_refresh(struct hwk_agent *a);
+const struct hwk_pubkey *hwk_identity_cert(const struct hwk_identity *id);
+/* Hides the certificate (ssh-add -d) until its file changes. */
+void	hwk_identity_cert_hide(struct hwk_identity *id);
+void	hwk_cert_free(struct hwk_cert **cp);
+/* A certificate line that certifies key; *whyp says why not. */
+int	hwk_cert_parse(const char *line, const struct hwk_pubkey *key,
+	    struct hwk_pubkey **certp, const char **whyp);
+/* cert_sig.c: the CA's signature (string alg, string sig) over data. */
+int	hwk_cert_sig_ok(const uint8_t *ca, size_t calen, const uint8_t *data,
+	    size_t len, const uint8_t *sig, size_t siglen, const char **whyp);
+
+/* add_cmd.c: hwkey-agent add STUB...; returns the exit code. */
+int	hwk_agent_add_cmd(int argc, char **argv);
 
 /*
  * Answers one request (its type byte and body, without the length) by

@@ -344,6 +344,10 @@ hwk_daemon_set_socket(struct hwk_daemon *d, const char *path)
 int
 hwk_daemon_listen(struct hwk_daemon *d)
 {
+	int r;
+
+	if ((r = hwk_daemon_inherit(d)) != 0 || d->activated)
+		return r;
 	if (d->sock[0] == '\0') {
 		if (default_socket(d->sock, sizeof(d->sock), d->dir,
 		    sizeof(d->dir)) != 0) {
@@ -371,7 +375,7 @@ hwk_daemon_start(struct hwk_daemon *d, int foreground, int csh,
 
 	*parentp = 0;
 	if (foreground) {
-		if (write_pid(d->pidfd, getpid()) != 0)
+		if (d->pidfd >= 0 && write_pid(d->pidfd, getpid()) != 0)
 			fprintf(stderr, "hwkey-agent: %s: %s\n", d->pidfile,
 			    strerror(errno));
 		print_env(csh, d->sock, getpid());
@@ -384,7 +388,7 @@ hwk_daemon_start(struct hwk_daemon *d, int foreground, int csh,
 	}
 	if (pid > 0) {
 		/* Written before the caller can run -k -a. */
-		if (write_pid(d->pidfd, pid) != 0)
+		if (d->pidfd >= 0 && write_pid(d->pidfd, pid) != 0)
 			fprintf(stderr, "hwkey-agent: %s: %s\n", d->pidfile,
 			    strerror(errno));
 		print_env(csh, d->sock, pid);
@@ -395,7 +399,8 @@ hwk_daemon_start(struct hwk_daemon *d, int foreground, int csh,
 		*parentp = 1;
 		return HWK_OK;
 	}
-	close(d->pidfd);
+	if (d->pidfd >= 0)
+		close(d->pidfd);
 	d->pidfd = -1;
 	setsid();
 	if (chdir("/") != 0)
@@ -419,7 +424,8 @@ hwk_daemon_end(struct hwk_daemon *d)
 		unlink(d->pidfile);
 	if (d->lfd >= 0) {
 		close(d->lfd);
-		unlink(d->sock);
+		if (!d->activated)
+			unlink(d->sock);
 	}
 	if (d->made_dir && d->dir[0] != '\0')
 		rmdir(d->dir);

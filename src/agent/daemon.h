@@ -12,12 +12,21 @@ struct hwk_daemon {
 	int	 pidfd;			/* the pid file, or -1 */
 	int	 made_dir;		/* ours to remove at the end */
 	int	 made_pid;
+	int	 activated;		/* lfd came from the service manager */
 };
 
 void	hwk_daemon_init(struct hwk_daemon *d);
 /* -a: made absolute now, as the agent leaves its folder for "/". */
 int	hwk_daemon_set_socket(struct hwk_daemon *d, const char *path);
-/* The socket (the default one if none was set) and its pid file. */
+/*
+ * A listening socket passed by systemd (activate.c): taken as lfd, and
+ * the socket file is then the service manager's.
+ */
+int	hwk_daemon_inherit(struct hwk_daemon *d);
+/*
+ * The socket (the default one if none was set) and its pid file; or the
+ * inherited socket, with neither file made.
+ */
 int	hwk_daemon_listen(struct hwk_daemon *d);
 /*
  * Writes the pid file and prints the shell lines; unless foreground, forks

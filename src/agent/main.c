@@ -91,9 +91,13 @@ usage(FILE *f)
 "                   [--allow-forwarded] [--upstream SOCKET] [options]\n"
 "                   [STUB ...]\n"
 "       hwkey-agent [-c | -s] [-a SOCKET] -k\n"
+"       hwkey-agent add [-a SOCKET] STUB ...\n"
 "\n"
 "An SSH agent for the keys behind hwkeygen's stubs (TPM key files, PKCS#11\n"
-"URIs).  With no STUB, every such stub in ~/.ssh with a .pub beside it.\n"
+"URIs).  With no STUB, every such stub in ~/.ssh with a .pub beside it,\n"
+"and those made there later.  A NAME-cert.pub beside a stub NAME is offered\n"
+"with its key.  'add' adds stubs to the running agent ($SSH_AUTH_SOCK).\n"
+"Started by systemd with a socket (LISTEN_FDS), it serves that socket.\n"
 "\n"
 "  -a SOCKET       listen there (default $XDG_RUNTIME_DIR/hwkey-agent/socket)\n"
 "  -c, -s          print csh or sh lines that set SSH_AUTH_SOCK\n"
@@ -222,6 +226,22 @@ parse_args(int argc, char **argv, struct hwk_agent *a, struct hwk_daemon *d,
 	return HWK_OK;
 }
 
+/*
+ * A stub is read again at its first signature, and its certificate at
+ * each listing: after the agent leaves for "/", only an absolute path
+ * (not resolved: NAME-cert.pub is beside the name given) still names it.
+ */
+static const char *
+absolute(const char *path, char *buf, size_t len)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL ||
+	    snprintf(buf, len, "%s/%s", cwd, path) >= (int)len)
+		return path;
+	return buf;
+}
+
 /* The keys first, so that mistakes are seen before we go away. */
 static int
 add_keys(struct hwk_agent *a, int argc, char **argv)
@@ -232,7 +252,8 @@ add_keys(struct hwk_agent *a, int argc, char **argv)
 
 	if (argc > 0) {
 		for (i = 0; i < argc; i++)
-			if ((r = hwk_agent_add(a, argv[i])) != 0) {
+			if ((r = hwk_agent_add(a, absolute(argv[i], ssh,
+			    sizeof(ssh)))) != 0) {
 				say_error(a->ctx, r);
 				return r;
 			}
@@ -241,8 +262,9 @@ add_keys(struct hwk_agent *a, int argc, char **argv)
 		hwk_agent_add_dir(a, ssh);
 	}
 	if (a->nids == 0)
-		fprintf(stderr, "hwkey-agent: no keys: give stubs as arguments, "
-		    "or make some with hwkeygen --backend tpm2 or pkcs11\n");
+		fprintf(stderr, "hwkey-agent: no keys yet: give stubs as "
+		    "arguments, add them with hwkey-agent add, or make some "
+		    "with hwkeygen --backend tpm2 or pkcs11\n");
 	return HWK_OK;
 }
 
@@ -278,6 +300,9 @@ main(int argc, char **argv)
 	/* The agent's PKCS#11 helper, with the socket as its stdin. */
 	if (argc == 2 && strcmp(argv[1], P11H_ARG) == 0)
 		hwk_p11helper_main(STDIN_FILENO);
+	/* A client of the running agent, not an agent. */
+	if (argc > 1 && strcmp(argv[1], "add") == 0)
+		return hwk_agent_add_cmd(argc - 1, argv + 1);
 	memset(&agent, 0, sizeof(agent));
 	hwk_daemon_init(&d);
 	if ((agent.ctx = hwk_ctx_new()) == NULL)

@@ -1,12 +1,12 @@
 /*
- * The agent protocol (RFC 9987) for hwkey-agent: identities from stubs,
- * signatures through the backends, LOCK/UNLOCK, session-bind; what is not
- * ours goes to the upstream agent when there is one (upstream.c); every
- * other request, and every malformed one, answered with FAILURE.
+ * The agent protocol (RFC 9987) for hwkey-agent: identities from stubs
+ * (and their certificates), signatures through the backends, LOCK/UNLOCK,
+ * session-bind; removing and adding stubs (runtime.c); what is not ours
+ * goes to the upstream agent when there is one (upstream.c); every other
+ * request, and every malformed one, answered with FAILURE.
  */
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,60 +121,18 @@ hwk_agent_add(struct hwk_agent *a, const char *path)
 	return r;
 }
 
-int
-hwk_agent_add_dir(struct hwk_agent *a, const char *dir)
-{
-	const struct hwk_backend *b;
-	struct hwk_buf *data = NULL;
-	struct dirent **names = NULL;
-	char path[PATH_MAX], pub[PATH_MAX + 8];
-	struct stat st;
-	int i, n, r;
-
-	if ((n = scandir(dir, &names, NULL, alphasort)) < 0)
-		return hwk_ctx_error(a->ctx, HWK_ERR_SYSTEM, "cannot read %s",
-		    dir);
-	for (i = 0; i < n; i++) {
-		if (names[i]->d_name[0] == '.' ||
-		    snprintf(path, sizeof(path), "%s/%s", dir,
-		    names[i]->d_name) >= (int)sizeof(path))
-			continue;
-		snprintf(pub, sizeof(pub), "%s.pub", path);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
-		    stat(pub, &st) != 0)
-			continue;
-		if (hwk_file_read(NULL, path, &data) != 0)
-			continue;
-		b = hwk_backend_for_stub(hwk_buf_ptr(data), hwk_buf_len(data));
-		hwk_buf_free(&data);
-		/* Only keys that live in a device: software keys have ssh-agent. */
-		if (b == NULL || (b->flags & HWK_BF_DEVICE) == 0)
-			continue;
-		if ((r = hwk_agent_add(a, path)) != 0)
-			LOG(a, AGENT_LOG_ERR, "%s: %s", path,
-			    *hwk_ctx_detail(a->ctx) != '\0' ?
-			    hwk_ctx_detail(a->ctx) : hwk_strerror(r));
-	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	return HWK_OK;
-}
-
 void
 hwk_agent_clear(struct hwk_agent *a)
 {
 	size_t i;
 
-	for (i = 0; i < a->nids; i++) {
-		hwk_key_free(&a->ids[i].key);	/* flushes device handles */
-		hwk_pubkey_free(&a->ids[i].pub);
-		free(a->ids[i].path);
-	}
+	for (i = 0; i < a->nids; i++)
+		hwk_identity_clear(&a->ids[i]);
 	free(a->ids);
 	a->ids = NULL;
 	a->nids = 0;
 	explicit_bzero(a->lock_hash, sizeof(a->lock_hash));
+	hwk_agent_runtime_free(a);
 }
 
 static int
@@ -184,19 +142,36 @@ failure(struct hwk_buf *reply)
 }
 
 static int
-our_identities(struct hwk_agent *a, struct hwk_buf *reply)
+put_identity(struct hwk_buf *reply, const struct hwk_pubkey *k)
 {
-	size_t i, n = a->locked ? 0 : a->nids;
 	int r;
 
+	if ((r = hwk_buf_put_string(reply, k->blob, k->bloblen)) != 0)
+		return r;
+	return hwk_buf_put_cstring(reply, k->comment != NULL ? k->comment : "");
+}
+
+/* Each key, and after it its certificate when there is one. */
+static int
+our_identities(struct hwk_agent *a, struct hwk_buf *reply)
+{
+	const struct hwk_pubkey *c;
+	size_t i, n = 0;
+	int r;
+
+	if (!a->locked) {
+		hwk_agent_rescan(a);
+		hwk_agent_certs_refresh(a);
+		for (i = 0; i < a->nids; i++)
+			n += hwk_identity_cert(&a->ids[i]) != NULL ? 2 : 1;
+	}
 	if ((r = hwk_buf_put_u8(reply, AGENT_IDENTITIES_ANSWER)) != 0 ||
 	    (r = hwk_buf_put_u32(reply, (uint32_t)n)) != 0)
 		return r;
-	for (i = 0; i < n; i++)
-		if ((r = hwk_buf_put_string(reply, a->ids[i].pub->blob,
-		    a->ids[i].pub->bloblen)) != 0 ||
-		    (r = hwk_buf_put_cstring(reply, a->ids[i].pub->comment != NULL ?
-		    a->ids[i].pub->comment : "")) != 0)
+	for (i = 0; n > 0 && i < a->nids; i++)
+		if ((r = put_identity(reply, a->ids[i].pub)) != 0 ||
+		    ((c = hwk_identity_cert(&a->ids[i])) != NULL &&
+		    (r = put_identity(reply, c)) != 0))
 			return r;
 	return HWK_OK;
 }
@@ -218,14 +193,21 @@ identities(struct hwk_agent *a, struct hwk_buf *reply)
 	return r;
 }
 
+/* The identity of a key blob, or of a certificate of its key. */
 static struct hwk_identity *
 find_identity(struct hwk_agent *a, const uint8_t *blob, size_t len)
 {
+	const struct hwk_pubkey *c;
 	size_t i;
 
 	for (i = 0; i < a->nids; i++)
 		if (a->ids[i].pub->bloblen == len &&
 		    memcmp(a->ids[i].pub->blob, blob, len) == 0)
+			return &a->ids[i];
+	hwk_agent_certs_refresh(a);	/* a certificate gone signs no more */
+	for (i = 0; i < a->nids; i++)
+		if ((c = hwk_identity_cert(&a->ids[i])) != NULL &&
+		    c->bloblen == len && memcmp(c->blob, blob, len) == 0)
 			return &a->ids[i];
 	return NULL;
 }
@@ -426,6 +408,24 @@ lock_upstream(struct hwk_agent *a, uint8_t type, int was_locked,
 	return HWK_OK;
 }
 
+/*
+ * Changes to the keys are a local client's to make: a host the agent is
+ * forwarded to may neither name files here nor remove keys.
+ */
+static int
+forwarded(struct hwk_agent *a, const struct hwk_conn *c, unsigned type)
+{
+	size_t i;
+
+	for (i = 0; c != NULL && i < c->nbinds; i++)
+		if (c->binds[i].forwarded) {
+			LOG(a, AGENT_LOG_INFO, "refused request %u: it came "
+			    "through a forwarded agent", type);
+			return 1;
+		}
+	return 0;
+}
+
 static int
 extension(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
     const uint8_t *msg, size_t msglen, struct hwk_buf *reply)
@@ -435,6 +435,10 @@ extension(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 
 	if (hwk_buf_get_string_direct(req, &name, &len) != 0)
 		return failure(reply);
+	if (len == strlen(HWK_ADD_STUB_EXT) &&
+	    memcmp(name, HWK_ADD_STUB_EXT, len) == 0)
+		return forwarded(a, c, AGENTC_EXTENSION) ? failure(reply) :
+		    hwk_agent_add_stub(a, req, reply);
 	if (len == strlen("session-bind@openssh.com") &&
 	    memcmp(name, "session-bind@openssh.com", len) == 0) {
 		if (hwk_bind_session(a, c, req) != 0)
@@ -453,23 +457,53 @@ extension(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 	return failure(reply);
 }
 
-/* Ours are the stubs we were started with; the others the upstream's. */
+/* Ours are removed here (runtime.c), the others are the upstream's. */
 static int
 remove_identity(struct hwk_agent *a, struct hwk_buf *req,
     struct hwk_buf *reply)
 {
+	struct hwk_buf *again;
 	const uint8_t *blob;
 	size_t len;
+	int r;
 
+	if (a->upstream == NULL)
+		return hwk_agent_remove(a, req, reply);
 	if (hwk_buf_get_string_direct(req, &blob, &len) != 0 ||
 	    hwk_buf_len(req) != 0)
 		return failure(reply);
-	if (find_identity(a, blob, len) == NULL && a->upstream != NULL)
+	if (find_identity(a, blob, len) == NULL)
 		return PASS_ON;
-	LOG(a, AGENT_LOG_INFO, "refused request %u: hwkey-agent is read-only; "
-	    "its keys are the stubs it was started with",
-	    AGENTC_REMOVE_IDENTITY);
-	return failure(reply);
+	if ((again = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	if ((r = hwk_buf_put_string(again, blob, len)) == 0)
+		r = hwk_agent_remove(a, again, reply);
+	hwk_buf_free(&again);
+	return r;
+}
+
+/*
+ * ssh-add -D: ours, then the upstream's.  The answer is ours: an upstream
+ * that is away or refuses is logged, and our keys are gone all the same.
+ */
+static int
+remove_all(struct hwk_agent *a, struct hwk_buf *req, const uint8_t *msg,
+    size_t len, struct hwk_buf *reply)
+{
+	struct hwk_buf *up;
+	int r;
+
+	if ((r = hwk_agent_remove_all(a, req, reply)) != 0 ||
+	    a->upstream == NULL || a->locked)
+		return r;
+	if ((up = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	if ((r = hwk_upstream_forward(a, msg, len, up)) == 0 &&
+	    (hwk_buf_len(up) != 1 || hwk_buf_ptr(up)[0] != AGENT_SUCCESS))
+		LOG(a, AGENT_LOG_INFO, "the upstream agent did not remove its "
+		    "keys");
+	hwk_buf_free(&up);
+	return r;
 }
 
 /* What is not ours goes upstream, unless we are locked (as ssh-agent). */
@@ -527,11 +561,15 @@ hwk_agent_dispatch_conn(struct hwk_agent *a, struct hwk_conn *c,
 		r = extension(a, c, req, msg, len, reply);
 		break;
 	case AGENTC_REMOVE_IDENTITY:
-		r = remove_identity(a, req, reply);
+		r = forwarded(a, c, type) ? failure(reply) :
+		    remove_identity(a, req, reply);
+		break;
+	case AGENTC_REMOVE_ALL_IDENTITIES:
+		r = forwarded(a, c, type) ? failure(reply) :
+		    remove_all(a, req, msg, len, reply);
 		break;
 	case AGENTC_ADD_IDENTITY:
 	case AGENTC_ADD_ID_CONSTRAINED:
-	case AGENTC_REMOVE_ALL_IDENTITIES:
 	case AGENTC_ADD_SMARTCARD_KEY:
 	case AGENTC_ADD_SMARTCARD_KEY_CONSTRAINED:
 	case AGENTC_REMOVE_SMARTCARD_KEY:
@@ -539,9 +577,8 @@ hwk_agent_dispatch_conn(struct hwk_agent *a, struct hwk_conn *c,
 			r = PASS_ON;
 			break;
 		}
-		LOG(a, AGENT_LOG_INFO, "refused request %u: hwkey-agent is "
-		    "read-only; its keys are the stubs it was started with",
-		    type);
+		LOG(a, AGENT_LOG_INFO, "refused request %u: hwkey-agent holds "
+		    "no key itself; add stubs with hwkey-agent add", type);
 		r = failure(reply);
 		break;
 	default:

@@ -71,5 +71,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	hwk_buf_free(&reply);
 	/* Do not stay locked: the rest of the protocol matters more. */
 	agent.locked = 0;
+	/* Nor without the key (ssh-add -D), nor with one it added. */
+	if (agent.nids != 1) {
+		hwk_agent_clear(&agent);
+		if (hwk_agent_add(&agent, fixture_path) != 0)
+			abort();
+	}
 	return 0;
 }

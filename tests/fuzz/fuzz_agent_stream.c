@@ -110,6 +110,23 @@ setup(void)
 	stub("b", "rsa3072-enc.key.pub");
 }
 
+/* ssh-add -d, -D and add-stub change the keys: back to "a" and "b". */
+static void
+restore_keys(void)
+{
+	char p[sizeof(dir) + 16];
+
+	if (agent.nids == 2)
+		return;
+	hwk_agent_clear(&agent);
+	snprintf(p, sizeof(p), "%s/a", dir);
+	if (hwk_agent_add(&agent, p) != 0)
+		abort();
+	snprintf(p, sizeof(p), "%s/b", dir);
+	if (hwk_agent_add(&agent, p) != 0)
+		abort();
+}
+
 /* Every reply is whole and of a type the agent may send. */
 static void
 check_replies(struct hwk_buf *out)
@@ -123,7 +140,8 @@ check_replies(struct hwk_buf *out)
 			abort();
 		if (type != AGENT_FAILURE && type != AGENT_SUCCESS &&
 		    type != AGENT_IDENTITIES_ANSWER &&
-		    type != AGENT_SIGN_RESPONSE)
+		    type != AGENT_SIGN_RESPONSE &&
+		    type != AGENT_EXTENSION_FAILURE)
 			abort();
 		hwk_buf_free(&msg);
 	}
@@ -168,8 +186,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	hwk_buf_free(&c.in);
 	hwk_buf_free(&c.out);
 	hwk_conn_free(&c.conn);
-	/* Each input starts from an unlocked agent. */
+	/* Each input starts from an unlocked agent with its two keys. */
 	agent.locked = 0;
 	agent.failed_unlocks = 0;
+	restore_keys();
 	return 0;
 }

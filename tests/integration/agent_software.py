@@ -72,10 +72,8 @@ tap.ok(r.returncode == 0 and r.stdout == want, "ssh-add -l lists the key",
 r = tap.run(["ssh-add", "-L"], env=aenv)
 tap.ok(r.stdout == open(key + ".pub").read(), "ssh-add -L gives the .pub",
        r.stdout)
-r = tap.run(["ssh-add", "-D"], env=aenv)
-tap.ok(r.returncode != 0, "ssh-add -D refused (read-only agent)")
 r = tap.run(["ssh-add", key], env=aenv)
-tap.ok(r.returncode != 0, "ssh-add KEY refused (read-only agent)")
+tap.ok(r.returncode != 0, "ssh-add KEY refused (the agent takes stubs only)")
 
 # ssh-keygen -Y sign through the agent, checked by ssh-keygen -Y verify.
 msg = os.path.join(tmp, "msg")

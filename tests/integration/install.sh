@@ -28,6 +28,31 @@ unit=$FOUND
 check_match "systemd user unit installed" "/systemd/user/hwkey-agent\.service$" "$unit"
 check_match "unit runs the installed agent" "^ExecStart=/usr/bin/hwkey-agent " \
     "$(<"$unit")"
+found hwkey-agent.socket
+sunit=$FOUND
+check_match "socket unit installed beside it" \
+    "/systemd/user/hwkey-agent\.socket$" "$sunit"
+check_line "it listens where the service's -a points" \
+    "ListenStream=%t/hwkey-agent/socket" "$(<"$sunit")"
+check_line "the socket is the user's alone" "SocketMode=0600" "$(<"$sunit")"
+check_line "and so is its folder" "DirectoryMode=0700" "$(<"$sunit")"
+check_line "stopping the service keeps the socket's folder" \
+    "RuntimeDirectoryPreserve=yes" "$(<"$unit")"
+# systemd's own check, on copies whose ExecStart is the installed binary
+# (which verify wants to find); an unknown key is only a warning there.
+if command -v systemd-analyze >/dev/null; then
+	mkdir -p "$T_TMP/units" "$T_TMP/run"
+	sed "s|^ExecStart=/usr/bin/|ExecStart=$D/usr/bin/|" "$unit" \
+	    >"$T_TMP/units/hwkey-agent.service"
+	cp "$sunit" "$T_TMP/units/"
+	out=$(cd "$T_TMP/units" && XDG_RUNTIME_DIR=$T_TMP/run \
+	    systemd-analyze verify --user --man=no ./hwkey-agent.socket \
+	    ./hwkey-agent.service 2>&1)
+	check_eq "systemd-analyze verify passes both units, silently" \
+	    "0:" "$?:$out"
+else
+	ok "# SKIP systemd-analyze is not installed"
+fi
 for c in hwkeygen hwkey-agent; do
 	found "*completions/$c"
 	check "bash completion for $c installed and parses" bash -n "$FOUND"

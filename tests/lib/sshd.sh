@@ -1,13 +1,15 @@
 # Sourced by tests that log in: an sshd of our own on 127.0.0.1.
 # shellcheck shell=bash
 
-# start_sshd DIR AUTHORIZED_KEYS: sets SSHD_PORT and SSHD_PID, and stops
-# the server when the test exits.  The user's shell runs each command ssh
-# sends, and bash then reads the user's ~/.bashrc (which can take longer
-# than the login) unless it runs nested: SetEnv SHLVL=1 says it does.  What
-# the user's startup files do is no part of our tests.
+# start_sshd DIR AUTHORIZED_KEYS [LINE...]: sets SSHD_PORT and SSHD_PID,
+# and stops the server when the test exits; LINEs go into sshd_config.
+# The user's shell runs each command ssh sends, and bash then reads the
+# user's ~/.bashrc (which can take longer than the login) unless it runs
+# nested: SetEnv SHLVL=1 says it does.  What the user's startup files do is
+# no part of our tests.
 start_sshd() {
 	local dir=$1 ak=$2 try
+	shift 2
 	[ -d "$dir" ] || mkdir -p "$dir"
 	[ "$EUID" -eq 0 ] && ! [ -d /run/sshd ] && mkdir -p /run/sshd
 	ssh-keygen -q -t ed25519 -N '' -f "$dir/hostkey" || return 1
@@ -19,7 +21,7 @@ start_sshd() {
 		    "PubkeyAuthentication yes" "PasswordAuthentication no" \
 		    "KbdInteractiveAuthentication no" \
 		    "PermitRootLogin prohibit-password" "UsePAM no" \
-		    "LogLevel VERBOSE" "SetEnv SHLVL=1" >"$dir/sshd_config"
+		    "LogLevel VERBOSE" "SetEnv SHLVL=1" "$@" >"$dir/sshd_config"
 		/usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
 		SSHD_PID=$!
 		at_exit "kill_wait $SSHD_PID"

@@ -2,7 +2,7 @@
  * Unit tests of hwkey-agent's protocol handling, with software keys from
  * the fixtures: answers, signatures of every key type checked with
  * OpenSSL, every truncation
- * and oversize length of a request, LOCK/UNLOCK, read-only refusals; and
+ * and oversize length of a request, LOCK/UNLOCK, what it refuses; and
  * the poll loop over a real socket: who is kept and who is dropped;
  * session-bind (signatures of every host key type, forwarded connections
  * refused, bindings that do not verify) and --confirm.
@@ -413,9 +413,9 @@ test_lock(void **state)
 static void
 test_read_only(void **state)
 {
+	/* Removing is tested in test_agent_keys.c. */
 	static const uint8_t types[] = { AGENTC_ADD_IDENTITY,
-	    AGENTC_ADD_ID_CONSTRAINED, AGENTC_REMOVE_IDENTITY,
-	    AGENTC_REMOVE_ALL_IDENTITIES, AGENTC_ADD_SMARTCARD_KEY,
+	    AGENTC_ADD_ID_CONSTRAINED, AGENTC_ADD_SMARTCARD_KEY,
 	    AGENTC_REMOVE_SMARTCARD_KEY, 9, 1, 200 };
 	struct hwk_buf *m;
 	size_t i;
