@@ -64,6 +64,7 @@ ssh -F /dev/null -p $SSHD_PORT -o StrictHostKeyChecking=no \
     -o KexAlgorithms=curve25519-sha256 -o LogLevel=ERROR \
     $user@127.0.0.1 echo hop2 2>/dev/null
 echo "hop=\$?"
+ssh-add -D >/dev/null 2>&1; echo "removeall=\$?"
 EOF
 forwarded() {
 	SSH_AUTH_SOCK=$SOCK ssh_cmd -A "$user@127.0.0.1" bash \
@@ -80,6 +81,8 @@ check_line "over the forwarded agent, ssh-add -l lists the key" "list=0" \
 check_match "... ssh-keygen -Y sign is refused" "^sign=[1-9]" "$out"
 check_eq "... and made no signature" "" "$([ -e doc.sig ] && echo signed)"
 check_line "... and so is a login from there (second hop)" "hop=255" "$out"
+check_line "... and ssh-add -D from there" "removeall=1" "$out"
+check "... which left the key here" env SSH_AUTH_SOCK="$SOCK" ssh-add -l
 log=$(<agent.log)
 check_match "the refusal is logged with the forwarded-to host's key" \
     "refused a signature for ssh \(pid [0-9]+\) through the agent forwarded to host ${hostfp//+/\\+}.*--allow-forwarded" \

@@ -121,7 +121,9 @@ check "ssh-add -e reaches the upstream" ssh-add -e "$SOFTHSM_MODULE"
 check_eq "which no longer offers it" "$(<both.pub)" "$(upstream ssh-add -L)"
 check "ssh-add -D through hwkey-agent" ssh-add -D
 check_rc 1 "empties the upstream" upstream ssh-add -l
-check_eq "and ours stay" "$ours" "$(ssh-add -L)"
+check_rc 1 "and removes ours" ssh-add -l
+check "hwkey-agent add brings ours back" "$B/hwkey-agent" add tok both
+check_eq "ours are listed again" "$ours" "$(ssh-add -L)"
 
 # The upstream goes away: ours keep working, the loss is logged once.
 kill_wait "$UP_PID"
