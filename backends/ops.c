@@ -111,6 +111,15 @@ hwk_key_attest(struct hwk_ctx *ctx, struct hwk_key *key,
 }
 
 int
+hwk_backend_attest_able(struct hwk_ctx *ctx, const struct hwk_backend *b)
+{
+	if (b->attest == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "hwkeygen cannot "
+		    "attest keys of the %s backend", b->name);
+	return HWK_OK;
+}
+
+int
 hwk_backend_attest_challenge(struct hwk_ctx *ctx, const struct hwk_backend *b,
     const struct hwk_attest *ev, const char *roots, struct hwk_attest *chal,
     struct hwk_attest *secret)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <tss2/tss2_esys.h>
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
@@ -475,6 +476,43 @@ activate(struct hwk_ctx *ctx, struct tpm2_conn *c, ESYS_TR ak, ESYS_TR ek,
 	return r;
 }
 
+/* The EK made here is the one the challenge is for, or it is another TPM. */
+static int
+same_ek(struct hwk_ctx *ctx, struct tpm2_conn *c,
+    const struct hwk_attest *chal, const TPM2B_PUBLIC *ek)
+{
+	struct hwk_buf *b = NULL;
+	const unsigned char *p;
+	EVP_PKEY *want = NULL, *got = NULL;
+	const char *why = NULL;
+	int r = HWK_ERR_FORMAT;
+
+	if (hwk_attest_bytes(chal, "ek_public", 0, &b) != 0)
+		goto out;
+	p = hwk_buf_ptr(b);
+	if ((want = d2i_PUBKEY(NULL, &p, (long)hwk_buf_len(b))) == NULL)
+		goto out;
+	if (hwk_tpm2_pub_to_evp(&ek->publicArea, &got, &why) != 0 ||
+	    EVP_PKEY_eq(want, got) != 1) {
+		hwk_ctx_error(ctx, HWK_ERR_WRONG_DEVICE, "the TPM at %s cannot "
+		    "answer this challenge: it was made for another TPM (its "
+		    "EK is not this one's)", c->name);
+		hwk_ctx_hint(ctx, "Answer it on the machine whose KEY.attest "
+		    "the verifier checked.");
+		r = HWK_ERR_WRONG_DEVICE;
+		goto out;
+	}
+	r = HWK_OK;
+ out:
+	if (r == HWK_ERR_FORMAT)
+		hwk_ctx_error(ctx, r, "not a TPM challenge that hwkeygen can "
+		    "answer (no EK key)");
+	EVP_PKEY_free(want);
+	EVP_PKEY_free(got);
+	hwk_buf_free(&b);
+	return r;
+}
+
 /* The op attest_respond: the answer of this TPM to a challenge. */
 int
 hwk_tpm2_attest_respond(struct hwk_ctx *ctx, const struct hwk_attest *chal,
@@ -484,7 +522,7 @@ hwk_tpm2_attest_respond(struct hwk_ctx *ctx, const struct hwk_attest *chal,
 	const char *idx = hwk_attest_str(chal, "ek_cert_index", 0);
 	TPM2B_ID_OBJECT blob;
 	TPM2B_ENCRYPTED_SECRET secret;
-	TPM2B_PUBLIC ekt, akt;
+	TPM2B_PUBLIC ekt, akt, *ekpub = NULL;
 	struct tpm2_conn c;
 	ESYS_TR ek = ESYS_TR_NONE, ak = ESYS_TR_NONE, sess = ESYS_TR_NONE;
 	int r;
@@ -506,13 +544,15 @@ hwk_tpm2_attest_respond(struct hwk_ctx *ctx, const struct hwk_attest *chal,
 	hwk_tpm2_ek_template(kind, &ekt);
 	hwk_tpm2_ak_template(&akt);
 	if ((r = endorsement_primary(ctx, &c, &ekt, "endorsement key "
-	    "(TPM2_CreatePrimary)", &ek, NULL)) != 0 ||
+	    "(TPM2_CreatePrimary)", &ek, &ekpub)) != 0 ||
+	    (r = same_ek(ctx, &c, chal, ekpub)) != 0 ||
 	    (r = endorsement_primary(ctx, &c, &akt, "attestation key "
 	    "(TPM2_CreatePrimary)", &ak, NULL)) != 0 ||
 	    (r = ek_session(ctx, &c, &sess)) != 0)
 		goto out;
 	r = activate(ctx, &c, ak, ek, sess, &blob, &secret, resp);
  out:
+	Esys_Free(ekpub);
 	hwk_tpm2_conn_flush(&c, &sess);
 	hwk_tpm2_conn_flush(&c, &ak);
 	hwk_tpm2_conn_flush(&c, &ek);

@@ -361,10 +361,10 @@ hwk_tpm2_attest_challenge(struct hwk_ctx *ctx, const struct hwk_attest *ev,
 	TPM2B_ID_OBJECT blob;
 	TPM2B_ENCRYPTED_SECRET es;
 	uint8_t cred[CRED_LEN], name[2 + 64], buf[sizeof(TPM2B_ID_OBJECT) +
-	    sizeof(TPM2B_ENCRYPTED_SECRET)];
+	    sizeof(TPM2B_ENCRYPTED_SECRET)], *spki = NULL;
 	char idx[16];
 	size_t nlen = 0, off = 0, off2;
-	int r;
+	int r, spkilen;
 
 	if ((r = check_offline(ctx, ev, roots, &e)) != 0)
 		goto out;
@@ -384,8 +384,15 @@ hwk_tpm2_attest_challenge(struct hwk_ctx *ctx, const struct hwk_attest *ev,
 		r = HWK_ERR_INTERNAL;
 		goto out;
 	}
+	/* The EK's key, so that another TPM can say at once it is not it. */
+	if ((spkilen = i2d_PUBKEY(X509_get0_pubkey(e.ek), &spki)) <= 0) {
+		r = HWK_ERR_CRYPTO;
+		goto out;
+	}
 	snprintf(idx, sizeof(idx), "0x%08x", e.ek_index);
 	if ((r = hwk_attest_put_str(chal, "ek_cert_index", 0, idx)) != 0 ||
+	    (r = hwk_attest_put_bytes(chal, "ek_public", 0, spki,
+	    (size_t)spkilen)) != 0 ||
 	    (r = hwk_attest_put_bytes(chal, "credential_blob", 0, buf,
 	    off2)) != 0 ||
 	    (r = hwk_attest_put_bytes(chal, "encrypted_secret", 0, buf + off2,
@@ -395,6 +402,7 @@ hwk_tpm2_attest_challenge(struct hwk_ctx *ctx, const struct hwk_attest *ev,
 	r = hwk_attest_put_bytes(secret, "secret", 0, cred, sizeof(cred));
  out:
 	explicit_bzero(cred, sizeof(cred));
+	OPENSSL_free(spki);
 	evidence_free(&e);
 	return r;
 }

@@ -197,6 +197,8 @@ int	hwk_backend_load(struct hwk_ctx *ctx, const struct hwk_backend *b,
 	    const uint8_t *stub, size_t len, struct hwk_key **keyp);
 
 /* Attestation's ops (see the struct); the backend's name in the file picks b. */
+/* 0 if b attests its keys: asked before a key is made or opened. */
+int	hwk_backend_attest_able(struct hwk_ctx *ctx, const struct hwk_backend *b);
 int	hwk_backend_attest_challenge(struct hwk_ctx *ctx,
 	    const struct hwk_backend *b, const struct hwk_attest *ev,
 	    const char *roots, struct hwk_attest *chal,

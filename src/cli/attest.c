@@ -63,8 +63,13 @@ hwk_cli_attest_check(struct hwk_cli_opts *o)
 	else if (o->attest && o->backend != NULL &&
 	    strcmp(o->backend, "auto") != 0 &&
 	    (hwk_backend_find(o->backend)->flags & HWK_BF_DEVICE) == 0)
-		bad = "--attest needs a key made in a device, and this "
-		    "backend keeps the key in a file";
+		bad = "--attest needs a key made in a TPM, and this backend "
+		    "keeps the key in a file";
+	else if (o->attest && o->backend != NULL &&
+	    strcmp(o->backend, "auto") != 0 &&
+	    hwk_backend_attest_able(NULL, hwk_backend_find(o->backend)) != 0)
+		bad = "--attest: hwkeygen attests keys made in a TPM; the "
+		    "attestation of PIV keys on tokens is not available yet";
 	else if (o->json && n == 1 && o->attest_verify == NULL)
 		bad = "--json goes with --attest-verify";
 	if (bad != NULL) {
@@ -211,6 +216,29 @@ doc_backend(struct hwk_ctx *ctx, const struct hwk_attest *a,
 }
 
 /*
+ * Refuses, before a device is asked, a key no proof can be given for: one
+ * in a file, or on a token (PIV attestation is not there yet).
+ */
+static int
+able(struct hwk_ctx *ctx, const struct hwk_backend *b, const char *path)
+{
+	if ((b->flags & HWK_BF_DEVICE) == 0) {
+		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "%s is a key in a file "
+		    "(%s backend): nothing can prove where it was made", path,
+		    b->name);
+		hwk_ctx_hint(ctx, "Attestation is for keys made in a TPM: "
+		    "hwkeygen --backend tpm2 --attest");
+		return HWK_ERR_UNSUPPORTED;
+	}
+	if (hwk_backend_attest_able(ctx, b) != 0) {
+		hwk_ctx_hint(ctx, "Attestation is available for TPM keys; the "
+		    "attestation of PIV keys on tokens is not available yet.");
+		return HWK_ERR_UNSUPPORTED;
+	}
+	return HWK_OK;
+}
+
+/*
  * KEY.attest for key, whose public half is pub: written beside the key
  * file, 0644 as a .pub.  The passphrase a new key was just given, if any,
  * opens it again without a prompt.
@@ -224,15 +252,8 @@ hwk_cli_attest_key(struct hwk_cli_opts *o, struct hwk_ctx *ctx,
 	int r;
 
 	memset(&ev, 0, sizeof(ev));
-	if ((key->backend->flags & HWK_BF_DEVICE) == 0) {
-		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "%s is a key in a file "
-		    "(%s backend): nothing can prove where it was made",
-		    o->path, key->backend->name);
-		hwk_ctx_hint(ctx, "Attestation is for keys made in a TPM: "
-		    "hwkeygen --backend tpm2 --attest");
-		r = HWK_ERR_UNSUPPORTED;
+	if ((r = able(ctx, key->backend, o->path)) != 0)
 		goto out;
-	}
 	if (pass != NULL && *pass != '\0' &&
 	    (r = hwk_ctx_set_opt(ctx, "passphrase", pass)) != 0)
 		goto out;
@@ -271,14 +292,14 @@ attest_existing(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 		hwk_report(ctx, r, NULL);
 		return r;
 	}
-	if (sf->backend == NULL || (sf->backend->flags & HWK_BF_DEVICE) == 0) {
-		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "%s is %s: nothing can "
-		    "prove where it was made", o->path, sf->backend == NULL ?
-		    "no key file hwkeygen reads" : "a key in a file");
-		hwk_ctx_hint(ctx, "Attestation is for keys made in a TPM.");
-		hwk_report(ctx, HWK_ERR_UNSUPPORTED, "no attestation was "
-		    "written");
-		r = HWK_ERR_UNSUPPORTED;
+	if (sf->backend == NULL) {
+		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "%s is no key file "
+		    "hwkeygen reads", o->path);
+		hwk_report(ctx, r, "no attestation was written");
+		goto out;
+	}
+	if ((r = able(ctx, sf->backend, o->path)) != 0) {
+		hwk_report(ctx, r, "no attestation was written");
 		goto out;
 	}
 	if ((r = hwk_stubfile_load(ctx, sf, &key)) != 0) {
