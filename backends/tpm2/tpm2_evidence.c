@@ -119,6 +119,7 @@ read_certs(struct hwk_ctx *ctx, const struct hwk_attest *ev,
 		}
 		k = hwk_tpm2_ek_kind((uint32_t)strtoul(idx, NULL, 16));
 		if (e->ek == NULL && k != NULL && k->challengeable &&
+		    X509_get0_pubkey(x) != NULL &&
 		    EVP_PKEY_get_base_id(X509_get0_pubkey(x)) ==
 		    (k->type == TPM2_ALG_RSA ? EVP_PKEY_RSA : EVP_PKEY_EC)) {
 			e->ek = x;
