@@ -63,13 +63,12 @@ hwk_cli_attest_check(struct hwk_cli_opts *o)
 	else if (o->attest && o->backend != NULL &&
 	    strcmp(o->backend, "auto") != 0 &&
 	    (hwk_backend_find(o->backend)->flags & HWK_BF_DEVICE) == 0)
-		bad = "--attest needs a key made in a TPM, and this backend "
-		    "keeps the key in a file";
+		bad = "--attest needs a key made in a TPM or on a token, and "
+		    "this backend keeps the key in a file";
 	else if (o->attest && o->backend != NULL &&
 	    strcmp(o->backend, "auto") != 0 &&
 	    hwk_backend_attest_able(NULL, hwk_backend_find(o->backend)) != 0)
-		bad = "--attest: hwkeygen attests keys made in a TPM; the "
-		    "attestation of PIV keys on tokens is not available yet";
+		bad = "--attest: hwkeygen cannot attest keys of this backend";
 	else if (o->json && n == 1 && o->attest_verify == NULL)
 		bad = "--json goes with --attest-verify";
 	if (bad != NULL) {
@@ -217,7 +216,7 @@ doc_backend(struct hwk_ctx *ctx, const struct hwk_attest *a,
 
 /*
  * Refuses, before a device is asked, a key no proof can be given for: one
- * in a file, or on a token (PIV attestation is not there yet).
+ * in a file, or of a backend that attests nothing.
  */
 static int
 able(struct hwk_ctx *ctx, const struct hwk_backend *b, const char *path)
@@ -226,13 +225,13 @@ able(struct hwk_ctx *ctx, const struct hwk_backend *b, const char *path)
 		hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "%s is a key in a file "
 		    "(%s backend): nothing can prove where it was made", path,
 		    b->name);
-		hwk_ctx_hint(ctx, "Attestation is for keys made in a TPM: "
-		    "hwkeygen --backend tpm2 --attest");
+		hwk_ctx_hint(ctx, "Attestation is for keys made in a TPM or "
+		    "on a token: hwkeygen --backend tpm2 --attest");
 		return HWK_ERR_UNSUPPORTED;
 	}
 	if (hwk_backend_attest_able(ctx, b) != 0) {
-		hwk_ctx_hint(ctx, "Attestation is available for TPM keys; the "
-		    "attestation of PIV keys on tokens is not available yet.");
+		hwk_ctx_hint(ctx, "Attestation is available for TPM keys and "
+		    "for PIV keys on tokens.");
 		return HWK_ERR_UNSUPPORTED;
 	}
 	return HWK_OK;

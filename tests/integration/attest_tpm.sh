@@ -1,7 +1,8 @@
 # Attestation of TPM keys (docs/attestation.md): KEY.attest from a TPM
 # manufactured with EK certificates, checked by a verifier with no TPM,
 # a challenge only that TPM can answer; keys born elsewhere, tampered
-# evidence, a wrong root and another TPM's answers all fail.
+# evidence, a wrong root and another TPM's answers all fail.  (Tokens:
+# attest_piv.sh.)
 . "$(dirname "$0")/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
@@ -186,7 +187,7 @@ check_rc 1 "garbage for a response fails" "$HWK" --attest-verify k.attest \
 check_rc 1 "a challenge made for other evidence fails" "$HWK" \
     --attest-verify kb.attest --ca roots.pem --challenge ch --response resp
 
-# --- Keys no proof can be given for -----------------------------------------
+# --- Keys no proof can be given for (tokens: attest_piv.sh) ------------------
 "$HWK" --backend software -t ed25519 -N '' -q -f soft
 out=$("$HWK" --attest -f soft 2>&1)
 check_eq "--attest of a software key is refused" 1 "$?"
@@ -195,8 +196,4 @@ check_eq "... and writes nothing" "" "$(ls soft.attest 2>/dev/null)"
 check_rc 2 "--attest with --backend software is refused" "$HWK" \
     --backend software --attest -t ed25519 -N '' -f soft2
 check_eq "... before a key is made" "" "$(ls soft2* 2>/dev/null)"
-out=$("$HWK" --backend pkcs11 --attest -t ecdsa -N '' -f tok 2>&1)
-check_eq "--attest on a token is refused" 2 "$?"
-check_match "... PIV attestation is not available yet" \
-    'PIV keys on tokens is not available yet' "$out"
 done_testing
