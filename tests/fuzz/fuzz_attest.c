@@ -1,6 +1,6 @@
 /*
  * libFuzzer harness for the files of attestation: the JSON reader, and
- * the TPM verifier's parsing of KEY.attest (base64, the TSS's
+ * the TPM and PIV verifiers' parsing of KEY.attest (base64, the TSS's
  * unmarshalling, the certificates) up to the first check that needs the
  * roots, which here are none.  Build and run with tests/fuzz/run.
  */
@@ -10,6 +10,7 @@
 
 #include "hwkey/attest.h"
 #include "hwkey/ctx.h"
+#include "pkcs11_impl.h"
 #include "tpm2_int.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
@@ -17,7 +18,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
-	struct hwk_attest a, chal, secret;
+	struct hwk_attest a, chal, secret, v;
 	struct hwk_ctx *ctx;
 
 	if (hwk_attest_read(data, len, &a) != 0)
@@ -29,6 +30,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		    &secret);
 		hwk_attest_clear(&chal);
 		hwk_attest_clear(&secret);
+		memset(&v, 0, sizeof(v));
+		hwk_p11_attest_verify(ctx, &a, "/dev/null", NULL, NULL, &v);
+		hwk_attest_clear(&v);
 		hwk_ctx_free(&ctx);
 	}
 	hwk_attest_clear(&a);

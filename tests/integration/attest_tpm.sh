@@ -109,6 +109,10 @@ check "--attest -f of a password key with -P" "$HWK" --attest -f kp -P pw
 rm -f kp.attest
 check_rc 5 "... a wrong password: exit 5" "$HWK" --attest -f kp -P px
 check_eq "... and no KEY.attest" "" "$(ls kp.attest 2>/dev/null)"
+check "--attest at generation with -N" "$HWK" --backend tpm2 -t ecdsa \
+    -N pw2 -q -f kpw --attest
+check_eq "... takes the new passphrase: KEY.attest" kpw.attest \
+    "$(ls kpw.attest 2>/dev/null)"
 tpm_clean "attestation of password keys"
 
 # --- Tampered evidence, a wrong root ----------------------------------------
