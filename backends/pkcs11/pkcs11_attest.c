@@ -222,8 +222,8 @@ yk_ext(X509 *x, int n)
 static const char *
 policy_word(int v, int touch)
 {
-	static const char *const pin[] = { "default", "never", "once per "
-	    "session", "always" };
+	static const char *const pin[] = { "default", "never",
+	    "once per session", "always" };
 	static const char *const tch[] = { "default", "never", "always",
 	    "cached for 15 s" };
 
