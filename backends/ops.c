@@ -102,6 +102,54 @@ hwk_key_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 }
 
 int
+hwk_key_attest(struct hwk_ctx *ctx, struct hwk_key *key,
+    struct hwk_attest *ev)
+{
+	if (key->backend->attest == NULL)
+		return unsupported(ctx, key->backend, "attest keys");
+	return key->backend->attest(ctx, key, ev);
+}
+
+int
+hwk_backend_attest_able(struct hwk_ctx *ctx, const struct hwk_backend *b)
+{
+	if (b->attest == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_UNSUPPORTED, "hwkeygen cannot "
+		    "attest keys of the %s backend", b->name);
+	return HWK_OK;
+}
+
+int
+hwk_backend_attest_challenge(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    const struct hwk_attest *ev, const char *roots, struct hwk_attest *chal,
+    struct hwk_attest *secret)
+{
+	if (b->attest_challenge == NULL)
+		return unsupported(ctx, b, "make attestation challenges");
+	return b->attest_challenge(ctx, ev, roots, chal, secret);
+}
+
+int
+hwk_backend_attest_respond(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    const struct hwk_attest *chal, struct hwk_attest *resp)
+{
+	if (b->attest_respond == NULL)
+		return unsupported(ctx, b, "answer attestation challenges");
+	return b->attest_respond(ctx, chal, resp);
+}
+
+int
+hwk_backend_attest_verify(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    const struct hwk_attest *ev, const char *roots,
+    const struct hwk_attest *secret, const struct hwk_attest *resp,
+    struct hwk_attest *verdict)
+{
+	if (b->attest_verify == NULL)
+		return unsupported(ctx, b, "verify attestations");
+	return b->attest_verify(ctx, ev, roots, secret, resp, verdict);
+}
+
+int
 hwk_key_destroy(struct hwk_ctx *ctx, struct hwk_key *key)
 {
 	if (key->backend->destroy == NULL)

@@ -270,4 +270,7 @@ const struct hwk_backend hwk_backend_pkcs11 = {
 	.free_impl = p11_free_impl,
 	.describe = p11_describe,
 	.check_opts = p11_check_opts,
+	.attest = hwk_p11_attest,
+	.attest_challenge = hwk_p11_attest_challenge,
+	.attest_verify = hwk_p11_attest_verify,
 };

@@ -246,4 +246,15 @@ int	hwk_p11_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 int	hwk_p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp);
 
+/* pkcs11_attest.c: PIV attestation; the ops attest, attest_challenge, attest_verify. */
+struct hwk_attest;
+int	hwk_p11_attest(struct hwk_ctx *ctx, struct hwk_key *key,
+	    struct hwk_attest *ev);
+int	hwk_p11_attest_challenge(struct hwk_ctx *ctx,
+	    const struct hwk_attest *ev, const char *roots,
+	    struct hwk_attest *chal, struct hwk_attest *secret);
+int	hwk_p11_attest_verify(struct hwk_ctx *ctx, const struct hwk_attest *ev,
+	    const char *roots, const struct hwk_attest *secret,
+	    const struct hwk_attest *resp, struct hwk_attest *verdict);
+
 #endif /* HWKEY_PKCS11_IMPL_H */

@@ -206,4 +206,8 @@ const struct hwk_backend hwk_backend_tpm2 = {
 	.free_impl = hwk_tpm2_free_impl,
 	.describe = tpm2_describe,
 	.check_opts = tpm2_check_opts,
+	.attest = hwk_tpm2_attest,
+	.attest_challenge = hwk_tpm2_attest_challenge,
+	.attest_respond = hwk_tpm2_attest_respond,
+	.attest_verify = hwk_tpm2_attest_verify,
 };

@@ -9,10 +9,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
 #include <tss2/tss2_esys.h>
 
 #include "tpm2_keyfile.h"
 
+struct hwk_attest;
 struct hwk_buf;
 struct hwk_ctx;
 struct hwk_genparams;
@@ -142,5 +144,40 @@ void	hwk_tpm2_free_impl(struct hwk_key *key);
 /* tpm2_sign.c: the op sign. */
 int	hwk_tpm2_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp);
+
+/* An EK certificate's NV index, and the EK a verifier may challenge. */
+struct tpm2_ek_kind {
+	uint32_t	 cert_index;
+	const char	*name;
+	TPM2_ALG_ID	 type;		/* TPM2_ALG_RSA or _ECC */
+	unsigned	 bits;
+	int		 challengeable;	/* its template is L-1 or L-2 */
+};
+
+/* tpm2_attest.c: the evidence, and the answer to a challenge. */
+const struct tpm2_ek_kind *hwk_tpm2_ek_kind(uint32_t cert_index);
+void	hwk_tpm2_ek_template(const struct tpm2_ek_kind *k, TPM2B_PUBLIC *t);
+void	hwk_tpm2_ak_template(TPM2B_PUBLIC *t);
+int	hwk_tpm2_attest(struct hwk_ctx *ctx, struct hwk_key *key,
+	    struct hwk_attest *ev);
+int	hwk_tpm2_attest_respond(struct hwk_ctx *ctx,
+	    const struct hwk_attest *chal, struct hwk_attest *resp);
+
+/* tpm2_evidence.c: the verifier's checks, with no TPM. */
+int	hwk_tpm2_name(const TPMT_PUBLIC *p, uint8_t *name, size_t *lenp);
+int	hwk_tpm2_attest_challenge(struct hwk_ctx *ctx,
+	    const struct hwk_attest *ev, const char *roots,
+	    struct hwk_attest *chal, struct hwk_attest *secret);
+int	hwk_tpm2_attest_verify(struct hwk_ctx *ctx, const struct hwk_attest *ev,
+	    const char *roots, const struct hwk_attest *secret,
+	    const struct hwk_attest *resp, struct hwk_attest *verdict);
+
+/* tpm2_credential.c: TPM2_MakeCredential in software. */
+int	hwk_tpm2_kdfa(const uint8_t *key, size_t klen, const char *label,
+	    const uint8_t *u, size_t ulen, const uint8_t *v, size_t vlen,
+	    uint8_t *out, size_t outlen);
+int	hwk_tpm2_make_credential(EVP_PKEY *ek, const uint8_t *name,
+	    size_t namelen, const uint8_t *cred, size_t credlen,
+	    TPM2B_ID_OBJECT *blob, TPM2B_ENCRYPTED_SECRET *es);
 
 #endif /* HWKEY_TPM2_INT_H */

@@ -28,6 +28,8 @@
 #define TCTI_MISSING	TSS2_TCTI_RC_NOT_IMPLEMENTED
 
 static struct {
+	__typeof__(Esys_ActivateCredential)	*Esys_ActivateCredential;
+	__typeof__(Esys_Certify)		*Esys_Certify;
 	__typeof__(Esys_Create)			*Esys_Create;
 	__typeof__(Esys_CreatePrimary)		*Esys_CreatePrimary;
 	__typeof__(Esys_Create_Async)		*Esys_Create_Async;
@@ -38,6 +40,9 @@ static struct {
 	__typeof__(Esys_GetSysContext)		*Esys_GetSysContext;
 	__typeof__(Esys_Initialize)		*Esys_Initialize;
 	__typeof__(Esys_Load)			*Esys_Load;
+	__typeof__(Esys_NV_Read)		*Esys_NV_Read;
+	__typeof__(Esys_NV_ReadPublic)		*Esys_NV_ReadPublic;
+	__typeof__(Esys_PolicySecret)		*Esys_PolicySecret;
 	__typeof__(Esys_RSA_Decrypt)		*Esys_RSA_Decrypt;
 	__typeof__(Esys_Sign)			*Esys_Sign;
 	__typeof__(Esys_StartAuthSession)	*Esys_StartAuthSession;
@@ -50,6 +55,8 @@ static struct {
 } esys;
 
 static const struct hwk_lazysym esys_syms[] = {
+	SYM(esys, Esys_ActivateCredential),
+	SYM(esys, Esys_Certify),
 	SYM(esys, Esys_Create),
 	SYM(esys, Esys_CreatePrimary),
 	SYM(esys, Esys_Create_Async),
@@ -60,6 +67,9 @@ static const struct hwk_lazysym esys_syms[] = {
 	SYM(esys, Esys_GetSysContext),
 	SYM(esys, Esys_Initialize),
 	SYM(esys, Esys_Load),
+	SYM(esys, Esys_NV_Read),
+	SYM(esys, Esys_NV_ReadPublic),
+	SYM(esys, Esys_PolicySecret),
 	SYM(esys, Esys_RSA_Decrypt),
 	SYM(esys, Esys_Sign),
 	SYM(esys, Esys_StartAuthSession),
@@ -80,6 +90,31 @@ static struct {
 	__typeof__(Tss2_MU_TPM2B_PUBLIC_Unmarshal)
 	    *Tss2_MU_TPM2B_PUBLIC_Unmarshal;
 	__typeof__(Tss2_MU_UINT16_Unmarshal)	*Tss2_MU_UINT16_Unmarshal;
+	/* Attestation (tpm2_attest.c, tpm2_evidence.c, tpm2_credential.c). */
+	__typeof__(Tss2_MU_TPM2B_ATTEST_Marshal)
+	    *Tss2_MU_TPM2B_ATTEST_Marshal;
+	__typeof__(Tss2_MU_TPM2B_ATTEST_Unmarshal)
+	    *Tss2_MU_TPM2B_ATTEST_Unmarshal;
+	__typeof__(Tss2_MU_TPM2B_DIGEST_Marshal)
+	    *Tss2_MU_TPM2B_DIGEST_Marshal;
+	__typeof__(Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal)
+	    *Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal;
+	__typeof__(Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal)
+	    *Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal;
+	__typeof__(Tss2_MU_TPM2B_ID_OBJECT_Marshal)
+	    *Tss2_MU_TPM2B_ID_OBJECT_Marshal;
+	__typeof__(Tss2_MU_TPM2B_ID_OBJECT_Unmarshal)
+	    *Tss2_MU_TPM2B_ID_OBJECT_Unmarshal;
+	__typeof__(Tss2_MU_TPMS_ATTEST_Unmarshal)
+	    *Tss2_MU_TPMS_ATTEST_Unmarshal;
+	__typeof__(Tss2_MU_TPMS_ECC_POINT_Marshal)
+	    *Tss2_MU_TPMS_ECC_POINT_Marshal;
+	__typeof__(Tss2_MU_TPMT_PUBLIC_Marshal)
+	    *Tss2_MU_TPMT_PUBLIC_Marshal;
+	__typeof__(Tss2_MU_TPMT_SIGNATURE_Marshal)
+	    *Tss2_MU_TPMT_SIGNATURE_Marshal;
+	__typeof__(Tss2_MU_TPMT_SIGNATURE_Unmarshal)
+	    *Tss2_MU_TPMT_SIGNATURE_Unmarshal;
 } mu;
 
 static const struct hwk_lazysym mu_syms[] = {
@@ -88,6 +123,18 @@ static const struct hwk_lazysym mu_syms[] = {
 	SYM(mu, Tss2_MU_TPM2B_PUBLIC_Marshal),
 	SYM(mu, Tss2_MU_TPM2B_PUBLIC_Unmarshal),
 	SYM(mu, Tss2_MU_UINT16_Unmarshal),
+	SYM(mu, Tss2_MU_TPM2B_ATTEST_Marshal),
+	SYM(mu, Tss2_MU_TPM2B_ATTEST_Unmarshal),
+	SYM(mu, Tss2_MU_TPM2B_DIGEST_Marshal),
+	SYM(mu, Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal),
+	SYM(mu, Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal),
+	SYM(mu, Tss2_MU_TPM2B_ID_OBJECT_Marshal),
+	SYM(mu, Tss2_MU_TPM2B_ID_OBJECT_Unmarshal),
+	SYM(mu, Tss2_MU_TPMS_ATTEST_Unmarshal),
+	SYM(mu, Tss2_MU_TPMS_ECC_POINT_Marshal),
+	SYM(mu, Tss2_MU_TPMT_PUBLIC_Marshal),
+	SYM(mu, Tss2_MU_TPMT_SIGNATURE_Marshal),
+	SYM(mu, Tss2_MU_TPMT_SIGNATURE_Unmarshal),
 	{ NULL, NULL },
 };
 
@@ -403,6 +450,93 @@ Tss2_MU_UINT16_Unmarshal(uint8_t const buf[], size_t size, size_t *off,
 	if (!mu_ok())
 		return MU_MISSING;
 	return mu.Tss2_MU_UINT16_Unmarshal(buf, size, off, dest);
+}
+
+/* The marshalling of attestation's structures, one wrapper each. */
+#define MU_MARSHAL(T)							\
+TSS2_RC									\
+Tss2_MU_##T##_Marshal(T const *src, uint8_t buf[], size_t size,		\
+    size_t *off)							\
+{									\
+	if (!mu_ok())							\
+		return MU_MISSING;					\
+	return mu.Tss2_MU_##T##_Marshal(src, buf, size, off);		\
+}
+#define MU_UNMARSHAL(T)							\
+TSS2_RC									\
+Tss2_MU_##T##_Unmarshal(uint8_t const buf[], size_t size, size_t *off,	\
+    T *dest)								\
+{									\
+	if (!mu_ok())							\
+		return MU_MISSING;					\
+	return mu.Tss2_MU_##T##_Unmarshal(buf, size, off, dest);	\
+}
+MU_MARSHAL(TPM2B_ATTEST)
+MU_UNMARSHAL(TPM2B_ATTEST)
+MU_MARSHAL(TPM2B_DIGEST)
+MU_MARSHAL(TPM2B_ENCRYPTED_SECRET)
+MU_UNMARSHAL(TPM2B_ENCRYPTED_SECRET)
+MU_MARSHAL(TPM2B_ID_OBJECT)
+MU_UNMARSHAL(TPM2B_ID_OBJECT)
+MU_UNMARSHAL(TPMS_ATTEST)
+MU_MARSHAL(TPMS_ECC_POINT)
+MU_MARSHAL(TPMT_PUBLIC)
+MU_MARSHAL(TPMT_SIGNATURE)
+MU_UNMARSHAL(TPMT_SIGNATURE)
+
+TSS2_RC
+Esys_ActivateCredential(ESYS_CONTEXT *e, ESYS_TR activate, ESYS_TR key,
+    ESYS_TR s1, ESYS_TR s2, ESYS_TR s3, const TPM2B_ID_OBJECT *blob,
+    const TPM2B_ENCRYPTED_SECRET *secret, TPM2B_DIGEST **info)
+{
+	if (!esys_ok())
+		return ESYS_MISSING;
+	return esys.Esys_ActivateCredential(e, activate, key, s1, s2, s3, blob,
+	    secret, info);
+}
+
+TSS2_RC
+Esys_Certify(ESYS_CONTEXT *e, ESYS_TR object, ESYS_TR signer, ESYS_TR s1,
+    ESYS_TR s2, ESYS_TR s3, const TPM2B_DATA *qualifying,
+    const TPMT_SIG_SCHEME *scheme, TPM2B_ATTEST **info,
+    TPMT_SIGNATURE **sig)
+{
+	if (!esys_ok())
+		return ESYS_MISSING;
+	return esys.Esys_Certify(e, object, signer, s1, s2, s3, qualifying,
+	    scheme, info, sig);
+}
+
+TSS2_RC
+Esys_NV_Read(ESYS_CONTEXT *e, ESYS_TR auth, ESYS_TR index, ESYS_TR s1,
+    ESYS_TR s2, ESYS_TR s3, UINT16 size, UINT16 offset,
+    TPM2B_MAX_NV_BUFFER **data)
+{
+	if (!esys_ok())
+		return ESYS_MISSING;
+	return esys.Esys_NV_Read(e, auth, index, s1, s2, s3, size, offset,
+	    data);
+}
+
+TSS2_RC
+Esys_NV_ReadPublic(ESYS_CONTEXT *e, ESYS_TR index, ESYS_TR s1, ESYS_TR s2,
+    ESYS_TR s3, TPM2B_NV_PUBLIC **pub, TPM2B_NAME **name)
+{
+	if (!esys_ok())
+		return ESYS_MISSING;
+	return esys.Esys_NV_ReadPublic(e, index, s1, s2, s3, pub, name);
+}
+
+TSS2_RC
+Esys_PolicySecret(ESYS_CONTEXT *e, ESYS_TR auth, ESYS_TR session, ESYS_TR s1,
+    ESYS_TR s2, ESYS_TR s3, const TPM2B_NONCE *nonce,
+    const TPM2B_DIGEST *cphash, const TPM2B_NONCE *ref, INT32 expiration,
+    TPM2B_TIMEOUT **timeout, TPMT_TK_AUTH **ticket)
+{
+	if (!esys_ok())
+		return ESYS_MISSING;
+	return esys.Esys_PolicySecret(e, auth, session, s1, s2, s3, nonce,
+	    cphash, ref, expiration, timeout, ticket);
 }
 
 const char *

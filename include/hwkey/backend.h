@@ -14,6 +14,7 @@
 
 #include <openssl/evp.h>
 
+struct hwk_attest;
 struct hwk_buf;
 struct hwk_ctx;
 struct hwk_out;
@@ -121,6 +122,27 @@ struct hwk_backend {
 	 * never take; asks no device, or only to tell a typo from absence.
 	 */
 	int	(*check_opts)(struct hwk_ctx *ctx);
+	/*
+	 * Attestation (docs/attestation.md; struct hwk_attest in attest.h).
+	 * attest: the evidence that key was born in the device and cannot
+	 * leave it.  attest_challenge (no device): checks the evidence
+	 * against the roots (a PEM file) and makes a challenge only the
+	 * device can answer, and the secret that answers it.
+	 * attest_respond: the device's answer.  attest_verify (no device):
+	 * every check, the answer too (secret and resp NULL when the
+	 * evidence needs none); what it proved goes into verdict.
+	 */
+	int	(*attest)(struct hwk_ctx *ctx, struct hwk_key *key,
+		    struct hwk_attest *ev);
+	int	(*attest_challenge)(struct hwk_ctx *ctx,
+		    const struct hwk_attest *ev, const char *roots,
+		    struct hwk_attest *chal, struct hwk_attest *secret);
+	int	(*attest_respond)(struct hwk_ctx *ctx,
+		    const struct hwk_attest *chal, struct hwk_attest *resp);
+	int	(*attest_verify)(struct hwk_ctx *ctx,
+		    const struct hwk_attest *ev, const char *roots,
+		    const struct hwk_attest *secret,
+		    const struct hwk_attest *resp, struct hwk_attest *verdict);
 };
 
 /* The registry, in the order --backend auto tries them. */
@@ -174,6 +196,21 @@ int	hwk_backend_stub_info(const struct hwk_backend *b, const uint8_t *stub,
 int	hwk_backend_load(struct hwk_ctx *ctx, const struct hwk_backend *b,
 	    const uint8_t *stub, size_t len, struct hwk_key **keyp);
 
+/* Attestation's ops (see the struct); the backend's name in the file picks b. */
+/* 0 if b attests its keys: asked before a key is made or opened. */
+int	hwk_backend_attest_able(struct hwk_ctx *ctx, const struct hwk_backend *b);
+int	hwk_backend_attest_challenge(struct hwk_ctx *ctx,
+	    const struct hwk_backend *b, const struct hwk_attest *ev,
+	    const char *roots, struct hwk_attest *chal,
+	    struct hwk_attest *secret);
+int	hwk_backend_attest_respond(struct hwk_ctx *ctx,
+	    const struct hwk_backend *b, const struct hwk_attest *chal,
+	    struct hwk_attest *resp);
+int	hwk_backend_attest_verify(struct hwk_ctx *ctx,
+	    const struct hwk_backend *b, const struct hwk_attest *ev,
+	    const char *roots, const struct hwk_attest *secret,
+	    const struct hwk_attest *resp, struct hwk_attest *verdict);
+
 /* Keys, whatever backend holds them. */
 int	hwk_key_new(const struct hwk_backend *b, struct hwk_key **keyp);
 void	hwk_key_free(struct hwk_key **keyp);
@@ -183,6 +220,9 @@ int	hwk_key_pubkey(const struct hwk_key *key, struct hwk_pubkey **pubp);
 unsigned hwk_key_bits(const struct hwk_key *key);
 int	hwk_key_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp);
+/* The evidence that key was born in its device (KEY.attest's members). */
+int	hwk_key_attest(struct hwk_ctx *ctx, struct hwk_key *key,
+	    struct hwk_attest *ev);
 /* Erases a key just made from its device (rollback). */
 int	hwk_key_destroy(struct hwk_ctx *ctx, struct hwk_key *key);
 void	hwk_stubinfo_clear(struct hwk_stubinfo *info);

@@ -20,7 +20,9 @@
 
 enum {
 	OPT_BACKEND = 256, OPT_BACKUP, OPT_LIST, OPT_HELP, OPT_VERSION,
-	OPT_JSON, OPT_BACKENDS, OPT_REQUIRE_HW,
+	OPT_JSON, OPT_BACKENDS, OPT_REQUIRE_HW, OPT_ATTEST, OPT_ATTEST_CHALLENGE,
+	OPT_ATTEST_RESPOND, OPT_ATTEST_VERIFY, OPT_CA, OPT_CHALLENGE,
+	OPT_RESPONSE,
 };
 
 static const struct option fixed_longopts[] = {
@@ -32,6 +34,13 @@ static const struct option fixed_longopts[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "backends", no_argument, NULL, OPT_BACKENDS },
 	{ "require-hardware", no_argument, NULL, OPT_REQUIRE_HW },
+	{ "attest", no_argument, NULL, OPT_ATTEST },
+	{ "attest-challenge", required_argument, NULL, OPT_ATTEST_CHALLENGE },
+	{ "attest-respond", required_argument, NULL, OPT_ATTEST_RESPOND },
+	{ "attest-verify", required_argument, NULL, OPT_ATTEST_VERIFY },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "challenge", required_argument, NULL, OPT_CHALLENGE },
+	{ "response", required_argument, NULL, OPT_RESPONSE },
 };
 
 static int
@@ -64,6 +73,11 @@ usage(FILE *f)
 "       hwkeygen -l [-v] [-f file]\n"
 "       hwkeygen --list [--json]\n"
 "       hwkeygen --backends [--json]\n"
+"       hwkeygen --attest -f file [-P passphrase]\n"
+"       hwkeygen --attest-challenge file.attest --ca roots.pem -o challenge\n"
+"       hwkeygen --attest-respond challenge -o response\n"
+"       hwkeygen --attest-verify file.attest --ca roots.pem\n"
+"                [--challenge challenge --response response] [--json]\n"
 "\n"
 "Makes an SSH key pair the way ssh-keygen does, with the private key born\n"
 "inside a PKCS#11 token or a TPM when there is one, and in software when not.\n"
@@ -92,6 +106,16 @@ usage(FILE *f)
 "  --require-hardware  refuse to fall back to a key in a file\n"
 "  --list           list the key pairs in ~/.ssh\n"
 "  --backends       what each backend finds on this machine\n"
+"  --attest         write file.attest, the proof that a TPM made the key\n"
+"                   (with key generation, or alone for an existing key)\n"
+"  --attest-challenge file.attest  check the proof (no device needed) and\n"
+"                   write a challenge for the device to -o, its secret to\n"
+"                   the same name + .secret\n"
+"  --attest-respond challenge  answer it with the device, into -o\n"
+"  --attest-verify file.attest  check everything: with --challenge and\n"
+"                   --response for a TPM; exit 0 only if all holds\n"
+"  --ca roots.pem   the certificates the verifier trusts\n"
+"  -o file          where --attest-challenge and --attest-respond write\n"
 "  --json           machine-readable output for --list, --backends and\n"
 "                   key generation (no prompts: use -f, -N, --pin-source)\n"
 "  --help           this text\n"
@@ -228,6 +252,7 @@ take_option(struct hwk_cli_opts *o, int ch, char *arg, struct hwk_ctx *ctx,
 			    "rounds (1 or more; default 24)", arg);
 		break;
 	case 'b':
+		o->gen_opts = 1;
 		if (parse_uint(arg, 1, UINT_MAX, &o->bits) == 0)
 			break;
 		if (o->type == HWK_KEY_ECDSA)	/* when -t came first */
@@ -237,6 +262,7 @@ take_option(struct hwk_cli_opts *o, int ch, char *arg, struct hwk_ctx *ctx,
 		    "size from %u to %u, such as 3072 or 4096", arg,
 		    HWK_RSA_MIN_BITS, HWK_RSA_MAX_BITS);
 	case 'C':
+		o->gen_opts = 1;
 		if (strpbrk(arg, "\r\n") != NULL)
 			return usage_error("-C: a comment cannot hold a line "
 			    "break (the .pub file is one line)");
@@ -257,13 +283,18 @@ take_option(struct hwk_cli_opts *o, int ch, char *arg, struct hwk_ctx *ctx,
 		o->fingerprint = 1;
 		break;
 	case 'N':
+		o->gen_opts = 1;
 		return set_new_pass(o, arg);
+	case 'o':
+		o->output = arg;
+		break;
 	case 'P':
 		return set_old_pass(ctx, arg);
 	case 'q':
 		o->quiet = 1;
 		break;
 	case 't':
+		o->gen_opts = 1;
 		return check_type(o, arg);
 	case 'v':
 		o->verbose = 1;
@@ -287,6 +318,27 @@ take_option(struct hwk_cli_opts *o, int ch, char *arg, struct hwk_ctx *ctx,
 		break;
 	case OPT_REQUIRE_HW:
 		o->require_hw = 1;
+		break;
+	case OPT_ATTEST:
+		o->attest = 1;
+		break;
+	case OPT_ATTEST_CHALLENGE:
+		o->attest_challenge = arg;
+		break;
+	case OPT_ATTEST_RESPOND:
+		o->attest_respond = arg;
+		break;
+	case OPT_ATTEST_VERIFY:
+		o->attest_verify = arg;
+		break;
+	case OPT_CA:
+		o->ca = arg;
+		break;
+	case OPT_CHALLENGE:
+		o->challenge = arg;
+		break;
+	case OPT_RESPONSE:
+		o->response = arg;
 		break;
 	case OPT_HELP:
 		usage(stdout);
@@ -317,6 +369,8 @@ check_args(struct hwk_cli_opts *o, int argc, char **argv)
 {
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (hwk_cli_attest_check(o) != 0)
+		return HWK_ERR_USAGE;
 	if (o->print_public + o->fingerprint + o->list + o->backends > 1)
 		return usage_error("-y, -l, --list and --backends cannot be "
 		    "combined");
@@ -335,7 +389,7 @@ check_args(struct hwk_cli_opts *o, int argc, char **argv)
 	if (o->json && (o->print_public || o->fingerprint))
 		return usage_error("--json goes with --list, --backends and "
 		    "key generation");
-	if (o->json && !o->list && !o->backends) {
+	if (o->json && !o->list && !o->backends && !hwk_cli_attest_mode(o)) {
 		/* Scripts get no prompts: everything must be on the line. */
 		if (!o->have_path)
 			return usage_error("--json does not prompt: give the "
@@ -360,7 +414,7 @@ hwk_cli_parse(struct hwk_cli_opts *o, int argc, char **argv,
 	    sizeof(fixed_longopts) / sizeof(fixed_longopts[0]),
 	    HWK_OPT_BOTH) != 0)
 		return usage_error("too many options");
-	while ((ch = getopt_long(argc, argv, "a:b:C:E:f:lN:P:qt:vy", lo.opts,
+	while ((ch = getopt_long(argc, argv, "a:b:C:E:f:lN:o:P:qt:vy", lo.opts,
 	    NULL)) != -1) {
 		if ((r = take_option(o, ch, optarg, ctx, &lo)) != 0 || o->done)
 			return r;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 struct hwk_ctx;
+struct hwk_key;
 struct hwk_pubkey;
 struct hwk_ui;
 
@@ -29,6 +30,15 @@ struct hwk_cli_opts {
 	int		 backends;	/* --backends */
 	int		 require_hw;
 	const char	*backend;
+	int		 attest;	/* --attest */
+	int		 gen_opts;	/* -t, -b, -N or -C: a key is made */
+	const char	*attest_challenge;	/* --attest-challenge KEY.attest */
+	const char	*attest_respond;	/* --attest-respond CHALLENGE */
+	const char	*attest_verify;		/* --attest-verify KEY.attest */
+	const char	*ca;		/* --ca ROOTS.pem */
+	const char	*challenge;	/* --challenge */
+	const char	*response;	/* --response */
+	const char	*output;	/* -o */
 	int		 done;		/* --help or --version said */
 	FILE		*info;		/* where messages for people go */
 };
@@ -52,6 +62,14 @@ void	hwk_cli_opts_clear(struct hwk_cli_opts *o);
 int	hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
 int	hwk_cli_print_public(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
 int	hwk_cli_fingerprint(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
+/* Attestation (attest.c): the options' checks, and the commands. */
+int	hwk_cli_attest_check(struct hwk_cli_opts *o);
+int	hwk_cli_attest_mode(const struct hwk_cli_opts *o);
+int	hwk_cli_attest(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
+/* KEY.attest for a key just made or opened (pass: its new passphrase). */
+int	hwk_cli_attest_key(struct hwk_cli_opts *o, struct hwk_ctx *ctx,
+	    struct hwk_key *key, const struct hwk_pubkey *pub,
+	    const char *pass);
 /* --json failures as a JSON object on stdout too (jsonerr.c). */
 int	hwk_cli_json_wanted(int argc, char **argv);
 void	hwk_cli_json_errors_begin(void);

@@ -510,6 +510,8 @@ hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 		goto out;
 	}
 	r = tell(&g);
+	if (r == 0 && o->attest)
+		r = hwk_cli_attest_key(o, ctx, g.key, g.pub, g.pass);
  out:
 	if (blocked)
 		signals_release(&saved);

@@ -40,6 +40,8 @@ dispatch(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 		return hwk_cli_print_public(o, ctx);
 	if (o->fingerprint)
 		return hwk_cli_fingerprint(o, ctx);
+	if (hwk_cli_attest_mode(o))
+		return hwk_cli_attest(o, ctx);
 	return hwk_cli_generate(o, ctx);
 }
 

@@ -192,3 +192,26 @@ tpm_flush() {
 transient_handles() { tpm_handles 80000000; }
 # transient_handles_of: the same in TPM_HANDLES.
 transient_handles_of() { tpm_handles_of 80000000; }
+
+# swtpm_manufacture DIR: a TPM state in DIR made as a vendor makes one, by
+# swtpm_setup: an RSA-2048 EK and an ECC P-384 EK with their certificates
+# in NV, chained to a local CA of the test's own: EK_ROOT is its root's
+# PEM, EK_ISSUER its issuing CA's.  swtpm_run DIR then starts it.  Making
+# the RSA EK costs seconds: copy the state rather than make another.
+swtpm_manufacture() {
+	local dir=$1 ca=$T_TMP/localca
+	mkdir -p "$dir" "$ca" || return 1
+	printf '%s\n' "statedir = $ca" "signingkey = $ca/signkey.pem" \
+	    "issuercert = $ca/issuercert.pem" "certserial = $ca/certserial" \
+	    >"$ca/localca.conf"
+	printf '%s\n' "create_certs_tool = /usr/share/swtpm/swtpm-localca" \
+	    "create_certs_tool_config = $ca/localca.conf" \
+	    "create_certs_tool_options = /dev/null" >"$ca/setup.conf"
+	swtpm_setup --tpm2 --create-ek-cert --tpmstate "$dir" \
+	    --config "$ca/setup.conf" >"$ca/setup.log" 2>&1 || {
+		echo "# swtpm_setup failed:" && sed 's/^/#   /' "$ca/setup.log"
+		return 1
+	}
+	EK_ROOT=$ca/swtpm-localca-rootca-cert.pem
+	EK_ISSUER=$ca/issuercert.pem
+}
