@@ -241,9 +241,17 @@ hwk_daemon_kill(int csh, const char *sock)
 		}
 	} else if (getenv("SSH_AGENT_PID") == NULL ||
 	    *getenv("SSH_AGENT_PID") == '\0') {
-		fprintf(stderr, "hwkey-agent: no agent to stop: SSH_AGENT_PID "
-		    "is not set (or give -a SOCKET)\n");
-		return HWK_ERR_NOT_FOUND;
+		/* The agent of the default socket, as the service runs it. */
+		const char *rt = getenv("XDG_RUNTIME_DIR");
+
+		if (rt == NULL || *rt != '/' || snprintf(pidfile,
+		    sizeof(pidfile), "%s/hwkey-agent/socket.pid", rt) >=
+		    (int)sizeof(pidfile) || (pid = read_pidfile(pidfile)) < 0) {
+			fprintf(stderr, "hwkey-agent: no agent to stop: "
+			    "SSH_AGENT_PID is not set and no agent runs at the "
+			    "default socket (give -a SOCKET)\n");
+			return HWK_ERR_NOT_FOUND;
+		}
 	} else if ((pid = parse_pid(getenv("SSH_AGENT_PID"))) < 0) {
 		fprintf(stderr, "hwkey-agent: SSH_AGENT_PID is not the pid of "
 		    "an agent (a number above 1); nothing stopped\n");

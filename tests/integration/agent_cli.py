@@ -219,6 +219,27 @@ r = tap.run([tap.AGENT, "-k"], env=dict(env, SSH_AGENT_PID=str(p.pid)),
 tap.ok(r.returncode == 0 and tap.wait_for(lambda: p.poll() is not None),
        "-k with SSH_AGENT_PID of a running hwkey-agent stops it",
        r.stdout + r.stderr)
+# Without SSH_AGENT_PID: the agent of the default socket (the service's),
+# and the shell lines that forget it, for eval "$(hwkey-agent -k)".
+rt = os.path.join(tmp, "rt")
+os.mkdir(rt, 0o700)
+denv = dict(env, XDG_RUNTIME_DIR=rt)
+denv.pop("SSH_AGENT_PID", None)
+r = tap.run([tap.AGENT, "-s", key], env=denv, timeout=20)
+lines = dict(l.strip().split("=", 1) for l in r.stdout.split(";")
+             if "=" in l)
+dpid = int(lines.get("SSH_AGENT_PID", "0") or 0)
+if dpid > 0:
+    tap.at_exit(lambda: os.kill(dpid, signal.SIGKILL))
+r = tap.run([tap.AGENT, "-k"], env=denv, timeout=20)
+tap.ok(r.returncode == 0 and dpid > 0 and
+       "unset SSH_AUTH_SOCK;\nunset SSH_AGENT_PID;\n" in r.stdout and
+       tap.wait_for(lambda: not alive(dpid)),
+       "-k without SSH_AGENT_PID stops the default socket's agent, "
+       "printing the lines that unset the variables", r.stdout + r.stderr)
+r = tap.run([tap.AGENT, "-k"], env=denv, timeout=20)
+tap.ok(r.returncode == 1 and "no agent runs at the default socket" in
+       r.stderr, "... and then says none runs there", r.stderr)
 # A bad option of any backend stops the agent at startup, not at a signature.
 for opt in (["--pin-source", "env:PIN"], ["--login", "admin"],
             ["--id", "xyz"], ["--parent", "nonsense"]):
