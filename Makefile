@@ -17,13 +17,18 @@
 PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
-UDEV_RULES_DIR ?= $(shell d=$$($(PKG_CONFIG) --variable=udevdir udev \
+# The folders the distribution's pkg-config names, under PREFIX where its
+# .pc file says them relative to its prefix (systemd's user units: PREFIX
+# /usr/local gives /usr/local/lib/systemd/user, which systemd reads), as
+# it says them where it does not (udev reads only its own rules.d).
+PC_PREFIX = $(PKG_CONFIG) --define-variable=prefix=$(PREFIX)
+UDEV_RULES_DIR ?= $(shell d=$$($(PC_PREFIX) --variable=udevdir udev \
 	2>/dev/null) && [ -n "$$d" ] && echo $$d/rules.d || \
 	echo /usr/lib/udev/rules.d)
-BASH_COMPLETION_DIR ?= $(shell $(PKG_CONFIG) --variable=completionsdir \
+BASH_COMPLETION_DIR ?= $(shell $(PC_PREFIX) --variable=completionsdir \
 	bash-completion 2>/dev/null || \
 	echo $(PREFIX)/share/bash-completion/completions)
-SYSTEMD_USER_DIR ?= $(shell $(PKG_CONFIG) --variable=systemduserunitdir \
+SYSTEMD_USER_DIR ?= $(shell $(PC_PREFIX) --variable=systemduserunitdir \
 	systemd 2>/dev/null || echo $(PREFIX)/lib/systemd/user)
 DESTDIR ?=
 PKG_CONFIG ?= pkg-config
@@ -313,6 +318,12 @@ install: all
 	install -m 0644 udev/70-hwkeygen.rules $(DESTDIR)$(UDEV_RULES_DIR)/
 	install -m 0644 src/completion/hwkeygen src/completion/hwkey-agent \
 		$(DESTDIR)$(BASH_COMPLETION_DIR)/
+	@echo "installed in $(DESTDIR):"
+	@echo "  programs            $(BINDIR)"
+	@echo "  man pages           $(MANDIR)/man1"
+	@echo "  systemd user units  $(SYSTEMD_USER_DIR)"
+	@echo "  udev rules          $(UDEV_RULES_DIR)"
+	@echo "  bash completion     $(BASH_COMPLETION_DIR)"
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/hwkeygen $(DESTDIR)$(BINDIR)/hwkey-agent \

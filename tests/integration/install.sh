@@ -94,6 +94,27 @@ done < <("$HWK" --help | grep -Eo -- '^ +-[a-zA-Z]|--[a-z0-9-]+' |
 check_eq "hwkeygen.1: the synopsis lists every option of --help" "" \
     "$missing"
 
+# Another PREFIX: the units and completion follow it where the
+# distribution's pkg-config says them relative to its prefix (systemd's,
+# Debian's); udev's rules.d stays the one udev reads; make says where.
+D2=$T_TMP/root2
+out=$(make -s -C "$TOP" install DESTDIR="$D2" PREFIX=/opt/hwk 2>&1)
+check_eq "make install PREFIX=/opt/hwk succeeds" 0 $?
+check "... the programs under PREFIX" test -x "$D2/opt/hwk/bin/hwkeygen"
+if pkg-config --variable=systemduserunitdir systemd >/dev/null 2>&1; then
+	check "... the user units under PREFIX too" \
+	    test -f "$D2/opt/hwk/lib/systemd/user/hwkey-agent.socket"
+	check_line "... and it says so" \
+	    "  systemd user units  /opt/hwk/lib/systemd/user" "$out"
+fi
+check_match "... it says where the udev rules went" \
+    '^  udev rules +/.*rules\.d$' "$out"
+make -s -C "$TOP" uninstall DESTDIR="$D2" PREFIX=/opt/hwk >/dev/null 2>&1
+left=
+for f in "$D2"/**; do [ -f "$f" ] && left+=$f$'\n'; done
+check_eq "... and make uninstall with the same PREFIX removes it all" "" \
+    "${left%$'\n'}"
+
 make -s -C "$TOP" uninstall DESTDIR="$D" PREFIX=/usr >/dev/null 2>&1
 left=
 for f in "$D"/**; do [ -f "$f" ] && ! [ -L "$f" ] && left+=$f$'\n'; done
