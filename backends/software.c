@@ -23,6 +23,7 @@
 #include "hwkey/error.h"
 #include "hwkey/openssh_key.h"
 #include "hwkey/out.h"
+#include "hwkey/race.h"
 #include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
 #include "backends.h"
@@ -51,24 +52,6 @@ sw_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	    gp->type);
 }
 
-/* A new RSA key; OpenSSL's public exponent is 65537, as OpenSSH's. */
-static EVP_PKEY *
-rsa_generate(unsigned bits)
-{
-	EVP_PKEY_CTX *pctx = NULL;
-	EVP_PKEY *pkey = NULL;
-
-	if ((pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_keygen_init(pctx) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_keygen_bits(pctx, (int)bits) <= 0 ||
-	    EVP_PKEY_generate(pctx, &pkey) <= 0) {
-		EVP_PKEY_free(pkey);
-		pkey = NULL;
-	}
-	EVP_PKEY_CTX_free(pctx);
-	return pkey;
-}
-
 static int
 sw_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
     struct hwk_key **keyp)
@@ -82,7 +65,9 @@ sw_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		return r;
 	switch (gp->type) {
 	case HWK_KEY_RSA:
-		pkey = rsa_generate(gp->bits);
+		/* One keygen per CPU, the first key kept: less waiting. */
+		hwk_rsa_race(gp->bits, hwk_race_width(HWK_RSA_RACERS_MAX),
+		    NULL, &pkey);
 		break;
 	case HWK_KEY_ECDSA:
 		/* OpenSSL names the NIST curves "P-256", "P-384", "P-521". */
