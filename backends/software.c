@@ -110,6 +110,7 @@ sw_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
 	memset(&o, 0, sizeof(o));
 	o.passphrase = gp->passphrase;
 	o.rounds = gp->kdf_rounds;
+	o.kdf = gp->kdf;	/* used only if it matches the passphrase */
 	if ((r = hwk_openssh_write(key->pkey, gp->comment, &o, out)) != 0)
 		return hwk_ctx_error(ctx, r, "cannot encode the private key: %s",
 		    hwk_strerror(r));
@@ -487,7 +488,7 @@ sw_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 const struct hwk_backend hwk_backend_software = {
 	.name = "software",
 	.summary = "key made by OpenSSL, kept in an OpenSSH private key file",
-	.flags = HWK_BF_PASSPHRASE,
+	.flags = HWK_BF_PASSPHRASE | HWK_BF_KDF,
 	.default_bits = HWK_RSA_DEFAULT_BITS,
 	.options = NULL,
 	.probe = sw_probe,

@@ -16,6 +16,7 @@
 
 struct hwk_buf;
 struct hwk_ctx;
+struct hwk_kdf_ahead;
 struct hwk_out;
 struct hwk_pubkey;
 
@@ -41,6 +42,8 @@ struct hwk_genparams {
 	const char	*comment;
 	const char	*passphrase;	/* NULL or "": none */
 	unsigned	 kdf_rounds;	/* for keys in files; 0: default */
+	/* The KDF of passphrase already started (HWK_BF_KDF), or NULL. */
+	struct hwk_kdf_ahead *kdf;
 };
 
 /* A key pair: the public half always, the private half or a handle to it. */
@@ -73,6 +76,7 @@ struct hwk_optdesc {
 
 #define HWK_BF_PASSPHRASE	0x01	/* generate uses a passphrase */
 #define HWK_BF_DEVICE		0x02	/* key lives in a device: roll back */
+#define HWK_BF_KDF		0x04	/* the passphrase goes through bcrypt */
 
 struct hwk_backend {
 	const char	*name;

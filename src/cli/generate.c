@@ -19,6 +19,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/kdf_ahead.h"
 #include "hwkey/keyfile.h"
 #include "hwkey/out.h"
 #include "hwkey/secret.h"
@@ -35,6 +36,7 @@ struct gen {
 	struct hwk_genparams	 gp;
 	char			*comment;	/* user@host, if no -C */
 	char			*pass;		/* wiped */
+	struct hwk_kdf_ahead	*kdf;		/* pass's KDF, begun early */
 	struct hwk_key		*key;
 	struct hwk_pubkey	*pub;
 	char			*line;		/* the .pub line, bare */
@@ -102,22 +104,30 @@ confirm_overwrite(const struct hwk_cli_opts *o)
 	return HWK_OK;
 }
 
-/* ssh-keygen's two passphrase prompts, until they agree. */
+/*
+ * ssh-keygen's two passphrase prompts, until they agree.  With ahead, the
+ * key file's bcrypt KDF starts as soon as the first is typed and runs
+ * while the person types the second (*kdfp); a mismatch stops and wipes it.
+ */
 static int
-ask_passphrase(char **passp)
+ask_passphrase(char **passp, int ahead, unsigned rounds,
+    struct hwk_kdf_ahead **kdfp)
 {
 	char *p1 = NULL, *p2 = NULL;
 	int r = HWK_ERR_NOMEM;
 
 	*passp = NULL;
+	*kdfp = NULL;
 	if ((p1 = malloc(HWK_SECRET_MAX)) == NULL ||
 	    (p2 = malloc(HWK_SECRET_MAX)) == NULL)
 		goto out;
 	for (;;) {
 		if ((r = hwk_prompt_secret("Enter passphrase (empty for no "
-		    "passphrase): ", p1, HWK_SECRET_MAX)) != 0 ||
-		    (r = hwk_prompt_secret("Enter same passphrase again: ", p2,
-		    HWK_SECRET_MAX)) != 0) {
+		    "passphrase): ", p1, HWK_SECRET_MAX)) == 0 && ahead &&
+		    *p1 != '\0')
+			hwk_kdf_ahead_start(p1, rounds, kdfp); /* else later */
+		if (r != 0 || (r = hwk_prompt_secret("Enter same passphrase "
+		    "again: ", p2, HWK_SECRET_MAX)) != 0) {
 			if (r == HWK_ERR_CANCELLED)
 				fprintf(stderr, "hwkeygen: no passphrase given "
 				    "(input ended); nothing was written\n"
@@ -131,6 +141,7 @@ ask_passphrase(char **passp)
 		}
 		if (strcmp(p1, p2) == 0)
 			break;
+		hwk_kdf_ahead_free(kdfp);
 		printf("Passphrases do not match.  Try again.\n");
 		fflush(stdout);
 	}
@@ -138,6 +149,8 @@ ask_passphrase(char **passp)
 	p1 = NULL;
 	r = HWK_OK;
  out:
+	if (r != 0)
+		hwk_kdf_ahead_free(kdfp);
 	hwk_freezero(p1, HWK_SECRET_MAX);
 	hwk_freezero(p2, HWK_SECRET_MAX);
 	return r;
@@ -333,9 +346,11 @@ take_passphrase(struct gen *g)
 	if (g->o->new_pass != NULL) {
 		if ((g->pass = strdup(g->o->new_pass)) == NULL)
 			return HWK_ERR_NOMEM;
-	} else if ((r = ask_passphrase(&g->pass)) != 0)
+	} else if ((r = ask_passphrase(&g->pass, g->b->flags & HWK_BF_KDF,
+	    g->gp.kdf_rounds, &g->kdf)) != 0)
 		return r;
 	g->gp.passphrase = g->pass;
+	g->gp.kdf = g->kdf;
 	/* A typed passphrase meets the backend's limits before keygen. */
 	if (g->o->new_pass == NULL &&
 	    (r = hwk_backend_check(g->ctx, g->b, &g->gp)) != 0) {
@@ -505,6 +520,7 @@ hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
  out:
 	if (blocked)
 		signals_release(&saved);
+	hwk_kdf_ahead_free(&g.kdf);
 	if (g.pass != NULL)
 		hwk_freezero(g.pass, strlen(g.pass));
 	free(g.comment);
