@@ -67,7 +67,7 @@ sw_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 	case HWK_KEY_RSA:
 		/* One keygen per CPU, the first key kept: less waiting. */
 		hwk_rsa_race(gp->bits, hwk_race_width(HWK_RSA_RACERS_MAX),
-		    NULL, &pkey);
+		    gp->stop, &pkey);
 		break;
 	case HWK_KEY_ECDSA:
 		/* OpenSSL names the NIST curves "P-256", "P-384", "P-521". */
@@ -488,7 +488,7 @@ sw_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 const struct hwk_backend hwk_backend_software = {
 	.name = "software",
 	.summary = "key made by OpenSSL, kept in an OpenSSH private key file",
-	.flags = HWK_BF_PASSPHRASE | HWK_BF_KDF,
+	.flags = HWK_BF_PASSPHRASE | HWK_BF_KDF | HWK_BF_EARLY,
 	.default_bits = HWK_RSA_DEFAULT_BITS,
 	.options = NULL,
 	.probe = sw_probe,

@@ -25,6 +25,7 @@
 #include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
 #include "cli.h"
+#include "early.h"
 #include "progress.h"
 #include "prompt.h"
 
@@ -37,6 +38,7 @@ struct gen {
 	char			*comment;	/* user@host, if no -C */
 	char			*pass;		/* wiped */
 	struct hwk_kdf_ahead	*kdf;		/* pass's KDF, begun early */
+	struct hwk_early	*early;		/* the key, begun early */
 	struct hwk_key		*key;
 	struct hwk_pubkey	*pub;
 	char			*line;		/* the .pub line, bare */
@@ -361,16 +363,24 @@ take_passphrase(struct gen *g)
 	return HWK_OK;
 }
 
-/* The key itself; a Ctrl-C held back meanwhile (blocked) undoes it. */
+/*
+ * The key itself, begun while the questions were asked or made now; a
+ * Ctrl-C held back meanwhile (blocked) undoes it.
+ */
 static int
 make_key(struct gen *g, int blocked)
 {
 	struct hwk_progress progress;
 	int r;
 
-	hwk_progress_start(&progress, g->b->name, g->gp.bits, g->o->quiet);
-	r = hwk_backend_generate(g->ctx, g->b, &g->gp, &g->key);
-	hwk_progress_stop(&progress);
+	if (g->early != NULL)
+		r = hwk_early_finish(&g->early, g->ctx, g->o->quiet, &g->key);
+	else {
+		hwk_progress_start(&progress, g->b->name, g->gp.bits,
+		    g->o->quiet);
+		r = hwk_backend_generate(g->ctx, g->b, &g->gp, &g->key);
+		hwk_progress_stop(&progress);
+	}
 	if (r != 0) {
 		hwk_report(g->ctx, r, "could not generate the key");
 		return r;
@@ -503,6 +513,8 @@ hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 	if (!o->quiet)
 		fprintf(o->info, "Generating public/private %s key pair.\n",
 		    hwk_key_type_name(g.gp.type));
+	/* A key that needs no answer is made while the questions are asked. */
+	hwk_early_start(g.b, &g.gp, &g.early);
 	if ((r = choose_file(&g)) != 0 || (r = take_passphrase(&g)) != 0)
 		goto out;
 	/* A key in a device must not outlive a Ctrl-C: act on it after. */
@@ -520,6 +532,7 @@ hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
  out:
 	if (blocked)
 		signals_release(&saved);
+	hwk_early_cancel(&g.early);	/* no key made for no one */
 	hwk_kdf_ahead_free(&g.kdf);
 	if (g.pass != NULL)
 		hwk_freezero(g.pass, strlen(g.pass));

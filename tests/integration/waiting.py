@@ -1,8 +1,11 @@
-# What the person waits for on a pseudo-terminal: the bcrypt KDF of a new
-# key file runs while the passphrase is typed again, is thrown away on a
-# mismatch, and stops on end of input.  Prints TAP.
+# What the person waits for on a pseudo-terminal: a software key is made
+# while the questions are asked, and a "n", end of input or Ctrl-C stops
+# it; the bcrypt KDF of a new key file runs while the passphrase is typed
+# again, is thrown away on a mismatch, and stops on end of input.  The
+# seconds counter shows only while the person waits.  Prints TAP.
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -11,6 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import pty_flow  # noqa: E402
 import tap  # noqa: E402
 
+BUILD = tap.BUILD
 HWK = tap.HWK
 ok = tap.ok
 spawn = pty_flow.spawn
@@ -110,5 +114,74 @@ ok(rc == 3 and not os.path.exists(k3) and not os.path.exists(k3 + ".pub"),
    "EOF at the confirmation: exit 3, nothing written", c.before)
 ok(took < 2.0, "and the KDF under way stops (%.3f s; it "
    "would take minutes)" % took)
+
+# 4. The key is made while the first question waits for its answer: the
+# shim notes each keygen as it ends, each made a second slower, so that
+# a counter begun with it would show.
+kt = os.path.join(tmp, "keygen-times")
+open(kt, "w").close()
+shim = dict(LD_PRELOAD=os.path.join(BUILD, "tests", "keygentime.so"),
+            HWK_KEYGEN_TIME_FILE=kt, HWK_KEYGEN_DELAY="1")
+k4 = os.path.join(tmp, "k4")
+c = pty_flow.spawn([HWK, "--backend", "software", "-t", "rsa", "-b",
+                    "2048"], home, env=shim)
+c.expect(r"Enter file in which to save the key \(.*\): ")
+t0 = time.monotonic()
+while os.path.getsize(kt) == 0 and time.monotonic() - t0 < 20:
+    time.sleep(0.05)	# the person reads the question
+ok(os.path.getsize(kt) > 0, "the key was made while the file name was "
+   "asked (%.1f s)" % (time.monotonic() - t0))
+c.sendline(k4)
+c.expect(PASS1)
+c.sendline("early")
+c.expect(PASS2)
+c.sendline("early")
+rc, _ = finish(c)
+out = c.before
+ok(rc == 0 and opens(k4, "early"), "and written with the passphrase "
+   "typed after it", out)
+ok("Generating the" not in out, "no seconds counter: no one waited",
+   repr(out[:300]))
+
+
+def stopped(argv, answer, what):
+    """Starts an RSA-16384 keygen (minutes), answers the prompts up to the
+    one matching what with answer (a line, or EOF, or Ctrl-C); returns the
+    exit status, the signal and how long it took to end."""
+    c = spawn(argv, home)
+    c.expect(what)
+    t = time.monotonic()
+    if answer is EOF:
+        c.sendeof()
+    elif answer is INTR:
+        c.sendintr()
+    else:
+        c.sendline(answer)
+    rc, sig = finish(c)
+    return rc, sig, time.monotonic() - t, c.before
+
+
+EOF, INTR = object(), object()
+BIG = [HWK, "--backend", "software", "-t", "rsa", "-b", "16384"]
+# 5. "n" at the overwrite question stops the generation under way.
+k5 = os.path.join(tmp, "k5")
+subprocess.run(ED + ["-q", "-N", "", "-f", k5], check=True)
+before = open(k5).read()
+rc, sig, took, out = stopped(BIG + ["-f", k5], "n", r"Overwrite \(y/n\)\? ")
+ok(rc == 3 and open(k5).read() == before, "n keeps the old key, exit 3",
+   out)
+ok(took < 5, "and the generation under way stops (%.2f s)" % took)
+# 6. End of input at the passphrase prompt: the same, nothing written.
+k6 = os.path.join(tmp, "k6")
+rc, sig, took, out = stopped(BIG + ["-f", k6], EOF, PASS1)
+ok(rc == 3 and not os.path.exists(k6) and not os.path.exists(k6 + ".pub"),
+   "EOF at the passphrase: exit 3, nothing written", out)
+ok(took < 5, "and the generation under way stops (%.2f s)" % took)
+# 7. Ctrl-C at the file name: the process ends there, nothing written.
+rc, sig, took, out = stopped(BIG, INTR, r"Enter file in which")
+ok(sig == signal.SIGINT and
+   not os.path.exists(os.path.join(home, ".ssh", "id_rsa")),
+   "Ctrl-C at the file name ends it, nothing written", (rc, sig, out))
+ok(took < 5, "at once (%.2f s)" % took)
 
 tap.done()
