@@ -1,7 +1,8 @@
 /*
  * hwkeygen's key generation, ssh-keygen's flow step by step: choose the
- * backend, the file and the passphrase, make the key, save the pair, and
- * remove a key a device made if it cannot be kept.
+ * backend, the file and the passphrase, make the key (meanwhile, where the
+ * backend needs no answer: early.c), save the pair, and remove a key a
+ * device made if it cannot be kept.
  */
 #include <sys/stat.h>
 
