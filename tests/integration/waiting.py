@@ -146,6 +146,22 @@ ok(rc == 0 and opens(k4, "early"), "and written with the passphrase "
 ok("Generating the" not in out, "no seconds counter: no one waited",
    repr(out[:300]))
 
+# A generation that failed in the background is told where the key is
+# needed, after the questions, in the words and exit code of before.
+k4f = os.path.join(tmp, "k4f")
+c = pty_flow.spawn([HWK, "--backend", "software", "-t", "rsa", "-b",
+                    "2048", "-f", k4f], home, env=dict(shim,
+                                                       HWK_KEYGEN_FAIL="1"))
+c.expect(PASS1)
+c.sendline("")
+c.expect(PASS2)
+c.sendline("")
+rc, _ = finish(c)
+ok(rc == 1 and c.before.replace("\r\n", "\n").endswith(
+    "\nhwkeygen: could not generate the key: OpenSSL could not generate an "
+    "RSA-2048 key\n") and not os.path.exists(k4f),
+   "a failed generation says so after the questions, exit 1", c.before)
+
 
 def stopped(argv, answer, what):
     """Starts an RSA-16384 keygen (minutes), answers the prompts up to the
