@@ -499,6 +499,18 @@ tell(const struct gen *g)
 	return o->json ? print_json_result(g) : HWK_OK;
 }
 
+/*
+ * A file name or a passphrase to ask for: time to make the key meanwhile.
+ * (Without, a thread would only cost its start; an overwrite question
+ * alone is rare.)
+ */
+static int
+questions_ahead(const struct gen *g)
+{
+	return !g->o->have_path || ((g->b->flags & HWK_BF_PASSPHRASE) &&
+	    g->o->new_pass == NULL);
+}
+
 int
 hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 {
@@ -515,7 +527,8 @@ hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 		fprintf(o->info, "Generating public/private %s key pair.\n",
 		    hwk_key_type_name(g.gp.type));
 	/* A key that needs no answer is made while the questions are asked. */
-	hwk_early_start(g.b, &g.gp, &g.early);
+	if (questions_ahead(&g))
+		hwk_early_start(g.b, &g.gp, &g.early);
 	if ((r = choose_file(&g)) != 0 || (r = take_passphrase(&g)) != 0)
 		goto out;
 	/* A key in a device must not outlive a Ctrl-C: act on it after. */
