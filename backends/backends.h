@@ -2,6 +2,8 @@
 #ifndef HWKEY_BACKENDS_H
 #define HWKEY_BACKENDS_H
 
+#include <stdatomic.h>
+
 #include "hwkey/backend.h"
 
 extern const struct hwk_backend hwk_backend_tpm2;
@@ -12,6 +14,16 @@ extern const struct hwk_backend hwk_backend_pkcs11;
 int	hwk_backend_claims(const struct hwk_backend *b, const uint8_t *stub,
 	    size_t len);
 void	hwk_key_free_impl(struct hwk_key *key);
+
+/* Racers at most in an RSA keygen race: the gain is small past four. */
+#define HWK_RSA_RACERS_MAX	4
+/*
+ * A new RSA key (exponent 65537), the first of racers OpenSSL keygens run
+ * at once (rsa_race.c); 1 runs one in the calling thread.  0, or
+ * HWK_ERR_CRYPTO if OpenSSL failed, HWK_ERR_CANCELLED if *stop was set.
+ */
+int	hwk_rsa_race(unsigned bits, unsigned racers, const atomic_int *stop,
+	    EVP_PKEY **pkeyp);
 
 /*
  * A library a backend opens on its first use (lazylib.c): the loader maps

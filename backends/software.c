@@ -23,6 +23,7 @@
 #include "hwkey/error.h"
 #include "hwkey/openssh_key.h"
 #include "hwkey/out.h"
+#include "hwkey/race.h"
 #include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
 #include "backends.h"
@@ -52,24 +53,6 @@ sw_check(struct hwk_ctx *ctx, const struct hwk_genparams *gp)
 	    gp->type);
 }
 
-/* A new RSA key; OpenSSL's public exponent is 65537, as OpenSSH's. */
-static EVP_PKEY *
-rsa_generate(unsigned bits)
-{
-	EVP_PKEY_CTX *pctx = NULL;
-	EVP_PKEY *pkey = NULL;
-
-	if ((pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
-	    EVP_PKEY_keygen_init(pctx) <= 0 ||
-	    EVP_PKEY_CTX_set_rsa_keygen_bits(pctx, (int)bits) <= 0 ||
-	    EVP_PKEY_generate(pctx, &pkey) <= 0) {
-		EVP_PKEY_free(pkey);
-		pkey = NULL;
-	}
-	EVP_PKEY_CTX_free(pctx);
-	return pkey;
-}
-
 static int
 sw_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
     struct hwk_key **keyp)
@@ -83,7 +66,9 @@ sw_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		return r;
 	switch (gp->type) {
 	case HWK_KEY_RSA:
-		pkey = rsa_generate(gp->bits);
+		/* One keygen per CPU, the first key kept: less waiting. */
+		hwk_rsa_race(gp->bits, hwk_race_width(HWK_RSA_RACERS_MAX),
+		    gp->stop, &pkey);
 		break;
 	case HWK_KEY_ECDSA:
 		/* OpenSSL names the NIST curves "P-256", "P-384", "P-521". */
@@ -126,6 +111,7 @@ sw_write_stub(struct hwk_ctx *ctx, const struct hwk_key *key,
 	memset(&o, 0, sizeof(o));
 	o.passphrase = gp->passphrase;
 	o.rounds = gp->kdf_rounds;
+	o.kdf = gp->kdf;	/* used only if it matches the passphrase */
 	if ((r = hwk_openssh_write(key->pkey, gp->comment, &o, out)) != 0)
 		return hwk_ctx_error(ctx, r, "cannot encode the private key: %s",
 		    hwk_strerror(r));
@@ -503,7 +489,7 @@ sw_describe(struct hwk_ctx *ctx, struct hwk_out *out)
 const struct hwk_backend hwk_backend_software = {
 	.name = "software",
 	.summary = "key made by OpenSSL, kept in an OpenSSH private key file",
-	.flags = HWK_BF_PASSPHRASE,
+	.flags = HWK_BF_PASSPHRASE | HWK_BF_KDF | HWK_BF_EARLY,
 	.default_bits = HWK_RSA_DEFAULT_BITS,
 	.options = NULL,
 	.probe = sw_probe,

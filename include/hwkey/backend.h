@@ -9,6 +9,7 @@
 #ifndef HWKEY_BACKEND_H
 #define HWKEY_BACKEND_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,7 @@
 struct hwk_attest;
 struct hwk_buf;
 struct hwk_ctx;
+struct hwk_kdf_ahead;
 struct hwk_out;
 struct hwk_pubkey;
 
@@ -43,6 +45,10 @@ struct hwk_genparams {
 	const char	*comment;
 	const char	*passphrase;	/* NULL or "": none */
 	unsigned	 kdf_rounds;	/* for keys in files; 0: default */
+	/* The KDF of passphrase already started (HWK_BF_KDF), or NULL. */
+	struct hwk_kdf_ahead *kdf;
+	/* Set by another thread to stop generate (HWK_BF_EARLY); or NULL. */
+	const atomic_int *stop;
 };
 
 /* A key pair: the public half always, the private half or a handle to it. */
@@ -75,6 +81,13 @@ struct hwk_optdesc {
 
 #define HWK_BF_PASSPHRASE	0x01	/* generate uses a passphrase */
 #define HWK_BF_DEVICE		0x02	/* key lives in a device: roll back */
+#define HWK_BF_KDF		0x04	/* the passphrase goes through bcrypt */
+/*
+ * generate needs no answer to a question and no option, so it may run in a
+ * thread, on a context of its own, while the questions are asked; it
+ * stops soon once *gp->stop is set.
+ */
+#define HWK_BF_EARLY		0x08
 
 struct hwk_backend {
 	const char	*name;

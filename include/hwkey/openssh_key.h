@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 struct hwk_buf;
+struct hwk_kdf_ahead;
 struct hwk_pubkey;
 
 #define HWK_OPENSSH_LABEL	"OPENSSH PRIVATE KEY"
@@ -17,6 +18,8 @@ struct hwk_pubkey;
 struct hwk_openssh_opts {
 	const char	*passphrase;	/* NULL or "": not encrypted */
 	unsigned	 rounds;	/* bcrypt rounds; 0: HWK_KDF_ROUNDS */
+	/* The KDF already run for this passphrase (kdf_ahead.h), or NULL. */
+	struct hwk_kdf_ahead *kdf;
 	/* Fixed values instead of random ones, for reproducible tests. */
 	const uint8_t	*salt;		/* HWK_KDF_SALT_LEN bytes */
 	int		 fixed_check;

@@ -1,7 +1,8 @@
 /*
  * hwkeygen's key generation, ssh-keygen's flow step by step: choose the
- * backend, the file and the passphrase, make the key, save the pair, and
- * remove a key a device made if it cannot be kept.
+ * backend, the file and the passphrase, make the key (meanwhile, where the
+ * backend needs no answer: early.c), save the pair, and remove a key a
+ * device made if it cannot be kept.
  */
 #include <sys/stat.h>
 
@@ -19,11 +20,13 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/kdf_ahead.h"
 #include "hwkey/keyfile.h"
 #include "hwkey/out.h"
 #include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
 #include "cli.h"
+#include "early.h"
 #include "progress.h"
 #include "prompt.h"
 
@@ -35,6 +38,8 @@ struct gen {
 	struct hwk_genparams	 gp;
 	char			*comment;	/* user@host, if no -C */
 	char			*pass;		/* wiped */
+	struct hwk_kdf_ahead	*kdf;		/* pass's KDF, begun early */
+	struct hwk_early	*early;		/* the key, begun early */
 	struct hwk_key		*key;
 	struct hwk_pubkey	*pub;
 	char			*line;		/* the .pub line, bare */
@@ -102,22 +107,30 @@ confirm_overwrite(const struct hwk_cli_opts *o)
 	return HWK_OK;
 }
 
-/* ssh-keygen's two passphrase prompts, until they agree. */
+/*
+ * ssh-keygen's two passphrase prompts, until they agree.  With ahead, the
+ * key file's bcrypt KDF starts as soon as the first is typed and runs
+ * while the person types the second (*kdfp); a mismatch stops and wipes it.
+ */
 static int
-ask_passphrase(char **passp)
+ask_passphrase(char **passp, int ahead, unsigned rounds,
+    struct hwk_kdf_ahead **kdfp)
 {
 	char *p1 = NULL, *p2 = NULL;
 	int r = HWK_ERR_NOMEM;
 
 	*passp = NULL;
+	*kdfp = NULL;
 	if ((p1 = malloc(HWK_SECRET_MAX)) == NULL ||
 	    (p2 = malloc(HWK_SECRET_MAX)) == NULL)
 		goto out;
 	for (;;) {
 		if ((r = hwk_prompt_secret("Enter passphrase (empty for no "
-		    "passphrase): ", p1, HWK_SECRET_MAX)) != 0 ||
-		    (r = hwk_prompt_secret("Enter same passphrase again: ", p2,
-		    HWK_SECRET_MAX)) != 0) {
+		    "passphrase): ", p1, HWK_SECRET_MAX)) == 0 && ahead &&
+		    *p1 != '\0')
+			hwk_kdf_ahead_start(p1, rounds, kdfp); /* else later */
+		if (r != 0 || (r = hwk_prompt_secret("Enter same passphrase "
+		    "again: ", p2, HWK_SECRET_MAX)) != 0) {
 			if (r == HWK_ERR_CANCELLED)
 				fprintf(stderr, "hwkeygen: no passphrase given "
 				    "(input ended); nothing was written\n"
@@ -131,6 +144,7 @@ ask_passphrase(char **passp)
 		}
 		if (strcmp(p1, p2) == 0)
 			break;
+		hwk_kdf_ahead_free(kdfp);
 		printf("Passphrases do not match.  Try again.\n");
 		fflush(stdout);
 	}
@@ -138,6 +152,8 @@ ask_passphrase(char **passp)
 	p1 = NULL;
 	r = HWK_OK;
  out:
+	if (r != 0)
+		hwk_kdf_ahead_free(kdfp);
 	hwk_freezero(p1, HWK_SECRET_MAX);
 	hwk_freezero(p2, HWK_SECRET_MAX);
 	return r;
@@ -341,9 +357,11 @@ take_passphrase(struct gen *g)
 	if (g->o->new_pass != NULL) {
 		if ((g->pass = strdup(g->o->new_pass)) == NULL)
 			return HWK_ERR_NOMEM;
-	} else if ((r = ask_passphrase(&g->pass)) != 0)
+	} else if ((r = ask_passphrase(&g->pass, g->b->flags & HWK_BF_KDF,
+	    g->gp.kdf_rounds, &g->kdf)) != 0)
 		return r;
 	g->gp.passphrase = g->pass;
+	g->gp.kdf = g->kdf;
 	/* A typed passphrase meets the backend's limits before keygen. */
 	if (g->o->new_pass == NULL &&
 	    (r = hwk_backend_check(g->ctx, g->b, &g->gp)) != 0) {
@@ -354,16 +372,24 @@ take_passphrase(struct gen *g)
 	return HWK_OK;
 }
 
-/* The key itself; a Ctrl-C held back meanwhile (blocked) undoes it. */
+/*
+ * The key itself, begun while the questions were asked or made now; a
+ * Ctrl-C held back meanwhile (blocked) undoes it.
+ */
 static int
 make_key(struct gen *g, int blocked)
 {
 	struct hwk_progress progress;
 	int r;
 
-	hwk_progress_start(&progress, g->b->name, g->gp.bits, g->o->quiet);
-	r = hwk_backend_generate(g->ctx, g->b, &g->gp, &g->key);
-	hwk_progress_stop(&progress);
+	if (g->early != NULL)
+		r = hwk_early_finish(&g->early, g->ctx, g->o->quiet, &g->key);
+	else {
+		hwk_progress_start(&progress, g->b->name, g->gp.bits,
+		    g->o->quiet);
+		r = hwk_backend_generate(g->ctx, g->b, &g->gp, &g->key);
+		hwk_progress_stop(&progress);
+	}
 	if (r != 0) {
 		hwk_report(g->ctx, r, "could not generate the key");
 		return r;
@@ -481,6 +507,18 @@ tell(const struct gen *g)
 	return o->json ? print_json_result(g) : HWK_OK;
 }
 
+/*
+ * A file name or a passphrase to ask for: time to make the key meanwhile.
+ * (Without, a thread would only cost its start; an overwrite question
+ * alone is rare.)
+ */
+static int
+questions_ahead(const struct gen *g)
+{
+	return !g->o->have_path || ((g->b->flags & HWK_BF_PASSPHRASE) &&
+	    g->o->new_pass == NULL);
+}
+
 int
 hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 {
@@ -496,6 +534,9 @@ hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 	if (!o->quiet)
 		fprintf(o->info, "Generating public/private %s key pair.\n",
 		    hwk_key_type_name(g.gp.type));
+	/* A key that needs no answer is made while the questions are asked. */
+	if (questions_ahead(&g))
+		hwk_early_start(g.b, &g.gp, &g.early);
 	if ((r = choose_file(&g)) != 0 || (r = take_passphrase(&g)) != 0)
 		goto out;
 	/* A key in a device must not outlive a Ctrl-C: act on it after. */
@@ -515,6 +556,8 @@ hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
  out:
 	if (blocked)
 		signals_release(&saved);
+	hwk_early_cancel(&g.early);	/* no key made for no one */
+	hwk_kdf_ahead_free(&g.kdf);
 	if (g.pass != NULL)
 		hwk_freezero(g.pass, strlen(g.pass));
 	free(g.comment);

@@ -183,6 +183,15 @@ int
 hwk_bcrypt_pbkdf(const char *pass, size_t passlen, const uint8_t *salt,
     size_t saltlen, uint8_t *key, size_t keylen, unsigned rounds)
 {
+	return hwk_bcrypt_pbkdf_stop(pass, passlen, salt, saltlen, key,
+	    keylen, rounds, NULL);
+}
+
+int
+hwk_bcrypt_pbkdf_stop(const char *pass, size_t passlen, const uint8_t *salt,
+    size_t saltlen, uint8_t *key, size_t keylen, unsigned rounds,
+    const atomic_int *stop)
+{
 	uint8_t sha2pass[64], sha2salt[64], tmp[HASH_SIZE], out[HASH_SIZE];
 	uint8_t cnt[4];
 	size_t stride, amt, origlen = keylen, i, dest;
@@ -208,6 +217,10 @@ hwk_bcrypt_pbkdf(const char *pass, size_t passlen, const uint8_t *salt,
 		bcrypt_hash(sha2pass, sha2salt, tmp);
 		memcpy(out, tmp, sizeof(out));
 		for (rd = 1; rd < rounds; rd++) {
+			if (stop != NULL && atomic_load(stop)) {
+				r = HWK_ERR_CANCELLED;
+				goto out;
+			}
 			if (!sha512(tmp, sizeof(tmp), NULL, 0, sha2salt))
 				goto out;
 			bcrypt_hash(sha2pass, sha2salt, tmp);

@@ -12,6 +12,7 @@
 
 #include "hwkey/buf.h"
 #include "hwkey/error.h"
+#include "hwkey/kdf_ahead.h"
 #include "hwkey/openssh_key.h"
 #include "hwkey/sshkey.h"
 #include "bcrypt_pbkdf.h"
@@ -119,6 +120,34 @@ put_private(struct hwk_buf *priv, const EVP_PKEY *key, const char *comment,
 	return HWK_OK;
 }
 
+/*
+ * The salt: the tests' fixed one, or that of a KDF run ahead for this
+ * passphrase (*derived: keyiv is set too), or a new random one.
+ */
+static int
+kdf_salt(const struct hwk_openssh_opts *opts, const char *pass,
+    unsigned rounds, uint8_t salt[HWK_KDF_SALT_LEN], uint8_t keyiv[64],
+    const struct cipher *c, int *derived)
+{
+	int r;
+
+	*derived = 0;
+	if (opts->salt != NULL) {
+		memcpy(salt, opts->salt, HWK_KDF_SALT_LEN);
+		return HWK_OK;
+	}
+	if (opts->kdf != NULL) {
+		r = hwk_kdf_ahead_take(opts->kdf, pass, rounds, salt,
+		    HWK_KDF_SALT_LEN, keyiv, c->keylen + c->ivlen);
+		if (r == 0)
+			*derived = 1;
+		if (r != HWK_ERR_INVALID_ARG)	/* not for this passphrase */
+			return r;
+	}
+	return RAND_bytes(salt, HWK_KDF_SALT_LEN) == 1 ? HWK_OK :
+	    HWK_ERR_CRYPTO;
+}
+
 int
 hwk_openssh_write(const EVP_PKEY *key, const char *comment,
     const struct hwk_openssh_opts *opts, struct hwk_buf *out)
@@ -129,7 +158,7 @@ hwk_openssh_write(const EVP_PKEY *key, const char *comment,
 	int encrypted = pass != NULL && *pass != '\0';
 	uint8_t salt[HWK_KDF_SALT_LEN], keyiv[64], *p;
 	unsigned rounds = opts->rounds > 0 ? opts->rounds : HWK_KDF_ROUNDS;
-	int r;
+	int r, derived = 0;
 
 	if (hwk_pkey_ssh_type(key) == NULL)
 		return HWK_ERR_KEY_TYPE;
@@ -150,12 +179,9 @@ hwk_openssh_write(const EVP_PKEY *key, const char *comment,
 	    (r = hwk_buf_put_cstring(enc, encrypted ? "bcrypt" : "none")) != 0)
 		goto out;
 	if (encrypted) {
-		if (opts->salt != NULL)
-			memcpy(salt, opts->salt, sizeof(salt));
-		else if (RAND_bytes(salt, sizeof(salt)) != 1) {
-			r = HWK_ERR_CRYPTO;
+		if ((r = kdf_salt(opts, pass, rounds, salt, keyiv, c,
+		    &derived)) != 0)
 			goto out;
-		}
 		if ((r = hwk_buf_put_string(kdfopts, salt, sizeof(salt))) != 0 ||
 		    (r = hwk_buf_put_u32(kdfopts, rounds)) != 0)
 			goto out;
@@ -167,8 +193,8 @@ hwk_openssh_write(const EVP_PKEY *key, const char *comment,
 	    (r = hwk_buf_reserve(enc, hwk_buf_len(priv) + c->taglen, &p)) != 0)
 		goto out;
 	if (encrypted) {
-		if ((r = hwk_bcrypt_pbkdf(pass, strlen(pass), salt, sizeof(salt),
-		    keyiv, c->keylen + c->ivlen, rounds)) != 0 ||
+		if ((!derived && (r = hwk_bcrypt_pbkdf(pass, strlen(pass), salt,
+		    sizeof(salt), keyiv, c->keylen + c->ivlen, rounds)) != 0) ||
 		    (r = cipher_crypt(c, keyiv, 1, hwk_buf_ptr(priv),
 		    hwk_buf_len(priv), p)) != 0)
 			goto out;

@@ -1,15 +1,19 @@
 # Times commands, interleaved so that all see the same machine, and prints
-# for each the median wall time, its spread and the peak memory, and the
-# ratio of each to the last one (the reference tool).
+# for each the median wall time, its spread, the median CPU time (user +
+# system, children included: a program that races threads spends more CPU
+# than it takes wall time) and the peak memory, and the ratios of each to
+# the last one (the reference tool).
 #
 #   timeit.py [--keygen SHIM] [--setup CMD] N LABEL1 CMD1 LABEL2 CMD2 ...
 #
 # Each CMD is a shell command; "{i}" in it becomes the run number.  With
 # --keygen, SHIM (tests/fakes/keygentime.c) is preloaded to time OpenSSL's
-# RSA key generation inside each run; the rest of the wall time is what the
-# program adds around it, and the ratio is also given with the key
+# RSA key generation inside each run (several keygens racing in threads
+# count as the longest of them); the rest of the wall time is what the
+# program adds around it, and that overhead is also compared with the key
 # generation set to its median over all runs, since the prime search alone
-# varies by a factor of three from run to run.
+# varies by a factor of three from run to run (this takes out what racing
+# gains, and shows only the overhead).
 import os
 import statistics
 import subprocess
@@ -28,7 +32,7 @@ def run(cmd, env):
     p.stderr.close()
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit("bench command failed: %s\n%s" % (cmd, err))
-    return t, ru.ru_maxrss
+    return t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
 def main():
@@ -43,6 +47,7 @@ def main():
     n = int(args[0])
     pairs = [(args[i], args[i + 1]) for i in range(1, len(args), 2)]
     wall = {l: [] for l, _ in pairs}
+    cpu = {l: [] for l, _ in pairs}
     keygen = {l: [] for l, _ in pairs}
     mem = {l: 0 for l, _ in pairs}
     fd, ktfile = tempfile.mkstemp(prefix="hwk-keygen-time.")
@@ -59,36 +64,42 @@ def main():
                     open(ktfile, "w").close()
                     env["LD_PRELOAD"] = shim
                     env["HWK_KEYGEN_TIME_FILE"] = ktfile
-                t, rss = run(cmd.replace("{i}", str(i)), env)
+                t, c, rss = run(cmd.replace("{i}", str(i)), env)
                 wall[label].append(t)
+                cpu[label].append(c)
                 mem[label] = max(mem[label], rss)
                 if shim:
                     with open(ktfile) as f:
-                        keygen[label].append(sum(float(x) for x in f))
+                        keygen[label].append(max([float(x) for x in f],
+                                                 default=0.0))
     finally:
         os.unlink(ktfile)
-    med = {}
+    med, cmed = {}, {}
     for label, _ in pairs:
         ts = sorted(wall[label])
         med[label] = statistics.median(ts)
+        cmed[label] = statistics.median(cpu[label])
         q1, q3 = ts[len(ts) // 4], ts[(3 * len(ts)) // 4]
         print("  %-20s wall median %8.1f ms (IQR %.1f-%.1f, n=%d)  "
-              "peak RSS %5.1f MiB" % (label, med[label] * 1000, q1 * 1000,
-                                      q3 * 1000, len(ts), mem[label] / 1024))
+              "CPU median %8.1f ms  peak RSS %5.1f MiB" % (
+                  label, med[label] * 1000, q1 * 1000, q3 * 1000, len(ts),
+                  cmed[label] * 1000, mem[label] / 1024))
     ref = pairs[-1][0]
     for label, _ in pairs[:-1]:
-        print("  ratio of medians %s / %s = %.3f" % (
-            label, ref, med[label] / med[ref]))
+        print("  ratio of medians %s / %s = %.3f wall, %.3f CPU" % (
+            label, ref, med[label] / med[ref], cmed[label] / cmed[ref]))
     if shim:
         allk = statistics.median([k for l, _ in pairs for k in keygen[l]])
         over = {}
         for label, _ in pairs:
             over[label] = statistics.median(
                 [w - k for w, k in zip(wall[label], keygen[label])])
-            print("  %-20s time outside OpenSSL's keygen: median %6.1f ms"
-                  % (label, over[label] * 1000))
+            print("  %-20s OpenSSL's keygen: median %6.1f ms; time outside "
+                  "it: median %6.1f ms" % (
+                      label, statistics.median(keygen[label]) * 1000,
+                      over[label] * 1000))
         for label, _ in pairs[:-1]:
-            print("  ratio with keygen at its common median (%.1f ms): "
+            print("  overhead only, keygen at its common median (%.1f ms): "
                   "%s / %s = %.3f" % (allk * 1000, label, ref,
                                       (allk + over[label]) /
                                       (allk + over[ref])))

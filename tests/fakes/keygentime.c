@@ -5,7 +5,9 @@
  * adds around OpenSSL: that is what the software benchmark compares, since
  * the prime search itself varies from run to run by a factor of three.
  * HWK_KEYGEN_DELAY=SECONDS also makes each generation that much slower, to
- * test what the user sees during a slow one.
+ * test what the user sees during a slow one; HWK_KEYGEN_FAIL=1 makes each
+ * EVP_PKEY_generate fail.  A program that races keygens in threads writes
+ * one line per racer, each racer's own time.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -15,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int depth;
+static __thread int depth;	/* each racer its own */
 
 static double
 now(void)
@@ -52,6 +54,10 @@ EVP_PKEY_generate(void *ctx, void **pkey)
 	if (real == NULL)
 		real = (int (*)(void *, void **))dlsym(RTLD_NEXT,
 		    "EVP_PKEY_generate");
+	if (getenv("HWK_KEYGEN_FAIL") != NULL) {
+		record(0);
+		return 0;
+	}
 	t0 = now();
 	depth++;
 	if (getenv("HWK_KEYGEN_DELAY") != NULL)

@@ -20,8 +20,8 @@ PROGRESS = re.compile(r"(?:\rGenerating the \d+-bit key \([^)]*\)\.\.\. "
                       r"\d+ s )+\r\x1b\[K")
 
 
-def spawn(argv, home):
-    env = dict(os.environ, HOME=home, LC_ALL="C")
+def spawn(argv, home, env=None):
+    env = dict(os.environ, HOME=home, LC_ALL="C", **(env or {}))
     # As at a terminal, even when the suite runs in the background with
     # SIGINT ignored: Ctrl-C must be able to end the child.
     c = pexpect.spawn(argv[0], argv[1:], env=env, encoding="utf-8",
