@@ -66,9 +66,10 @@ sw_generate(struct hwk_ctx *ctx, const struct hwk_genparams *gp,
 		return r;
 	switch (gp->type) {
 	case HWK_KEY_RSA:
-		/* One keygen per CPU, the first key kept: less waiting. */
-		hwk_rsa_race(gp->bits, hwk_race_width(HWK_RSA_RACERS_MAX),
-		    gp->stop, &pkey);
+		/* One keygen per free CPU, the first key kept: less waiting. */
+		hwk_rsa_race(gp->bits,
+		    hwk_race_idle(hwk_race_width(HWK_RSA_RACERS_MAX)), gp->stop,
+		    &pkey);
 		break;
 	case HWK_KEY_ECDSA:
 		/* OpenSSL names the NIST curves "P-256", "P-384", "P-521". */

@@ -32,6 +32,12 @@ struct hwk_race_spec {
 /* The CPUs this process may run on (its affinity mask), 1 to cap. */
 unsigned	hwk_race_width(unsigned cap);
 /*
+ * Of width racers, as many as the machine has CPUs free for now (the
+ * runnable tasks of /proc/loadavg besides this one take the others), 1 at
+ * the least: on a busy machine a racer more only takes turns.
+ */
+unsigned	hwk_race_idle(unsigned width);
+/*
  * Runs spec->racers racers and returns when every one has ended: 0 with
  * the first result in *resultp, the others discarded; or, if none
  * succeeded, the error of the first racer (as the same job run alone

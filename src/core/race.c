@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,23 @@ hwk_race_width(unsigned cap)
 	    (n = CPU_COUNT(&set)) < 1)
 		return 1;
 	return (unsigned)n < cap ? (unsigned)n : cap;
+}
+
+unsigned
+hwk_race_idle(unsigned width)
+{
+	unsigned long running = 0;
+	FILE *f;
+	int ok;
+
+	if (width <= 1 || (f = fopen("/proc/loadavg", "re")) == NULL)
+		return width;
+	/* "0.20 0.18 0.12 2/80 11206": runnable/all, this thread among them. */
+	ok = fscanf(f, "%*s %*s %*s %lu/", &running) == 1;
+	fclose(f);
+	if (!ok || running <= 1)
+		return width;
+	return running - 1 >= width ? 1 : width - (unsigned)(running - 1);
 }
 
 int

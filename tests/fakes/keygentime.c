@@ -7,10 +7,12 @@
  * HWK_KEYGEN_DELAY=SECONDS also makes each generation that much slower, to
  * test what the user sees during a slow one; HWK_KEYGEN_FAIL=1 makes each
  * EVP_PKEY_generate fail.  A program that races keygens in threads writes
- * one line per racer, each racer's own time.
+ * one line per racer, each racer's own time.  HWK_FAKE_LOADAVG=TEXT is
+ * what the program reads from /proc/loadavg (how busy the machine is).
  */
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,4 +86,19 @@ RSA_generate_key_ex(void *rsa, int bits, void *e, void *cb)
 	if (--depth == 0)
 		record(now() - t0);
 	return r;
+}
+
+/* /proc/loadavg as $HWK_FAKE_LOADAVG says, when it is set. */
+FILE *
+fopen(const char *path, const char *mode)
+{
+	static FILE *(*real)(const char *, const char *);
+	const char *fake = getenv("HWK_FAKE_LOADAVG");
+
+	if (fake != NULL && strcmp(path, "/proc/loadavg") == 0)
+		return fmemopen((void *)(uintptr_t)fake, strlen(fake), "r");
+	if (real == NULL)
+		real = (FILE *(*)(const char *, const char *))dlsym(RTLD_NEXT,
+		    "fopen");
+	return real(path, mode);
 }

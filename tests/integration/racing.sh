@@ -12,6 +12,8 @@ want=$((cpus < 4 ? cpus : 4))
 # keygens FILE: sets KEYGENS to the number of keygens the shim saw.
 keygens() { local -a l; mapfile -t l <"$1"; KEYGENS=${#l[@]}; }
 
+# An idle machine (only hwkeygen runnable): a racer per CPU.
+export HWK_FAKE_LOADAVG="0.00 0.00 0.00 1/90 4242"
 HWK_KEYGEN_TIME_FILE=$T_TMP/kt1 LD_PRELOAD=$SHIM \
 	check "RSA-2048 made by racing" \
 	"$HWK" -q --backend software -t rsa -b 2048 -N '' -C race -f r1
@@ -27,6 +29,20 @@ check_line "OpenSSL finds the key valid" "Key is valid" "$out"
 check_line "OpenSSL: 2048 bits, 2 primes" "Private-Key: (2048 bit, 2 primes)" \
     "$out"
 check_line "OpenSSL: exponent 65537" "publicExponent: 65537 (0x10001)" "$out"
+
+# A busy machine: as many racers as CPUs are free; none free, one keygen.
+HWK_FAKE_LOADAVG="9.00 9.00 9.00 $((cpus + 1))/90 4242" \
+    HWK_KEYGEN_TIME_FILE=$T_TMP/kt3 LD_PRELOAD=$SHIM "$HWK" -q \
+    --backend software -t rsa -b 2048 -N '' -C busy -f r3
+keygens kt3
+check_eq "every CPU busy: one keygen, no race" 1 "$KEYGENS"
+if [ "$want" -gt 2 ]; then
+	HWK_FAKE_LOADAVG="2.00 2.00 2.00 2/90 4242" \
+	    HWK_KEYGEN_TIME_FILE=$T_TMP/kt4 LD_PRELOAD=$SHIM "$HWK" -q \
+	    --backend software -t rsa -b 2048 -N '' -C busy -f r4
+	keygens kt4
+	check_eq "one CPU busy: one racer fewer" $((want - 1)) "$KEYGENS"
+fi
 
 # One CPU: one keygen, in the calling thread.
 HWK_KEYGEN_TIME_FILE=$T_TMP/kt2 LD_PRELOAD=$SHIM \
