@@ -178,6 +178,9 @@ text = log.read()
 tap.ok("tpmpw@t (%s) needs its TPM password: not asked: no display; give "
        "it with hwkey-agent add on a terminal" % fp in text,
        "at the start the agent says which key needs a secret and how", text)
+tap.ok("there is no way to ask: give it with hwkey-agent add STUB on a "
+       "terminal" in text, "a signature refused for want of a secret "
+       "points to hwkey-agent add", text)
 tap.ok("the secret given by hwkey-agent add was refused" in text and
        "the lifetime of its secret is over; forgotten" in text,
        "the agent logged the wrong secret and the expiry", text)
