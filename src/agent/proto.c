@@ -338,8 +338,10 @@ sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 	    *hwk_ctx_detail(a->ctx) != '\0' ? hwk_ctx_detail(a->ctx) :
 	    hwk_strerror(r));
 	/* Open afresh next time unless only the PIN or password was wrong. */
-	if (r != HWK_ERR_PIN_INCORRECT && r != HWK_ERR_WRONG_PASSPHRASE)
+	if (r != HWK_ERR_PIN_INCORRECT && r != HWK_ERR_WRONG_PASSPHRASE) {
 		hwk_key_free(&id->key);
+		id->unlocked = 0;	/* what add gave went with it */
+	}
 	hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
 	r = failure(reply);
  out:
