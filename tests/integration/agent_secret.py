@@ -148,8 +148,9 @@ tap.ok(not signs(tpm) and not signs(tok) and
        "listed but need their secret again")
 
 # ssh-add -x forgets it: after -X the key needs the password again.
-rc, out = add([tpm], "tpm pass")
-tap.ok(rc == 0 and signs(tpm), "added again without -t: signs", out)
+rc, out = add(["-t", "1h30m", tpm], "tpm pass")
+tap.ok(rc == 0 and "kept for 5400 s" in out and signs(tpm),
+       "added again with -t 1h30m (as ssh-add -t): signs", out)
 lockenv = dict(env, SSH_ASKPASS=os.path.join(tmp, "lockpw"),
                SSH_ASKPASS_REQUIRE="force")
 open(lockenv["SSH_ASKPASS"], "w").write("#!/bin/sh\necho lockpw\n")
@@ -163,6 +164,12 @@ tap.ok(r.returncode == 0 and not signs(tpm) and
 r = subprocess.run(["ssh-add", "-D"], env=env, capture_output=True)
 tap.ok(r.returncode == 0 and listed() == [], "ssh-add -D removes both",
        "exit %d: %s; listed %s" % (r.returncode, r.stderr, listed()))
+
+for life in ("0", "5x"):
+    r = subprocess.run([tap.AGENT, "add", "-t", life, tok], env=env,
+                       capture_output=True, text=True)
+    tap.ok(r.returncode == 2 and "not a lifetime" in r.stderr,
+           "add -t %s: refused, exit 2" % life, r.stderr)
 
 # No terminal: added without the secret, and said so.
 r = subprocess.run([tap.AGENT, "add", tok], env=env, capture_output=True,
