@@ -3,6 +3,8 @@
  * its parent when signing begins, its password (kept, asked, wiped), and
  * letting go of it again.
  */
+#include <sys/mman.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +33,12 @@ hwk_tpm2_key_new(void)
 
 	if ((tk = calloc(1, sizeof(*tk))) == NULL)
 		return NULL;
+	/*
+	 * It keeps the password while the agent holds the key: not in swap.
+	 * Best effort, and never undone: munlock() would unlock the whole
+	 * page, with the other keys on it.
+	 */
+	(void)mlock(tk, sizeof(*tk));
 	tk->handle = ESYS_TR_NONE;
 	tk->session = ESYS_TR_NONE;
 	return tk;

@@ -47,6 +47,9 @@ struct hwk_identity {
 	struct hwk_key	*key;		/* opened at its first signature */
 	struct hwk_cert	*cert;		/* path-cert.pub (cert.c), or NULL */
 	unsigned	 signatures;
+	const char	*protection;	/* the stub's: "none", "TPM password".. */
+	int		 unlocked;	/* `add` gave its secret (unlock.c) */
+	long long	 unlock_until;	/* CLOCK_MONOTONIC ms; 0: no lifetime */
 };
 
 enum { AGENT_LOG_ERR, AGENT_LOG_INFO, AGENT_LOG_DEBUG };
@@ -71,6 +74,11 @@ struct hwk_agent {
 
 /* Adds the key of a stub (with its .pub beside it when there is one). */
 int	hwk_agent_add(struct hwk_agent *a, const char *path);
+/* The same; *idxp: the identity of the stub, new or served already. */
+int	hwk_agent_add_index(struct hwk_agent *a, const char *path,
+	    size_t *idxp);
+/* Opens the identity's key unless open; it must match its .pub. */
+int	hwk_agent_open_identity(struct hwk_agent *a, struct hwk_identity *id);
 void	hwk_agent_clear(struct hwk_agent *a);
 
 /*
@@ -90,6 +98,25 @@ int	hwk_agent_remove_all(struct hwk_agent *a, struct hwk_buf *req,
 	    struct hwk_buf *reply);
 #define HWK_ADD_STUB_EXT	"add-stub@hwkeygen"
 #define HWK_ADD_STUB_MAX	64	/* stubs in one request */
+/* add-stub's flags: a string secret after each path ("": none given)... */
+#define HWK_ADD_SECRETS		0x01
+/* ...and a uint32 lifetime in seconds of the secrets, after the flags. */
+#define HWK_ADD_LIFETIME	0x02
+#define HWK_ADD_LIFETIME_MAX	(100U * 365 * 86400)
+
+/*
+ * unlock.c: a secret `hwkey-agent add` read on its terminal.  unlock
+ * tries it once on the device (a signature of a fixed message), and on
+ * success the key stays open with it (the TPM password kept in locked
+ * memory, the token logged in) for life seconds (0: until removed).
+ * expire lets go of those past their lifetime; forget of all (ssh-add -x).
+ */
+int	hwk_agent_unlock(struct hwk_agent *a, struct hwk_identity *id,
+	    const char *secret, uint32_t life);
+void	hwk_agent_expire(struct hwk_agent *a);
+void	hwk_agent_forget_secrets(struct hwk_agent *a);
+/* Logs which keys will need a secret, and how it will be asked. */
+void	hwk_agent_log_secrets(struct hwk_agent *a);
 
 /*
  * cert.c: NAME-cert.pub beside a stub NAME is offered with its key.
@@ -110,6 +137,12 @@ int	hwk_cert_sig_ok(const uint8_t *ca, size_t calen, const uint8_t *data,
 
 /* add_cmd.c: hwkey-agent add STUB...; returns the exit code. */
 int	hwk_agent_add_cmd(int argc, char **argv);
+/*
+ * add_tty.c: the secret of a stub that needs one, read on /dev/tty (NULL
+ * if none is needed, or Enter alone was typed); *no_ttyp set when one is
+ * needed but there is no terminal.  HWK_ERR_CANCELLED if reading failed.
+ */
+int	hwk_add_ask_secret(const char *path, char **secretp, int *no_ttyp);
 
 /*
  * Answers one request (its type byte and body, without the length) by

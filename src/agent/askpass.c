@@ -58,10 +58,12 @@ hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
 	buf[0] = '\0';
 	if (!askpass_allowed())
 		return hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "%s is needed but "
-		    "there is no way to ask: set SSH_ASKPASS (and "
+		    "there is no way to ask: %sset SSH_ASKPASS (and "
 		    "SSH_ASKPASS_REQUIRE=force without a display)%s",
 		    hint != NULL ? "the user's yes" : "a PIN or password",
-		    hint != NULL ? "" : ", or start the agent with --pin-source");
+		    hint != NULL ? "" : "give it with hwkey-agent add STUB on "
+		    "a terminal, or ", hint != NULL ? "" : ", or for a token "
+		    "PIN start the agent with --pin-source");
 	if (prog == NULL || *prog == '\0')
 		prog = DEFAULT_ASKPASS;
 	if (pipe2(p, O_CLOEXEC) != 0)

@@ -354,6 +354,7 @@ main(int argc, char **argv)
 	if (agent.upstream != NULL)
 		logmsg(AGENT_LOG_INFO, "and passing on to %s",
 		    agent.upstream->path);
+	hwk_agent_log_secrets(&agent);
 	hwk_agent_serve(&agent, d.lfd, &stop);
 	logmsg(AGENT_LOG_INFO, "stopping");
 	r = HWK_OK;

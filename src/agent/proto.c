@@ -65,6 +65,14 @@ open_key(struct hwk_agent *a, struct hwk_identity *id, struct hwk_key **keyp)
 int
 hwk_agent_add(struct hwk_agent *a, const char *path)
 {
+	size_t i;
+
+	return hwk_agent_add_index(a, path, &i);
+}
+
+int
+hwk_agent_add_index(struct hwk_agent *a, const char *path, size_t *idxp)
+{
 	struct hwk_identity id, *nids;
 	struct hwk_stubfile *sf = NULL;
 	size_t i;
@@ -90,6 +98,8 @@ hwk_agent_add(struct hwk_agent *a, const char *path)
 		r = HWK_ERR_NOMEM;
 		goto out;
 	}
+	if (sf->info_rc == 0)
+		id.protection = sf->info.protection;
 	/* The public key: the .pub, else the stub, else the opened key. */
 	id.pub = hwk_stubfile_take_pub(sf);
 	/* No device is touched here: keys are opened at their first use. */
@@ -103,6 +113,7 @@ hwk_agent_add(struct hwk_agent *a, const char *path)
 		if (same_blob(a->ids[i].pub, id.pub)) {
 			LOG(a, AGENT_LOG_INFO, "%s: same key as %s, skipped",
 			    path, a->ids[i].path);
+			*idxp = i;
 			r = HWK_OK;
 			goto out;
 		}
@@ -111,6 +122,7 @@ hwk_agent_add(struct hwk_agent *a, const char *path)
 		goto out;
 	}
 	a->ids = nids;
+	*idxp = a->nids;
 	a->ids[a->nids++] = id;
 	memset(&id, 0, sizeof(id));
 	r = HWK_OK;
@@ -247,8 +259,8 @@ sig_alg(struct hwk_agent *a, const struct hwk_identity *id, uint32_t flags,
 }
 
 /* Opens the identity's key at its first use; it must match its .pub. */
-static int
-open_identity(struct hwk_agent *a, struct hwk_identity *id)
+int
+hwk_agent_open_identity(struct hwk_agent *a, struct hwk_identity *id)
 {
 	struct hwk_pubkey *kpub = NULL;
 	int r;
@@ -300,7 +312,7 @@ sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 		return failure(reply);
 	hwk_ctx_clear_error(a->ctx);
 	hwk_askpass_about(c, id);	/* a PIN prompt names key and asker */
-	if ((r = open_identity(a, id)) != 0 ||
+	if ((r = hwk_agent_open_identity(a, id)) != 0 ||
 	    (r = hwk_key_sign(a->ctx, id->key, algno, data, datalen, &raw,
 	    &rawlen)) != 0)
 		goto fail;
@@ -326,8 +338,10 @@ sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 	    *hwk_ctx_detail(a->ctx) != '\0' ? hwk_ctx_detail(a->ctx) :
 	    hwk_strerror(r));
 	/* Open afresh next time unless only the PIN or password was wrong. */
-	if (r != HWK_ERR_PIN_INCORRECT && r != HWK_ERR_WRONG_PASSPHRASE)
+	if (r != HWK_ERR_PIN_INCORRECT && r != HWK_ERR_WRONG_PASSPHRASE) {
 		hwk_key_free(&id->key);
+		id->unlocked = 0;	/* what add gave went with it */
+	}
 	hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
 	r = failure(reply);
  out:
@@ -364,6 +378,8 @@ lock(struct hwk_agent *a, int type, struct hwk_buf *req, struct hwk_buf *reply)
 			return failure(reply);
 		a->locked = 1;
 		LOG(a, AGENT_LOG_INFO, "locked");
+		/* As ssh-agent drops its keys' secrets: asked again after. */
+		hwk_agent_forget_secrets(a);
 		return hwk_buf_put_u8(reply, AGENT_SUCCESS);
 	}
 	if (!a->locked || lock_hash(a, pw, len, h) != 0)
@@ -537,6 +553,7 @@ hwk_agent_dispatch_conn(struct hwk_agent *a, struct hwk_conn *c,
 
 	if ((req = hwk_buf_from(msg, len)) == NULL)
 		return HWK_ERR_NOMEM;
+	hwk_agent_expire(a);	/* a lifetime past is not used once more */
 	if (hwk_buf_get_u8(req, &type) != 0) {
 		r = failure(reply);
 		goto out;

@@ -17,6 +17,7 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "hwkey/keyfile.h"
+#include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
 #include "agent.h"
 
@@ -223,57 +224,101 @@ ext_failure(struct hwk_agent *a, struct hwk_buf *reply, const char *fmt, ...)
 }
 
 /*
- * string "add-stub@hwkeygen" (read by the caller), uint32 flags, uint32
- * count, then count absolute paths.  flags is 0: the field is there for a
- * later step, in which `add` asks for the key's TPM password or token PIN
- * on its terminal and a flag says that a string with it follows each path.
+ * One stub of the request, and its secret when flags say one follows (a
+ * copy in *secretp, NULL if none was given).  -1 if malformed.
+ */
+static int
+get_stub(struct hwk_buf *req, uint32_t flags, char path[PATH_MAX],
+    char **secretp)
+{
+	const uint8_t *p;
+	size_t len;
+
+	*secretp = NULL;
+	if (hwk_buf_get_string_direct(req, &p, &len) != 0 ||
+	    len == 0 || len >= PATH_MAX || memchr(p, 0, len) != NULL)
+		return -1;
+	memcpy(path, p, len);
+	path[len] = '\0';
+	if ((flags & HWK_ADD_SECRETS) == 0)
+		return 0;
+	if (hwk_buf_get_string_direct(req, &p, &len) != 0 ||
+	    len >= HWK_SECRET_MAX || memchr(p, 0, len) != NULL)
+		return -1;
+	if (len == 0)
+		return 0;
+	if ((*secretp = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(*secretp, p, len);
+	(*secretp)[len] = '\0';
+	return 0;
+}
+
+/* Adds one stub, and tries its secret; the reason is sent on failure. */
+static int
+add_one(struct hwk_agent *a, struct hwk_buf *reply, const char *path,
+    const char *secret, uint32_t life)
+{
+	const char *why;
+	size_t idx;
+	int r;
+
+	if (path[0] != '/')
+		return ext_failure(a, reply, "%s: not an absolute path", path);
+	hwk_ctx_clear_error(a->ctx);
+	if ((r = hwk_agent_add_index(a, path, &idx)) == 0 && secret != NULL &&
+	    (r = hwk_agent_unlock(a, &a->ids[idx], secret, life)) != 0)
+		return ext_failure(a, reply, "%s: the secret was not accepted: "
+		    "%s", path, hwk_ctx_detail(a->ctx));
+	if (r == 0)
+		return HWK_OK;
+	why = *hwk_ctx_detail(a->ctx) != '\0' ? hwk_ctx_detail(a->ctx) :
+	    hwk_strerror(r);
+	/* The backends' words mostly name the file already. */
+	return strstr(why, path) != NULL ? ext_failure(a, reply, "%s", why) :
+	    ext_failure(a, reply, "%s: %s", path, why);
+}
+
+/*
+ * string "add-stub@hwkeygen" (read by the caller), uint32 flags, with
+ * HWK_ADD_LIFETIME a uint32 lifetime in seconds, uint32 count, then count
+ * absolute paths, each followed by a string secret with HWK_ADD_SECRETS
+ * ("" when none was given).  A secret is tried on the device before the
+ * answer: a wrong one and the stub is not added.
  * Every stub is added, or none: the agent stays as it was on failure.
- * Any client of the user may ask, as with ssh-add; as the answer tells
- * whether a file exists, a connection forwarded from another host should
- * be refused once connections are told apart by their session-bind.
+ * Any local client of the user may ask, as with ssh-add; a connection
+ * forwarded from another host is refused (proto.c).
  */
 int
 hwk_agent_add_stub(struct hwk_agent *a, struct hwk_buf *req,
     struct hwk_buf *reply)
 {
-	const uint8_t *p;
-	const char *why;
-	size_t j, len, n0 = a->nids;
-	uint32_t flags, count, i;
-	char path[PATH_MAX];
+	size_t j, n0 = a->nids, start = hwk_buf_len(reply);
+	uint32_t flags, count, life = 0, i;
+	char path[PATH_MAX], *secret = NULL;
 	int r;
 
 	if (hwk_buf_get_u32(req, &flags) != 0 ||
+	    ((flags & HWK_ADD_LIFETIME) && (hwk_buf_get_u32(req, &life) != 0 ||
+	    life == 0 || life > HWK_ADD_LIFETIME_MAX)) ||
 	    hwk_buf_get_u32(req, &count) != 0 || count == 0 ||
 	    count > HWK_ADD_STUB_MAX)
 		return failure(reply);
-	if (flags != 0)
+	if ((flags & ~(uint32_t)(HWK_ADD_SECRETS | HWK_ADD_LIFETIME)) != 0)
 		return ext_failure(a, reply, "unknown flags 0x%x: this agent is "
 		    "older than its client", (unsigned)flags);
 	if (a->locked)
 		return ext_failure(a, reply, "the agent is locked (ssh-add -X "
 		    "unlocks it)");
 	for (i = 0; i < count; i++) {
-		if (hwk_buf_get_string_direct(req, &p, &len) != 0 ||
-		    len == 0 || len >= sizeof(path) || memchr(p, 0, len) != NULL)
+		if (get_stub(req, flags, path, &secret) != 0)
 			goto malformed;
-		memcpy(path, p, len);
-		path[len] = '\0';
-		if (path[0] != '/') {
-			r = ext_failure(a, reply, "%s: not an absolute path",
-			    path);
+		r = add_one(a, reply, path, secret, life);
+		if (secret != NULL)
+			hwk_freezero(secret, strlen(secret) + 1);
+		secret = NULL;
+		if (r != 0 || hwk_buf_len(reply) > start)
 			goto undo;
-		}
-		hwk_ctx_clear_error(a->ctx);
-		if ((r = hwk_agent_add(a, path)) != 0) {
-			why = *hwk_ctx_detail(a->ctx) != '\0' ?
-			    hwk_ctx_detail(a->ctx) : hwk_strerror(r);
-			/* The backends' words mostly name the file already. */
-			r = strstr(why, path) != NULL ? ext_failure(a, reply,
-			    "%s", why) : ext_failure(a, reply, "%s: %s", path,
-			    why);
-			goto undo;
-		}
 	}
 	if (hwk_buf_len(req) != 0)
 		goto malformed;

@@ -355,6 +355,7 @@ hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 		n = ppoll(sv.pfd, sv.n + 1, &tick, &none);
 		if (n < 0 && errno != EINTR)
 			break;
+		hwk_agent_expire(a);	/* secrets past their -t, on time */
 		/* Time spent answering others is not the reader's fault. */
 		t = now();
 		for (i = 0; n > 0 && i < sv.n; i++) {

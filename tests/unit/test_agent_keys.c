@@ -2,7 +2,8 @@
  * Unit tests of the keys that change while hwkey-agent runs: certificates
  * beside the stubs (offered, signed with, renewed, removed, refused when
  * they are not a user certificate of the key signed by its CA), add-stub@hwkeygen (all or
- * nothing, every malformed request) and REMOVE_IDENTITY / REMOVE_ALL.
+ * nothing, every malformed request, secrets checked, kept, expired and
+ * forgotten) and REMOVE_IDENTITY / REMOVE_ALL.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
 #include "agent.h"
 #include "fixture.h"
@@ -483,7 +485,7 @@ test_add_stub(void **state)
 	expect_refusal(add_request(0, 2, paths, 2), "not an absolute path");
 	paths[1] = pubpath;	/* a .pub is no stub */
 	expect_refusal(add_request(0, 2, paths, 2), pubpath);
-	expect_refusal(add_request(1, 1, paths, 1), "unknown flags");
+	expect_refusal(add_request(0x80, 1, paths, 1), "unknown flags");
 	/* Malformed: no paths, too many, fewer than said, a byte after. */
 	assert_int_equal(ask_type(add_request(0, 0, paths, 0)), AGENT_FAILURE);
 	assert_int_equal(ask_type(add_request(0, HWK_ADD_STUB_MAX + 1, paths,
@@ -500,6 +502,98 @@ test_add_stub(void **state)
 	assert_int_equal(agent.nids, 2);
 	assert_int_equal(list(blobs, lens, 4), 2);
 	assert_string_equal(agent.ids[1].path, otherpath);
+}
+
+/* add-stub with one path and its secret (len bytes), life unless 0. */
+static struct hwk_buf *
+secret_request(uint32_t flags, uint32_t life, const char *path,
+    const char *secret, size_t len)
+{
+	struct hwk_buf *m = hwk_buf_new();
+
+	hwk_buf_put_u8(m, AGENTC_EXTENSION);
+	hwk_buf_put_cstring(m, HWK_ADD_STUB_EXT);
+	hwk_buf_put_u32(m, flags);
+	if (flags & HWK_ADD_LIFETIME)
+		hwk_buf_put_u32(m, life);
+	hwk_buf_put_u32(m, 1);
+	hwk_buf_put_cstring(m, path);
+	if (secret != NULL)
+		hwk_buf_put_string(m, secret, len);
+	return m;
+}
+
+#define S(s)	(s), sizeof(s) - 1
+
+static void
+test_add_secret(void **state)
+{
+	char encpub[4096], *enc, *big;
+	struct hwk_identity *id;
+	struct hwk_buf *m;
+
+	(void)state;
+	/* No way to ask but the secret add gives. */
+	unsetenv("DISPLAY");
+	unsetenv("WAYLAND_DISPLAY");
+	unsetenv("SSH_ASKPASS_REQUIRE");
+	enc = key_copy("ecdsa384-enc.key", encpub, sizeof(encpub));
+	/* Malformed: no secret after the path, a NUL in it, one too long. */
+	assert_int_equal(ask_type(secret_request(HWK_ADD_SECRETS, 0, enc,
+	    NULL, 0)), AGENT_FAILURE);
+	assert_int_equal(ask_type(secret_request(HWK_ADD_SECRETS, 0, enc,
+	    S("ec\0pass"))), AGENT_FAILURE);
+	big = calloc(1, HWK_SECRET_MAX);
+	memset(big, 'a', HWK_SECRET_MAX);
+	assert_int_equal(ask_type(secret_request(HWK_ADD_SECRETS, 0, enc,
+	    big, HWK_SECRET_MAX)), AGENT_FAILURE);
+	free(big);
+	/* A lifetime of 0, of too long, or cut off. */
+	assert_int_equal(ask_type(secret_request(HWK_ADD_SECRETS |
+	    HWK_ADD_LIFETIME, 0, enc, S("ec pass"))), AGENT_FAILURE);
+	assert_int_equal(ask_type(secret_request(HWK_ADD_SECRETS |
+	    HWK_ADD_LIFETIME, HWK_ADD_LIFETIME_MAX + 1, enc, S("ec pass"))),
+	    AGENT_FAILURE);
+	m = hwk_buf_new();
+	hwk_buf_put_u8(m, AGENTC_EXTENSION);
+	hwk_buf_put_cstring(m, HWK_ADD_STUB_EXT);
+	hwk_buf_put_u32(m, HWK_ADD_LIFETIME);
+	assert_int_equal(ask_type(m), AGENT_FAILURE);
+	expect_refusal(secret_request(0x04, 0, enc, NULL, 0), "unknown flags");
+	/* A wrong secret: refused, said so, not added. */
+	expect_refusal(secret_request(HWK_ADD_SECRETS, 0, enc, S("nope")),
+	    "the secret was not accepted");
+	/* "": added, nothing opened; the right one: opened and kept. */
+	assert_int_equal(ask_type(secret_request(HWK_ADD_SECRETS, 0, enc,
+	    S(""))), AGENT_SUCCESS);
+	assert_int_equal(agent.nids, 2);
+	id = &agent.ids[1];
+	assert_true(id->key == NULL && !id->unlocked);
+	assert_string_equal(id->protection, "passphrase");
+	assert_int_equal(ask_type(secret_request(HWK_ADD_SECRETS |
+	    HWK_ADD_LIFETIME, 60, enc, S("ec pass"))), AGENT_SUCCESS);
+	assert_int_equal(agent.nids, 2);
+	assert_true(id->key != NULL && id->unlocked && id->unlock_until > 0);
+	/* Not yet expired; then its time is up, and it is let go. */
+	hwk_agent_expire(&agent);
+	assert_non_null(id->key);
+	id->unlock_until = 1;
+	hwk_agent_expire(&agent);
+	assert_true(id->key == NULL && !id->unlocked);
+	/* Without a lifetime it stays until the agent is locked. */
+	assert_int_equal(ask_type(secret_request(HWK_ADD_SECRETS, 0, enc,
+	    S("ec pass"))), AGENT_SUCCESS);
+	assert_true(id->key != NULL && id->unlock_until == 0);
+	hwk_agent_expire(&agent);
+	assert_non_null(id->key);
+	m = hwk_buf_new();
+	hwk_buf_put_u8(m, AGENTC_LOCK);
+	hwk_buf_put_cstring(m, "lock");
+	assert_int_equal(ask_type(m), AGENT_SUCCESS);
+	assert_true(id->key == NULL && !id->unlocked);
+	unlink(enc);
+	unlink(encpub);
+	free(enc);
 }
 
 int
@@ -520,6 +614,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_remove_all, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_add_stub, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_secret, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
