@@ -216,7 +216,8 @@ $(B)/fuzz/%.o: %.c | $(B)/blowfish_pi.h
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $<"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(CPPFLAGS_TESTS) -std=c11 -D_GNU_SOURCE \
-		$(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+		$(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP \
+		-c -o $@ $<
 
 # An archive, so that a harness may compile a library file in itself to
 # reach its static functions.
@@ -227,7 +228,7 @@ $(B)/fuzz/libhwkey.a: $(FUZZ_LIB_OBJ)
 $(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libhwkey.a
 	@echo "  FUZZLD  $@"
 	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(CPPFLAGS_TESTS) -std=c11 -D_GNU_SOURCE \
-		$(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ \
+		$(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -o $@ \
 		$(filter-out %.a,$^) \
 		$(B)/fuzz/libhwkey.a $(LDLIBS) $(FUZZ_LIBS)
 
