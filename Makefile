@@ -225,10 +225,9 @@ $(B)/fuzz/libhwkey.a: $(FUZZ_LIB_OBJ)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(B)/fuzz/libhwkey.a
+$(B)/fuzz/fuzz_%: $(B)/fuzz/tests/fuzz/fuzz_%.o $(B)/fuzz/libhwkey.a
 	@echo "  FUZZLD  $@"
-	$(Q)$(FUZZ_CC) $(CPPFLAGS) $(CPPFLAGS_TESTS) -std=c11 -D_GNU_SOURCE \
-		$(PKG_CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -MMD -MP -o $@ \
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ \
 		$(filter-out %.a,$^) \
 		$(B)/fuzz/libhwkey.a $(LDLIBS) $(FUZZ_LIBS)
 
