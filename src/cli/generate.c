@@ -108,12 +108,32 @@ confirm_overwrite(const struct hwk_cli_opts *o)
 }
 
 /*
+ * Nonzero if pass is longer than the backend takes (a TPM password is at
+ * most 32 bytes): said at the first entry, with the limit, not after the
+ * second.  Other refusals wait for the check after both entries.
+ */
+static int
+over_limit(struct gen *g, const char *pass)
+{
+	struct hwk_genparams gp = g->gp;
+	int r;
+
+	gp.passphrase = pass;
+	if ((r = hwk_backend_check(g->ctx, g->b, &gp)) != HWK_ERR_TOO_LARGE) {
+		hwk_ctx_clear_error(g->ctx);
+		return 0;
+	}
+	hwk_report(g->ctx, r, NULL);
+	return 1;
+}
+
+/*
  * ssh-keygen's two passphrase prompts, until they agree.  With ahead, the
  * key file's bcrypt KDF starts as soon as the first is typed and runs
  * while the person types the second (*kdfp); a mismatch stops and wipes it.
  */
 static int
-ask_passphrase(char **passp, int ahead, unsigned rounds,
+ask_passphrase(struct gen *g, char **passp, int ahead, unsigned rounds,
     struct hwk_kdf_ahead **kdfp)
 {
 	char *p1 = NULL, *p2 = NULL;
@@ -126,8 +146,13 @@ ask_passphrase(char **passp, int ahead, unsigned rounds,
 		goto out;
 	for (;;) {
 		if ((r = hwk_prompt_secret("Enter passphrase (empty for no "
-		    "passphrase): ", p1, HWK_SECRET_MAX)) == 0 && ahead &&
-		    *p1 != '\0')
+		    "passphrase): ", p1, HWK_SECRET_MAX)) == 0 &&
+		    over_limit(g, p1)) {
+			printf("Try again.\n");
+			fflush(stdout);
+			continue;
+		}
+		if (r == 0 && ahead && *p1 != '\0')
 			hwk_kdf_ahead_start(p1, rounds, kdfp); /* else later */
 		if (r != 0 || (r = hwk_prompt_secret("Enter same passphrase "
 		    "again: ", p2, HWK_SECRET_MAX)) != 0) {
@@ -357,7 +382,7 @@ take_passphrase(struct gen *g)
 	if (g->o->new_pass != NULL) {
 		if ((g->pass = strdup(g->o->new_pass)) == NULL)
 			return HWK_ERR_NOMEM;
-	} else if ((r = ask_passphrase(&g->pass, g->b->flags & HWK_BF_KDF,
+	} else if ((r = ask_passphrase(g, &g->pass, g->b->flags & HWK_BF_KDF,
 	    g->gp.kdf_rounds, &g->kdf)) != 0)
 		return r;
 	g->gp.passphrase = g->pass;

@@ -105,13 +105,26 @@ check_match "... says the limit" "at most 32" "$out"
 check_no_match "... before anything starts" "Generating" "$out"
 check_eq "... no handle left in the TPM" "" "$(transient_handles)"
 check "... nothing written" nothing_written ktpm
-out=$(printf '%s\n%s\n' "$t40" "$t40" | setsid -w "$HWK" \
-    --backend tpm2 -f ktpm2 2>&1)
-check_eq "a 40-byte TPM password at the prompt: exit 1" 1 "$?"
-check_match "... says the limit" "at most 32" "$out"
-check_match "... and that nothing was made" "nothing was made" "$out"
+# At the prompt, the first entry is refused with the limit and asked
+# again (no confirmation is asked of it); then a good one is taken.
+out=$(printf '%s\n%s\n%s\n' "$t40" "$t32" "$t32" | setsid -w "$HWK" \
+    --backend tpm2 -t ecdsa -f ktpm2 2>&1)
+check_eq "a 40-byte TPM password at the prompt, then a 32-byte one: exit 0" \
+    0 "$?"
+check_match "... the first is refused at once, with the limit" "at most 32" \
+    "$out"
+n=0
+while IFS= read -r l; do
+	[[ $l == *"Enter same passphrase again"* ]] && n=$((n + 1))
+done <<<"$out"
+check_eq "... and asked again: one confirmation in all" 1 "$n"
+check_match "... said so" "^Try again\.$" "$out"
+check "... the key is made" test -s ktpm2.pub
+out=$(printf '%s\n' "$t40" | setsid -w "$HWK" --backend tpm2 -t ecdsa \
+    -f ktpm4 2>&1)
+check_eq "a 40-byte TPM password, then the input ends: exit 3" 3 "$?"
 check_no_match "... not as a failed keygen" "could not generate" "$out"
-check "... nothing written" nothing_written ktpm2
+check "... nothing written" nothing_written ktpm4
 # (ECDSA P-256: the password's length is the subject, not the key's type.)
 check "a 32-byte TPM password is taken" "$HWK" -q --backend tpm2 -t ecdsa \
     -N "$t32" -f ktpm3
