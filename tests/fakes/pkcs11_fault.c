@@ -103,7 +103,12 @@ crash_or_hang(const char *name)
 {
 	if (armed_at(getenv("HWK_FAKE_CRASH_AT"), name)) {
 		fwd_log("%s crash", name);
-		raise(SIGSEGV);
+		/*
+		 * A crash as a module's failed assertion: abort(), whose
+		 * SIGABRT the sanitizers leave alone (their SIGSEGV handler
+		 * would report it and exit instead of dying of it).
+		 */
+		abort();
 	}
 	if (armed_at(getenv("HWK_FAKE_HANG_AT"), name)) {
 		fwd_log("%s hang", name);
