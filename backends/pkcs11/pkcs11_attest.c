@@ -140,25 +140,6 @@ fail(struct hwk_ctx *ctx, const char *what)
 	    what);
 }
 
-static X509 *
-get_cert(const struct hwk_attest *a, const char *name)
-{
-	struct hwk_buf *b = NULL;
-	const unsigned char *p;
-	X509 *x = NULL;
-
-	if (hwk_attest_bytes(a, name, 0, &b) != 0)
-		return NULL;
-	p = hwk_buf_ptr(b);
-	x = d2i_X509(NULL, &p, (long)hwk_buf_len(b));
-	if (x != NULL && p != hwk_buf_ptr(b) + hwk_buf_len(b)) {
-		X509_free(x);
-		x = NULL;
-	}
-	hwk_buf_free(&b);
-	return x;
-}
-
 /*
  * f9's certificate leads to a root, and signed the slot's.  The slot's is
  * checked by its signature alone: Yubico's f9 certificates are not all
@@ -291,8 +272,8 @@ hwk_p11_attest_verify(struct hwk_ctx *ctx, const struct hwk_attest *ev,
 		r = fail(ctx, "the SSH key of the evidence does not parse");
 		goto out;
 	}
-	if ((att = get_cert(ev, "piv_attestation")) == NULL ||
-	    (f9 = get_cert(ev, "piv_intermediate")) == NULL) {
+	if ((att = hwk_attest_cert(ev, "piv_attestation", 0)) == NULL ||
+	    (f9 = hwk_attest_cert(ev, "piv_intermediate", 0)) == NULL) {
 		r = fail(ctx, "a certificate of the evidence is missing or "
 		    "does not parse");
 		goto out;

@@ -396,28 +396,6 @@ hwk_tpm2_attest(struct hwk_ctx *ctx, struct hwk_key *key,
 	return r;
 }
 
-/* A TPM structure of chal, unmarshalled whole. */
-#define GET_MU(a, name, T, v) get_mu(a, name, (void *)(v),		\
-	(TSS2_RC (*)(const uint8_t *, size_t, size_t *, void *))	\
-	Tss2_MU_##T##_Unmarshal)
-
-static int
-get_mu(const struct hwk_attest *a, const char *name, void *v,
-    TSS2_RC (*fn)(const uint8_t *, size_t, size_t *, void *))
-{
-	struct hwk_buf *b = NULL;
-	size_t off = 0;
-	int r;
-
-	if ((r = hwk_attest_bytes(a, name, 0, &b)) != 0)
-		return HWK_ERR_FORMAT;
-	if (fn(hwk_buf_ptr(b), hwk_buf_len(b), &off, v) != TSS2_RC_SUCCESS ||
-	    off != hwk_buf_len(b))
-		r = HWK_ERR_FORMAT;
-	hwk_buf_free(&b);
-	return r;
-}
-
 /* The EK's policy satisfied: PolicySecret of the endorsement hierarchy. */
 static int
 ek_session(struct hwk_ctx *ctx, struct tpm2_conn *c, ESYS_TR *sessp)

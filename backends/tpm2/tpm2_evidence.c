@@ -55,13 +55,9 @@ fail(struct hwk_ctx *ctx, const char *what)
 	    what);
 }
 
-#define GET_MU(a, name, T, v) get_mu(a, name, (void *)(v),		\
-	(TSS2_RC (*)(const uint8_t *, size_t, size_t *, void *))	\
-	Tss2_MU_##T##_Unmarshal)
-
-/* A TPM structure of a, unmarshalled whole. */
-static int
-get_mu(const struct hwk_attest *a, const char *name, void *v,
+/* A TPM structure of a, unmarshalled whole (GET_MU in tpm2_int.h). */
+int
+hwk_tpm2_attest_mu(const struct hwk_attest *a, const char *name, void *v,
     TSS2_RC (*fn)(const uint8_t *, size_t, size_t *, void *))
 {
 	struct hwk_buf *b = NULL;
@@ -75,25 +71,6 @@ get_mu(const struct hwk_attest *a, const char *name, void *v,
 		r = HWK_ERR_FORMAT;
 	hwk_buf_free(&b);
 	return r;
-}
-
-static X509 *
-get_cert(const struct hwk_attest *a, const char *name, size_t nth)
-{
-	struct hwk_buf *b = NULL;
-	const unsigned char *p;
-	X509 *x = NULL;
-
-	if (hwk_attest_bytes(a, name, nth, &b) != 0)
-		return NULL;
-	p = hwk_buf_ptr(b);
-	x = d2i_X509(NULL, &p, (long)hwk_buf_len(b));
-	if (x != NULL && p != hwk_buf_ptr(b) + hwk_buf_len(b)) {
-		X509_free(x);
-		x = NULL;
-	}
-	hwk_buf_free(&b);
-	return x;
 }
 
 /*
@@ -112,7 +89,7 @@ read_certs(struct hwk_ctx *ctx, const struct hwk_attest *ev,
 	if ((e->others = sk_X509_new_null()) == NULL)
 		return HWK_ERR_NOMEM;
 	for (i = 0; hwk_attest_str(ev, "ek_cert", i) != NULL; i++) {
-		if ((x = get_cert(ev, "ek_cert", i)) == NULL ||
+		if ((x = hwk_attest_cert(ev, "ek_cert", i)) == NULL ||
 		    (idx = hwk_attest_str(ev, "ek_cert_index", i)) == NULL) {
 			X509_free(x);
 			return fail(ctx, "an EK certificate does not parse");
@@ -130,7 +107,7 @@ read_certs(struct hwk_ctx *ctx, const struct hwk_attest *ev,
 		}
 	}
 	for (i = 0; hwk_attest_str(ev, "ek_chain", i) != NULL; i++) {
-		if ((x = get_cert(ev, "ek_chain", i)) == NULL)
+		if ((x = hwk_attest_cert(ev, "ek_chain", i)) == NULL)
 			return fail(ctx, "a certificate of the EK's chain does "
 			    "not parse");
 		if (!sk_X509_push(e->others, x)) {

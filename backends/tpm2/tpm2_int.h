@@ -165,6 +165,12 @@ int	hwk_tpm2_attest_respond(struct hwk_ctx *ctx,
 
 /* tpm2_evidence.c: the verifier's checks, with no TPM. */
 int	hwk_tpm2_name(const TPMT_PUBLIC *p, uint8_t *name, size_t *lenp);
+/* The TPM structure named name of an attestation file, unmarshalled whole. */
+int	hwk_tpm2_attest_mu(const struct hwk_attest *a, const char *name,
+	    void *v, TSS2_RC (*fn)(const uint8_t *, size_t, size_t *, void *));
+#define GET_MU(a, name, T, v) hwk_tpm2_attest_mu(a, name, (void *)(v),	\
+	(TSS2_RC (*)(const uint8_t *, size_t, size_t *, void *))	\
+	Tss2_MU_##T##_Unmarshal)
 int	hwk_tpm2_attest_challenge(struct hwk_ctx *ctx,
 	    const struct hwk_attest *ev, const char *roots,
 	    struct hwk_attest *chal, struct hwk_attest *secret);

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/x509.h>
+
 struct hwk_buf;
 
 #define HWK_ATTEST_ITEMS_MAX	48
@@ -45,6 +47,9 @@ const char *hwk_attest_str(const struct hwk_attest *a, const char *name,
 /* The nth value of that name decoded from base64 into *outp (new). */
 int	hwk_attest_bytes(const struct hwk_attest *a, const char *name,
 	    size_t nth, struct hwk_buf **outp);
+/* The nth value of that name as a DER certificate, whole; NULL if not. */
+X509	*hwk_attest_cert(const struct hwk_attest *a, const char *name,
+	    size_t nth);
 /* The JSON text, pretty and ending in a newline. */
 int	hwk_attest_write(const struct hwk_attest *a, struct hwk_buf *out);
 /* Parses the JSON text; a clears first.  HWK_ERR_FORMAT if it is not one. */

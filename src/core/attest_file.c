@@ -324,3 +324,22 @@ hwk_attest_read(const uint8_t *text, size_t len, struct hwk_attest *a)
 	return r == HWK_ERR_NOMEM || r == HWK_ERR_TOO_LARGE ? r :
 	    r != 0 ? HWK_ERR_FORMAT : HWK_OK;
 }
+
+X509 *
+hwk_attest_cert(const struct hwk_attest *a, const char *name, size_t nth)
+{
+	struct hwk_buf *b = NULL;
+	const unsigned char *p;
+	X509 *x = NULL;
+
+	if (hwk_attest_bytes(a, name, nth, &b) != 0)
+		return NULL;
+	p = hwk_buf_ptr(b);
+	x = d2i_X509(NULL, &p, (long)hwk_buf_len(b));
+	if (x != NULL && p != hwk_buf_ptr(b) + hwk_buf_len(b)) {
+		X509_free(x);
+		x = NULL;
+	}
+	hwk_buf_free(&b);
+	return x;
+}
