@@ -8,6 +8,7 @@
 #include "hwkey/backend.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/sshkey.h"
 #include "backends.h"
 
 static int
@@ -147,6 +148,42 @@ hwk_backend_attest_verify(struct hwk_ctx *ctx, const struct hwk_backend *b,
 	if (b->attest_verify == NULL)
 		return unsupported(ctx, b, "verify attestations");
 	return b->attest_verify(ctx, ev, roots, secret, resp, verdict);
+}
+
+int
+hwk_backend_locate(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    const uint8_t *stub, size_t len, struct hwk_devkey *where)
+{
+	memset(where, 0, sizeof(*where));
+	if (b->locate == NULL)
+		return unsupported(ctx, b, "find keys in a device");
+	return b->locate(ctx, stub, len, where);
+}
+
+int
+hwk_backend_erase(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    const uint8_t *stub, size_t len, const struct hwk_pubkey *want)
+{
+	if (b->erase == NULL)
+		return unsupported(ctx, b, "delete keys from a device");
+	return b->erase(ctx, stub, len, want);
+}
+
+int
+hwk_backend_unnamed(struct hwk_ctx *ctx, const struct hwk_backend *b,
+    const struct hwk_buf *const *stubs, size_t n,
+    void (*found)(void *arg, const struct hwk_devkey *key), void *arg)
+{
+	if (b->unnamed == NULL)
+		return unsupported(ctx, b, "list keys in a device");
+	return b->unnamed(ctx, stubs, n, found, arg);
+}
+
+void
+hwk_devkey_clear(struct hwk_devkey *k)
+{
+	hwk_pubkey_free(&k->pub);
+	memset(k, 0, sizeof(*k));
 }
 
 int

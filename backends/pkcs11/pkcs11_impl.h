@@ -19,6 +19,7 @@
 
 struct hwk_buf;
 struct hwk_ctx;
+struct hwk_devkey;
 struct hwk_genparams;
 struct hwk_key;
 
@@ -193,6 +194,15 @@ int	hwk_p11_rsa_read(struct hwk_ctx *ctx, struct p11_conn *c,
 int	hwk_p11_attr_read(struct hwk_ctx *ctx, struct p11_conn *c,
 	    CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type, const char *what,
 	    size_t max, int optional, uint8_t **valp, size_t *lenp);
+/*
+ * What of the key under id (private key, public key, certificate) a
+ * session of its own finds, or NULL in *whatp: a module's CKR_OK to
+ * C_DestroyObject is not enough (ykcs11).
+ */
+CK_RV	hwk_p11_left_behind(struct p11_conn *c, const uint8_t *id,
+	    size_t idlen, const char **whatp);
+/* The PIV slot a one-byte ykcs11 id stands for ("9a"), or "SLOT". */
+const char *hwk_p11_piv_slot(const uint8_t *id, size_t idlen);
 /* Erases the pair; only a session that no longer finds it makes it gone. */
 int	hwk_p11_pair_destroy(struct hwk_ctx *ctx, struct p11_key *pk);
 /* Takes h as pk's private key, with whether it wants the PIN each time. */
@@ -245,6 +255,15 @@ int	hwk_p11_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	    struct hwk_key **keyp);
 int	hwk_p11_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	    const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp);
+
+/* pkcs11_oldkey.c: keys already on tokens; the ops locate, erase, unnamed. */
+int	hwk_p11_locate(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
+	    struct hwk_devkey *where);
+int	hwk_p11_erase(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
+	    const struct hwk_pubkey *want);
+int	hwk_p11_unnamed(struct hwk_ctx *ctx, const struct hwk_buf *const *stubs,
+	    size_t n, void (*found)(void *arg, const struct hwk_devkey *key),
+	    void *arg);
 
 /* pkcs11_attest.c: PIV attestation; the ops attest, attest_challenge, attest_verify. */
 struct hwk_attest;

@@ -257,8 +257,9 @@ hwk_p11_attr_read(struct hwk_ctx *ctx, struct p11_conn *c, CK_OBJECT_HANDLE obj,
  * slot, is back in the next session.  The other session is closed again,
  * which keeps the login of ours.
  */
-static CK_RV
-left_behind(struct p11_key *pk, const char **whatp)
+CK_RV
+hwk_p11_left_behind(struct p11_conn *c, const uint8_t *id, size_t idlen,
+    const char **whatp)
 {
 	static const struct {
 		CK_OBJECT_CLASS	 cls;
@@ -268,11 +269,10 @@ left_behind(struct p11_key *pk, const char **whatp)
 		{ CKO_PUBLIC_KEY, "public key" },
 		{ CKO_CERTIFICATE, "certificate" },
 	};
-	struct p11_conn *c = pk->conn;
 	CK_OBJECT_CLASS cls;
 	CK_ATTRIBUTE tmpl[] = {
 		{ CKA_CLASS, &cls, sizeof(cls) },
-		{ CKA_ID, pk->id, pk->idlen },
+		{ CKA_ID, (void *)id, idlen },
 	};
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_HANDLE obj;
@@ -298,8 +298,8 @@ left_behind(struct p11_key *pk, const char **whatp)
 }
 
 /* The PIV slot a one-byte ykcs11 id stands for, for messages. */
-static const char *
-piv_slot(const uint8_t *id, size_t idlen)
+const char *
+hwk_p11_piv_slot(const uint8_t *id, size_t idlen)
 {
 	static const char *const slots[] = { NULL, "9a", "9c", "9d", "9e" };
 
@@ -339,7 +339,8 @@ hwk_p11_pair_destroy(struct hwk_ctx *ctx, struct p11_key *pk)
 		return hwk_p11_rv_err(rv1 != CKR_OK ? rv1 : rv2);
 	}
 	pk->lingers = 1;
-	if ((rv = left_behind(pk, &left)) != CKR_OK) {
+	if ((rv = hwk_p11_left_behind(pk->conn, pk->id, pk->idlen, &left)) !=
+	    CKR_OK) {
 		hwk_p11_rv_error(ctx, rv, "token %s said it removed the new "
 		    "key (id %s), but a session to check it could not be had",
 		    pk->conn->name, idhex);
@@ -356,7 +357,7 @@ hwk_p11_pair_destroy(struct hwk_ctx *ctx, struct p11_key *pk)
 		hwk_ctx_hint(ctx, "The key stays in its slot until another key "
 		    "is made there.  On a YubiKey with firmware 5.7 or later, "
 		    "remove it with: ykman piv keys delete %s.",
-		    piv_slot(pk->id, pk->idlen));
+		    hwk_p11_piv_slot(pk->id, pk->idlen));
 		return HWK_ERR_DEVICE;
 	}
 	pk->lingers = 0;

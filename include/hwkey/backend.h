@@ -66,6 +66,19 @@ struct hwk_stubinfo {
 	const char	*protection;	/* "none", "passphrase", "PIN", ... */
 };
 
+/*
+ * A key already in a device: the one a stub names, or one that no stub
+ * names (--list).  Words for messages, and for pkcs11-tool or the like.
+ */
+struct hwk_devkey {
+	char		 device[176];	/* "token 'label' (serial S)" */
+	char		 id[129];	/* its id there, in hex, as the stub has it */
+	char		 label[128];	/* its label there, or "" */
+	struct hwk_pubkey *pub;		/* its public key, or NULL */
+	char		 remove[1280];	/* a shell command that removes it */
+	int		 hidden;	/* not a key: keys may be hidden there */
+};
+
 /* Which command an option is for: making keys, using them, or both. */
 #define HWK_OPT_MAKE		0x01	/* hwkeygen */
 #define HWK_OPT_USE		0x02	/* hwkey-agent, hwkeygen -y */
@@ -126,6 +139,21 @@ struct hwk_backend {
 		    size_t *siglenp);
 	/* Erases a key just generated from its device (rollback). */
 	int	(*destroy)(struct hwk_ctx *ctx, struct hwk_key *key);
+	/*
+	 * Keys already in a device.  locate: the key stub names, in its
+	 * device now (HWK_ERR_NOT_FOUND if the device is there without it),
+	 * asking no secret.  erase: removes that key (every object of it),
+	 * after its PIN, but not if its public key is not want (when given).
+	 * unnamed: calls found for each key in the devices that none of the
+	 * n stubs names, asking no secret.
+	 */
+	int	(*locate)(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
+		    struct hwk_devkey *where);
+	int	(*erase)(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
+		    const struct hwk_pubkey *want);
+	int	(*unnamed)(struct hwk_ctx *ctx, const struct hwk_buf *const *stubs,
+		    size_t n, void (*found)(void *arg,
+		    const struct hwk_devkey *key), void *arg);
 	/* Releases key->impl: handles, sessions, secrets. */
 	void	(*free_impl)(struct hwk_key *key);
 	/* What the backend finds here, for --backends (members of an object). */
@@ -236,6 +264,15 @@ int	hwk_key_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 /* The evidence that key was born in its device (KEY.attest's members). */
 int	hwk_key_attest(struct hwk_ctx *ctx, struct hwk_key *key,
 	    struct hwk_attest *ev);
+/* Keys already in devices (the ops locate, erase and unnamed). */
+int	hwk_backend_locate(struct hwk_ctx *ctx, const struct hwk_backend *b,
+	    const uint8_t *stub, size_t len, struct hwk_devkey *where);
+int	hwk_backend_erase(struct hwk_ctx *ctx, const struct hwk_backend *b,
+	    const uint8_t *stub, size_t len, const struct hwk_pubkey *want);
+int	hwk_backend_unnamed(struct hwk_ctx *ctx, const struct hwk_backend *b,
+	    const struct hwk_buf *const *stubs, size_t n,
+	    void (*found)(void *arg, const struct hwk_devkey *key), void *arg);
+void	hwk_devkey_clear(struct hwk_devkey *k);
 /* Erases a key just made from its device (rollback). */
 int	hwk_key_destroy(struct hwk_ctx *ctx, struct hwk_key *key);
 void	hwk_stubinfo_clear(struct hwk_stubinfo *info);
