@@ -7,6 +7,8 @@
 
 struct hwk_ctx;
 struct hwk_key;
+struct hwk_oldkey;
+struct hwk_out;
 struct hwk_pubkey;
 struct hwk_ui;
 
@@ -70,6 +72,19 @@ int	hwk_cli_attest(struct hwk_cli_opts *o, struct hwk_ctx *ctx);
 int	hwk_cli_attest_key(struct hwk_cli_opts *o, struct hwk_ctx *ctx,
 	    struct hwk_key *key, const struct hwk_pubkey *pub,
 	    const char *pass);
+/*
+ * Replacing a key pair (overwrite.c): ssh-keygen's overwrite question
+ * (none with --backup), and the old key a device holds that the file
+ * names (*okp, or NULL): asked after "y" whether it goes too.
+ */
+int	hwk_cli_overwrite(const struct hwk_cli_opts *o, struct hwk_ctx *ctx,
+	    struct hwk_oldkey **okp);
+/* Once the new pair is saved: deletes the old key as asked, or says where. */
+void	hwk_oldkey_settle(const struct hwk_cli_opts *o, struct hwk_ctx *ctx,
+	    struct hwk_oldkey *ok, const char *backup_path);
+/* "old_key" in the --json result. */
+void	hwk_oldkey_json(const struct hwk_oldkey *ok, struct hwk_out *out);
+void	hwk_oldkey_free(struct hwk_oldkey **okp);
 /* --json failures as a JSON object on stdout too (jsonerr.c). */
 int	hwk_cli_json_wanted(int argc, char **argv);
 void	hwk_cli_json_errors_begin(void);

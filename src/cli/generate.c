@@ -44,6 +44,7 @@ struct gen {
 	struct hwk_pubkey	*pub;
 	char			*line;		/* the .pub line, bare */
 	struct hwk_export	 ex;
+	struct hwk_oldkey	*old;		/* in a device, the file named */
 };
 
 /* As ssh-keygen: a missing ~/.ssh is made (0700) when the key goes there. */
@@ -70,40 +71,6 @@ make_ssh_dir(const struct hwk_cli_opts *o)
 	}
 	if (!o->quiet)
 		fprintf(stderr, "Created directory '%s'.\n", dir);
-	return HWK_OK;
-}
-
-/* ssh-keygen's overwrite question; anything but y or Y keeps the file. */
-static int
-confirm_overwrite(const struct hwk_cli_opts *o)
-{
-	char pub[PATH_MAX + 8], answer[16];
-	const char *which;
-	struct stat st;
-
-	snprintf(pub, sizeof(pub), "%s.pub", o->path);
-	if (lstat(o->path, &st) == 0)
-		which = o->path;
-	else if (lstat(pub, &st) == 0)
-		which = pub;
-	else
-		return HWK_OK;
-	if (o->backup)
-		return HWK_OK;		/* the old pair is kept, not lost */
-	if (o->json) {
-		fprintf(stderr, "hwkeygen: %s already exists and --json does not "
-		    "prompt: add --backup to keep it in key_backup/, or remove "
-		    "it\n", which);
-		return HWK_ERR_CANCELLED;
-	}
-	printf("%s already exists.\n", which);
-	if (hwk_prompt_line("Overwrite (y/n)? ", answer, sizeof(answer)) != 0 ||
-	    (answer[0] != 'y' && answer[0] != 'Y')) {
-		fprintf(stderr, "hwkeygen: %s was not overwritten; use --backup "
-		    "to keep the old key in key_backup/ and make a new one\n",
-		    which);
-		return HWK_ERR_CANCELLED;
-	}
 	return HWK_OK;
 }
 
@@ -368,7 +335,7 @@ choose_file(struct gen *g)
 		hwk_report(g->ctx, r, NULL);
 		return r;
 	}
-	return confirm_overwrite(g->o);
+	return hwk_cli_overwrite(g->o, g->ctx, &g->old);
 }
 
 /* The passphrase of a key kept in a file: -N, or asked twice. */
@@ -502,6 +469,7 @@ print_json_result(const struct gen *g)
 	hwk_out_str(o, "public_key", g->line);
 	hwk_out_str(o, "backup", g->ex.backup_path[0] != '\0' ?
 	    g->ex.backup_path : NULL);
+	hwk_oldkey_json(g->old, o);
 	hwk_out_end_object(o);
 	r = hwk_out_print(o, stdout) == 0 ? HWK_OK : HWK_ERR_SYSTEM;
 	hwk_out_free(&o);
@@ -529,7 +497,7 @@ tell(const struct gen *g)
 			return r;
 		}
 	}
-	return o->json ? print_json_result(g) : HWK_OK;
+	return HWK_OK;
 }
 
 /*
@@ -576,6 +544,10 @@ hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 		goto out;
 	}
 	r = tell(&g);
+	/* The old key in its device goes only now that the new pair is saved. */
+	hwk_oldkey_settle(o, ctx, g.old, g.ex.backup_path);
+	if (r == 0 && o->json)
+		r = print_json_result(&g);
 	if (r == 0 && o->attest)
 		r = hwk_cli_attest_key(o, ctx, g.key, g.pub, g.pass);
  out:
@@ -589,5 +561,6 @@ hwk_cli_generate(struct hwk_cli_opts *o, struct hwk_ctx *ctx)
 	free(g.line);
 	hwk_pubkey_free(&g.pub);
 	hwk_key_free(&g.key);
+	hwk_oldkey_free(&g.old);
 	return r;
 }
