@@ -1,4 +1,7 @@
-/* hwkeygen --list: the key pairs in ~/.ssh and where their private halves live. */
+/*
+ * hwkeygen --list: the key pairs in ~/.ssh and where their private halves
+ * live, and the keys on devices (tokens) that no file there names.
+ */
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -27,6 +30,24 @@ struct row {
 	char	 backend[32];
 	char	 protection[32];
 	int	 mismatch;
+	const struct hwk_backend *b;	/* of a device: its stub below */
+	struct hwk_buf *stub;
+};
+
+/* A key in a device that no file names, or a device whose keys may hide. */
+struct unnamed {
+	const char *backend;
+	struct hwk_devkey k;
+	char	 type[32];
+	unsigned bits;
+	char	 fp[HWK_FP_LEN];
+};
+
+struct unnamed_list {
+	const struct hwk_backend *b;	/* being asked */
+	struct unnamed *v;
+	size_t	 n;
+	int	 nomem;
 };
 
 static int
@@ -103,6 +124,13 @@ examine(const char *dir, const char *name, struct row *row)
 	}
 	if ((row->path = strdup(path)) == NULL)
 		goto out;
+	/* Kept to tell which keys in its device some file names. */
+	if (sf != NULL && sf->backend != NULL &&
+	    (sf->backend->flags & HWK_BF_DEVICE)) {
+		row->b = sf->backend;
+		row->stub = sf->data;
+		sf->data = NULL;
+	}
 	r = 0;
  out:
 	hwk_pubkey_free(&pubonly);
@@ -125,8 +153,119 @@ maxlen(size_t cur, const char *s)
 	return n > cur ? n : cur;
 }
 
+/* The device backends' answer: one key no file names (found's arg). */
+static void
+unnamed_found(void *arg, const struct hwk_devkey *k)
+{
+	struct unnamed_list *ul = arg;
+	struct unnamed *u, *nv;
+
+	if ((nv = realloc(ul->v, (ul->n + 1) * sizeof(*nv))) == NULL) {
+		ul->nomem = 1;
+		return;
+	}
+	ul->v = nv;
+	u = &ul->v[ul->n++];
+	memset(u, 0, sizeof(*u));
+	u->backend = ul->b->name;
+	u->k = *k;
+	u->k.pub = NULL;
+	if (k->pub != NULL) {
+		snprintf(u->type, sizeof(u->type), "%s",
+		    hwk_pubkey_label(k->pub));
+		u->bits = k->pub->bits;
+		if (hwk_fingerprint(k->pub->blob, k->pub->bloblen, u->fp,
+		    NULL) != 0)
+			u->fp[0] = '\0';
+	}
+}
+
+/*
+ * The keys in devices that none of the files names: each device backend
+ * asked with the stubs it claims, without a PIN.  A backend that cannot
+ * tell, or fails, adds nothing: the files are listed all the same.
+ */
+static void
+unnamed_collect(struct hwk_ctx *ctx, const struct row *rows, size_t n,
+    struct unnamed_list *ul)
+{
+	const struct hwk_backend *const *b;
+	const struct hwk_buf **stubs;
+	size_t i, k;
+
+	memset(ul, 0, sizeof(*ul));
+	if ((stubs = calloc(n + 1, sizeof(*stubs))) == NULL) {
+		ul->nomem = 1;
+		return;
+	}
+	for (b = hwk_backends(); *b != NULL; b++) {
+		if (!((*b)->flags & HWK_BF_DEVICE))
+			continue;
+		for (i = k = 0; i < n; i++)
+			if (rows[i].b == *b)
+				stubs[k++] = rows[i].stub;
+		ul->b = *b;
+		hwk_backend_unnamed(ctx, *b, stubs, k, unnamed_found, ul);
+		hwk_ctx_clear_error(ctx);
+	}
+	free(stubs);
+}
+
+static void
+unnamed_json(struct hwk_out *o, const struct unnamed *u)
+{
+	hwk_out_begin_object(o, NULL);
+	hwk_out_str(o, "path", NULL);
+	hwk_out_bool(o, "no_file", 1);
+	hwk_out_str(o, "backend", u->backend);
+	hwk_out_str(o, "device", u->k.device);
+	if (u->k.hidden) {
+		hwk_out_bool(o, "keys_may_be_hidden", 1);
+		hwk_out_end_object(o);
+		return;
+	}
+	hwk_out_str(o, "id", u->k.id);
+	hwk_out_str(o, "label", u->k.label);
+	hwk_out_str(o, "type", u->type[0] != '\0' ? u->type : NULL);
+	hwk_out_int(o, "bits", u->bits);
+	hwk_out_str(o, "fingerprint", u->fp[0] != '\0' ? u->fp : NULL);
+	hwk_out_str(o, "delete_with", u->k.remove);
+	hwk_out_end_object(o);
+}
+
+/* The keys no file names, after the table, each with its device and id. */
+static void
+unnamed_print(const struct unnamed_list *ul, const char *dir, FILE *out)
+{
+	size_t i, shown = 0;
+
+	for (i = 0; i < ul->n; i++) {
+		if (ul->v[i].k.hidden)
+			continue;
+		if (shown++ == 0) {
+			fputs("Keys on devices that no file in ", out);
+			hwk_out_vis_fputs(dir, out);
+			fputs(" names (no stub):\n", out);
+		}
+		fputs("  ", out);
+		hwk_out_vis_fputs(ul->v[i].k.device, out);
+		fprintf(out, "  id %s  %s %u  %s  ", ul->v[i].k.id,
+		    ul->v[i].type[0] != '\0' ? ul->v[i].type : "?",
+		    ul->v[i].bits, ul->v[i].fp[0] != '\0' ? ul->v[i].fp : "?");
+		hwk_out_vis_fputs(ul->v[i].k.label, out);
+		fputc('\n', out);
+	}
+	for (i = 0; i < ul->n; i++)
+		if (ul->v[i].k.hidden) {
+			hwk_out_vis_fputs(ul->v[i].k.device, out);
+			fputs(" shows no keys without its PIN: keys there may be "
+			    "hidden.\n", out);
+		}
+}
+
 static int
-print_json(struct row *rows, size_t n, FILE *out)
+print_json(struct row *rows, size_t n, const struct unnamed_list *ul,
+    FILE *out)
 {
 	struct hwk_out *o;
 	size_t i;
@@ -148,6 +287,8 @@ print_json(struct row *rows, size_t n, FILE *out)
 		hwk_out_bool(o, "public_key_matches", !rows[i].mismatch);
 		hwk_out_end_object(o);
 	}
+	for (i = 0; i < ul->n; i++)
+		unnamed_json(o, &ul->v[i]);
 	hwk_out_end_array(o);
 	r = hwk_out_print(o, out);
 	hwk_out_free(&o);
@@ -208,25 +349,20 @@ print_table(const struct row *rows, size_t n, FILE *out)
 	return r;
 }
 
-int
-hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
+/* The pairs in dir into *rowsp, sorted; *absent if dir does not exist. */
+static int
+read_dir(const char *dir, struct row **rowsp, size_t *np, int *absent)
 {
-	int r;
 	struct row *rows = NULL, *nr;
 	struct dirent *de;
-	size_t n = 0, i;
+	size_t n = 0;
 	DIR *d;
+	int r = HWK_OK;
 
-	(void)ctx;
+	*absent = 0;
 	if ((d = opendir(dir)) == NULL) {
 		if (errno == ENOENT) {
-			if (json)
-				fputs("[]\n", out);
-			else {
-				fputs("No key pairs: ", out);
-				hwk_out_vis_fputs(dir, out);
-				fputs(" does not exist.\n", out);
-			}
+			*absent = 1;
 			return HWK_OK;
 		}
 		fprintf(stderr, "hwkeygen: cannot read %s: %s\n", dir,
@@ -239,32 +375,99 @@ hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
 		if ((nr = realloc(rows, (n + 1) * sizeof(*rows))) == NULL) {
 			fprintf(stderr, "hwkeygen: out of memory\n");
 			r = HWK_ERR_NOMEM;
-			goto out;
+			break;
 		}
 		rows = nr;
 		if (examine(dir, de->d_name, &rows[n]) == 0)
 			n++;
 	}
-	if (n == 0) {
-		if (json)
-			fputs("[]\n", out);
-		else {
-			fputs("No key pairs in ", out);
-			hwk_out_vis_fputs(dir, out);
-			fputs(".\n", out);
+	closedir(d);
+	if (n > 0)
+		qsort(rows, n, sizeof(*rows), row_cmp);
+	*rowsp = rows;
+	*np = n;
+	return r;
+}
+
+/*
+ * The pairs --backup moved to dir/key_backup/, after the n rows of dir:
+ * not listed, but a key one of them names is not without a file.
+ */
+static int
+read_backups(const char *dir, struct row **rowsp, size_t *np, size_t *nbp)
+{
+	struct row *b = NULL, *all;
+	char sub[PATH_MAX];
+	size_t nb = 0, i;
+	int r, absent;
+
+	*nbp = 0;
+	if (snprintf(sub, sizeof(sub), "%s/key_backup", dir) >=
+	    (int)sizeof(sub) || (r = read_dir(sub, &b, &nb, &absent)) != 0 ||
+	    nb == 0) {
+		free(b);
+		return HWK_OK;	/* a backup folder it cannot read names none */
+	}
+	if ((all = realloc(*rowsp, (*np + nb) * sizeof(*all))) == NULL) {
+		for (i = 0; i < nb; i++) {
+			free(b[i].path);
+			free(b[i].comment);
+			hwk_buf_free(&b[i].stub);
 		}
-		r = HWK_OK;
+		free(b);
+		fprintf(stderr, "hwkeygen: out of memory\n");
+		return HWK_ERR_NOMEM;
+	}
+	memcpy(all + *np, b, nb * sizeof(*b));
+	free(b);
+	*rowsp = all;
+	*nbp = nb;
+	return HWK_OK;
+}
+
+int
+hwk_list_keys(struct hwk_ctx *ctx, const char *dir, int json, FILE *out)
+{
+	struct row *rows = NULL;
+	struct unnamed_list ul;
+	size_t n = 0, nb = 0, i;
+	int r, absent;
+
+	memset(&ul, 0, sizeof(ul));
+	if ((r = read_dir(dir, &rows, &n, &absent)) != 0 ||
+	    (r = read_backups(dir, &rows, &n, &nb)) != 0)
+		goto out;
+	unnamed_collect(ctx, rows, n + nb, &ul);
+	if (ul.nomem) {
+		fprintf(stderr, "hwkeygen: out of memory\n");
+		r = HWK_ERR_NOMEM;
 		goto out;
 	}
-	qsort(rows, n, sizeof(*rows), row_cmp);
-	r = json ? print_json(rows, n, out) : print_table(rows, n, out);
+	if (json && n == 0 && ul.n == 0)
+		fputs("[]\n", out);
+	else if (json)
+		r = print_json(rows, n, &ul, out);
+	else {
+		if (n == 0) {
+			fputs("No key pairs", out);
+			fputs(absent ? ": " : " in ", out);
+			hwk_out_vis_fputs(dir, out);
+			fputs(absent ? " does not exist.\n" : ".\n", out);
+		} else
+			r = print_table(rows, n, out);
+		if (r == 0)
+			unnamed_print(&ul, dir, out);
+	}
  out:
-	closedir(d);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n + nb; i++) {
 		free(rows[i].path);
 		free(rows[i].comment);
+		hwk_buf_free(&rows[i].stub);
 	}
 	free(rows);
+	for (i = 0; i < ul.n; i++)
+		hwk_devkey_clear(&ul.v[i].k);
+	free(ul.v);
 	return r;
 }
 
