@@ -27,10 +27,14 @@
 #define FAULT_SO	"tests/pkcs11_fault.so"
 #define PIN		"87654321"
 
+/*
+ * A label the shell would split, for the command to quote (the fixture
+ * hands it to sh as it is: hence the double quotes).
+ */
 static int
 setup(void **state)
 {
-	return p11_token_setup(state, FAULT_SO, "old", PIN, PIN);
+	return p11_token_setup(state, FAULT_SO, "\"it's a token\"", PIN, PIN);
 }
 
 /* A new ECDSA key on the token, its stub and its public key. */
@@ -87,7 +91,7 @@ test_locate(void **state)
 	unlink(f->log);
 	assert_int_equal(hwk_backend_locate(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), &k), 0);
-	assert_non_null(strstr(k.device, "token 'old' (serial "));
+	assert_non_null(strstr(k.device, "token 'it's a token' (serial "));
 	assert_int_equal(strlen(k.id), 2);
 	assert_true(same_pub(k.pub, pub));
 	assert_string_equal(k.label, "old@unit");
@@ -106,7 +110,7 @@ test_locate(void **state)
 	    "7f"));
 	hwk_devkey_clear(&k);
 	assert_int_equal(hwk_backend_locate(f->ctx, f->b,
-	    (const uint8_t *)"pkcs11:token=old", 16, &k), HWK_ERR_FORMAT);
+	    (const uint8_t *)"pkcs11:token=t", 14, &k), HWK_ERR_FORMAT);
 	assert_int_equal(hwk_backend_erase(f->ctx, f->b, hwk_buf_ptr(stub),
 	    hwk_buf_len(stub), pub), 0);
 	hwk_buf_free(&gone);
@@ -261,6 +265,36 @@ test_unnamed(void **state)
 	hwk_pubkey_free(&pb);
 }
 
+/* The command quotes the label for the shell, and works as printed. */
+static void
+test_command_quoted(void **state)
+{
+	struct p11_token *f = *state;
+	struct hwk_buf *stub = NULL;
+	struct hwk_pubkey *pub = NULL;
+	struct hwk_devkey k;
+	char cmd[1400], *at, *out;
+
+	p11_token_need(f);
+	make_key(f, &stub, &pub);
+	assert_int_equal(hwk_backend_locate(f->ctx, f->b, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &k), 0);
+	assert_non_null(strstr(k.remove, "--token-label 'it'\\''s a token' "
+	    "--login"));
+	/* Run as printed, with the PIN the person would type. */
+	assert_non_null(at = strstr(k.remove, "--login"));
+	snprintf(cmd, sizeof(cmd), "%.*s--login --pin %s%s 2>&1",
+	    (int)(at - k.remove), k.remove, PIN, at + 7);
+	hwk_devkey_clear(&k);
+	out = p11_token_run("%s", cmd);
+	free(out);
+	assert_int_equal(hwk_backend_locate(f->ctx, f->b, hwk_buf_ptr(stub),
+	    hwk_buf_len(stub), &k), HWK_ERR_NOT_FOUND);
+	hwk_devkey_clear(&k);
+	hwk_buf_free(&stub);
+	hwk_pubkey_free(&pub);
+}
+
 int
 main(void)
 {
@@ -268,6 +302,7 @@ main(void)
 		cmocka_unit_test(test_locate),
 		cmocka_unit_test(test_erase),
 		cmocka_unit_test(test_unnamed),
+		cmocka_unit_test(test_command_quoted),
 	};
 
 	return cmocka_run_group_tests(tests, setup, p11_token_teardown);
