@@ -19,8 +19,8 @@
 #include "hwkey/sshkey.h"
 #include "pkcs11_impl.h"
 
-#define OLD_OBJS_MAX	8	/* objects of one class under one id we erase */
-#define UNNAMED_MAX	256	/* public keys of one token --list looks at */
+#define OLD_OBJS_MAX	8	/* objects of a class under an id erased */
+#define UNNAMED_MAX	256	/* public keys of a token --list reads */
 
 /* The key a stub names: its token, and a session there. */
 struct old_key {
@@ -42,11 +42,15 @@ old_close(struct old_key *k)
 	hwk_p11_opts_clear(&k->o);
 }
 
-/* Finds the token of the key stub names and opens a session there. */
+/*
+ * Finds the token of the key stub names and opens a session there; where
+ * (if given) gets the token's name and the id as soon as the stub tells.
+ */
 static int
 old_open(struct hwk_ctx *ctx, const uint8_t *stub, size_t len, int rw,
-    struct old_key *k)
+    struct old_key *k, struct hwk_devkey *where)
 {
+	char name[HWK_P11_NAME_MAX];
 	int r;
 
 	memset(k, 0, sizeof(*k));
@@ -56,6 +60,12 @@ old_open(struct hwk_ctx *ctx, const uint8_t *stub, size_t len, int rw,
 	if ((r = hwk_p11_stub_parse(stub, len, &k->st, &k->uri)) != 0)
 		return hwk_ctx_error(ctx, r, "not a PKCS#11 key stub");
 	hwk_p11_id_format(k->st.id, k->st.idlen, k->idhex, sizeof(k->idhex));
+	if (where != NULL) {
+		hwk_p11_token_name(&k->st.token, name, sizeof(name));
+		snprintf(where->device, sizeof(where->device), "token %s",
+		    name);
+		snprintf(where->id, sizeof(where->id), "%s", k->idhex);
+	}
 	if ((r = hwk_p11_token_select(ctx, &k->o, k->uri, 0, &k->tok)) != 0)
 		return r;
 	return hwk_p11_conn_open(ctx, &k->tok, rw, &k->c);
@@ -130,10 +140,9 @@ hwk_p11_locate(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	int r;
 
 	memset(where, 0, sizeof(*where));
-	if ((r = old_open(ctx, stub, len, 0, &k)) != 0)
+	if ((r = old_open(ctx, stub, len, 0, &k, where)) != 0)
 		goto out;
 	snprintf(where->device, sizeof(where->device), "token %s", k.tok.name);
-	snprintf(where->id, sizeof(where->id), "%s", k.idhex);
 	/* Without the PIN a token shows its public objects only. */
 	if ((rv = hwk_p11_find_by_id(k.c, CKO_PUBLIC_KEY, k.st.id, k.st.idlen,
 	    &pub)) != CKR_OK ||
@@ -248,7 +257,7 @@ hwk_p11_erase(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	CK_RV rv;
 	int r;
 
-	if ((r = old_open(ctx, stub, len, 1, &k)) != 0 ||
+	if ((r = old_open(ctx, stub, len, 1, &k, NULL)) != 0 ||
 	    (r = hwk_p11_conn_login(ctx, k.c, k.o.login,
 	    k.o.pin_source)) != 0 ||
 	    (r = same_key(ctx, &k, want)) != 0)
@@ -266,9 +275,9 @@ hwk_p11_erase(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	}
 	if ((rv = hwk_p11_left_behind(k.c, k.st.id, k.st.idlen, &left)) !=
 	    CKR_OK) {
-		r = hwk_p11_rv_error(ctx, rv, "token %s said it deleted the old "
-		    "key (id %s), but a session to check it could not be had",
-		    k.tok.name, k.idhex);
+		r = hwk_p11_rv_error(ctx, rv, "token %s said it deleted the "
+		    "old key (id %s), but a session to check it could not be "
+		    "had", k.tok.name, k.idhex);
 		goto out;
 	}
 	if (left != NULL) {

@@ -141,8 +141,9 @@ struct hwk_backend {
 	int	(*destroy)(struct hwk_ctx *ctx, struct hwk_key *key);
 	/*
 	 * Keys already in a device.  locate: the key stub names, in its
-	 * device now (HWK_ERR_NOT_FOUND if the device is there without it),
-	 * asking no secret.  erase: removes that key (every object of it),
+	 * device now (HWK_ERR_NOT_FOUND if the device is there without it;
+	 * HWK_ERR_NO_DEVICE with where's device and id set if it is not
+	 * there), asking no secret.  erase: removes that key (every object of it),
 	 * after its PIN, but not if its public key is not want (when given).
 	 * unnamed: calls found for each key in the devices that none of the
 	 * n stubs names, asking no secret.

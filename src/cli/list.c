@@ -258,8 +258,8 @@ unnamed_print(const struct unnamed_list *ul, const char *dir, FILE *out)
 	for (i = 0; i < ul->n; i++)
 		if (ul->v[i].k.hidden) {
 			hwk_out_vis_fputs(ul->v[i].k.device, out);
-			fputs(" shows no keys without its PIN: keys there may be "
-			    "hidden.\n", out);
+			fputs(" shows no keys without its PIN: keys there may "
+			    "be hidden.\n", out);
 		}
 }
 
@@ -406,7 +406,7 @@ read_backups(const char *dir, struct row **rowsp, size_t *np, size_t *nbp)
 	    (int)sizeof(sub) || (r = read_dir(sub, &b, &nb, &absent)) != 0 ||
 	    nb == 0) {
 		free(b);
-		return HWK_OK;	/* a backup folder it cannot read names none */
+		return HWK_OK;	/* an unreadable backup folder names none */
 	}
 	if ((all = realloc(*rowsp, (*np + nb) * sizeof(*all))) == NULL) {
 		for (i = 0; i < nb; i++) {

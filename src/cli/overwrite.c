@@ -65,15 +65,26 @@ old_read(const char *path)
 	return ok;
 }
 
-/* Nonzero if the key the old file names is in its device now. */
+/*
+ * Nonzero if the key the old file names is in its device now.  A device
+ * that is not there may still hold it: said (tell), as nothing will name
+ * the key once the file is replaced.
+ */
 static int
-old_located(struct hwk_ctx *ctx, struct hwk_oldkey *ok)
+old_located(struct hwk_ctx *ctx, struct hwk_oldkey *ok, int tell)
 {
 	int r;
 
 	r = hwk_backend_locate(ctx, ok->sf->backend,
 	    hwk_buf_ptr(ok->sf->data), hwk_buf_len(ok->sf->data), &ok->where);
-	/* Not there, or no such thing as a key left in that device. */
+	if (r == HWK_ERR_NO_DEVICE && tell && ok->where.device[0] != '\0') {
+		fprintf(stderr, "hwkeygen: the old key (id %s) is on ",
+		    ok->where.id);
+		hwk_out_vis_fputs(ok->where.device, stderr);
+		fputs(", which is not here: replacing the file leaves the key "
+		    "there, with no file to name it\n", stderr);
+	}
+	/* Else not there, or no such thing as a key left in that device. */
 	hwk_ctx_clear_error(ctx);
 	return r == HWK_OK;
 }
@@ -139,7 +150,7 @@ hwk_cli_overwrite(const struct hwk_cli_opts *o, struct hwk_ctx *ctx,
 	*okp = which == o->path ? old_read(o->path) : NULL;
 	if (o->backup) {
 		/* The old pair is kept, not lost: its file still names it. */
-		if (*okp != NULL && !old_located(ctx, *okp))
+		if (*okp != NULL && !old_located(ctx, *okp, 0))
 			hwk_oldkey_free(okp);
 		return HWK_OK;
 	}
@@ -157,7 +168,7 @@ hwk_cli_overwrite(const struct hwk_cli_opts *o, struct hwk_ctx *ctx,
 		    which);
 		return HWK_ERR_CANCELLED;
 	}
-	if (*okp != NULL && !old_located(ctx, *okp))
+	if (*okp != NULL && !old_located(ctx, *okp, 1))
 		hwk_oldkey_free(okp);
 	if (*okp != NULL)
 		old_ask(o, *okp);
@@ -211,8 +222,8 @@ hwk_oldkey_settle(const struct hwk_cli_opts *o, struct hwk_ctx *ctx,
 	if (r == HWK_OK) {
 		ok->outcome = OLD_DELETED;
 		if (!o->quiet) {
-			fprintf(o->info, "The old key (id %s) was deleted from ",
-			    ok->where.id);
+			fprintf(o->info, "The old key (id %s) was deleted "
+			    "from ", ok->where.id);
 			hwk_out_vis_fputs(ok->where.device, o->info);
 			fputs(".\n", o->info);
 		}
@@ -226,7 +237,7 @@ hwk_oldkey_settle(const struct hwk_cli_opts *o, struct hwk_ctx *ctx,
 		old_left(ok, "");
 }
 
-/* "old_key" of the --json result: null, or where it is and what became of it. */
+/* --json's "old_key": null, or where it is and what became of it. */
 void
 hwk_oldkey_json(const struct hwk_oldkey *ok, struct hwk_out *out)
 {

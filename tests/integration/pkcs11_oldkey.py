@@ -197,13 +197,23 @@ out, rc = flow(GEN + ["--module", mod, "--pin-source", "file:" + pin,
                       "-f", gone], {OVER: "y", ALSO: "y"})
 ok(rc == 0 and ALSO not in out and "old key" not in out,
    "a key gone from the token: not asked about, nothing said", out)
+away = os.path.join(ssh, "id_away")
+open(away, "w").write(re.sub(r"token=old-test", "token=elsewhere",
+                             open(key).read()))
+r = tap.run(GEN + ["--module", mod, "--pin-source", "file:" + pin,
+                   "-f", away], input="y\n")
+ok(r.returncode == 0 and re.search(
+    r"the old key \(id \w+\) is on token 'elsewhere' \(serial \w+\), which "
+    r"is not here: replacing the file leaves the key there", r.stderr),
+   "a key on a token that is not here: said, and the new key is made",
+   r.stdout + r.stderr)
 
 # 7. A file whose .pub is not the key under its id (the id was given to
 # another key since): that key is left alone.
 other = os.path.join(ssh, "id_other")
-victim = sorted(set(ids()) - {re.search(r"[;:]id=%([0-9a-f]{2})", open(
-    os.path.join(ssh, f)).read()).group(1) for f in ("id_a", "id_f",
-                                                      "id_gone")})[0]
+in_files = {re.search(r"[;:]id=%([0-9a-f]{2})", open(os.path.join(
+    ssh, f)).read()).group(1) for f in ("id_a", "id_f", "id_gone", "id_away")}
+victim = sorted(set(ids()) - in_files)[0]
 open(other, "w").write(re.sub(r"id=%[0-9a-f]{2}", "id=%" + victim,
                               open(key).read()))
 open(other + ".pub", "w").write(open(key + ".pub").read())
