@@ -116,13 +116,19 @@ old_describe(const struct hwk_oldkey *ok, FILE *f)
 static void
 old_ask(const struct hwk_cli_opts *o, struct hwk_oldkey *ok)
 {
-	char answer[16], *q = NULL;
+	char answer[16], *q = NULL, *dev;
 
 	if (o->json || !isatty(STDIN_FILENO))
 		return;
 	old_describe(ok, stdout);
-	if (asprintf(&q, "Also delete the old key from %s (id %s)? "
-	    "(y/n) ", ok->where.device, ok->where.id) < 0)
+	/* The device's name may quote a token label: escaped. */
+	if ((dev = hwk_out_vis(ok->where.device)) == NULL)
+		return;
+	if (asprintf(&q, "Also delete the old key from %s (id %s)? (y/n) ",
+	    dev, ok->where.id) < 0)
+		q = NULL;
+	free(dev);
+	if (q == NULL)
 		return;
 	ok->asked = 1;
 	ok->erase = hwk_prompt_line(q, answer, sizeof(answer)) == 0 &&
