@@ -4,6 +4,8 @@
  * (p11client.c), so no module, nor p11-kit, is ever mapped in the agent.
  * A key remembers its stub, to open it again in a helper started since.
  */
+#include <sys/mman.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
 #include "agent.h"
 #include "p11helper.h"
@@ -24,6 +27,7 @@ struct p11c_key {
 	uint8_t		*stub;
 	size_t		 stublen;
 	struct hwk_pubkey *pub;
+	char		*pin;		/* hwkey-agent add's, in locked memory */
 };
 
 static struct {
@@ -97,6 +101,11 @@ p11c_key_free(struct p11c_key **kp)
 		return;
 	free(k->stub);
 	hwk_pubkey_free(&k->pub);
+	if (k->pin != NULL) {
+		explicit_bzero(k->pin, HWK_SECRET_MAX);
+		munlock(k->pin, HWK_SECRET_MAX);
+		free(k->pin);
+	}
 	free(k);
 	*kp = NULL;
 }
@@ -141,7 +150,11 @@ proxy_reopen(struct hwk_ctx *ctx, struct p11c_key *k)
 	uint32_t handle;
 	int r;
 
-	if ((r = helper_open(ctx, k->stub, k->stublen, &handle, &pub)) != 0)
+	/* The token logs in again with the PIN add gave, if it gave one. */
+	p11c_give_pin(k->pin);
+	r = helper_open(ctx, k->stub, k->stublen, &handle, &pub);
+	p11c_give_pin(NULL);
+	if (r != 0)
 		return r;
 	if (pub->bloblen != k->pub->bloblen ||
 	    memcmp(pub->blob, k->pub->blob, pub->bloblen) != 0)
@@ -155,14 +168,27 @@ proxy_reopen(struct hwk_ctx *ctx, struct p11c_key *k)
 	return r;
 }
 
+/* The SIGN request of a key, for the helper's current handle of it. */
+static int
+sign_req(struct p11c_key *k, int alg, const uint8_t *data, size_t len,
+    struct hwk_buf *req)
+{
+	int r;
+
+	hwk_buf_reset(req);
+	if ((r = hwk_buf_put_u8(req, P11H_SIGN)) != 0 ||
+	    (r = hwk_buf_put_u32(req, k->handle)) != 0 ||
+	    (r = hwk_buf_put_u32(req, (uint32_t)alg)) != 0)
+		return r;
+	return hwk_buf_put_string(req, data, len);
+}
+
 static int
 proxy_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
     const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp)
 {
 	struct p11c_key *k = key->impl;
 	struct hwk_buf *req = NULL, *reply = NULL;
-	const uint8_t *sig;
-	size_t siglen;
 	int tries, r;
 
 	if ((req = hwk_buf_new()) == NULL || (reply = hwk_buf_new()) == NULL) {
@@ -171,29 +197,16 @@ proxy_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	}
 	/* Once more, the key opened again, if the helper had died idle. */
 	for (tries = 0;; tries++) {
-		hwk_buf_reset(req);
 		if ((r = p11c_ready(ctx)) != 0 ||
-		    (k->gen != p11c_gen() && (r = proxy_reopen(ctx, k)) != 0))
-			goto out;
-		if ((r = hwk_buf_put_u8(req, P11H_SIGN)) != 0 ||
-		    (r = hwk_buf_put_u32(req, k->handle)) != 0 ||
-		    (r = hwk_buf_put_u32(req, (uint32_t)alg)) != 0 ||
-		    (r = hwk_buf_put_string(req, data, len)) != 0)
+		    (k->gen != p11c_gen() && (r = proxy_reopen(ctx, k)) != 0) ||
+		    (r = sign_req(k, alg, data, len, req)) != 0)
 			goto out;
 		r = p11c_call(ctx, req, reply);
 		if (r == 0 || tries > 0 || !p11c_gone_idle())
 			break;
 	}
-	if (r != 0)
-		goto out;
-	if (hwk_buf_get_string_direct(reply, &sig, &siglen) != 0 ||
-	    (*sigp = malloc(siglen != 0 ? siglen : 1)) == NULL) {
-		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "the PKCS#11 helper "
-		    "sent no signature");
-		goto out;
-	}
-	memcpy(*sigp, sig, siglen);
-	*siglenp = siglen;
+	if (r == 0)
+		r = hwk_agent_p11_sign_end(ctx, reply, sigp, siglenp);
  out:
 	hwk_buf_free(&req);
 	hwk_buf_free(&reply);
@@ -249,6 +262,92 @@ proxy_check_opts(struct hwk_ctx *ctx)
 	hwk_buf_free(&req);
 	hwk_buf_free(&reply);
 	return r;
+}
+
+int
+hwk_agent_p11_owns(const struct hwk_backend *b)
+{
+	return b != NULL && b == &px.proxy;
+}
+
+int
+hwk_agent_p11_busy(void)
+{
+	uint64_t t;
+
+	return p11c_waiting(&t) != -1;
+}
+
+int
+hwk_agent_p11_sign_start(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+    const uint8_t *data, size_t len)
+{
+	struct p11c_key *k;
+	struct hwk_buf *req;
+	int r;
+
+	/* Only a key open in the helper that runs, idle: else as before. */
+	if (key == NULL || key->backend != &px.proxy ||
+	    (k = key->impl) == NULL || k->gen == 0 || k->gen != p11c_gen() ||
+	    hwk_agent_p11_busy())
+		return 1;
+	if ((req = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	if ((r = sign_req(k, alg, data, len, req)) == 0)
+		r = p11c_start(ctx, req);
+	hwk_buf_free(&req);
+	/* Died idle: the usual way starts a new one and opens the key again. */
+	return r != 0 && p11c_gone_idle() ? 1 : r;
+}
+
+int
+hwk_agent_p11_sign_end(struct hwk_ctx *ctx, struct hwk_buf *reply,
+    uint8_t **sigp, size_t *siglenp)
+{
+	const uint8_t *sig;
+	size_t siglen;
+
+	*sigp = NULL;
+	*siglenp = 0;
+	if (hwk_buf_get_string_direct(reply, &sig, &siglen) != 0 ||
+	    (*sigp = malloc(siglen != 0 ? siglen : 1)) == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_FORMAT, "the PKCS#11 helper "
+		    "sent no signature");
+	memcpy(*sigp, sig, siglen);
+	*siglenp = siglen;
+	return HWK_OK;
+}
+
+int
+hwk_agent_p11_keep_pin(struct hwk_key *key, const char *pin)
+{
+	struct p11c_key *k;
+	size_t len = strlen(pin);
+
+	if (key == NULL || key->backend != &px.proxy ||
+	    (k = key->impl) == NULL)
+		return HWK_OK;
+	if (len >= HWK_SECRET_MAX)
+		return HWK_ERR_TOO_LARGE;
+	if (k->pin == NULL) {
+		if ((k->pin = calloc(1, HWK_SECRET_MAX)) == NULL)
+			return HWK_ERR_NOMEM;
+		(void)mlock(k->pin, HWK_SECRET_MAX);	/* never swapped */
+	}
+	explicit_bzero(k->pin, HWK_SECRET_MAX);
+	memcpy(k->pin, pin, len);
+	return HWK_OK;
+}
+
+int
+hwk_agent_p11_reopens(const struct hwk_key *key)
+{
+	const struct p11c_key *k;
+
+	if (key == NULL || key->backend != &px.proxy ||
+	    (k = key->impl) == NULL)
+		return 0;
+	return k->gen != p11c_gen();
 }
 
 int
