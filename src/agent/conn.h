@@ -17,6 +17,7 @@ struct hwk_agent;
 struct hwk_buf;
 struct hwk_ctx;
 struct hwk_identity;
+struct hwk_upx;
 
 #define CONN_MAX_BINDS	16	/* ssh-agent's AGENT_MAX_SESSION_IDS */
 #define CONN_MAX_SID	128	/* ssh-agent's AGENT_MAX_SID_LEN */
@@ -35,17 +36,45 @@ struct hwk_bind {
 	int		 looked_up;	/* name was looked for */
 };
 
+/*
+ * A request of the connection whose answer comes later, from the PKCS#11
+ * helper or the upstream agent: the poll loop serves other clients
+ * meanwhile, and reads no more of this one until it is answered.
+ */
+enum { WAIT_HELPER = 1, WAIT_UPSTREAM };
+/* What the upstream's answer makes: itself, merged with ours, or ours. */
+enum { UP_FORWARD = 1, UP_MERGE, UP_TELL };
+
+struct hwk_wait {
+	int		 kind;
+	/* WAIT_HELPER: a signature, by which key and in which form */
+	uint8_t		*blob;
+	size_t		 bloblen;
+	char		 alg[48];
+	/* WAIT_UPSTREAM: the exchange, and what to make of its answer */
+	struct hwk_upx	*x;
+	uint8_t		 type;		/* of the request */
+	int		 then;
+	struct hwk_buf	*ours;		/* UP_MERGE: our keys; UP_TELL: answer */
+	int		 level;		/* UP_TELL: of fail in the log */
+	const char	*fail;		/* said when the upstream did not do it */
+};
+
 struct hwk_conn {
 	pid_t		 pid;		/* of the peer at connect; 0: unknown */
 	char		 prog[CONN_PROG_MAX];	/* its name, read when needed */
 	struct hwk_bind	*binds;		/* grown as ssh binds: most have none */
 	size_t		 nbinds;
 	int		 bind_failed;	/* a session-bind did not verify */
+	int		 up_fd;		/* its connection to the upstream agent */
+	int		 can_wait;	/* the server finishes a wait (below) */
+	struct hwk_wait	*wait;		/* its request being answered, or NULL */
 };
 
 /* peer.c */
 struct hwk_conn *hwk_conn_new(pid_t pid);
 void	hwk_conn_free(struct hwk_conn **cp);
+void	hwk_wait_free(struct hwk_wait **wp);
 /* The peer's program (/proc/PID/comm, else its exe's name), or "?". */
 const char *hwk_conn_prog(struct hwk_conn *c);
 /*
@@ -83,6 +112,8 @@ int	hwk_bind_session(struct hwk_agent *a, struct hwk_conn *c,
 /* 0 if the connection may have a signature by id, else it was logged. */
 int	hwk_bind_may_sign(struct hwk_agent *a, struct hwk_conn *c,
 	    const struct hwk_identity *id);
+/* The same for a key of the upstream agent: our rule applies to it too. */
+int	hwk_bind_may_pass(struct hwk_agent *a, struct hwk_conn *c);
 
 /* confirm.c */
 /* With --confirm, asks the user through SSH_ASKPASS; 0 only on a yes. */

@@ -42,6 +42,8 @@
  *                             exists, and it goes as the fault happens, so a
  *                             test arms one crash in a running process
  *   HWK_FAKE_HANG_AT=C_Name[:path]   the same, but the call never returns
+ *   HWK_FAKE_SLOW_AT=C_Name[:path]   the same, but the call takes
+ *                             HWK_FAKE_SLOW_MS (default 1000) ms longer
  */
 #include <signal.h>
 #include <time.h>
@@ -97,7 +99,7 @@ armed_at(const char *setting, const char *name)
 	return setting[n] == ':' && unlink(setting + n + 1) == 0;
 }
 
-/* HWK_FAKE_CRASH_AT and HWK_FAKE_HANG_AT. */
+/* HWK_FAKE_CRASH_AT, HWK_FAKE_HANG_AT and HWK_FAKE_SLOW_AT. */
 static void
 crash_or_hang(const char *name)
 {
@@ -114,6 +116,15 @@ crash_or_hang(const char *name)
 		fwd_log("%s hang", name);
 		for (;;)
 			pause();
+	}
+	if (armed_at(getenv("HWK_FAKE_SLOW_AT"), name)) {
+		const char *v = getenv("HWK_FAKE_SLOW_MS");
+		long ms = v != NULL ? atol(v) : 1000;
+		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+		fwd_log("%s slow", name);
+		while (nanosleep(&ts, &ts) != 0)
+			;
 	}
 }
 

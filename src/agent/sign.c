@@ -1,0 +1,227 @@
+/*
+ * hwkey-agent's SIGN_REQUEST: which key, which algorithm, whether this
+ * connection may have it, and the signature; a token's signature is
+ * started in the PKCS#11 helper and finished by the poll loop when the
+ * helper answers, so that a slow token holds up its own client alone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hwkey/backend.h"
+#include "hwkey/buf.h"
+#include "hwkey/ctx.h"
+#include "hwkey/error.h"
+#include "hwkey/sshkey.h"
+#include "agent.h"
+#include "conn.h"
+#include "p11helper.h"
+
+#define PASS_ON		1	/* not ours: for the upstream (proto.c) */
+
+static void
+nolog(int level, const char *fmt, ...)
+{
+	(void)level;
+	(void)fmt;
+}
+
+#define LOG(a, lvl, ...) ((a)->log != NULL ? (a)->log : nolog)(lvl, __VA_ARGS__)
+
+static int
+failure(struct hwk_buf *reply)
+{
+	return hwk_buf_put_u8(reply, AGENT_FAILURE);
+}
+
+/*
+ * The signature algorithm for the key and the client's flags; -1 if
+ * refused.  The flags choose RSA's hash only: ECDSA's follows the curve
+ * and Ed25519 has none to choose, so both sign as their key type.
+ */
+static int
+sig_alg(struct hwk_agent *a, const struct hwk_identity *id, uint32_t flags,
+    const char **algp)
+{
+	if (strcmp(id->pub->type, "ssh-ed25519") == 0) {
+		*algp = id->pub->type;
+		return HWK_SIG_ED25519;
+	}
+	if (strncmp(id->pub->type, "ecdsa-sha2-", 11) == 0) {
+		*algp = id->pub->type;
+		return HWK_SIG_ECDSA;
+	}
+	if (flags & AGENT_RSA_SHA2_256) {
+		*algp = "rsa-sha2-256";
+		return HWK_SIG_RSA_SHA256;
+	}
+	if (flags & AGENT_RSA_SHA2_512) {
+		*algp = "rsa-sha2-512";
+		return HWK_SIG_RSA_SHA512;
+	}
+	if (a->allow_sha1) {
+		*algp = "ssh-rsa";
+		return HWK_SIG_RSA_SHA1;
+	}
+	LOG(a, AGENT_LOG_INFO, "%s: refused an ssh-rsa (SHA-1) signature; "
+	    "start the agent with --allow-sha1 to allow it", id->path);
+	return -1;
+}
+
+/*
+ * The answer to a signature the device made (r == 0) or did not: the
+ * SIGN_RESPONSE, or FAILURE and the failure logged.  id is NULL when the
+ * key was removed while its signature was on its way.
+ */
+static int
+sign_answer(struct hwk_agent *a, struct hwk_identity *id, const char *alg,
+    const uint8_t *raw, size_t rawlen, int r, struct hwk_buf *reply)
+{
+	struct hwk_buf *sig = NULL;
+	size_t start = hwk_buf_len(reply);
+
+	if (r == 0 && (id == NULL || id->key == NULL))
+		return failure(reply);
+	if (r != 0)
+		goto fail;
+	if ((sig = hwk_buf_new()) == NULL) {
+		r = HWK_ERR_NOMEM;
+		goto fail;
+	}
+	if ((r = hwk_sig_put_blob(id->key->pkey, alg, raw, rawlen,
+	    sig)) != 0) {
+		hwk_ctx_error(a->ctx, r, "the device's signature does not fit "
+		    "the key");
+		goto fail;
+	}
+	if ((r = hwk_buf_put_u8(reply, AGENT_SIGN_RESPONSE)) != 0 ||
+	    (r = hwk_buf_put_stringb(reply, sig)) != 0)
+		goto fail;
+	id->signatures++;
+	LOG(a, AGENT_LOG_DEBUG, "%s: %s signature", id->path, alg);
+	hwk_buf_free(&sig);
+	return HWK_OK;
+ fail:
+	hwk_buf_free(&sig);
+	LOG(a, AGENT_LOG_ERR, "%s: signature failed: %s", id != NULL ?
+	    id->path : "a key removed since", *hwk_ctx_detail(a->ctx) != '\0' ?
+	    hwk_ctx_detail(a->ctx) : hwk_strerror(r));
+	/*
+	 * Open afresh next time unless only the PIN or password was wrong;
+	 * a token key whose helper went opens itself again in a new one.
+	 */
+	if (id != NULL && r != HWK_ERR_PIN_INCORRECT &&
+	    r != HWK_ERR_WRONG_PASSPHRASE && !hwk_agent_p11_reopens(id->key)) {
+		hwk_key_free(&id->key);
+		id->unlocked = 0;	/* what add gave went with it */
+	}
+	hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
+	return failure(reply);
+}
+
+/* The token's signature goes on in the helper; its answer comes later. */
+static int
+sign_later(struct hwk_conn *c, const struct hwk_identity *id,
+    const char *alg)
+{
+	struct hwk_wait *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->blob = malloc(id->pub->bloblen)) == NULL) {
+		free(w);
+		return HWK_ERR_NOMEM;
+	}
+	w->kind = WAIT_HELPER;
+	memcpy(w->blob, id->pub->blob, id->pub->bloblen);
+	w->bloblen = id->pub->bloblen;
+	snprintf(w->alg, sizeof(w->alg), "%s", alg);
+	c->wait = w;
+	return HWK_AGENT_WAIT;
+}
+
+int
+hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
+    struct hwk_buf *reply)
+{
+	struct hwk_identity *id;
+	const uint8_t *blob, *data;
+	const char *alg;
+	uint8_t *raw = NULL;
+	size_t bloblen, datalen, rawlen = 0;
+	uint32_t flags;
+	int algno, r;
+
+	if (hwk_buf_get_string_direct(req, &blob, &bloblen) != 0 ||
+	    hwk_buf_get_string_direct(req, &data, &datalen) != 0 ||
+	    hwk_buf_get_u32(req, &flags) != 0 || hwk_buf_len(req) != 0)
+		return failure(reply);
+	if (a->locked) {
+		LOG(a, AGENT_LOG_INFO, "sign refused: the agent is locked");
+		return failure(reply);
+	}
+	if ((id = hwk_agent_find_identity(a, blob, bloblen)) == NULL) {
+		/* Our rule on forwarded requests holds for its keys too. */
+		if (a->upstream != NULL)
+			return hwk_bind_may_pass(a, c) == 0 ? PASS_ON :
+			    failure(reply);
+		LOG(a, AGENT_LOG_DEBUG, "sign refused: unknown key");
+		return failure(reply);
+	}
+	/* A token signature waits its turn before anything is asked. */
+	if (c != NULL && c->can_wait && hwk_agent_p11_owns(id->backend) &&
+	    hwk_agent_p11_busy())
+		return HWK_AGENT_TURN;
+	if ((algno = sig_alg(a, id, flags, &alg)) < 0 ||
+	    hwk_bind_may_sign(a, c, id) != 0 ||
+	    hwk_confirm_sign(a, c, id) != 0)
+		return failure(reply);
+	hwk_ctx_clear_error(a->ctx);
+	hwk_askpass_about(c, id);	/* a PIN prompt names key and asker */
+	if ((r = hwk_agent_open_identity(a, id)) == 0 && c != NULL &&
+	    c->can_wait && (r = hwk_agent_p11_sign_start(a->ctx, id->key,
+	    algno, data, datalen)) == 0)
+		r = sign_later(c, id, alg);
+	else if (r == 1 || r == 0)
+		r = hwk_key_sign(a->ctx, id->key, algno, data, datalen, &raw,
+		    &rawlen);
+	if (r != HWK_AGENT_WAIT)
+		r = sign_answer(a, id, alg, raw, rawlen, r, reply);
+	hwk_askpass_about(NULL, NULL);
+	free(raw);
+	return r;
+}
+
+int
+hwk_agent_sign_step(struct hwk_agent *a, struct hwk_conn *c,
+    struct hwk_buf *reply)
+{
+	struct hwk_wait *w = c != NULL ? c->wait : NULL;
+	struct hwk_identity *id = NULL;
+	struct hwk_buf *ans;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0;
+	int rc, r;
+
+	if ((ans = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	if (w != NULL && w->kind == WAIT_HELPER)
+		id = hwk_agent_find_identity(a, w->blob, w->bloblen);
+	/* A PIN asked on the way names the key and the asker. */
+	hwk_askpass_about(id != NULL ? c : NULL, id);
+	hwk_ctx_clear_error(a->ctx);
+	r = p11c_step(a->ctx, ans, &rc);
+	hwk_askpass_about(NULL, NULL);
+	/* Its client gone: the answer is read, and nobody wants it. */
+	if (r == 1 && w != NULL && w->kind == WAIT_HELPER) {
+		if (rc == 0)
+			rc = hwk_agent_p11_sign_end(a->ctx, ans, &raw, &rawlen);
+		/* The key, removed and added again since, is not the one. */
+		if (id != NULL && rc == 0 && id->key == NULL)
+			id = NULL;
+		r = sign_answer(a, id, w->alg, raw, rawlen, rc, reply);
+		r = r != 0 ? r : 1;
+	}
+	hwk_buf_free(&ans);
+	free(raw);
+	return r;
+}

@@ -1,0 +1,325 @@
+# hwkey-agent waits for a slow token and a slow upstream agent without
+# holding up anyone else: while a token signature takes its time (the fault
+# module's C_Sign slowed down, or hung until the helper's timeout) and the
+# upstream agent takes its time over a request, other clients' software-key
+# signatures and key lists are answered at once; a second token signature
+# waits its turn; each delayed request gets its own right answer, in order
+# on its connection.  Upstream keys are refused over a forwarded
+# connection unless --allow-forwarded, and the upstream hears the bind.
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import tap  # noqa: E402
+
+SLOW = 1.5	# s a slowed C_Sign or upstream signature takes
+PROMPT = 0.75	# s within which the others must be answered
+TIMEOUT = 2.5	# s the helper and the upstream may stay silent
+
+tmp = tap.tempdir()
+env = {k: v for k, v in os.environ.items()
+       if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SSH_ASKPASS",
+                    "SSH_ASKPASS_REQUIRE", "SSH_AGENT_PID", "SSH_AUTH_SOCK")}
+env.update(HOME=tmp, LC_ALL="C")
+mod = next((m for m in ["/usr/lib/softhsm/libsofthsm2.so",
+                        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
+            if os.path.exists(m)), None)
+os.makedirs(os.path.join(tmp, "tokens"))
+env["SOFTHSM2_CONF"] = os.path.join(tmp, "softhsm2.conf")
+open(env["SOFTHSM2_CONF"], "w").write(
+    "directories.tokendir = %s/tokens\nobjectstore.backend = file\n" % tmp)
+subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "tok",
+                "--pin", "1234", "--so-pin", "5678"], env=env, check=True,
+               capture_output=True)
+pin = os.path.join(tmp, "pin")
+open(pin, "w").write("1234\n")
+os.chmod(pin, 0o600)
+fault = os.path.join(tap.BUILD, "tests", "pkcs11_fault.so")
+env["HWK_FAKE_REAL"] = mod
+tok = os.path.join(tmp, "tok")
+soft = os.path.join(tmp, "soft")
+tap.run([tap.HWK, "-q", "-t", "ecdsa", "--backend", "pkcs11", "--module",
+         fault, "--pin-source", "file:" + pin, "-C", "tok@t", "-f", tok],
+        env=env, check=True)
+tap.run([tap.HWK, "-q", "-t", "ecdsa", "--backend", "software", "-N", "",
+         "-C", "soft@t", "-f", soft], env=env, check=True)
+
+
+def blob_of(path):
+    import base64
+    return base64.b64decode(open(path + ".pub").read().split()[1])
+
+
+def string(b):
+    return struct.pack(">I", len(b)) + b
+
+
+def recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        d = s.recv(n - len(out))
+        if not d:
+            raise EOFError("closed")
+        out += d
+    return out
+
+
+def send(s, msg):
+    s.sendall(struct.pack(">I", len(msg)) + msg)
+
+
+def recv(s):
+    return recv_exact(s, struct.unpack(">I", recv_exact(s, 4))[0])
+
+
+def sign_req(blob, data):
+    return b"\x0d" + string(blob) + string(data) + struct.pack(">I", 0)
+
+
+def strings(b):
+    """The SSH strings b is made of."""
+    out = []
+    while b:
+        n = struct.unpack(">I", b[:4])[0]
+        out.append(b[4:4 + n])
+        b = b[4 + n:]
+    return out
+
+
+TOK, SOFT = blob_of(tok), blob_of(soft)
+UPKEY = string(b"ssh-ed25519") + string(b"\x42" * 32)
+
+# The upstream agent: one key of its own; a signature of data beginning
+# "slow" takes SLOW seconds, of "hang" never comes.  What it was asked,
+# in order, in SEEN.
+SEEN = []
+
+
+def upstream_conn(s):
+    with s:
+        while True:
+            try:
+                m = recv(s)
+            except (EOFError, OSError):
+                return
+            if m[:1] == b"\x0b":
+                send(s, b"\x0c" + struct.pack(">I", 1) + string(UPKEY) +
+                     string(b"up@fake"))
+            elif m[:1] == b"\x0d":
+                data = strings(m[1:-4])[1]
+                SEEN.append(b"sign " + data)
+                if data.startswith(b"hang"):
+                    time.sleep(3600)
+                if data.startswith(b"slow"):
+                    time.sleep(SLOW)
+                send(s, b"\x0e" + string(string(b"ssh-ed25519") +
+                                         string(b"upsig:" + data)))
+            elif m[:1] == b"\x1b":
+                n = struct.unpack(">I", m[1:5])[0]
+                SEEN.append(b"ext " + m[5:5 + n] + b" fwd=%d" % m[-1])
+                send(s, b"\x06")
+            else:
+                send(s, b"\x05")
+
+
+updir = os.path.join(tmp, "up")
+os.mkdir(updir, 0o700)
+upsock = socket.socket(socket.AF_UNIX)
+upsock.bind(os.path.join(updir, "s"))
+upsock.listen(16)
+tap.at_exit(upsock.close)
+
+
+def upstream_accept():
+    while True:
+        try:
+            c, _ = upsock.accept()
+        except OSError:
+            return
+        threading.Thread(target=upstream_conn, args=(c,), daemon=True).start()
+
+
+threading.Thread(target=upstream_accept, daemon=True).start()
+
+adir = os.path.join(tmp, "adir")
+os.mkdir(adir, 0o700)
+sock = os.path.join(adir, "socket")
+calls = os.path.join(tmp, "calls.log")
+aenv = dict(env, HWK_FAKE_SLOW_AT="C_Sign:" + tmp + "/slow",
+            HWK_FAKE_SLOW_MS=str(int(SLOW * 1000)),
+            HWK_FAKE_HANG_AT="C_Sign:" + tmp + "/hang", HWK_FAKE_LOG=calls,
+            HWK_AGENT_HELPER_TIMEOUT=str(TIMEOUT),
+            HWK_AGENT_UPSTREAM_TIMEOUT=str(TIMEOUT))
+log = open(os.path.join(tmp, "agent.log"), "w+")
+agent = tap.start([tap.AGENT, "-d", "-a", sock, "-P",
+                   os.path.join(tap.BUILD, "tests", "*"), "--pin-source",
+                   "file:" + pin, "--upstream", os.path.join(updir, "s"),
+                   tok, soft], env=aenv, stdout=subprocess.DEVNULL,
+                  stderr=log)
+tap.ok(tap.wait_for(lambda: os.path.exists(sock)), "the agent listens")
+
+
+def conn():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(sock)
+    tap.at_exit(s.close)
+    return s
+
+
+def sig_of(answer):
+    """The signature blob of a SIGN_RESPONSE, or None."""
+    return strings(answer[1:])[0] if answer[:1] == b"\x0e" else None
+
+
+def verifies(key, data, answer):
+    """The agent checks the signature: as a session-bind's, unforwarded."""
+    sig = sig_of(answer)
+    if sig is None:
+        return False
+    s = conn()
+    send(s, b"\x1b" + string(b"session-bind@openssh.com") + string(key) +
+         string(data) + string(sig) + b"\x00")
+    return recv(s) == b"\x06"
+
+
+def timed(fn):
+    t0 = time.monotonic()
+    r = fn()
+    return r, time.monotonic() - t0
+
+
+def fired(what):
+    return tap.wait_for(lambda: os.path.exists(calls) and
+                        what in open(calls).read(), 10)
+
+
+def listed():
+    p = subprocess.run(["ssh-add", "-L"], env=dict(env, SSH_AUTH_SOCK=sock),
+                       capture_output=True, text=True)
+    return [line.split()[2] for line in p.stdout.splitlines()]
+
+
+def ask(key, data):
+    s = conn()
+    send(s, sign_req(key, data))
+    return recv(s)
+
+
+# Warm up: the token key opened in the helper, which signs as it should.
+a = ask(TOK, b"warm")
+tap.ok(verifies(TOK, b"warm", a), "the token key signs through the helper",
+       a)
+
+# 1. A slow token: C_Sign takes SLOW s.  Client A asks a token signature
+# and, on the same connection, the list of keys; D asks another token
+# signature, which waits its turn.
+open(os.path.join(tmp, "slow"), "w").close()
+A, D = conn(), conn()
+t0 = time.monotonic()
+send(A, sign_req(TOK, b"a1"))
+send(A, b"\x0b")
+tap.ok(fired("C_Sign slow"), "the token's signature is under way, slowly")
+send(D, sign_req(TOK, b"d1"))
+b, dt = timed(lambda: ask(SOFT, b"b1"))
+tap.ok(verifies(SOFT, b"b1", b) and dt < PROMPT,
+       "meanwhile another client's software-key signature is answered at "
+       "once (%.3f s)" % dt, b)
+keys, dt = timed(listed)
+tap.ok(keys == ["tok@t", "soft@t", "up@fake"] and dt < PROMPT,
+       "and ssh-add -L lists every key at once (%.3f s)" % dt, keys)
+a1 = recv(A)
+ta = time.monotonic() - t0
+tap.ok(verifies(TOK, b"a1", a1) and ta >= SLOW * 0.9,
+       "the slow token signature comes, right, when the token is done "
+       "(%.3f s)" % ta, a1)
+a2 = recv(A)
+tap.ok(a2[:1] == b"\x0c", "then, in order, the key list asked after it",
+       a2[:1])
+d1 = recv(D)
+td = time.monotonic() - t0
+tap.ok(verifies(TOK, b"d1", d1) and td >= ta,
+       "the second token signature had waited its turn, and is right "
+       "(%.3f s)" % td, d1)
+
+# 2. A hung token and a hung upstream at once: each fails at its timeout
+# alone, while the rest is answered.
+open(os.path.join(tmp, "hang"), "w").close()
+A, U = conn(), conn()
+t0 = time.monotonic()
+send(A, sign_req(TOK, b"a3"))
+tap.ok(fired("C_Sign hang"), "the token hangs in C_Sign")
+send(U, sign_req(UPKEY, b"hang-u"))
+tap.ok(tap.wait_for(lambda: b"sign hang-u" in SEEN, 10),
+       "the upstream agent sits on a signature")
+b, dt = timed(lambda: ask(SOFT, b"b2"))
+tap.ok(verifies(SOFT, b"b2", b) and dt < PROMPT,
+       "a software-key signature is answered at once (%.3f s)" % dt, b)
+u, dt = timed(lambda: ask(UPKEY, b"quick"))
+tap.ok(sig_of(u) == string(b"ssh-ed25519") + string(b"upsig:quick") and
+       dt < PROMPT, "and an upstream signature on another connection "
+       "(%.3f s)" % dt, u)
+a3, u3 = recv(A), recv(U)
+tt = time.monotonic() - t0
+tap.ok(a3 == b"\x05" and u3 == b"\x05" and TIMEOUT * 0.9 <= tt < TIMEOUT * 3,
+       "both hung requests fail with SSH_AGENT_FAILURE at the timeout "
+       "(%.3f s)" % tt, (a3, u3))
+a = ask(TOK, b"a4")
+tap.ok(verifies(TOK, b"a4", a), "the token key signs again, in a new helper",
+       a)
+send(U, sign_req(UPKEY, b"after"))
+u = recv(U)
+tap.ok(sig_of(u) == string(b"ssh-ed25519") + string(b"upsig:after"),
+       "the client whose upstream request failed is served again", u)
+
+# 3. A slow upstream: our own keys sign for others meanwhile; its answer
+# comes right and in order.
+U = conn()
+t0 = time.monotonic()
+send(U, sign_req(UPKEY, b"slow-1"))
+send(U, b"\x0b")
+tap.ok(tap.wait_for(lambda: b"sign slow-1" in SEEN, 10),
+       "the upstream agent takes its time over a signature")
+a, dt = timed(lambda: ask(TOK, b"a5"))
+tap.ok(verifies(TOK, b"a5", a) and dt < PROMPT,
+       "meanwhile the token key signs at once (%.3f s)" % dt, a)
+b, dt = timed(lambda: ask(SOFT, b"b5"))
+tap.ok(verifies(SOFT, b"b5", b) and dt < PROMPT,
+       "and the software key (%.3f s)" % dt, b)
+u1, u2 = recv(U), recv(U)
+tu = time.monotonic() - t0
+tap.ok(sig_of(u1) == string(b"ssh-ed25519") + string(b"upsig:slow-1") and
+       tu >= SLOW * 0.9, "the slow upstream signature comes, its own "
+       "(%.3f s)" % tu, u1)
+tap.ok(u2[:1] == b"\x0c" and UPKEY in u2 and TOK in u2,
+       "then the merged key list asked after it", u2)
+
+# 4. Forwarded: the connection is bound to a session as forwarded (the
+# host key is our software key, which signs the session id).
+F = conn()
+sid = b"\x17" * 32
+send(F, sign_req(SOFT, sid))
+hsig = sig_of(recv(F))
+del SEEN[:]
+send(F, b"\x1b" + string(b"session-bind@openssh.com") + string(SOFT) +
+     string(sid) + string(hsig) + b"\x01")
+tap.ok(recv(F) == b"\x06", "a forwarded session-bind is taken")
+tap.ok(SEEN == [b"ext session-bind@openssh.com fwd=1"],
+       "and passed on to the upstream agent, forwarded", SEEN)
+send(F, sign_req(UPKEY, b"fwd"))
+tap.ok(recv(F) == b"\x05" and b"sign fwd" not in SEEN,
+       "an upstream key's signature over it is refused here, not asked",
+       SEEN)
+log.seek(0)
+tap.ok("a key of the upstream agent: refused a signature" in log.read(),
+       "and the refusal is logged")
+send(F, b"\x0b")
+tap.ok(UPKEY in recv(F), "listing keys over it still shows the upstream's")
+
+tap.stop(agent)
+tap.done()
