@@ -150,11 +150,12 @@ proxy_reopen(struct hwk_ctx *ctx, struct p11c_key *k)
 	uint32_t handle;
 	int r;
 
-	/* The token logs in again with the PIN add gave, if it gave one. */
+	/*
+	 * The token logs in again with the PIN add gave, if it gave one, as
+	 * it opens the key or at its signature (proxy_sign lets go of it).
+	 */
 	p11c_give_pin(k->pin);
-	r = helper_open(ctx, k->stub, k->stublen, &handle, &pub);
-	p11c_give_pin(NULL);
-	if (r != 0)
+	if ((r = helper_open(ctx, k->stub, k->stublen, &handle, &pub)) != 0)
 		return r;
 	if (pub->bloblen != k->pub->bloblen ||
 	    memcmp(pub->blob, k->pub->blob, pub->bloblen) != 0)
@@ -208,6 +209,7 @@ proxy_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	if (r == 0)
 		r = hwk_agent_p11_sign_end(ctx, reply, sigp, siglenp);
  out:
+	p11c_give_pin(NULL);
 	hwk_buf_free(&req);
 	hwk_buf_free(&reply);
 	return r;

@@ -6,6 +6,8 @@
 # waits its turn; each delayed request gets its own right answer, in order
 # on its connection.  Upstream keys are refused over a forwarded
 # connection unless --allow-forwarded, and the upstream hears the bind.
+# A token PIN given by hwkey-agent add outlives a helper that crashed or
+# was killed: the new one logs in with it, no askpass; ssh-add -x wipes it.
 import os
 import socket
 import struct
@@ -15,6 +17,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import pexpect  # noqa: E402
+import pty_flow  # noqa: E402
 import tap  # noqa: E402
 
 SLOW = 1.5	# s a slowed C_Sign or upstream signature takes
@@ -164,10 +168,10 @@ agent = tap.start([tap.AGENT, "-d", "-a", sock, "-P",
 tap.ok(tap.wait_for(lambda: os.path.exists(sock)), "the agent listens")
 
 
-def conn():
+def conn(path=None):
     s = socket.socket(socket.AF_UNIX)
     s.settimeout(30)
-    s.connect(sock)
+    s.connect(path or sock)
     tap.at_exit(s.close)
     return s
 
@@ -177,12 +181,12 @@ def sig_of(answer):
     return strings(answer[1:])[0] if answer[:1] == b"\x0e" else None
 
 
-def verifies(key, data, answer):
+def verifies(key, data, answer, path=None):
     """The agent checks the signature: as a session-bind's, unforwarded."""
     sig = sig_of(answer)
     if sig is None:
         return False
-    s = conn()
+    s = conn(path)
     send(s, b"\x1b" + string(b"session-bind@openssh.com") + string(key) +
          string(data) + string(sig) + b"\x00")
     return recv(s) == b"\x06"
@@ -205,8 +209,8 @@ def listed():
     return [line.split()[2] for line in p.stdout.splitlines()]
 
 
-def ask(key, data):
-    s = conn()
+def ask(key, data, path=None):
+    s = conn(path)
     send(s, sign_req(key, data))
     return recv(s)
 
@@ -322,4 +326,78 @@ send(F, b"\x0b")
 tap.ok(UPKEY in recv(F), "listing keys over it still shows the upstream's")
 
 tap.stop(agent)
+
+# 5. The PIN from hwkey-agent add, and a helper started again.  No PIN
+# source; askpass, if ever run, says so in a file and answers nothing.
+asked = os.path.join(tmp, "asked")
+askpass = os.path.join(tmp, "askpass")
+open(askpass, "w").write("#!/bin/sh\necho \"$1\" >>%s\nexit 1\n" % asked)
+os.chmod(askpass, 0o700)
+sock2 = os.path.join(adir, "socket2")
+log2 = open(os.path.join(tmp, "agent2.log"), "w+")
+agent2 = tap.start([tap.AGENT, "-d", "-a", sock2, "-P",
+                    os.path.join(tap.BUILD, "tests", "*")],
+                   env=dict(aenv, SSH_ASKPASS=askpass,
+                            SSH_ASKPASS_REQUIRE="force",
+                            HWK_FAKE_CRASH_AT="C_Sign:" + tmp + "/crash"),
+                   stdout=subprocess.DEVNULL, stderr=log2)
+tap.wait_for(lambda: os.path.exists(sock2))
+c = pexpect.spawn(tap.AGENT, ["add", "-a", sock2, tok], env=env,
+                  encoding="utf-8", timeout=60)
+c.delaybeforesend = None
+c.expect("Enter ")
+c.sendline("1234")
+c.expect(pexpect.EOF)
+pty_flow.reap(c)
+tap.ok(c.exitstatus == 0, "hwkey-agent add takes the token PIN on its "
+       "terminal", c.before)
+a = ask(TOK, b"p1", sock2)
+tap.ok(verifies(TOK, b"p1", a, sock2), "the token key signs with it", a)
+open(os.path.join(tmp, "crash"), "w").close()
+a = ask(TOK, b"p2", sock2)
+tap.ok(a == b"\x05" and fired("C_Sign crash"),
+       "a signature whose module crashes fails", a)
+a = ask(TOK, b"p3", sock2)
+tap.ok(verifies(TOK, b"p3", a, sock2) and not os.path.exists(asked),
+       "the next one signs in a new helper, logged in with add's PIN, "
+       "without askpass", a)
+
+
+def helpers():
+    log2.seek(0)
+    return [int(line.split()[-1]) for line in log2
+            if "PKCS#11 helper started, pid" in line]
+
+
+def kill_helper():
+    """Kills the helper, and waits until it is dead (a zombie, or gone)."""
+    pid = helpers()[-1]
+    os.kill(pid, 9)
+
+    def dead():
+        try:
+            return open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1] \
+                .split()[0] in ("Z", "X")
+        except OSError:
+            return True
+    tap.wait_for(dead)
+
+
+kill_helper()
+a = ask(TOK, b"p4", sock2)
+tap.ok(verifies(TOK, b"p4", a, sock2) and not os.path.exists(asked),
+       "so after a helper killed while idle", a)
+tap.ok(len(helpers()) == 3, "three helpers in all", helpers())
+# ssh-add -x: the PIN is forgotten, and askpass asked at the next use.
+s = conn(sock2)
+send(s, b"\x16" + string(b"pw"))
+tap.ok(recv(s) == b"\x06", "ssh-add -x locks the agent")
+send(s, b"\x17" + string(b"pw"))
+tap.ok(recv(s) == b"\x06", "ssh-add -X unlocks it")
+kill_helper()
+a = ask(TOK, b"p5", sock2)
+tap.ok(a == b"\x05" and os.path.exists(asked) and
+       "tok@t" in open(asked).read(), "after them the PIN is gone: askpass "
+       "is asked for it, naming the key", a)
+tap.stop(agent2)
 tap.done()
