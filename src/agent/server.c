@@ -50,6 +50,7 @@ struct server {
 	size_t		 n, alloc, max;
 	uint64_t	 turn;		/* counts activity: orders the idle */
 	uint64_t	 queue;		/* counts those queued for the helper */
+	nfds_t		 hpfd;		/* the helper's poll entry, or 0 */
 	time_t		 write_timeout;
 };
 
@@ -401,7 +402,9 @@ poll_set(struct server *sv, int lfd, int paused, int *msp)
 		if (dl < first)
 			first = dl;
 	}
+	sv->hpfd = 0;
 	if ((fd = p11c_waiting(&dl)) != -1) {
+		sv->hpfd = k;
 		sv->pfd[k].fd = fd;	/* -2: read already, see to it now */
 		sv->pfd[k++].events = POLLIN;
 		if (fd < 0 || dl < first)
@@ -441,7 +444,7 @@ wait_then(struct hwk_agent *a, struct server *sv, struct client *c)
 
 /* Answers that came (or are late), and the requests after them. */
 static void
-waits_step(struct hwk_agent *a, struct server *sv, nfds_t k)
+waits_step(struct hwk_agent *a, struct server *sv)
 {
 	uint64_t t = hwk_upx_now_ms(), dl;
 	struct hwk_buf *reply;
@@ -459,8 +462,10 @@ waits_step(struct hwk_agent *a, struct server *sv, nfds_t k)
 		if (wait_then(a, sv, c) != 0)
 			client_drop(c);
 	}
+	/* A request sent since the poll has its answer to come. */
 	fd = p11c_waiting(&dl);
-	if (fd == -1 || (fd >= 0 && sv->pfd[k - 1].revents == 0 && t < dl))
+	if (fd == -1 || (fd >= 0 && (sv->hpfd == 0 ||
+	    sv->pfd[sv->hpfd].revents == 0) && t < dl))
 		return;
 	if ((c = helper_client(sv)) != NULL) {
 		if (wait_then(a, sv, c) != 0)
@@ -539,7 +544,7 @@ hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 			    ((ev & POLLHUP) && !(ev & POLLIN)))
 				client_drop(c);
 		}
-		waits_step(a, &sv, np);
+		waits_step(a, &sv);
 		serve_queue(a, &sv);
 		/* Only an answer nobody reads for a long while is dropped. */
 		for (i = 0; i < sv.n; i++) {
