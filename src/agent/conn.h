@@ -47,10 +47,18 @@ enum { UP_FORWARD = 1, UP_MERGE, UP_TELL };
 
 struct hwk_wait {
 	int		 kind;
-	/* WAIT_HELPER: a signature, by which key and in which form */
+	/*
+	 * WAIT_HELPER: a signature, by which key, of what, in which form;
+	 * first the key opened by its stub, when that is given.
+	 */
 	uint8_t		*blob;
 	size_t		 bloblen;
 	char		 alg[48];
+	int		 algno;
+	uint8_t		*data;
+	size_t		 datalen;
+	uint8_t		*stub;
+	size_t		 stublen;
 	/* WAIT_UPSTREAM: the exchange, and what to make of its answer */
 	struct hwk_upx	*x;
 	uint8_t		 type;		/* of the request */

@@ -109,6 +109,15 @@ int	hwk_agent_p11_sign_start(struct hwk_ctx *ctx, struct hwk_key *key,
 int	hwk_agent_p11_sign_end(struct hwk_ctx *ctx, struct hwk_buf *reply,
 	    uint8_t **sigp, size_t *siglenp);
 /*
+ * The same for opening a key by its stub (the token may log in then):
+ * started in the helper (which is started if need be), 1 if it is busy;
+ * open_end makes the key of the helper's answer.
+ */
+int	hwk_agent_p11_open_start(struct hwk_ctx *ctx, const uint8_t *stub,
+	    size_t len);
+int	hwk_agent_p11_open_end(struct hwk_ctx *ctx, struct hwk_buf *reply,
+	    const uint8_t *stub, size_t len, struct hwk_key **keyp);
+/*
  * Keeps the PIN the helper's key logged in with (given by hwkey-agent
  * add), in locked memory wiped when the key is freed, so that a helper
  * started again logs in with it without asking.  Nothing for other keys.

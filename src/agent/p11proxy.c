@@ -47,15 +47,47 @@ proxy_stub_info(const uint8_t *stub, size_t len, struct hwk_stubinfo *info)
 	return HWK_OK;
 }
 
+/* The LOAD request of a stub. */
+static int
+open_req(const uint8_t *stub, size_t len, struct hwk_buf *req)
+{
+	int r;
+
+	hwk_buf_reset(req);
+	if ((r = hwk_buf_put_u8(req, P11H_LOAD)) != 0)
+		return r;
+	return hwk_buf_put_string(req, stub, len);
+}
+
+/* The helper's KEY answer: its handle there and the public key. */
+static int
+open_answer(struct hwk_ctx *ctx, struct hwk_buf *reply, uint32_t *handlep,
+    struct hwk_pubkey **pubp)
+{
+	const uint8_t *blob;
+	char *comment = NULL;
+	size_t bloblen;
+	int r;
+
+	*pubp = NULL;
+	if (hwk_buf_get_u32(reply, handlep) != 0 ||
+	    hwk_buf_get_string_direct(reply, &blob, &bloblen) != 0 ||
+	    hwk_buf_get_cstring(reply, &comment, NULL) != 0)
+		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "the PKCS#11 helper "
+		    "sent no key");
+	else
+		r = hwk_pubkey_from_blob(blob, bloblen, *comment != '\0' ?
+		    comment : NULL, pubp);
+	free(comment);
+	return r;
+}
+
 /* Opens stub in the helper: its handle there and its public key. */
 static int
 helper_open(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
     uint32_t *handlep, struct hwk_pubkey **pubp)
 {
 	struct hwk_buf *req = NULL, *reply = NULL;
-	const uint8_t *blob;
-	char *comment = NULL;
-	size_t bloblen;
 	int tries, r;
 
 	*pubp = NULL;
@@ -65,28 +97,16 @@ helper_open(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	}
 	/* Once more in a new helper if the last one had died idle. */
 	for (tries = 0;; tries++) {
-		hwk_buf_reset(req);
 		if ((r = p11c_ready(ctx)) != 0 ||
-		    (r = hwk_buf_put_u8(req, P11H_LOAD)) != 0 ||
-		    (r = hwk_buf_put_string(req, stub, len)) != 0)
+		    (r = open_req(stub, len, req)) != 0)
 			goto out;
 		r = p11c_call(ctx, req, reply);
 		if (r == 0 || tries > 0 || !p11c_gone_idle())
 			break;
 	}
-	if (r != 0)
-		goto out;
-	if (hwk_buf_get_u32(reply, handlep) != 0 ||
-	    hwk_buf_get_string_direct(reply, &blob, &bloblen) != 0 ||
-	    hwk_buf_get_cstring(reply, &comment, NULL) != 0) {
-		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "the PKCS#11 helper "
-		    "sent no key");
-		goto out;
-	}
-	r = hwk_pubkey_from_blob(blob, bloblen, *comment != '\0' ? comment :
-	    NULL, pubp);
+	if (r == 0)
+		r = open_answer(ctx, reply, handlep, pubp);
  out:
-	free(comment);
 	hwk_buf_free(&req);
 	hwk_buf_free(&reply);
 	return r;
@@ -110,9 +130,10 @@ p11c_key_free(struct p11c_key **kp)
 	*kp = NULL;
 }
 
+/* The key of a stub the helper opened: handle, pub (taken) and gen. */
 static int
-proxy_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
-    struct hwk_key **keyp)
+make_key(const uint8_t *stub, size_t len, uint32_t handle,
+    struct hwk_pubkey **pubp, struct hwk_key **keyp)
 {
 	struct p11c_key *k;
 	int r;
@@ -121,12 +142,14 @@ proxy_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
 	    (k->stub = malloc(len)) == NULL) {
 		free(k);
+		hwk_pubkey_free(pubp);
 		return HWK_ERR_NOMEM;
 	}
 	memcpy(k->stub, stub, len);
 	k->stublen = len;
-	if ((r = helper_open(ctx, stub, len, &k->handle, &k->pub)) != 0)
-		goto out;
+	k->handle = handle;
+	k->pub = *pubp;
+	*pubp = NULL;
 	k->gen = p11c_gen();
 	if ((r = hwk_key_new(&px.proxy, keyp)) != 0)
 		goto out;
@@ -140,6 +163,20 @@ proxy_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
  out:
 	p11c_key_free(&k);
 	return r;
+}
+
+static int
+proxy_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
+    struct hwk_key **keyp)
+{
+	struct hwk_pubkey *pub = NULL;
+	uint32_t handle;
+	int r;
+
+	*keyp = NULL;
+	if ((r = helper_open(ctx, stub, len, &handle, &pub)) != 0)
+		return r;
+	return make_key(stub, len, handle, &pub, keyp);
 }
 
 /* The key again in a helper started since it was opened, the same key. */
@@ -300,6 +337,44 @@ hwk_agent_p11_sign_start(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	hwk_buf_free(&req);
 	/* Died idle: the usual way starts a new one and opens the key again. */
 	return r != 0 && p11c_gone_idle() ? 1 : r;
+}
+
+int
+hwk_agent_p11_open_start(struct hwk_ctx *ctx, const uint8_t *stub,
+    size_t len)
+{
+	struct hwk_buf *req;
+	int tries, r;
+
+	if (hwk_agent_p11_busy())
+		return 1;
+	if ((req = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	/* Once more in a new helper if the last one had died idle. */
+	for (tries = 0;; tries++) {
+		if ((r = p11c_ready(ctx)) != 0 ||
+		    (r = open_req(stub, len, req)) != 0)
+			break;
+		r = p11c_start(ctx, req);
+		if (r == 0 || tries > 0 || !p11c_gone_idle())
+			break;
+	}
+	hwk_buf_free(&req);
+	return r;
+}
+
+int
+hwk_agent_p11_open_end(struct hwk_ctx *ctx, struct hwk_buf *reply,
+    const uint8_t *stub, size_t len, struct hwk_key **keyp)
+{
+	struct hwk_pubkey *pub = NULL;
+	uint32_t handle;
+	int r;
+
+	*keyp = NULL;
+	if ((r = open_answer(ctx, reply, &handle, &pub)) != 0)
+		return r;
+	return make_key(stub, len, handle, &pub, keyp);
 }
 
 int

@@ -39,6 +39,8 @@ hwk_wait_free(struct hwk_wait **wp)
 	if (w == NULL)
 		return;
 	free(w->blob);
+	free(w->data);
+	free(w->stub);
 	hwk_upx_free(&w->x);
 	hwk_buf_free(&w->ours);
 	free(w);

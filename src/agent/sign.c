@@ -13,6 +13,7 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "hwkey/sshkey.h"
+#include "hwkey/stubfile.h"
 #include "agent.h"
 #include "conn.h"
 #include "p11helper.h"
@@ -119,24 +120,65 @@ sign_answer(struct hwk_agent *a, struct hwk_identity *id, const char *alg,
 	return failure(reply);
 }
 
-/* The token's signature goes on in the helper; its answer comes later. */
+/* A copy of len bytes at p into *dp; 0 or HWK_ERR_NOMEM. */
+static int
+copy(const uint8_t *p, size_t len, uint8_t **dp, size_t *lenp)
+{
+	if ((*dp = malloc(len != 0 ? len : 1)) == NULL)
+		return HWK_ERR_NOMEM;
+	memcpy(*dp, p, len);
+	*lenp = len;
+	return HWK_OK;
+}
+
+/*
+ * The token's signature goes on in the helper, its answer to come: of
+ * data by algno, once the key is opened by stub when stub is given.
+ */
 static int
 sign_later(struct hwk_conn *c, const struct hwk_identity *id,
-    const char *alg)
+    const char *alg, int algno, const uint8_t *data, size_t datalen,
+    const uint8_t *stub, size_t stublen)
 {
 	struct hwk_wait *w;
 
-	if ((w = calloc(1, sizeof(*w))) == NULL ||
-	    (w->blob = malloc(id->pub->bloblen)) == NULL) {
-		free(w);
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return HWK_ERR_NOMEM;
+	w->kind = WAIT_HELPER;
+	w->algno = algno;
+	snprintf(w->alg, sizeof(w->alg), "%s", alg);
+	if (copy(id->pub->blob, id->pub->bloblen, &w->blob,
+	    &w->bloblen) != 0 || (stub != NULL && (copy(data, datalen,
+	    &w->data, &w->datalen) != 0 || copy(stub, stublen, &w->stub,
+	    &w->stublen) != 0))) {
+		hwk_wait_free(&w);
 		return HWK_ERR_NOMEM;
 	}
-	w->kind = WAIT_HELPER;
-	memcpy(w->blob, id->pub->blob, id->pub->bloblen);
-	w->bloblen = id->pub->bloblen;
-	snprintf(w->alg, sizeof(w->alg), "%s", alg);
 	c->wait = w;
 	return HWK_AGENT_WAIT;
+}
+
+/*
+ * A token key not open yet is opened in the helper (its token may log in
+ * then, and wait for a PIN pad), its signature after: both to come.
+ */
+static int
+open_later(struct hwk_agent *a, struct hwk_conn *c, struct hwk_identity *id,
+    const char *alg, int algno, const uint8_t *data, size_t datalen)
+{
+	struct hwk_stubfile *sf = NULL;
+	int r;
+
+	if ((r = hwk_stubfile_read(a->ctx, id->path, &sf)) != 0)
+		return r;
+	if (!hwk_agent_p11_owns(sf->backend))
+		r = 1;		/* not a token's stub now: the usual way */
+	else if ((r = hwk_agent_p11_open_start(a->ctx, hwk_buf_ptr(sf->data),
+	    hwk_buf_len(sf->data))) == 0)
+		r = sign_later(c, id, alg, algno, data, datalen,
+		    hwk_buf_ptr(sf->data), hwk_buf_len(sf->data));
+	hwk_stubfile_free(&sf);
+	return r;
 }
 
 int
@@ -149,7 +191,7 @@ hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 	uint8_t *raw = NULL;
 	size_t bloblen, datalen, rawlen = 0;
 	uint32_t flags;
-	int algno, r;
+	int algno, later, r;
 
 	if (hwk_buf_get_string_direct(req, &blob, &bloblen) != 0 ||
 	    hwk_buf_get_string_direct(req, &data, &datalen) != 0 ||
@@ -177,11 +219,14 @@ hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 		return failure(reply);
 	hwk_ctx_clear_error(a->ctx);
 	hwk_askpass_about(c, id);	/* a PIN prompt names key and asker */
-	if ((r = hwk_agent_open_identity(a, id)) == 0 && c != NULL &&
-	    c->can_wait && (r = hwk_agent_p11_sign_start(a->ctx, id->key,
+	later = c != NULL && c->can_wait && hwk_agent_p11_owns(id->backend);
+	r = 1;		/* 1: here and now, waiting for the device */
+	if (later && id->key == NULL)
+		r = open_later(a, c, id, alg, algno, data, datalen);
+	else if (later && (r = hwk_agent_p11_sign_start(a->ctx, id->key,
 	    algno, data, datalen)) == 0)
-		r = sign_later(c, id, alg);
-	else if (r == 1 || r == 0)
+		r = sign_later(c, id, alg, algno, data, datalen, NULL, 0);
+	if (r == 1 && (r = hwk_agent_open_identity(a, id)) == 0)
 		r = hwk_key_sign(a->ctx, id->key, algno, data, datalen, &raw,
 		    &rawlen);
 	if (r != HWK_AGENT_WAIT)
@@ -189,6 +234,48 @@ hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 	hwk_askpass_about(NULL, NULL);
 	free(raw);
 	return r;
+}
+
+/*
+ * The key the helper opened for id: kept, and its signature started (0:
+ * its answer to come).  Else the failure, or 1 if the signature is to be
+ * made here and now.
+ */
+static int
+opened(struct hwk_agent *a, struct hwk_wait *w, struct hwk_identity *id,
+    struct hwk_buf *ans, int rc)
+{
+	struct hwk_pubkey *kpub = NULL;
+	struct hwk_key *key = NULL;
+
+	if (rc == 0)
+		rc = hwk_agent_p11_open_end(a->ctx, ans, w->stub, w->stublen,
+		    &key);
+	free(w->stub);
+	w->stub = NULL;		/* the helper's next answer is the signature */
+	if (rc == 0 && id == NULL)
+		rc = hwk_ctx_error(a->ctx, HWK_ERR_NOT_FOUND, "the key was "
+		    "removed while it was opened");
+	if (rc != 0)
+		goto out;
+	/* Opened meanwhile another way: that one signs. */
+	if (id->key == NULL && (rc = hwk_key_pubkey(key, &kpub)) == 0) {
+		if (kpub->bloblen != id->pub->bloblen ||
+		    memcmp(kpub->blob, id->pub->blob, kpub->bloblen) != 0)
+			rc = hwk_ctx_error(a->ctx, HWK_ERR_FORMAT, "the key does "
+			    "not match %s.pub", id->path);
+		else {
+			id->key = key;
+			key = NULL;
+		}
+	}
+	if (rc == 0)
+		rc = hwk_agent_p11_sign_start(a->ctx, id->key, w->algno,
+		    w->data, w->datalen);
+ out:
+	hwk_pubkey_free(&kpub);
+	hwk_key_free(&key);	/* the helper is idle: it lets go of it */
+	return rc;
 }
 
 int
@@ -213,7 +300,14 @@ hwk_agent_sign_step(struct hwk_agent *a, struct hwk_conn *c,
 	hwk_askpass_about(NULL, NULL);
 	/* Its client gone: the answer is read, and nobody wants it. */
 	if (r == 1 && w != NULL && w->kind == WAIT_HELPER) {
-		if (rc == 0)
+		if (w->stub != NULL && (rc = opened(a, w, id, ans, rc)) == 0) {
+			r = 0;		/* the signature is on its way */
+			goto out;
+		}
+		if (rc == 1)
+			rc = hwk_key_sign(a->ctx, id->key, w->algno, w->data,
+			    w->datalen, &raw, &rawlen);
+		else if (rc == 0)
 			rc = hwk_agent_p11_sign_end(a->ctx, ans, &raw, &rawlen);
 		/* The key, removed and added again since, is not the one. */
 		if (id != NULL && rc == 0 && id->key == NULL)
@@ -221,6 +315,7 @@ hwk_agent_sign_step(struct hwk_agent *a, struct hwk_conn *c,
 		r = sign_answer(a, id, w->alg, raw, rawlen, rc, reply);
 		r = r != 0 ? r : 1;
 	}
+ out:
 	hwk_buf_free(&ans);
 	free(raw);
 	return r;

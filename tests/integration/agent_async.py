@@ -46,10 +46,12 @@ os.chmod(pin, 0o600)
 fault = os.path.join(tap.BUILD, "tests", "pkcs11_fault.so")
 env["HWK_FAKE_REAL"] = mod
 tok = os.path.join(tmp, "tok")
+tok2 = os.path.join(tmp, "tok2")
 soft = os.path.join(tmp, "soft")
-tap.run([tap.HWK, "-q", "-t", "ecdsa", "--backend", "pkcs11", "--module",
-         fault, "--pin-source", "file:" + pin, "-C", "tok@t", "-f", tok],
-        env=env, check=True)
+for t in (tok, tok2):
+    tap.run([tap.HWK, "-q", "-t", "ecdsa", "--backend", "pkcs11", "--module",
+             fault, "--pin-source", "file:" + pin, "-C",
+             os.path.basename(t) + "@t", "-f", t], env=env, check=True)
 tap.run([tap.HWK, "-q", "-t", "ecdsa", "--backend", "software", "-N", "",
          "-C", "soft@t", "-f", soft], env=env, check=True)
 
@@ -95,7 +97,7 @@ def strings(b):
     return out
 
 
-TOK, SOFT = blob_of(tok), blob_of(soft)
+TOK, TOK2, SOFT = blob_of(tok), blob_of(tok2), blob_of(soft)
 UPKEY = string(b"ssh-ed25519") + string(b"\x42" * 32)
 
 # The upstream agent: one key of its own; a signature of data beginning
@@ -154,7 +156,8 @@ adir = os.path.join(tmp, "adir")
 os.mkdir(adir, 0o700)
 sock = os.path.join(adir, "socket")
 calls = os.path.join(tmp, "calls.log")
-aenv = dict(env, HWK_FAKE_SLOW_AT="C_Sign:" + tmp + "/slow",
+aenv = dict(env, HWK_FAKE_SLOW_AT="C_Sign:%s/slow,C_FindObjectsInit:%s/"
+            "slowopen" % (tmp, tmp),
             HWK_FAKE_SLOW_MS=str(int(SLOW * 1000)),
             HWK_FAKE_HANG_AT="C_Sign:" + tmp + "/hang", HWK_FAKE_LOG=calls,
             HWK_AGENT_HELPER_TIMEOUT=str(TIMEOUT),
@@ -163,7 +166,7 @@ log = open(os.path.join(tmp, "agent.log"), "w+")
 agent = tap.start([tap.AGENT, "-d", "-a", sock, "-P",
                    os.path.join(tap.BUILD, "tests", "*"), "--pin-source",
                    "file:" + pin, "--upstream", os.path.join(updir, "s"),
-                   tok, soft], env=aenv, stdout=subprocess.DEVNULL,
+                   tok, tok2, soft], env=aenv, stdout=subprocess.DEVNULL,
                   stderr=log)
 tap.ok(tap.wait_for(lambda: os.path.exists(sock)), "the agent listens")
 
@@ -235,7 +238,7 @@ tap.ok(verifies(SOFT, b"b1", b) and dt < PROMPT,
        "meanwhile another client's software-key signature is answered at "
        "once (%.3f s)" % dt, b)
 keys, dt = timed(listed)
-tap.ok(keys == ["tok@t", "soft@t", "up@fake"] and dt < PROMPT,
+tap.ok(keys == ["tok@t", "tok2@t", "soft@t", "up@fake"] and dt < PROMPT,
        "and ssh-add -L lists every key at once (%.3f s)" % dt, keys)
 a1 = recv(A)
 ta = time.monotonic() - t0
@@ -250,6 +253,23 @@ td = time.monotonic() - t0
 tap.ok(verifies(TOK, b"d1", d1) and td >= ta,
        "the second token signature had waited its turn, and is right "
        "(%.3f s)" % td, d1)
+
+# A token key opened in the helper at its first signature (the token's
+# objects searched slowly, as a token logging in on a PIN pad would be):
+# the others are served meanwhile too.
+open(os.path.join(tmp, "slowopen"), "w").close()
+T = conn()
+t0 = time.monotonic()
+send(T, sign_req(TOK2, b"o1"))
+tap.ok(fired("C_FindObjectsInit slow"), "a token key is being opened, slowly")
+b, dt = timed(lambda: ask(SOFT, b"b0"))
+tap.ok(verifies(SOFT, b"b0", b) and dt < PROMPT,
+       "meanwhile a software-key signature is answered at once (%.3f s)" % dt,
+       b)
+o1 = recv(T)
+to = time.monotonic() - t0
+tap.ok(verifies(TOK2, b"o1", o1) and to >= SLOW * 0.9,
+       "the key opened, its signature comes, right (%.3f s)" % to, o1)
 
 # 2. A hung token and a hung upstream at once: each fails at its timeout
 # alone, while the rest is answered.
