@@ -172,7 +172,7 @@ open_later(struct hwk_agent *a, struct hwk_conn *c, struct hwk_identity *id,
 	if ((r = hwk_stubfile_read(a->ctx, id->path, &sf)) != 0)
 		return r;
 	if (!hwk_agent_p11_owns(sf->backend))
-		r = 1;		/* not a token's stub now: the usual way */
+		r = 1;		/* not a token's stub now: as usual */
 	else if ((r = hwk_agent_p11_open_start(a->ctx, hwk_buf_ptr(sf->data),
 	    hwk_buf_len(sf->data))) == 0)
 		r = sign_later(c, id, alg, algno, data, datalen,
@@ -252,7 +252,7 @@ opened(struct hwk_agent *a, struct hwk_wait *w, struct hwk_identity *id,
 		rc = hwk_agent_p11_open_end(a->ctx, ans, w->stub, w->stublen,
 		    &key);
 	free(w->stub);
-	w->stub = NULL;		/* the helper's next answer is the signature */
+	w->stub = NULL;		/* the next answer is the signature */
 	if (rc == 0 && id == NULL)
 		rc = hwk_ctx_error(a->ctx, HWK_ERR_NOT_FOUND, "the key was "
 		    "removed while it was opened");
@@ -262,8 +262,8 @@ opened(struct hwk_agent *a, struct hwk_wait *w, struct hwk_identity *id,
 	if (id->key == NULL && (rc = hwk_key_pubkey(key, &kpub)) == 0) {
 		if (kpub->bloblen != id->pub->bloblen ||
 		    memcmp(kpub->blob, id->pub->blob, kpub->bloblen) != 0)
-			rc = hwk_ctx_error(a->ctx, HWK_ERR_FORMAT, "the key does "
-			    "not match %s.pub", id->path);
+			rc = hwk_ctx_error(a->ctx, HWK_ERR_FORMAT, "the key "
+			    "does not match %s.pub", id->path);
 		else {
 			id->key = key;
 			key = NULL;

@@ -24,14 +24,15 @@
 
 #define UPSTREAM_READ	4096	/* the first read of an answer */
 
+/* msg and ans with their length; fresh: *fdp was made for this one. */
 struct hwk_upx {
-	int		*fdp;		/* the connection it goes on */
-	uint8_t		*msg;		/* the request, with its length */
+	int		*fdp;
+	uint8_t		*msg;
 	size_t		 len;
 	size_t		 sent;
-	struct hwk_buf	*ans;		/* the answer so far, with its length */
+	struct hwk_buf	*ans;
 	uint64_t	 deadline;
-	int		 fresh;		/* *fdp was made for this request */
+	int		 fresh;
 	char		 why[128];	/* what went wrong */
 };
 
