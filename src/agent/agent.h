@@ -12,6 +12,7 @@ struct hwk_key;
 struct hwk_pubkey;
 struct hwk_backend;
 struct hwk_upstream;
+struct hwk_wait;
 struct hwk_cert;
 struct hwk_agent_runtime;
 
@@ -175,6 +176,12 @@ int	hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c,
 	    struct hwk_buf *req, struct hwk_buf *reply);
 int	hwk_agent_sign_step(struct hwk_agent *a, struct hwk_conn *c,
 	    struct hwk_buf *reply);
+/*
+ * The wait of a connection closed while its token request was out: its
+ * answer is taken for nobody (c NULL above), but a key it opened is kept.
+ * NULL lets go of the one there is.
+ */
+void	hwk_agent_sign_orphan(struct hwk_wait *w);
 
 /* The listening side: poll loop over a UNIX socket until *stop is set. */
 int	hwk_agent_serve(struct hwk_agent *a, int listen_fd,

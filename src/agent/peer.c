@@ -58,6 +58,11 @@ hwk_conn_free(struct hwk_conn **cp)
 	for (i = 0; i < c->nbinds; i++)
 		free(c->binds[i].hostkey);
 	free(c->binds);
+	/* The helper's answer is still to come, for nobody. */
+	if (c->wait != NULL && c->wait->kind == WAIT_HELPER) {
+		hwk_agent_sign_orphan(c->wait);
+		c->wait = NULL;
+	}
 	/* An exchange cut short leaves the connection out of step: close. */
 	hwk_wait_free(&c->wait);
 	hwk_upstream_close(&c->up_fd);

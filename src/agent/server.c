@@ -572,6 +572,7 @@ hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 	}
 	for (i = 0; i < sv.n; i++)
 		client_drop(&sv.cl[i]);
+	hwk_agent_sign_orphan(NULL);
 	free(sv.cl);
 	free(sv.pfd);
 	return HWK_OK;

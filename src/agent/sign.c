@@ -20,6 +20,9 @@
 
 #define PASS_ON		1	/* not ours: for the upstream (proto.c) */
 
+/* The wait of a client that left while its token request was out. */
+static struct hwk_wait *orphan;
+
 static void
 nolog(int level, const char *fmt, ...)
 {
@@ -237,13 +240,13 @@ hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 }
 
 /*
- * The key the helper opened for id: kept, and its signature started (0:
- * its answer to come).  Else the failure, or 1 if the signature is to be
- * made here and now.
+ * The key the helper opened for id: kept, and (if sign) its signature
+ * started (0: its answer to come).  Else the failure, or 1 if the
+ * signature is to be made here and now.
  */
 static int
 opened(struct hwk_agent *a, struct hwk_wait *w, struct hwk_identity *id,
-    struct hwk_buf *ans, int rc)
+    struct hwk_buf *ans, int rc, int sign)
 {
 	struct hwk_pubkey *kpub = NULL;
 	struct hwk_key *key = NULL;
@@ -267,9 +270,13 @@ opened(struct hwk_agent *a, struct hwk_wait *w, struct hwk_identity *id,
 		else {
 			id->key = key;
 			key = NULL;
+			if (!sign)
+				LOG(a, AGENT_LOG_DEBUG, "%s: opened for a "
+				    "client that has gone; kept open",
+				    id->path);
 		}
 	}
-	if (rc == 0)
+	if (rc == 0 && sign)
 		rc = hwk_agent_p11_sign_start(a->ctx, id->key, w->algno,
 		    w->data, w->datalen);
  out:
@@ -278,11 +285,18 @@ opened(struct hwk_agent *a, struct hwk_wait *w, struct hwk_identity *id,
 	return rc;
 }
 
+void
+hwk_agent_sign_orphan(struct hwk_wait *w)
+{
+	hwk_wait_free(&orphan);	/* one request out at a time: none */
+	orphan = w;
+}
+
 int
 hwk_agent_sign_step(struct hwk_agent *a, struct hwk_conn *c,
     struct hwk_buf *reply)
 {
-	struct hwk_wait *w = c != NULL ? c->wait : NULL;
+	struct hwk_wait *w = c != NULL ? c->wait : orphan;
 	struct hwk_identity *id = NULL;
 	struct hwk_buf *ans;
 	uint8_t *raw = NULL;
@@ -298,10 +312,15 @@ hwk_agent_sign_step(struct hwk_agent *a, struct hwk_conn *c,
 	hwk_ctx_clear_error(a->ctx);
 	r = p11c_step(a->ctx, ans, &rc);
 	hwk_askpass_about(NULL, NULL);
-	/* Its client gone: the answer is read, and nobody wants it. */
 	if (r == 1 && w != NULL && w->kind == WAIT_HELPER) {
-		if (w->stub != NULL && (rc = opened(a, w, id, ans, rc)) == 0) {
+		if (w->stub != NULL && (rc = opened(a, w, id, ans, rc,
+		    c != NULL)) == 0 && c != NULL) {
 			r = 0;		/* the signature is on its way */
+			goto out;
+		}
+		/* Its client gone: a key it opened is kept, no more. */
+		if (c == NULL) {
+			hwk_wait_free(&orphan);
 			goto out;
 		}
 		if (rc == 1)

@@ -47,8 +47,9 @@ fault = os.path.join(tap.BUILD, "tests", "pkcs11_fault.so")
 env["HWK_FAKE_REAL"] = mod
 tok = os.path.join(tmp, "tok")
 tok2 = os.path.join(tmp, "tok2")
+tok3 = os.path.join(tmp, "tok3")
 soft = os.path.join(tmp, "soft")
-for t in (tok, tok2):
+for t in (tok, tok2, tok3):
     tap.run([tap.HWK, "-q", "-t", "ecdsa", "--backend", "pkcs11", "--module",
              fault, "--pin-source", "file:" + pin, "-C",
              os.path.basename(t) + "@t", "-f", t], env=env, check=True)
@@ -97,7 +98,8 @@ def strings(b):
     return out
 
 
-TOK, TOK2, SOFT = blob_of(tok), blob_of(tok2), blob_of(soft)
+TOK, TOK2, TOK3 = blob_of(tok), blob_of(tok2), blob_of(tok3)
+SOFT = blob_of(soft)
 UPKEY = string(b"ssh-ed25519") + string(b"\x42" * 32)
 
 # The upstream agent: one key of its own; a signature of data beginning
@@ -166,7 +168,8 @@ log = open(os.path.join(tmp, "agent.log"), "w+")
 agent = tap.start([tap.AGENT, "-d", "-a", sock, "-P",
                    os.path.join(tap.BUILD, "tests", "*"), "--pin-source",
                    "file:" + pin, "--upstream", os.path.join(updir, "s"),
-                   tok, tok2, soft], env=aenv, stdout=subprocess.DEVNULL,
+                   tok, tok2, tok3, soft], env=aenv,
+                  stdout=subprocess.DEVNULL,
                   stderr=log)
 tap.ok(tap.wait_for(lambda: os.path.exists(sock)), "the agent listens")
 
@@ -238,7 +241,8 @@ tap.ok(verifies(SOFT, b"b1", b) and dt < PROMPT,
        "meanwhile another client's software-key signature is answered at "
        "once (%.3f s)" % dt, b)
 keys, dt = timed(listed)
-tap.ok(keys == ["tok@t", "tok2@t", "soft@t", "up@fake"] and dt < PROMPT,
+tap.ok(keys == ["tok@t", "tok2@t", "tok3@t", "soft@t", "up@fake"] and
+       dt < PROMPT,
        "and ssh-add -L lists every key at once (%.3f s)" % dt, keys)
 a1 = recv(A)
 ta = time.monotonic() - t0
@@ -270,6 +274,24 @@ o1 = recv(T)
 to = time.monotonic() - t0
 tap.ok(verifies(TOK2, b"o1", o1) and to >= SLOW * 0.9,
        "the key opened, its signature comes, right (%.3f s)" % to, o1)
+
+# A client that leaves while its key is being opened: the key is kept
+# open all the same, and the next signature needs no opening.
+open(os.path.join(tmp, "slowopen"), "w").close()
+T = conn()
+send(T, sign_req(TOK3, b"gone"))
+tap.ok(fired("C_FindObjectsInit slow"), "another key is being opened")
+T.close()
+log.seek(0)
+tap.ok(tap.wait_for(lambda: log.seek(0) == 0 and "tok3: opened for a client "
+                    "that has gone; kept open" in log.read(), 10),
+       "its client left; the key it opened is kept open")
+# (An opening looks for the token: C_GetTokenInfo; a signature does not.)
+before = open(calls).read().count("C_GetTokenInfo")
+a = ask(TOK3, b"o2")
+tap.ok(verifies(TOK3, b"o2", a) and
+       open(calls).read().count("C_GetTokenInfo") == before,
+       "and the next client's signature needs no opening", a)
 
 # 2. A hung token and a hung upstream at once: each fails at its timeout
 # alone, while the rest is answered.
