@@ -3,7 +3,10 @@
  * on message size and on answers left unread, so that no client, slow or
  * hostile, can hold up the others or the agent.  As with ssh-agent, a
  * client may stay idle, or take its time over a request, as long as it
- * likes: only one that stops reading its answers is dropped.
+ * likes: only one that stops reading its answers is dropped.  A request
+ * answered by the PKCS#11 helper or the upstream agent waits in the loop
+ * (its fd polled with the clients'), its client unread meanwhile; token
+ * requests take turns for the helper.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
