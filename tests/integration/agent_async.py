@@ -6,8 +6,11 @@
 # waits its turn; each delayed request gets its own right answer, in order
 # on its connection.  Upstream keys are refused over a forwarded
 # connection unless --allow-forwarded, and the upstream hears the bind.
-# A token PIN given by hwkey-agent add outlives a helper that crashed or
-# was killed: the new one logs in with it, no askpass; ssh-add -x wipes it.
+# A token key is opened in the helper as it signs, the others served; one
+# whose client left is kept open.  A token PIN given by hwkey-agent add
+# outlives a helper that crashed or was killed: the new one logs in with
+# it, no askpass; ssh-add -x wipes it.
+import base64
 import os
 import socket
 import struct
@@ -58,7 +61,6 @@ tap.run([tap.HWK, "-q", "-t", "ecdsa", "--backend", "software", "-N", "",
 
 
 def blob_of(path):
-    import base64
     return base64.b64decode(open(path + ".pub").read().split()[1])
 
 
