@@ -176,6 +176,9 @@ int	hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c,
 	    struct hwk_buf *req, struct hwk_buf *reply);
 int	hwk_agent_sign_step(struct hwk_agent *a, struct hwk_conn *c,
 	    struct hwk_buf *reply);
+/* The same for a signature whose --confirm question has been answered. */
+int	hwk_agent_confirm_step(struct hwk_agent *a, struct hwk_conn *c,
+	    struct hwk_buf *reply);
 /*
  * The wait of a connection closed while its token request was out: its
  * answer is taken for nobody (c NULL above), but a key it opened is kept.

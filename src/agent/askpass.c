@@ -45,17 +45,15 @@ askpass_allowed(void)
 }
 
 int
-hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
-    char *buf, size_t len)
+hwk_askpass_start(struct hwk_ctx *ctx, const char *prompt, const char *hint,
+    pid_t *pidp, int *fdp)
 {
 	const char *prog = getenv("SSH_ASKPASS");
-	int p[2], status, toolong = 0;
-	size_t pos = 0;
-	ssize_t n;
+	int p[2];
 	pid_t pid;
-	char c;
 
-	buf[0] = '\0';
+	*pidp = -1;
+	*fdp = -1;
 	if (!askpass_allowed())
 		return hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "%s is needed but "
 		    "there is no way to ask: %sset SSH_ASKPASS (and "
@@ -87,8 +85,25 @@ hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
 		_exit(127);
 	}
 	close(p[1]);
+	*pidp = pid;
+	*fdp = p[0];
+	return HWK_OK;
+}
+
+int
+hwk_askpass_finish(struct hwk_ctx *ctx, pid_t pid, int fd, char *buf,
+    size_t len)
+{
+	const char *prog = getenv("SSH_ASKPASS");
+	int status, toolong = 0;
+	size_t pos = 0;
+	ssize_t n;
+	char c;
+
+	if (prog == NULL || *prog == '\0')
+		prog = DEFAULT_ASKPASS;
 	for (;;) {
-		n = read(p[0], &c, 1);
+		n = read(fd, &c, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0 || c == '\n' || c == '\r')
@@ -100,7 +115,7 @@ hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
 	}
 	buf[pos] = '\0';
 	c = 0;
-	close(p[0]);
+	close(fd);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -115,6 +130,19 @@ hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
 		    len - 1);
 	}
 	return HWK_OK;
+}
+
+int
+hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
+    char *buf, size_t len)
+{
+	pid_t pid;
+	int fd, r;
+
+	buf[0] = '\0';
+	if ((r = hwk_askpass_start(ctx, prompt, hint, &pid, &fd)) != 0)
+		return r;
+	return hwk_askpass_finish(ctx, pid, fd, buf, len);
 }
 
 void

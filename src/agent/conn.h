@@ -41,7 +41,7 @@ struct hwk_bind {
  * helper or the upstream agent: the poll loop serves other clients
  * meanwhile, and reads no more of this one until it is answered.
  */
-enum { WAIT_HELPER = 1, WAIT_UPSTREAM };
+enum { WAIT_HELPER = 1, WAIT_UPSTREAM, WAIT_CONFIRM };
 /* What the upstream's answer makes: itself, merged with ours, or ours. */
 enum { UP_FORWARD = 1, UP_MERGE, UP_TELL };
 
@@ -49,7 +49,8 @@ struct hwk_wait {
 	int		 kind;
 	/*
 	 * WAIT_HELPER: a signature, by which key, of what, in which form;
-	 * first the key opened by its stub, when that is given.
+	 * first the key opened by its stub, when that is given.  The same
+	 * for WAIT_CONFIRM, and the askpass asking the user, its output.
 	 */
 	uint8_t		*blob;
 	size_t		 bloblen;
@@ -59,6 +60,8 @@ struct hwk_wait {
 	size_t		 datalen;
 	uint8_t		*stub;
 	size_t		 stublen;
+	pid_t		 pid;
+	int		 fd;
 	/* WAIT_UPSTREAM: the exchange, and what to make of its answer */
 	struct hwk_upx	*x;
 	uint8_t		 type;		/* of the request */
@@ -127,6 +130,19 @@ int	hwk_bind_may_pass(struct hwk_agent *a, struct hwk_conn *c);
 /* With --confirm, asks the user through SSH_ASKPASS; 0 only on a yes. */
 int	hwk_confirm_sign(struct hwk_agent *a, struct hwk_conn *c,
 	    const struct hwk_identity *id);
+/*
+ * The same without waiting: start puts the question on the screen (its
+ * askpass in w->pid, w->fd), or says why not (logged, not 0); end takes
+ * the answer once w->fd has ended: 0 only on a yes.  One question at a
+ * time: busy while one is on the screen; cancel takes it off (the
+ * client left).
+ */
+int	hwk_confirm_start(struct hwk_agent *a, struct hwk_conn *c,
+	    const struct hwk_identity *id, struct hwk_wait *w);
+int	hwk_confirm_end(struct hwk_agent *a, struct hwk_conn *c,
+	    const char *path, struct hwk_wait *w);
+int	hwk_confirm_busy(void);
+void	hwk_confirm_cancel(struct hwk_wait *w);
 
 /* askpass.c */
 /*
@@ -136,6 +152,15 @@ int	hwk_confirm_sign(struct hwk_agent *a, struct hwk_conn *c,
  */
 int	hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
 	    char *buf, size_t len);
+/*
+ * The same in two: start runs it, its output to be read on *fdp; finish
+ * reads its answer there (poll fd for its end first, to wait in no read)
+ * and reaps it.
+ */
+int	hwk_askpass_start(struct hwk_ctx *ctx, const char *prompt,
+	    const char *hint, pid_t *pidp, int *fdp);
+int	hwk_askpass_finish(struct hwk_ctx *ctx, pid_t pid, int fd, char *buf,
+	    size_t len);
 /* The request the PIN and password prompts are for; NULLs: none. */
 void	hwk_askpass_about(struct hwk_conn *c, const struct hwk_identity *id);
 

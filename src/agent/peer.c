@@ -38,6 +38,8 @@ hwk_wait_free(struct hwk_wait **wp)
 
 	if (w == NULL)
 		return;
+	if (w->kind == WAIT_CONFIRM)
+		hwk_confirm_cancel(w);
 	free(w->blob);
 	free(w->data);
 	free(w->stub);

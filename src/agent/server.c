@@ -270,6 +270,8 @@ wait_step(struct hwk_agent *a, struct client *c)
 		return -1;
 	if (c->conn->wait->kind == WAIT_HELPER)
 		r = hwk_agent_sign_step(a, c->conn, reply);
+	else if (c->conn->wait->kind == WAIT_CONFIRM)
+		r = hwk_agent_confirm_step(a, c->conn, reply);
 	else {
 		hwk_upstream_use(a->upstream, &c->conn->up_fd);
 		r = hwk_upstream_wait_step(a, c->conn, reply);
@@ -278,7 +280,8 @@ wait_step(struct hwk_agent *a, struct client *c)
 	if (r == 1) {
 		hwk_wait_free(&c->conn->wait);
 		r = deliver(a, c, reply) == 0 ? 1 : -1;
-	}
+	} else if (r == 0 && hwk_buf_len(reply) > 0)
+		r = -1;		/* an answer and a wait: a bug */
 	hwk_buf_free(&reply);
 	return r < 0 ? -1 : r;
 }
@@ -372,9 +375,27 @@ client_read(struct hwk_agent *a, struct server *sv, struct client *c)
 }
 
 /*
+ * What a client's wait waits on: the upstream's connection (for events),
+ * or the askpass's output, whose end says the answer is there.
+ */
+static int
+wait_fd(struct client *c, short *evp, uint64_t *deadlinep)
+{
+	struct hwk_wait *w = c->conn->wait;
+
+	if (w != NULL && w->kind == WAIT_CONFIRM) {
+		*evp = 0;	/* POLLHUP, always polled */
+		*deadlinep = UINT64_MAX;
+		return w->fd;
+	}
+	return hwk_upstream_wait_poll(c->conn, evp, deadlinep);
+}
+
+/*
  * The poll set: the listening socket, the clients (not read while their
- * request is out: they are answered in order), each upstream exchange
- * and the helper's answer; *msp: how long until the first deadline.
+ * request is out: they are answered in order), each upstream exchange or
+ * --confirm question, and the helper's answer; *msp: how long until the
+ * first deadline.
  */
 static nfds_t
 poll_set(struct server *sv, int lfd, int paused, int *msp)
@@ -397,7 +418,7 @@ poll_set(struct server *sv, int lfd, int paused, int *msp)
 		if (hwk_buf_len(c->out) > 0)
 			sv->pfd[i + 1].events |= POLLOUT;
 		c->wpfd = 0;
-		if ((fd = hwk_upstream_wait_poll(c->conn, &ev, &dl)) < 0)
+		if ((fd = wait_fd(c, &ev, &dl)) < 0)
 			continue;
 		c->wpfd = k;
 		sv->pfd[k].fd = fd;
@@ -459,8 +480,7 @@ waits_step(struct hwk_agent *a, struct server *sv)
 	for (i = 0; i < sv->n; i++) {
 		c = &sv->cl[i];
 		if (c->fd < 0 || c->wpfd == 0 || (sv->pfd[c->wpfd].revents ==
-		    0 && (hwk_upstream_wait_poll(c->conn, &ev, &dl) < 0 ||
-		    t < dl)))
+		    0 && (wait_fd(c, &ev, &dl) < 0 || t < dl)))
 			continue;
 		if (wait_then(a, sv, c) != 0)
 			client_drop(c);
@@ -479,25 +499,33 @@ waits_step(struct hwk_agent *a, struct server *sv)
 	}
 }
 
-/* Token signatures that waited their turn, first come first served. */
+/*
+ * Signatures that wait their turn (for the helper, or for a question on
+ * the screen), first come first served: each asked again, once a turn;
+ * one whose turn has not come keeps its place.
+ */
 static void
 serve_queue(struct hwk_agent *a, struct server *sv)
 {
 	struct client *c;
+	uint64_t last = 0, seq;
 	size_t i;
 
-	while (!hwk_agent_p11_busy()) {
+	while (!hwk_agent_p11_busy() || !hwk_confirm_busy()) {
 		c = NULL;
 		for (i = 0; i < sv->n; i++)
-			if (sv->cl[i].fd >= 0 && sv->cl[i].queued != 0 &&
+			if (sv->cl[i].fd >= 0 && sv->cl[i].queued > last &&
 			    (c == NULL || sv->cl[i].queued < c->queued))
 				c = &sv->cl[i];
 		if (c == NULL)
 			return;
+		last = seq = c->queued;
 		c->queued = 0;
 		if (process(a, sv, c) != 0 || (hwk_buf_len(c->out) > 0 &&
 		    client_write(sv, c) != 0))
 			client_drop(c);
+		else if (c->queued != 0)
+			c->queued = seq;
 	}
 }
 

@@ -184,42 +184,16 @@ open_later(struct hwk_agent *a, struct hwk_conn *c, struct hwk_identity *id,
 	return r;
 }
 
-int
-hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
+/* The signature, its policy passed: here and now, or in the helper. */
+static int
+sign_now(struct hwk_agent *a, struct hwk_conn *c, struct hwk_identity *id,
+    const char *alg, int algno, const uint8_t *data, size_t datalen,
     struct hwk_buf *reply)
 {
-	struct hwk_identity *id;
-	const uint8_t *blob, *data;
-	const char *alg;
 	uint8_t *raw = NULL;
-	size_t bloblen, datalen, rawlen = 0;
-	uint32_t flags;
-	int algno, later, r;
+	size_t rawlen = 0;
+	int later, r;
 
-	if (hwk_buf_get_string_direct(req, &blob, &bloblen) != 0 ||
-	    hwk_buf_get_string_direct(req, &data, &datalen) != 0 ||
-	    hwk_buf_get_u32(req, &flags) != 0 || hwk_buf_len(req) != 0)
-		return failure(reply);
-	if (a->locked) {
-		LOG(a, AGENT_LOG_INFO, "sign refused: the agent is locked");
-		return failure(reply);
-	}
-	if ((id = hwk_agent_find_identity(a, blob, bloblen)) == NULL) {
-		/* Our rule on forwarded requests holds for its keys too. */
-		if (a->upstream != NULL)
-			return hwk_bind_may_pass(a, c) == 0 ? PASS_ON :
-			    failure(reply);
-		LOG(a, AGENT_LOG_DEBUG, "sign refused: unknown key");
-		return failure(reply);
-	}
-	/* A token signature waits its turn before anything is asked. */
-	if (c != NULL && c->can_wait && hwk_agent_p11_owns(id->backend) &&
-	    hwk_agent_p11_busy())
-		return HWK_AGENT_TURN;
-	if ((algno = sig_alg(a, id, flags, &alg)) < 0 ||
-	    hwk_bind_may_sign(a, c, id) != 0 ||
-	    hwk_confirm_sign(a, c, id) != 0)
-		return failure(reply);
 	hwk_ctx_clear_error(a->ctx);
 	hwk_askpass_about(c, id);	/* a PIN prompt names key and asker */
 	later = c != NULL && c->can_wait && hwk_agent_p11_owns(id->backend);
@@ -237,6 +211,102 @@ hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 	hwk_askpass_about(NULL, NULL);
 	free(raw);
 	return r;
+}
+
+/* --confirm's question goes on the screen; the signature after a yes. */
+static int
+confirm_later(struct hwk_agent *a, struct hwk_conn *c,
+    const struct hwk_identity *id, const char *alg, int algno,
+    const uint8_t *data, size_t datalen, struct hwk_buf *reply)
+{
+	struct hwk_wait *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return HWK_ERR_NOMEM;
+	w->kind = WAIT_CONFIRM;
+	w->pid = -1;
+	w->fd = -1;
+	w->algno = algno;
+	snprintf(w->alg, sizeof(w->alg), "%s", alg);
+	if (copy(id->pub->blob, id->pub->bloblen, &w->blob,
+	    &w->bloblen) != 0 || copy(data, datalen, &w->data,
+	    &w->datalen) != 0) {
+		hwk_wait_free(&w);
+		return HWK_ERR_NOMEM;
+	}
+	if (hwk_confirm_start(a, c, id, w) != 0) {
+		hwk_wait_free(&w);
+		return failure(reply);
+	}
+	c->wait = w;
+	return HWK_AGENT_WAIT;
+}
+
+int
+hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
+    struct hwk_buf *reply)
+{
+	struct hwk_identity *id;
+	const uint8_t *blob, *data;
+	const char *alg;
+	size_t bloblen, datalen;
+	uint32_t flags;
+	int algno, waits = c != NULL && c->can_wait;
+
+	if (hwk_buf_get_string_direct(req, &blob, &bloblen) != 0 ||
+	    hwk_buf_get_string_direct(req, &data, &datalen) != 0 ||
+	    hwk_buf_get_u32(req, &flags) != 0 || hwk_buf_len(req) != 0)
+		return failure(reply);
+	if (a->locked) {
+		LOG(a, AGENT_LOG_INFO, "sign refused: the agent is locked");
+		return failure(reply);
+	}
+	if ((id = hwk_agent_find_identity(a, blob, bloblen)) == NULL) {
+		/* Our rule on forwarded requests holds for its keys too. */
+		if (a->upstream != NULL)
+			return hwk_bind_may_pass(a, c) == 0 ? PASS_ON :
+			    failure(reply);
+		LOG(a, AGENT_LOG_DEBUG, "sign refused: unknown key");
+		return failure(reply);
+	}
+	/*
+	 * A token signature waits its turn before anything is asked, and
+	 * so does a question while another is on the screen.
+	 */
+	if (waits && ((hwk_agent_p11_owns(id->backend) &&
+	    hwk_agent_p11_busy()) || (a->confirm && hwk_confirm_busy())))
+		return HWK_AGENT_TURN;
+	if ((algno = sig_alg(a, id, flags, &alg)) < 0 ||
+	    hwk_bind_may_sign(a, c, id) != 0)
+		return failure(reply);
+	if (waits && a->confirm)
+		return confirm_later(a, c, id, alg, algno, data, datalen,
+		    reply);
+	if (hwk_confirm_sign(a, c, id) != 0)
+		return failure(reply);
+	return sign_now(a, c, id, alg, algno, data, datalen, reply);
+}
+
+int
+hwk_agent_confirm_step(struct hwk_agent *a, struct hwk_conn *c,
+    struct hwk_buf *reply)
+{
+	struct hwk_wait *w = c->wait;
+	struct hwk_identity *id;
+	int r;
+
+	c->wait = NULL;		/* the signature may wait in its turn */
+	id = hwk_agent_find_identity(a, w->blob, w->bloblen);
+	if (hwk_confirm_end(a, c, id != NULL ? id->path : "a key removed "
+	    "since", w) != 0 || id == NULL || a->locked)
+		r = failure(reply);
+	else
+		r = sign_now(a, c, id, w->alg, w->algno, w->data, w->datalen,
+		    reply);
+	hwk_wait_free(&w);
+	if (r == HWK_AGENT_WAIT)
+		return 0;	/* in the helper now: c has its wait */
+	return r != 0 ? r : 1;
 }
 
 /*

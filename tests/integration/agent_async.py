@@ -7,7 +7,8 @@
 # on its connection.  Upstream keys are refused over a forwarded
 # connection unless --allow-forwarded, and the upstream hears the bind.
 # A token key is opened in the helper as it signs, the others served; one
-# whose client left is kept open.  A token PIN given by hwkey-agent add
+# whose client left is kept open.  So is a --confirm question on the
+# screen: others are served, questions come one at a time.  A token PIN given by hwkey-agent add
 # outlives a helper that crashed or was killed: the new one logs in with
 # it, no askpass; ssh-add -x wipes it.
 import base64
@@ -446,4 +447,71 @@ tap.ok(a == b"\x05" and os.path.exists(asked) and
        "tok@t" in open(asked).read(), "after them the PIN is gone: askpass "
        "is asked for it, naming the key", a)
 tap.stop(agent2)
+
+# 6. --confirm: while a question is on the screen (an askpass that takes
+# SLOW s while slow-q is there), the agent serves others; a second signature's question waits
+# until the first is answered; a client that leaves takes its question off.
+clog = os.path.join(tmp, "confirm.log")
+cpass = os.path.join(tmp, "confirm")
+open(cpass, "w").write("#!/bin/sh\nnl='\n'\n"
+                       "printf '%%s %%s\\n' \"$$\" \"${1%%%%\"$nl\"*}\" >>%s\n"
+                       "[ -e %s/slow-q ] && sleep %s\n"
+                       "[ -e %s/say-no ] && exit 1\necho yes\n" %
+                       (clog, tmp, SLOW, tmp))
+os.chmod(cpass, 0o700)
+sock3 = os.path.join(adir, "socket3")
+log3 = open(os.path.join(tmp, "agent3.log"), "w+")
+agent3 = tap.start([tap.AGENT, "-d", "-a", sock3, "--confirm", soft],
+                   env=dict(env, SSH_ASKPASS=cpass,
+                            SSH_ASKPASS_REQUIRE="force"),
+                   stdout=subprocess.DEVNULL, stderr=log3)
+tap.wait_for(lambda: os.path.exists(sock3))
+
+
+def questions():
+    return open(clog).read().splitlines() if os.path.exists(clog) else []
+
+
+slowq = os.path.join(tmp, "slow-q")
+open(slowq, "w").close()
+A, D = conn(sock3), conn(sock3)
+t0 = time.monotonic()
+send(A, sign_req(SOFT, b"c1"))
+tap.ok(tap.wait_for(lambda: len(questions()) == 1, 10) and
+       questions()[0].endswith(" Allow use of key soft@t?"),
+       "--confirm: the question is on the screen", questions())
+send(D, sign_req(SOFT, b"c2"))
+s = conn(sock3)
+l, dt = timed(lambda: (send(s, b"\x0b"), recv(s))[1])
+tap.ok(l[:1] == b"\x0c" and SOFT in l and dt < PROMPT,
+       "meanwhile another client's key list is answered at once (%.3f s)" %
+       dt, l)
+time.sleep(0.2)
+tap.ok(len(questions()) == 1 and select.select([D], [], [], 0)[0] == [],
+       "a second signature's question waits until the first is answered")
+a = recv(A)
+ta = time.monotonic() - t0
+os.unlink(slowq)
+tap.ok(verifies(SOFT, b"c1", a, sock3) and ta >= SLOW * 0.9,
+       "yes: the signature comes (%.3f s)" % ta, a)
+d = recv(D)
+tap.ok(verifies(SOFT, b"c2", d, sock3) and len(questions()) == 2,
+       "then the second question, and its signature", questions())
+open(os.path.join(tmp, "say-no"), "w").close()
+tap.ok(ask(SOFT, b"c3", sock3) == b"\x05", "no: SSH_AGENT_FAILURE")
+os.unlink(os.path.join(tmp, "say-no"))
+open(slowq, "w").close()
+F = conn(sock3)
+send(F, sign_req(SOFT, b"c4"))
+tap.ok(tap.wait_for(lambda: len(questions()) == 4, 10), "another question")
+F.close()
+qpid = int(questions()[-1].split()[0])
+tap.ok(tap.wait_for(lambda: not os.path.exists("/proc/%d" % qpid),
+                    PROMPT), "its client left: the question is taken off "
+       "the screen at once")
+os.unlink(slowq)
+a = ask(SOFT, b"c5", sock3)
+tap.ok(verifies(SOFT, b"c5", a, sock3) and len(questions()) == 5,
+       "and the next signature is asked about, and made", a)
+tap.stop(agent3)
 tap.done()
