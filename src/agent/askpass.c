@@ -24,6 +24,9 @@
 #define DEFAULT_ASKPASS	"/usr/bin/ssh-askpass"
 #define PROMPT_MAX	2048
 
+/* The context whose way of asking is askpass (hwk_agent_askpass_ui). */
+static const struct hwk_ctx *ui_ctx;
+
 /* The signature a prompt is for: the agent answers one request at a time. */
 static struct {
 	struct hwk_conn	*conn;
@@ -153,22 +156,48 @@ hwk_askpass_about(struct hwk_conn *c, const struct hwk_identity *id)
 }
 
 /* A backend's prompt, after the key and the program it is for. */
-static int
-askpass_read(void *arg, const char *prompt, char *buf, size_t len)
+static char *
+full_prompt(const char *prompt)
 {
 	char *full, who[512], fp[HWK_FP_LEN];
 	const char *name;
-	int r;
 
-	if (about.id == NULL)
-		return hwk_askpass(arg, prompt, NULL, buf, len);
 	if ((full = malloc(PROMPT_MAX)) == NULL)
-		return HWK_ERR_NOMEM;
+		return NULL;
+	if (about.id == NULL) {
+		snprintf(full, PROMPT_MAX, "%s", prompt);
+		return full;
+	}
 	name = hwk_conn_key_name(about.id, fp);
 	hwk_conn_who(about.conn, who, sizeof(who));
 	snprintf(full, PROMPT_MAX, "Key %s %s.\n%s\n%s", name, fp, who,
 	    prompt);
+	return full;
+}
+
+static int
+askpass_read(void *arg, const char *prompt, char *buf, size_t len)
+{
+	char *full;
+	int r;
+
+	if ((full = full_prompt(prompt)) == NULL)
+		return HWK_ERR_NOMEM;
 	r = hwk_askpass(arg, full, NULL, buf, len);
+	free(full);
+	return r;
+}
+
+int
+hwk_askpass_secret_start(struct hwk_ctx *ctx, const char *prompt,
+    pid_t *pidp, int *fdp)
+{
+	char *full;
+	int r;
+
+	if ((full = full_prompt(prompt)) == NULL)
+		return HWK_ERR_NOMEM;
+	r = hwk_askpass_start(ctx, full, NULL, pidp, fdp);
 	free(full);
 	return r;
 }
@@ -186,4 +215,11 @@ hwk_agent_askpass_ui(struct hwk_ctx *ctx)
 	struct hwk_ui ui = { askpass_read, askpass_notice, ctx };
 
 	hwk_ctx_set_ui(ctx, &ui);
+	ui_ctx = ctx;
+}
+
+int
+hwk_askpass_is_ui(const struct hwk_ctx *ctx)
+{
+	return ctx != NULL && ctx == ui_ctx;
 }

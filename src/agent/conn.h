@@ -161,6 +161,11 @@ int	hwk_askpass_start(struct hwk_ctx *ctx, const char *prompt,
 	    const char *hint, pid_t *pidp, int *fdp);
 int	hwk_askpass_finish(struct hwk_ctx *ctx, pid_t pid, int fd, char *buf,
 	    size_t len);
+/* start for a backend's PIN or password prompt, named as askpass_about. */
+int	hwk_askpass_secret_start(struct hwk_ctx *ctx, const char *prompt,
+	    pid_t *pidp, int *fdp);
+/* Whether ctx asks through askpass (hwk_agent_askpass_ui), as start does. */
+int	hwk_askpass_is_ui(const struct hwk_ctx *ctx);
 /* The request the PIN and password prompts are for; NULLs: none. */
 void	hwk_askpass_about(struct hwk_conn *c, const struct hwk_identity *id);
 

@@ -47,7 +47,7 @@ static struct {
 	int		 stashed;	/* an answer read for p11c_step */
 	int		 stash_rc;
 	struct hwk_buf	*stash;
-	const char	*pin;		/* p11c_give_pin's, for the next ASK */
+	int		 async;		/* in p11c_step: PINs asked without waiting */
 } hc = { .fd = -1 };
 
 static void
@@ -97,12 +97,7 @@ forked(void)
 	hc.fd = -1;
 	hc.pid = 0;
 	hc.out = 0;
-}
-
-void
-p11c_give_pin(const char *pin)
-{
-	hc.pin = pin;
+	p11a_forget();
 }
 
 void
@@ -136,6 +131,7 @@ p11c_stop(int kill_it)
 		close(hc.fd);
 	hc.fd = -1;
 	hc.out = 0;
+	p11a_cancel();
 	if (hc.pid <= 0)
 		return;
 	if (kill_it)
@@ -275,43 +271,6 @@ p11c_ready(struct hwk_ctx *ctx)
 	return helper_start(ctx);
 }
 
-/* ASK: the helper's PIN prompt, asked as the agent asks. */
-static int
-relay_secret(struct hwk_ctx *ctx, struct hwk_buf *msg, struct hwk_buf *out)
-{
-	char *prompt = NULL, *pin = NULL;
-	int rc, r;
-
-	hwk_buf_reset(out);
-	if (hwk_buf_get_cstring(msg, &prompt, NULL) != 0)
-		return HWK_ERR_FORMAT;
-	if ((pin = calloc(1, HWK_SECRET_MAX)) == NULL) {
-		free(prompt);
-		return HWK_ERR_NOMEM;
-	}
-	hwk_ctx_clear_error(ctx);
-	/* A PIN kept for this login is given once: a wrong one is not tried
-	 * twice.  No context: a key being let go, which needs no PIN. */
-	if (hc.pin != NULL && strlen(hc.pin) < HWK_SECRET_MAX) {
-		memcpy(pin, hc.pin, strlen(hc.pin));
-		rc = HWK_OK;
-	} else
-		rc = ctx == NULL ? HWK_ERR_CANCELLED :
-		    hwk_ctx_read_secret(ctx, prompt, pin, HWK_SECRET_MAX);
-	hc.pin = NULL;
-	if (rc != 0)
-		explicit_bzero(pin, HWK_SECRET_MAX);
-	if ((r = hwk_buf_put_u8(out, P11H_SECRET)) == 0 &&
-	    (r = hwk_buf_put_u32(out, (uint32_t)(rc < 0 ? -rc : 0))) == 0 &&
-	    (r = hwk_buf_put_cstring(out, pin)) == 0 &&
-	    (r = hwk_buf_put_cstring(out, hwk_ctx_detail(ctx))) == 0)
-		r = p11h_send(hc.fd, out, p11h_now_ms() + hc.timeout_ms);
-	hwk_buf_reset(out);	/* wipes the PIN */
-	hwk_freezero(pin, HWK_SECRET_MAX);
-	free(prompt);
-	return r;
-}
-
 /* The code and words of an ERR answer, into *errp and the context. */
 static int
 take_err(struct hwk_ctx *ctx, struct hwk_buf *reply, int *errp)
@@ -389,11 +348,12 @@ answer_question(struct hwk_ctx *ctx, uint8_t type, struct hwk_buf *msg)
 	char *notice = NULL;
 	int r;
 
+	if (type == P11H_ASK)
+		return p11a_question(ctx, msg, hc.fd, p11h_now_ms() +
+		    hc.timeout_ms, hc.async);
 	if ((tmp = hwk_buf_new()) == NULL)
 		return HWK_ERR_NOMEM;
-	if (type == P11H_ASK)
-		r = relay_secret(ctx, msg, tmp);
-	else {
+	{
 		if (hwk_buf_get_cstring(msg, &notice, NULL) == 0)
 			LOG(AGENT_LOG_INFO, "%s", notice);
 		free(notice);
@@ -463,6 +423,11 @@ int
 p11c_waiting(uint64_t *deadlinep)
 {
 	*deadlinep = hc.deadline;
+	/* Time at a PIN prompt does not count. */
+	if (hc.out && p11a_asking() >= 0) {
+		*deadlinep = UINT64_MAX;
+		return p11a_asking();
+	}
 	return hc.out ? hc.fd : hc.stashed ? -2 : -1;
 }
 
@@ -475,6 +440,17 @@ step(struct hwk_ctx *ctx, struct hwk_buf *reply, int *rcp)
 
 	hwk_buf_set_max(reply, P11H_MAX_MSG);
 	for (;;) {
+		/* A PIN on the screen: its answer, once askpass has given it. */
+		if (p11a_asking() >= 0) {
+			struct pollfd p = { .fd = p11a_asking(), .events = POLLIN };
+
+			if (hc.async && poll(&p, 1, 0) == 0)
+				return 0;
+			if ((r = p11a_finish(ctx, hc.fd, p11h_now_ms() +
+			    hc.timeout_ms)) != 0)
+				break;
+			hc.deadline = p11h_now_ms() + hc.timeout_ms;
+		}
 		if ((r = read_msg(reply)) == 0) {
 			if (p11h_now_ms() < hc.deadline)
 				return 0;
@@ -487,12 +463,13 @@ step(struct hwk_ctx *ctx, struct hwk_buf *reply, int *rcp)
 		else if (type != P11H_ASK && type != P11H_NOTICE) {
 			r = type == P11H_ERR ? take_err(ctx, reply, &err) : 0;
 			break;	/* the answer, for the caller to read */
-		} else
-			r = answer_question(ctx, type, reply);
+		} else if ((r = answer_question(ctx, type, reply)) == 1)
+			continue;	/* askpass asks: it is waited for */
 		if (r != 0)
 			break;
 		hc.deadline = p11h_now_ms() + hc.timeout_ms;
 	}
+	p11a_cancel();
 	hc.out = 0;
 	*rcp = r == 0 ? err : call_failed(ctx, r);
 	return 1;
@@ -513,7 +490,12 @@ p11c_step(struct hwk_ctx *ctx, struct hwk_buf *reply, int *rcp)
 		hwk_buf_reset(hc.stash);
 		return 1;
 	}
-	return hc.out ? step(ctx, reply, rcp) : 0;
+	if (!hc.out)
+		return 0;
+	hc.async = 1;
+	r = step(ctx, reply, rcp);
+	hc.async = 0;
+	return r;
 }
 
 /* Waits for the answer to the request out, on the helper's fd alone. */

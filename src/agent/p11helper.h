@@ -71,8 +71,21 @@ int	p11c_call(struct hwk_ctx *ctx, struct hwk_buf *req,
 int	p11c_start(struct hwk_ctx *ctx, struct hwk_buf *req);
 int	p11c_waiting(uint64_t *deadlinep);
 int	p11c_step(struct hwk_ctx *ctx, struct hwk_buf *reply, int *rcp);
-/* The PIN the next PIN question is answered with, unasked (NULL: none). */
+/*
+ * p11ask.c: the helper's PIN questions.  give_pin: the PIN the next one
+ * is answered with, unasked (NULL: none).  question answers one (msg
+ * past its type) on the helper's fd; with async, through an askpass left
+ * on the screen (1): asking is its output (-1: none), to poll for its end,
+ * finish relays its answer, cancel takes it off, forget (in a child) lets
+ * go of it.
+ */
 void	p11c_give_pin(const char *pin);
+int	p11a_question(struct hwk_ctx *ctx, struct hwk_buf *msg, int fd,
+	    uint64_t deadline, int async);
+int	p11a_asking(void);
+int	p11a_finish(struct hwk_ctx *ctx, int fd, uint64_t deadline);
+void	p11a_cancel(void);
+void	p11a_forget(void);
 /* The helper that runs now, as a number that a new one changes; 0: none. */
 unsigned p11c_gen(void);
 /*

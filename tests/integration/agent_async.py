@@ -8,7 +8,8 @@
 # connection unless --allow-forwarded, and the upstream hears the bind.
 # A token key is opened in the helper as it signs, the others served; one
 # whose client left is kept open.  So is a --confirm question on the
-# screen: others are served, questions come one at a time.  A token PIN given by hwkey-agent add
+# screen, or a token PIN asked through askpass: others are served,
+# confirmations come one at a time.  A token PIN given by hwkey-agent add
 # outlives a helper that crashed or was killed: the new one logs in with
 # it, no askpass; ssh-add -x wipes it.
 import base64
@@ -514,4 +515,38 @@ a = ask(SOFT, b"c5", sock3)
 tap.ok(verifies(SOFT, b"c5", a, sock3) and len(questions()) == 5,
        "and the next signature is asked about, and made", a)
 tap.stop(agent3)
+
+# 7. A token PIN asked through askpass (no --pin-source) at the key's
+# first signature: while the question is on the screen, others are served.
+plog = os.path.join(tmp, "pin.log")
+ppass = os.path.join(tmp, "pinpass")
+open(ppass, "w").write("#!/bin/sh\nnl='\n'\n"
+                       "printf '%%s\\n' \"${1%%%%\"$nl\"*}\" >>%s\n"
+                       "[ -e %s/slow-q ] && sleep %s\necho 1234\n" %
+                       (plog, tmp, SLOW))
+os.chmod(ppass, 0o700)
+sock4 = os.path.join(adir, "socket4")
+agent4 = tap.start([tap.AGENT, "-d", "-a", sock4, "-P",
+                    os.path.join(tap.BUILD, "tests", "*"), tok, soft],
+                   env=dict(env, SSH_ASKPASS=ppass,
+                            SSH_ASKPASS_REQUIRE="force"),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+tap.wait_for(lambda: os.path.exists(sock4))
+open(slowq, "w").close()
+A = conn(sock4)
+t0 = time.monotonic()
+send(A, sign_req(TOK, b"p1"))
+tap.ok(tap.wait_for(lambda: os.path.exists(plog), 10) and
+       open(plog).read().startswith("Key tok@t SHA256:"),
+       "the token's PIN is asked, naming the key")
+b, dt = timed(lambda: ask(SOFT, b"p2", sock4))
+tap.ok(verifies(SOFT, b"p2", b, sock4) and dt < PROMPT,
+       "while the PIN question is on the screen, a software-key signature "
+       "is answered at once (%.3f s)" % dt, b)
+a = recv(A)
+ta = time.monotonic() - t0
+os.unlink(slowq)
+tap.ok(verifies(TOK, b"p1", a, sock4) and ta >= SLOW * 0.9,
+       "then the token signs with the PIN given (%.3f s)" % ta, a)
+tap.stop(agent4)
 tap.done()
