@@ -22,10 +22,11 @@
 #include "conn.h"
 #include "p11helper.h"
 
+/* pin: p11c_give_pin's, for the next ASK; the askpass asking, its output. */
 static struct {
-	const char	*pin;		/* p11c_give_pin's, for the next ASK */
-	pid_t		 pid;		/* the askpass asking for a PIN */
-	int		 fd;		/* its output, or -1 */
+	const char	*pin;
+	pid_t		 pid;
+	int		 fd;
 } ask = { .fd = -1 };
 
 void

@@ -47,7 +47,7 @@ static struct {
 	int		 stashed;	/* an answer read for p11c_step */
 	int		 stash_rc;
 	struct hwk_buf	*stash;
-	int		 async;		/* in p11c_step: PINs asked without waiting */
+	int		 async;		/* in p11c_step: PINs asked unwaited */
 } hc = { .fd = -1 };
 
 static void
