@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hwkey/ctx.h"
@@ -133,6 +134,23 @@ hwk_askpass_finish(struct hwk_ctx *ctx, pid_t pid, int fd, char *buf,
 		    len - 1);
 	}
 	return HWK_OK;
+}
+
+void
+hwk_askpass_cancel(pid_t pid, int fd)
+{
+	struct timespec nap = { 0, 10 * 1000000L };
+	int status, tries;
+
+	if (pid <= 0)
+		return;
+	close(fd);
+	kill(pid, SIGTERM);
+	for (tries = 0; waitpid(pid, &status, WNOHANG) == 0; tries++) {
+		if (tries == 100)	/* a second: it will not go */
+			kill(pid, SIGKILL);
+		nanosleep(&nap, NULL);
+	}
 }
 
 int

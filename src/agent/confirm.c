@@ -4,15 +4,9 @@
  * added with ssh-add -c, naming the key and who asks for it; one question
  * at a time, the agent serving others while it is on the screen.
  */
-#include <sys/wait.h>
-
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
@@ -124,19 +118,10 @@ hwk_confirm_busy(void)
 void
 hwk_confirm_cancel(struct hwk_wait *w)
 {
-	struct timespec nap = { 0, 10 * 1000000L };
-	int status, tries;
-
 	if (w->pid <= 0)
 		return;
 	/* Its client left: the question goes from the screen. */
-	kill(w->pid, SIGTERM);
-	close(w->fd);
-	for (tries = 0; waitpid(w->pid, &status, WNOHANG) == 0; tries++) {
-		if (tries == 100)	/* a second: it will not go */
-			kill(w->pid, SIGKILL);
-		nanosleep(&nap, NULL);
-	}
+	hwk_askpass_cancel(w->pid, w->fd);
 	w->pid = -1;
 	w->fd = -1;
 	asking = 0;

@@ -164,6 +164,8 @@ int	hwk_askpass_finish(struct hwk_ctx *ctx, pid_t pid, int fd, char *buf,
 /* start for a backend's PIN or password prompt, named as askpass_about. */
 int	hwk_askpass_secret_start(struct hwk_ctx *ctx, const char *prompt,
 	    pid_t *pidp, int *fdp);
+/* Takes a started askpass off the screen (SIGTERM; SIGKILL after 1 s). */
+void	hwk_askpass_cancel(pid_t pid, int fd);
 /* Whether ctx asks through askpass (hwk_agent_askpass_ui), as start does. */
 int	hwk_askpass_is_ui(const struct hwk_ctx *ctx);
 /* The request the PIN and password prompts are for; NULLs: none. */

@@ -5,10 +5,6 @@
  * answer is taken when it ends, so that a PIN typed slowly holds up that
  * request only.
  */
-#include <sys/wait.h>
-
-#include <errno.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,15 +116,10 @@ p11a_finish(struct hwk_ctx *ctx, int fd, uint64_t deadline)
 void
 p11a_cancel(void)
 {
-	int status;
-
 	if (ask.fd < 0)
 		return;
 	/* Its request has gone: the question goes from the screen. */
-	close(ask.fd);
-	kill(ask.pid, SIGTERM);
-	while (waitpid(ask.pid, &status, 0) < 0 && errno == EINTR)
-		;
+	hwk_askpass_cancel(ask.pid, ask.fd);
 	ask.pid = -1;
 	ask.fd = -1;
 }
