@@ -12,6 +12,7 @@ struct hwk_key;
 struct hwk_pubkey;
 struct hwk_backend;
 struct hwk_upstream;
+struct hwk_wait;
 struct hwk_cert;
 struct hwk_agent_runtime;
 
@@ -157,6 +158,33 @@ int	hwk_agent_dispatch(struct hwk_agent *a, const uint8_t *msg, size_t len,
  */
 int	hwk_agent_dispatch_conn(struct hwk_agent *a, struct hwk_conn *c,
 	    const uint8_t *msg, size_t len, struct hwk_buf *reply);
+
+/*
+ * Answers of hwk_agent_dispatch_conn on a connection whose can_wait the
+ * server set (conn.h), with nothing on reply: the answer comes through
+ * the connection's wait; or the PKCS#11 helper is taken by another's
+ * request, and this one is to be asked again when it is free.
+ */
+#define HWK_AGENT_WAIT	2
+#define HWK_AGENT_TURN	3
+
+/* The identity of a key blob, or of a certificate of its key; or NULL. */
+struct hwk_identity *hwk_agent_find_identity(struct hwk_agent *a,
+	    const uint8_t *blob, size_t len);
+/* sign.c: SIGN_REQUEST, its body in req; a wait's end, for the server. */
+int	hwk_agent_sign(struct hwk_agent *a, struct hwk_conn *c,
+	    struct hwk_buf *req, struct hwk_buf *reply);
+int	hwk_agent_sign_step(struct hwk_agent *a, struct hwk_conn *c,
+	    struct hwk_buf *reply);
+/* The same for a signature whose --confirm question has been answered. */
+int	hwk_agent_confirm_step(struct hwk_agent *a, struct hwk_conn *c,
+	    struct hwk_buf *reply);
+/*
+ * The wait of a connection closed while its token request was out: its
+ * answer is taken for nobody (c NULL above), but a key it opened is kept.
+ * NULL lets go of the one there is.
+ */
+void	hwk_agent_sign_orphan(struct hwk_wait *w);
 
 /* The listening side: poll loop over a UNIX socket until *stop is set. */
 int	hwk_agent_serve(struct hwk_agent *a, int listen_fd,

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hwkey/ctx.h"
@@ -23,6 +24,9 @@
 
 #define DEFAULT_ASKPASS	"/usr/bin/ssh-askpass"
 #define PROMPT_MAX	2048
+
+/* The context whose way of asking is askpass (hwk_agent_askpass_ui). */
+static const struct hwk_ctx *ui_ctx;
 
 /* The signature a prompt is for: the agent answers one request at a time. */
 static struct {
@@ -45,17 +49,15 @@ askpass_allowed(void)
 }
 
 int
-hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
-    char *buf, size_t len)
+hwk_askpass_start(struct hwk_ctx *ctx, const char *prompt, const char *hint,
+    pid_t *pidp, int *fdp)
 {
 	const char *prog = getenv("SSH_ASKPASS");
-	int p[2], status, toolong = 0;
-	size_t pos = 0;
-	ssize_t n;
+	int p[2];
 	pid_t pid;
-	char c;
 
-	buf[0] = '\0';
+	*pidp = -1;
+	*fdp = -1;
 	if (!askpass_allowed())
 		return hwk_ctx_error(ctx, HWK_ERR_CANCELLED, "%s is needed but "
 		    "there is no way to ask: %sset SSH_ASKPASS (and "
@@ -87,8 +89,25 @@ hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
 		_exit(127);
 	}
 	close(p[1]);
+	*pidp = pid;
+	*fdp = p[0];
+	return HWK_OK;
+}
+
+int
+hwk_askpass_finish(struct hwk_ctx *ctx, pid_t pid, int fd, char *buf,
+    size_t len)
+{
+	const char *prog = getenv("SSH_ASKPASS");
+	int status, toolong = 0;
+	size_t pos = 0;
+	ssize_t n;
+	char c;
+
+	if (prog == NULL || *prog == '\0')
+		prog = DEFAULT_ASKPASS;
 	for (;;) {
-		n = read(p[0], &c, 1);
+		n = read(fd, &c, 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0 || c == '\n' || c == '\r')
@@ -100,7 +119,7 @@ hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
 	}
 	buf[pos] = '\0';
 	c = 0;
-	close(p[0]);
+	close(fd);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
@@ -118,6 +137,36 @@ hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
 }
 
 void
+hwk_askpass_cancel(pid_t pid, int fd)
+{
+	struct timespec nap = { 0, 10 * 1000000L };
+	int status, tries;
+
+	if (pid <= 0)
+		return;
+	close(fd);
+	kill(pid, SIGTERM);
+	for (tries = 0; waitpid(pid, &status, WNOHANG) == 0; tries++) {
+		if (tries == 100)	/* a second: it will not go */
+			kill(pid, SIGKILL);
+		nanosleep(&nap, NULL);
+	}
+}
+
+int
+hwk_askpass(struct hwk_ctx *ctx, const char *prompt, const char *hint,
+    char *buf, size_t len)
+{
+	pid_t pid;
+	int fd, r;
+
+	buf[0] = '\0';
+	if ((r = hwk_askpass_start(ctx, prompt, hint, &pid, &fd)) != 0)
+		return r;
+	return hwk_askpass_finish(ctx, pid, fd, buf, len);
+}
+
+void
 hwk_askpass_about(struct hwk_conn *c, const struct hwk_identity *id)
 {
 	about.conn = c;
@@ -125,22 +174,48 @@ hwk_askpass_about(struct hwk_conn *c, const struct hwk_identity *id)
 }
 
 /* A backend's prompt, after the key and the program it is for. */
-static int
-askpass_read(void *arg, const char *prompt, char *buf, size_t len)
+static char *
+full_prompt(const char *prompt)
 {
 	char *full, who[512], fp[HWK_FP_LEN];
 	const char *name;
-	int r;
 
-	if (about.id == NULL)
-		return hwk_askpass(arg, prompt, NULL, buf, len);
 	if ((full = malloc(PROMPT_MAX)) == NULL)
-		return HWK_ERR_NOMEM;
+		return NULL;
+	if (about.id == NULL) {
+		snprintf(full, PROMPT_MAX, "%s", prompt);
+		return full;
+	}
 	name = hwk_conn_key_name(about.id, fp);
 	hwk_conn_who(about.conn, who, sizeof(who));
 	snprintf(full, PROMPT_MAX, "Key %s %s.\n%s\n%s", name, fp, who,
 	    prompt);
+	return full;
+}
+
+static int
+askpass_read(void *arg, const char *prompt, char *buf, size_t len)
+{
+	char *full;
+	int r;
+
+	if ((full = full_prompt(prompt)) == NULL)
+		return HWK_ERR_NOMEM;
 	r = hwk_askpass(arg, full, NULL, buf, len);
+	free(full);
+	return r;
+}
+
+int
+hwk_askpass_secret_start(struct hwk_ctx *ctx, const char *prompt,
+    pid_t *pidp, int *fdp)
+{
+	char *full;
+	int r;
+
+	if ((full = full_prompt(prompt)) == NULL)
+		return HWK_ERR_NOMEM;
+	r = hwk_askpass_start(ctx, full, NULL, pidp, fdp);
 	free(full);
 	return r;
 }
@@ -158,4 +233,11 @@ hwk_agent_askpass_ui(struct hwk_ctx *ctx)
 	struct hwk_ui ui = { askpass_read, askpass_notice, ctx };
 
 	hwk_ctx_set_ui(ctx, &ui);
+	ui_ctx = ctx;
+}
+
+int
+hwk_askpass_is_ui(const struct hwk_ctx *ctx)
+{
+	return ctx != NULL && ctx == ui_ctx;
 }

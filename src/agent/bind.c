@@ -321,9 +321,9 @@ hwk_bind_session(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req)
 	return r;
 }
 
-int
-hwk_bind_may_sign(struct hwk_agent *a, struct hwk_conn *c,
-    const struct hwk_identity *id)
+/* 0 if the connection may have a signature by what (a key's name). */
+static int
+may_sign(struct hwk_agent *a, struct hwk_conn *c, const char *what)
 {
 	struct hwk_bind *last;
 	char via[CONN_NAME_MAX + HWK_FP_LEN + 4];
@@ -335,7 +335,7 @@ hwk_bind_may_sign(struct hwk_agent *a, struct hwk_conn *c,
 	if (c->bind_failed) {
 		LOG(a, AGENT_LOG_ERR, "%s: refused a signature for %s (pid %d): "
 		    "a session-bind on its connection did not verify",
-		    id->path, hwk_conn_prog(c), (int)c->pid);
+		    what, hwk_conn_prog(c), (int)c->pid);
 		return HWK_ERR_INVALID_ARG;
 	}
 	/* Forwarded if any hop was: the first one is, after a forward. */
@@ -349,8 +349,21 @@ hwk_bind_may_sign(struct hwk_agent *a, struct hwk_conn *c,
 		hwk_conn_host(last, to, sizeof(to));
 	LOG(a, AGENT_LOG_INFO, "%s: refused a signature for %s (pid %d) "
 	    "through the agent forwarded to host %s%s%s; start the agent with "
-	    "--allow-forwarded to allow it", id->path, hwk_conn_prog(c),
+	    "--allow-forwarded to allow it", what, hwk_conn_prog(c),
 	    (int)c->pid, via, last->forwarded ? "" : ", for a login to host ",
 	    last->forwarded ? "" : to);
 	return HWK_ERR_INVALID_ARG;
+}
+
+int
+hwk_bind_may_sign(struct hwk_agent *a, struct hwk_conn *c,
+    const struct hwk_identity *id)
+{
+	return may_sign(a, c, id->path);
+}
+
+int
+hwk_bind_may_pass(struct hwk_agent *a, struct hwk_conn *c)
+{
+	return may_sign(a, c, "a key of the upstream agent");
 }

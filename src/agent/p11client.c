@@ -41,6 +41,13 @@ static struct {
 	int		 fd;
 	unsigned	 gen;		/* counts the helpers started */
 	uint64_t	 timeout_ms;
+	int		 out;		/* a request is out, its answer due */
+	uint64_t	 deadline;	/* for the helper's next message */
+	struct hwk_buf	*ain;		/* what came of that message so far */
+	int		 stashed;	/* an answer read for p11c_step */
+	int		 stash_rc;
+	struct hwk_buf	*stash;
+	int		 async;		/* in p11c_step: PINs asked unwaited */
 } hc = { .fd = -1 };
 
 static void
@@ -89,6 +96,8 @@ forked(void)
 		close(hc.fd);
 	hc.fd = -1;
 	hc.pid = 0;
+	hc.out = 0;
+	p11a_forget();
 }
 
 void
@@ -121,6 +130,8 @@ p11c_stop(int kill_it)
 	if (hc.fd >= 0)
 		close(hc.fd);
 	hc.fd = -1;
+	hc.out = 0;
+	p11a_cancel();
 	if (hc.pid <= 0)
 		return;
 	if (kill_it)
@@ -194,6 +205,7 @@ helper_gone(struct hwk_ctx *ctx, const char *doing)
 	if (hc.fd >= 0)
 		close(hc.fd);
 	hc.fd = -1;
+	hc.out = 0;
 	if (hc.pid > 0)
 		while ((w = waitpid(hc.pid, &status, 0)) < 0 && errno == EINTR)
 			;
@@ -259,37 +271,6 @@ p11c_ready(struct hwk_ctx *ctx)
 	return helper_start(ctx);
 }
 
-/* ASK: the helper's PIN prompt, asked as the agent asks. */
-static int
-relay_secret(struct hwk_ctx *ctx, struct hwk_buf *msg, struct hwk_buf *out)
-{
-	char *prompt = NULL, *pin = NULL;
-	int rc, r;
-
-	hwk_buf_reset(out);
-	if (hwk_buf_get_cstring(msg, &prompt, NULL) != 0)
-		return HWK_ERR_FORMAT;
-	if ((pin = calloc(1, HWK_SECRET_MAX)) == NULL) {
-		free(prompt);
-		return HWK_ERR_NOMEM;
-	}
-	hwk_ctx_clear_error(ctx);
-	/* No context: a key being let go, which no token asks a PIN for. */
-	rc = ctx == NULL ? HWK_ERR_CANCELLED :
-	    hwk_ctx_read_secret(ctx, prompt, pin, HWK_SECRET_MAX);
-	if (rc != 0)
-		explicit_bzero(pin, HWK_SECRET_MAX);
-	if ((r = hwk_buf_put_u8(out, P11H_SECRET)) == 0 &&
-	    (r = hwk_buf_put_u32(out, (uint32_t)(rc < 0 ? -rc : 0))) == 0 &&
-	    (r = hwk_buf_put_cstring(out, pin)) == 0 &&
-	    (r = hwk_buf_put_cstring(out, hwk_ctx_detail(ctx))) == 0)
-		r = p11h_send(hc.fd, out, p11h_now_ms() + hc.timeout_ms);
-	hwk_buf_reset(out);	/* wipes the PIN */
-	hwk_freezero(pin, HWK_SECRET_MAX);
-	free(prompt);
-	return r;
-}
-
 /* The code and words of an ERR answer, into *errp and the context. */
 static int
 take_err(struct hwk_ctx *ctx, struct hwk_buf *reply, int *errp)
@@ -315,49 +296,79 @@ take_err(struct hwk_ctx *ctx, struct hwk_buf *reply, int *errp)
 	return r;
 }
 
-int
-p11c_call(struct hwk_ctx *ctx, struct hwk_buf *req, struct hwk_buf *reply)
+/*
+ * One message of the helper's into msg, as far as it has come: 1 when
+ * whole, 0 when the rest is still on its way.  The helper never says
+ * more than one message before it hears back.
+ */
+static int
+read_msg(struct hwk_buf *msg)
 {
-	struct hwk_buf *tmp = NULL;
-	char *notice = NULL;
-	uint8_t type;
-	int err = HWK_OK, r;
+	uint8_t *p;
+	uint32_t len;
+	size_t want = 4096, have;
+	ssize_t n;
 
-	hc.gone_idle = 0;
-	hwk_buf_set_max(reply, P11H_MAX_MSG);
-	/* Its end of the socket closed before we spoke: it died idle. */
-	if ((r = p11h_send(hc.fd, req, p11h_now_ms() +
-	    hc.timeout_ms)) == HWK_ERR_NO_DEVICE) {
-		helper_gone(ctx, "while idle");
-		hc.gone_idle = 1;
-		return HWK_ERR_NO_DEVICE;
+	if (hwk_buf_peek_u32(hc.ain, &len) == 0) {
+		if (len == 0 || len > P11H_MAX_MSG)
+			return HWK_ERR_FORMAT;
+		if ((have = hwk_buf_len(hc.ain)) < 4 + (size_t)len &&
+		    4 + (size_t)len - have > want)
+			want = 4 + (size_t)len - have;
 	}
-	while (r == 0 && (r = p11h_recv(hc.fd, reply, p11h_now_ms() +
-	    hc.timeout_ms)) == 0) {
-		if (hwk_buf_get_u8(reply, &type) != 0)
-			r = HWK_ERR_FORMAT;
-		else if (type != P11H_ASK && type != P11H_NOTICE) {
-			if (type == P11H_ERR)
-				r = take_err(ctx, reply, &err);
-			break;	/* the answer, for the caller to read */
-		} else if (tmp == NULL && (tmp = hwk_buf_new()) == NULL)
-			r = HWK_ERR_NOMEM;
-		else if (type == P11H_ASK)
-			r = relay_secret(ctx, reply, tmp);
-		else {
-			if (hwk_buf_get_cstring(reply, &notice, NULL) == 0)
-				LOG(AGENT_LOG_INFO, "%s", notice);
-			free(notice);
-			notice = NULL;
-			hwk_buf_reset(tmp);
-			if ((r = hwk_buf_put_u8(tmp, P11H_OK)) == 0)
-				r = p11h_send(hc.fd, tmp, p11h_now_ms() +
-				    hc.timeout_ms);
-		}
+	if (hwk_buf_reserve(hc.ain, want, &p) != 0)
+		return HWK_ERR_NOMEM;
+	while ((n = read(hc.fd, p, want)) < 0 && errno == EINTR)
+		;
+	hwk_buf_consume_end(hc.ain, want - (n > 0 ? (size_t)n : 0));
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		return HWK_ERR_NO_DEVICE;
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 :
+		    HWK_ERR_SYSTEM;
+	if (hwk_buf_peek_u32(hc.ain, &len) != 0)
+		return 0;
+	if (len == 0 || len > P11H_MAX_MSG ||
+	    hwk_buf_len(hc.ain) > 4 + (size_t)len)
+		return HWK_ERR_FORMAT;
+	if (hwk_buf_len(hc.ain) < 4 + (size_t)len)
+		return 0;
+	hwk_buf_reset(msg);
+	if (hwk_buf_put(msg, hwk_buf_ptr(hc.ain) + 4, len) != 0)
+		return HWK_ERR_NOMEM;
+	hwk_buf_reset(hc.ain);
+	return 1;
+}
+
+/* A question in the middle of a request (ASK, NOTICE), answered. */
+static int
+answer_question(struct hwk_ctx *ctx, uint8_t type, struct hwk_buf *msg)
+{
+	struct hwk_buf *tmp;
+	char *notice = NULL;
+	int r;
+
+	if (type == P11H_ASK)
+		return p11a_question(ctx, msg, hc.fd, p11h_now_ms() +
+		    hc.timeout_ms, hc.async);
+	if ((tmp = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	{
+		if (hwk_buf_get_cstring(msg, &notice, NULL) == 0)
+			LOG(AGENT_LOG_INFO, "%s", notice);
+		free(notice);
+		if ((r = hwk_buf_put_u8(tmp, P11H_OK)) == 0)
+			r = p11h_send(hc.fd, tmp, p11h_now_ms() +
+			    hc.timeout_ms);
 	}
 	hwk_buf_free(&tmp);
-	if (r == 0)
-		return err;
+	return r;
+}
+
+/* The helper failed in a request: it goes, and the request with it. */
+static int
+call_failed(struct hwk_ctx *ctx, int r)
+{
 	if (r == HWK_ERR_DEVICE) {
 		LOG(AGENT_LOG_ERR, "the PKCS#11 module gave no answer in %llu "
 		    "ms; its helper was stopped", (unsigned long long)
@@ -379,6 +390,155 @@ p11c_call(struct hwk_ctx *ctx, struct hwk_buf *req, struct hwk_buf *reply)
 	}
 	/* The signature failed for the device, as far as the caller knows. */
 	return HWK_ERR_DEVICE;
+}
+
+int
+p11c_start(struct hwk_ctx *ctx, struct hwk_buf *req)
+{
+	int r;
+
+	hc.gone_idle = 0;
+	if (hc.out)
+		return hwk_ctx_error(ctx, HWK_ERR_INTERNAL, "the PKCS#11 "
+		    "helper is busy");
+	if (hc.ain == NULL && ((hc.ain = hwk_buf_new()) == NULL ||
+	    hwk_buf_set_max(hc.ain, P11H_MAX_MSG + 4 + 4096) != 0))
+		return HWK_ERR_NOMEM;
+	hwk_buf_reset(hc.ain);
+	/* Its end of the socket closed before we spoke: it died idle. */
+	if ((r = p11h_send(hc.fd, req, p11h_now_ms() +
+	    hc.timeout_ms)) == HWK_ERR_NO_DEVICE) {
+		helper_gone(ctx, "while idle");
+		hc.gone_idle = 1;
+		return HWK_ERR_NO_DEVICE;
+	}
+	if (r != 0)
+		return call_failed(ctx, r);
+	hc.out = 1;
+	hc.deadline = p11h_now_ms() + hc.timeout_ms;
+	return HWK_OK;
+}
+
+int
+p11c_waiting(uint64_t *deadlinep)
+{
+	*deadlinep = hc.deadline;
+	/* Time at a PIN prompt does not count. */
+	if (hc.out && p11a_asking() >= 0) {
+		*deadlinep = UINT64_MAX;
+		return p11a_asking();
+	}
+	return hc.out ? hc.fd : hc.stashed ? -2 : -1;
+}
+
+/* What came from the helper: 1 once the answer is in reply (*rcp). */
+static int
+step(struct hwk_ctx *ctx, struct hwk_buf *reply, int *rcp)
+{
+	uint8_t type;
+	int err = HWK_OK, r;
+
+	hwk_buf_set_max(reply, P11H_MAX_MSG);
+	for (;;) {
+		/* A PIN on the screen: its answer, once askpass has given it. */
+		if (p11a_asking() >= 0) {
+			struct pollfd p = { .fd = p11a_asking(), .events = POLLIN };
+
+			if (hc.async && poll(&p, 1, 0) == 0)
+				return 0;
+			if ((r = p11a_finish(ctx, hc.fd, p11h_now_ms() +
+			    hc.timeout_ms)) != 0)
+				break;
+			hc.deadline = p11h_now_ms() + hc.timeout_ms;
+		}
+		if ((r = read_msg(reply)) == 0) {
+			if (p11h_now_ms() < hc.deadline)
+				return 0;
+			r = HWK_ERR_DEVICE;	/* silent for too long */
+		}
+		if (r < 0)
+			break;
+		if (hwk_buf_get_u8(reply, &type) != 0)
+			r = HWK_ERR_FORMAT;
+		else if (type != P11H_ASK && type != P11H_NOTICE) {
+			r = type == P11H_ERR ? take_err(ctx, reply, &err) : 0;
+			break;	/* the answer, for the caller to read */
+		} else if ((r = answer_question(ctx, type, reply)) == 1)
+			continue;	/* askpass asks: it is waited for */
+		if (r != 0)
+			break;
+		hc.deadline = p11h_now_ms() + hc.timeout_ms;
+	}
+	p11a_cancel();
+	hc.out = 0;
+	*rcp = r == 0 ? err : call_failed(ctx, r);
+	return 1;
+}
+
+int
+p11c_step(struct hwk_ctx *ctx, struct hwk_buf *reply, int *rcp)
+{
+	int r;
+
+	if (hc.stashed) {
+		/* Read already, by a call that needed the helper. */
+		hc.stashed = 0;
+		hwk_buf_reset(reply);
+		*rcp = hc.stash_rc;
+		if ((r = hwk_buf_putb(reply, hc.stash)) != 0)
+			*rcp = r;
+		hwk_buf_reset(hc.stash);
+		return 1;
+	}
+	if (!hc.out)
+		return 0;
+	hc.async = 1;
+	r = step(ctx, reply, rcp);
+	hc.async = 0;
+	return r;
+}
+
+/* Waits for the answer to the request out, on the helper's fd alone. */
+static void
+wait_answer(struct hwk_ctx *ctx, struct hwk_buf *reply, int *rcp)
+{
+	struct pollfd p = { .fd = hc.fd, .events = POLLIN };
+	uint64_t t;
+
+	while (step(ctx, reply, rcp) == 0) {
+		t = p11h_now_ms();
+		p.revents = 0;
+		if (poll(&p, 1, hc.deadline > t ? (int)(hc.deadline - t) :
+		    0) < 0 && errno != EINTR) {
+			hc.out = 0;
+			*rcp = call_failed(ctx, HWK_ERR_SYSTEM);
+			return;
+		}
+	}
+}
+
+int
+p11c_call(struct hwk_ctx *ctx, struct hwk_buf *req, struct hwk_buf *reply)
+{
+	int r, rc;
+
+	/*
+	 * One request at a time: one out for a client is waited for first,
+	 * its answer kept for p11c_step.
+	 */
+	if (hc.out) {
+		if (hc.stash == NULL && (hc.stash = hwk_buf_new()) == NULL)
+			return HWK_ERR_NOMEM;
+		wait_answer(ctx, hc.stash, &hc.stash_rc);
+		hc.stashed = 1;
+		if (hc.fd < 0)
+			return hwk_ctx_error(ctx, HWK_ERR_DEVICE, "the PKCS#11 "
+			    "helper ended; it starts again at the next use");
+	}
+	if ((r = p11c_start(ctx, req)) != 0)
+		return r;
+	wait_answer(ctx, reply, &rc);
+	return rc;
 }
 
 

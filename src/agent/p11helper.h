@@ -15,6 +15,7 @@ struct hwk_agent;
 struct hwk_buf;
 struct hwk_backend;
 struct hwk_ctx;
+struct hwk_key;
 
 /* The hidden argument that makes hwkey-agent the helper. */
 #define P11H_ARG		"--pkcs11-helper"
@@ -58,6 +59,33 @@ int	p11c_ready(struct hwk_ctx *ctx);
  */
 int	p11c_call(struct hwk_ctx *ctx, struct hwk_buf *req,
 	    struct hwk_buf *reply);
+/*
+ * The same in steps, so that the agent's poll loop waits for the helper
+ * among its clients: start sends the request; waiting gives the fd to
+ * poll while its answer is due (-2: read already, call step; -1: none)
+ * and by when; step reads what came (answering PIN questions and notices
+ * on the way) and is 1 once the answer is in reply and *rcp, as
+ * p11c_call gives them.  A p11c_call made meanwhile first waits for that
+ * answer and keeps it for step: the helper takes one request at a time.
+ */
+int	p11c_start(struct hwk_ctx *ctx, struct hwk_buf *req);
+int	p11c_waiting(uint64_t *deadlinep);
+int	p11c_step(struct hwk_ctx *ctx, struct hwk_buf *reply, int *rcp);
+/*
+ * p11ask.c: the helper's PIN questions.  give_pin: the PIN the next one
+ * is answered with, unasked (NULL: none).  question answers one (msg
+ * past its type) on the helper's fd; with async, through an askpass left
+ * on the screen (1): asking is its output (-1: none), to poll for its end,
+ * finish relays its answer, cancel takes it off, forget (in a child) lets
+ * go of it.
+ */
+void	p11c_give_pin(const char *pin);
+int	p11a_question(struct hwk_ctx *ctx, struct hwk_buf *msg, int fd,
+	    uint64_t deadline, int async);
+int	p11a_asking(void);
+int	p11a_finish(struct hwk_ctx *ctx, int fd, uint64_t deadline);
+void	p11a_cancel(void);
+void	p11a_forget(void);
 /* The helper that runs now, as a number that a new one changes; 0: none. */
 unsigned p11c_gen(void);
 /*
@@ -78,6 +106,38 @@ void	hwk_p11helper_main(int fd) __attribute__((noreturn));
  * agent never loads p11-kit or a module itself.
  */
 int	hwk_agent_p11_isolate(struct hwk_agent *a);
+/* Whether keys of backend b are the helper's. */
+int	hwk_agent_p11_owns(const struct hwk_backend *b);
+/* Whether the helper is taken by a request out, or an answer not taken. */
+int	hwk_agent_p11_busy(void);
+/*
+ * A signature by key started in the helper, its answer due through
+ * p11c_step; 1 when it cannot be started so (not the helper's key, the
+ * helper busy, gone or not the one the key was opened in): sign with
+ * hwk_key_sign, which waits.  sign_end takes the signature from the
+ * answer step gave.
+ */
+int	hwk_agent_p11_sign_start(struct hwk_ctx *ctx, struct hwk_key *key,
+	    int alg, const uint8_t *data, size_t len);
+int	hwk_agent_p11_sign_end(struct hwk_ctx *ctx, struct hwk_buf *reply,
+	    uint8_t **sigp, size_t *siglenp);
+/*
+ * The same for opening a key by its stub (the token may log in then):
+ * started in the helper (which is started if need be), 1 if it is busy;
+ * open_end makes the key of the helper's answer.
+ */
+int	hwk_agent_p11_open_start(struct hwk_ctx *ctx, const uint8_t *stub,
+	    size_t len);
+int	hwk_agent_p11_open_end(struct hwk_ctx *ctx, struct hwk_buf *reply,
+	    const uint8_t *stub, size_t len, struct hwk_key **keyp);
+/*
+ * Keeps the PIN the helper's key logged in with (given by hwkey-agent
+ * add), in locked memory wiped when the key is freed, so that a helper
+ * started again logs in with it without asking.  Nothing for other keys.
+ */
+int	hwk_agent_p11_keep_pin(struct hwk_key *key, const char *pin);
+/* A helper key whose helper is gone since: kept, it opens again itself. */
+int	hwk_agent_p11_reopens(const struct hwk_key *key);
 /* Stops the helper, if this process started one. */
 void	hwk_agent_p11_end(void);
 

@@ -4,6 +4,8 @@
  * (p11client.c), so no module, nor p11-kit, is ever mapped in the agent.
  * A key remembers its stub, to open it again in a helper started since.
  */
+#include <sys/mman.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,7 @@
 #include "hwkey/buf.h"
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
+#include "hwkey/secret.h"
 #include "hwkey/sshkey.h"
 #include "agent.h"
 #include "p11helper.h"
@@ -24,6 +27,7 @@ struct p11c_key {
 	uint8_t		*stub;
 	size_t		 stublen;
 	struct hwk_pubkey *pub;
+	char		*pin;		/* hwkey-agent add's, in locked memory */
 };
 
 static struct {
@@ -43,15 +47,47 @@ proxy_stub_info(const uint8_t *stub, size_t len, struct hwk_stubinfo *info)
 	return HWK_OK;
 }
 
+/* The LOAD request of a stub. */
+static int
+open_req(const uint8_t *stub, size_t len, struct hwk_buf *req)
+{
+	int r;
+
+	hwk_buf_reset(req);
+	if ((r = hwk_buf_put_u8(req, P11H_LOAD)) != 0)
+		return r;
+	return hwk_buf_put_string(req, stub, len);
+}
+
+/* The helper's KEY answer: its handle there and the public key. */
+static int
+open_answer(struct hwk_ctx *ctx, struct hwk_buf *reply, uint32_t *handlep,
+    struct hwk_pubkey **pubp)
+{
+	const uint8_t *blob;
+	char *comment = NULL;
+	size_t bloblen;
+	int r;
+
+	*pubp = NULL;
+	if (hwk_buf_get_u32(reply, handlep) != 0 ||
+	    hwk_buf_get_string_direct(reply, &blob, &bloblen) != 0 ||
+	    hwk_buf_get_cstring(reply, &comment, NULL) != 0)
+		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "the PKCS#11 helper "
+		    "sent no key");
+	else
+		r = hwk_pubkey_from_blob(blob, bloblen, *comment != '\0' ?
+		    comment : NULL, pubp);
+	free(comment);
+	return r;
+}
+
 /* Opens stub in the helper: its handle there and its public key. */
 static int
 helper_open(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
     uint32_t *handlep, struct hwk_pubkey **pubp)
 {
 	struct hwk_buf *req = NULL, *reply = NULL;
-	const uint8_t *blob;
-	char *comment = NULL;
-	size_t bloblen;
 	int tries, r;
 
 	*pubp = NULL;
@@ -61,28 +97,16 @@ helper_open(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	}
 	/* Once more in a new helper if the last one had died idle. */
 	for (tries = 0;; tries++) {
-		hwk_buf_reset(req);
 		if ((r = p11c_ready(ctx)) != 0 ||
-		    (r = hwk_buf_put_u8(req, P11H_LOAD)) != 0 ||
-		    (r = hwk_buf_put_string(req, stub, len)) != 0)
+		    (r = open_req(stub, len, req)) != 0)
 			goto out;
 		r = p11c_call(ctx, req, reply);
 		if (r == 0 || tries > 0 || !p11c_gone_idle())
 			break;
 	}
-	if (r != 0)
-		goto out;
-	if (hwk_buf_get_u32(reply, handlep) != 0 ||
-	    hwk_buf_get_string_direct(reply, &blob, &bloblen) != 0 ||
-	    hwk_buf_get_cstring(reply, &comment, NULL) != 0) {
-		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "the PKCS#11 helper "
-		    "sent no key");
-		goto out;
-	}
-	r = hwk_pubkey_from_blob(blob, bloblen, *comment != '\0' ? comment :
-	    NULL, pubp);
+	if (r == 0)
+		r = open_answer(ctx, reply, handlep, pubp);
  out:
-	free(comment);
 	hwk_buf_free(&req);
 	hwk_buf_free(&reply);
 	return r;
@@ -97,13 +121,19 @@ p11c_key_free(struct p11c_key **kp)
 		return;
 	free(k->stub);
 	hwk_pubkey_free(&k->pub);
+	if (k->pin != NULL) {
+		explicit_bzero(k->pin, HWK_SECRET_MAX);
+		munlock(k->pin, HWK_SECRET_MAX);
+		free(k->pin);
+	}
 	free(k);
 	*kp = NULL;
 }
 
+/* The key of a stub the helper opened: handle, pub (taken) and gen. */
 static int
-proxy_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
-    struct hwk_key **keyp)
+make_key(const uint8_t *stub, size_t len, uint32_t handle,
+    struct hwk_pubkey **pubp, struct hwk_key **keyp)
 {
 	struct p11c_key *k;
 	int r;
@@ -112,12 +142,14 @@ proxy_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	if ((k = calloc(1, sizeof(*k))) == NULL ||
 	    (k->stub = malloc(len)) == NULL) {
 		free(k);
+		hwk_pubkey_free(pubp);
 		return HWK_ERR_NOMEM;
 	}
 	memcpy(k->stub, stub, len);
 	k->stublen = len;
-	if ((r = helper_open(ctx, stub, len, &k->handle, &k->pub)) != 0)
-		goto out;
+	k->handle = handle;
+	k->pub = *pubp;
+	*pubp = NULL;
 	k->gen = p11c_gen();
 	if ((r = hwk_key_new(&px.proxy, keyp)) != 0)
 		goto out;
@@ -133,6 +165,20 @@ proxy_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
 	return r;
 }
 
+static int
+proxy_load(struct hwk_ctx *ctx, const uint8_t *stub, size_t len,
+    struct hwk_key **keyp)
+{
+	struct hwk_pubkey *pub = NULL;
+	uint32_t handle;
+	int r;
+
+	*keyp = NULL;
+	if ((r = helper_open(ctx, stub, len, &handle, &pub)) != 0)
+		return r;
+	return make_key(stub, len, handle, &pub, keyp);
+}
+
 /* The key again in a helper started since it was opened, the same key. */
 static int
 proxy_reopen(struct hwk_ctx *ctx, struct p11c_key *k)
@@ -141,6 +187,11 @@ proxy_reopen(struct hwk_ctx *ctx, struct p11c_key *k)
 	uint32_t handle;
 	int r;
 
+	/*
+	 * The token logs in again with the PIN add gave, if it gave one, as
+	 * it opens the key or at its signature (proxy_sign lets go of it).
+	 */
+	p11c_give_pin(k->pin);
 	if ((r = helper_open(ctx, k->stub, k->stublen, &handle, &pub)) != 0)
 		return r;
 	if (pub->bloblen != k->pub->bloblen ||
@@ -155,14 +206,27 @@ proxy_reopen(struct hwk_ctx *ctx, struct p11c_key *k)
 	return r;
 }
 
+/* The SIGN request of a key, for the helper's current handle of it. */
+static int
+sign_req(struct p11c_key *k, int alg, const uint8_t *data, size_t len,
+    struct hwk_buf *req)
+{
+	int r;
+
+	hwk_buf_reset(req);
+	if ((r = hwk_buf_put_u8(req, P11H_SIGN)) != 0 ||
+	    (r = hwk_buf_put_u32(req, k->handle)) != 0 ||
+	    (r = hwk_buf_put_u32(req, (uint32_t)alg)) != 0)
+		return r;
+	return hwk_buf_put_string(req, data, len);
+}
+
 static int
 proxy_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
     const uint8_t *data, size_t len, uint8_t **sigp, size_t *siglenp)
 {
 	struct p11c_key *k = key->impl;
 	struct hwk_buf *req = NULL, *reply = NULL;
-	const uint8_t *sig;
-	size_t siglen;
 	int tries, r;
 
 	if ((req = hwk_buf_new()) == NULL || (reply = hwk_buf_new()) == NULL) {
@@ -171,30 +235,18 @@ proxy_sign(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
 	}
 	/* Once more, the key opened again, if the helper had died idle. */
 	for (tries = 0;; tries++) {
-		hwk_buf_reset(req);
 		if ((r = p11c_ready(ctx)) != 0 ||
-		    (k->gen != p11c_gen() && (r = proxy_reopen(ctx, k)) != 0))
-			goto out;
-		if ((r = hwk_buf_put_u8(req, P11H_SIGN)) != 0 ||
-		    (r = hwk_buf_put_u32(req, k->handle)) != 0 ||
-		    (r = hwk_buf_put_u32(req, (uint32_t)alg)) != 0 ||
-		    (r = hwk_buf_put_string(req, data, len)) != 0)
+		    (k->gen != p11c_gen() && (r = proxy_reopen(ctx, k)) != 0) ||
+		    (r = sign_req(k, alg, data, len, req)) != 0)
 			goto out;
 		r = p11c_call(ctx, req, reply);
 		if (r == 0 || tries > 0 || !p11c_gone_idle())
 			break;
 	}
-	if (r != 0)
-		goto out;
-	if (hwk_buf_get_string_direct(reply, &sig, &siglen) != 0 ||
-	    (*sigp = malloc(siglen != 0 ? siglen : 1)) == NULL) {
-		r = hwk_ctx_error(ctx, HWK_ERR_FORMAT, "the PKCS#11 helper "
-		    "sent no signature");
-		goto out;
-	}
-	memcpy(*sigp, sig, siglen);
-	*siglenp = siglen;
+	if (r == 0)
+		r = hwk_agent_p11_sign_end(ctx, reply, sigp, siglenp);
  out:
+	p11c_give_pin(NULL);
 	hwk_buf_free(&req);
 	hwk_buf_free(&reply);
 	return r;
@@ -249,6 +301,130 @@ proxy_check_opts(struct hwk_ctx *ctx)
 	hwk_buf_free(&req);
 	hwk_buf_free(&reply);
 	return r;
+}
+
+int
+hwk_agent_p11_owns(const struct hwk_backend *b)
+{
+	return b != NULL && b == &px.proxy;
+}
+
+int
+hwk_agent_p11_busy(void)
+{
+	uint64_t t;
+
+	return p11c_waiting(&t) != -1;
+}
+
+int
+hwk_agent_p11_sign_start(struct hwk_ctx *ctx, struct hwk_key *key, int alg,
+    const uint8_t *data, size_t len)
+{
+	struct p11c_key *k;
+	struct hwk_buf *req;
+	int r;
+
+	/* Only a key open in the helper that runs, idle: else as before. */
+	if (key == NULL || key->backend != &px.proxy ||
+	    (k = key->impl) == NULL || k->gen == 0 || k->gen != p11c_gen() ||
+	    hwk_agent_p11_busy())
+		return 1;
+	if ((req = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	if ((r = sign_req(k, alg, data, len, req)) == 0)
+		r = p11c_start(ctx, req);
+	hwk_buf_free(&req);
+	/* Died idle: the usual way starts a new one and opens the key again. */
+	return r != 0 && p11c_gone_idle() ? 1 : r;
+}
+
+int
+hwk_agent_p11_open_start(struct hwk_ctx *ctx, const uint8_t *stub,
+    size_t len)
+{
+	struct hwk_buf *req;
+	int tries, r;
+
+	if (hwk_agent_p11_busy())
+		return 1;
+	if ((req = hwk_buf_new()) == NULL)
+		return HWK_ERR_NOMEM;
+	/* Once more in a new helper if the last one had died idle. */
+	for (tries = 0;; tries++) {
+		if ((r = p11c_ready(ctx)) != 0 ||
+		    (r = open_req(stub, len, req)) != 0)
+			break;
+		r = p11c_start(ctx, req);
+		if (r == 0 || tries > 0 || !p11c_gone_idle())
+			break;
+	}
+	hwk_buf_free(&req);
+	return r;
+}
+
+int
+hwk_agent_p11_open_end(struct hwk_ctx *ctx, struct hwk_buf *reply,
+    const uint8_t *stub, size_t len, struct hwk_key **keyp)
+{
+	struct hwk_pubkey *pub = NULL;
+	uint32_t handle;
+	int r;
+
+	*keyp = NULL;
+	if ((r = open_answer(ctx, reply, &handle, &pub)) != 0)
+		return r;
+	return make_key(stub, len, handle, &pub, keyp);
+}
+
+int
+hwk_agent_p11_sign_end(struct hwk_ctx *ctx, struct hwk_buf *reply,
+    uint8_t **sigp, size_t *siglenp)
+{
+	const uint8_t *sig;
+	size_t siglen;
+
+	*sigp = NULL;
+	*siglenp = 0;
+	if (hwk_buf_get_string_direct(reply, &sig, &siglen) != 0 ||
+	    (*sigp = malloc(siglen != 0 ? siglen : 1)) == NULL)
+		return hwk_ctx_error(ctx, HWK_ERR_FORMAT, "the PKCS#11 helper "
+		    "sent no signature");
+	memcpy(*sigp, sig, siglen);
+	*siglenp = siglen;
+	return HWK_OK;
+}
+
+int
+hwk_agent_p11_keep_pin(struct hwk_key *key, const char *pin)
+{
+	struct p11c_key *k;
+	size_t len = strlen(pin);
+
+	if (key == NULL || key->backend != &px.proxy ||
+	    (k = key->impl) == NULL)
+		return HWK_OK;
+	if (len >= HWK_SECRET_MAX)
+		return HWK_ERR_TOO_LARGE;
+	if (k->pin == NULL) {
+		if ((k->pin = calloc(1, HWK_SECRET_MAX)) == NULL)
+			return HWK_ERR_NOMEM;
+		(void)mlock(k->pin, HWK_SECRET_MAX);	/* never swapped */
+	}
+	explicit_bzero(k->pin, HWK_SECRET_MAX);
+	memcpy(k->pin, pin, len);
+	return HWK_OK;
+}
+
+int
+hwk_agent_p11_reopens(const struct hwk_key *key)
+{
+	const struct p11c_key *k;
+
+	if (key == NULL || key->backend != &px.proxy ||
+	    (k = key->impl) == NULL)
+		return 0;
+	return k->gen != p11c_gen();
 }
 
 int

@@ -12,19 +12,41 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hwkey/buf.h"
 #include "hwkey/keyfile.h"
 #include "hwkey/sshkey.h"
 #include "agent.h"
 #include "conn.h"
+#include "upstream.h"
 
 struct hwk_conn *
 hwk_conn_new(pid_t pid)
 {
 	struct hwk_conn *c;
 
-	if ((c = calloc(1, sizeof(*c))) != NULL)
+	if ((c = calloc(1, sizeof(*c))) != NULL) {
 		c->pid = pid;
+		c->up_fd = -1;
+	}
 	return c;
+}
+
+void
+hwk_wait_free(struct hwk_wait **wp)
+{
+	struct hwk_wait *w = *wp;
+
+	if (w == NULL)
+		return;
+	if (w->kind == WAIT_CONFIRM)
+		hwk_confirm_cancel(w);
+	free(w->blob);
+	free(w->data);
+	free(w->stub);
+	hwk_upx_free(&w->x);
+	hwk_buf_free(&w->ours);
+	free(w);
+	*wp = NULL;
 }
 
 void
@@ -38,6 +60,14 @@ hwk_conn_free(struct hwk_conn **cp)
 	for (i = 0; i < c->nbinds; i++)
 		free(c->binds[i].hostkey);
 	free(c->binds);
+	/* The helper's answer is still to come, for nobody. */
+	if (c->wait != NULL && c->wait->kind == WAIT_HELPER) {
+		hwk_agent_sign_orphan(c->wait);
+		c->wait = NULL;
+	}
+	/* An exchange cut short leaves the connection out of step: close. */
+	hwk_wait_free(&c->wait);
+	hwk_upstream_close(&c->up_fd);
 	free(c);
 	*cp = NULL;
 }

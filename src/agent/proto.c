@@ -188,10 +188,46 @@ our_identities(struct hwk_agent *a, struct hwk_buf *reply)
 	return HWK_OK;
 }
 
+/* Whether the server finishes this connection's requests that wait. */
+static int
+can_wait(const struct hwk_conn *c)
+{
+	return c != NULL && c->can_wait;
+}
+
+/*
+ * Passes a request on for the upstream's sake: our answer (reply from
+ * start) stands, and fail is said at level if the upstream did not do it.
+ */
+static int
+tell(struct hwk_agent *a, struct hwk_conn *c, const uint8_t *msg,
+    size_t len, struct hwk_buf *reply, size_t start, int level,
+    const char *fail)
+{
+	struct hwk_buf *ours;
+	int r;
+
+	if (!can_wait(c)) {
+		if (hwk_upstream_tell(a, msg, len) != AGENT_SUCCESS)
+			LOG(a, level, "%s", fail);
+		return HWK_OK;
+	}
+	/* Ours is given when the upstream has answered, in order. */
+	if ((ours = hwk_buf_new()) == NULL ||
+	    (r = hwk_buf_put(ours, hwk_buf_ptr(reply) + start,
+	    hwk_buf_len(reply) - start)) != 0) {
+		hwk_buf_free(&ours);
+		return HWK_ERR_NOMEM;
+	}
+	hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
+	return hwk_upstream_defer(a, c, msg, len, UP_TELL, ours, level, fail);
+}
+
 /* Ours first, then the upstream's that are not ours. */
 static int
-identities(struct hwk_agent *a, struct hwk_buf *reply)
+identities(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *reply)
 {
+	static const uint8_t req = AGENTC_REQUEST_IDENTITIES;
 	struct hwk_buf *ours;
 	int r;
 
@@ -199,15 +235,17 @@ identities(struct hwk_agent *a, struct hwk_buf *reply)
 		return our_identities(a, reply);
 	if ((ours = hwk_buf_new()) == NULL)
 		return HWK_ERR_NOMEM;
-	if ((r = our_identities(a, ours)) == 0)
+	if ((r = our_identities(a, ours)) == 0 && can_wait(c))
+		return hwk_upstream_defer(a, c, &req, 1, UP_MERGE, ours, 0,
+		    NULL);
+	if (r == 0)
 		r = hwk_upstream_identities(a, ours, reply);
 	hwk_buf_free(&ours);
 	return r;
 }
 
-/* The identity of a key blob, or of a certificate of its key. */
-static struct hwk_identity *
-find_identity(struct hwk_agent *a, const uint8_t *blob, size_t len)
+struct hwk_identity *
+hwk_agent_find_identity(struct hwk_agent *a, const uint8_t *blob, size_t len)
 {
 	const struct hwk_pubkey *c;
 	size_t i;
@@ -222,40 +260,6 @@ find_identity(struct hwk_agent *a, const uint8_t *blob, size_t len)
 		    c->bloblen == len && memcmp(c->blob, blob, len) == 0)
 			return &a->ids[i];
 	return NULL;
-}
-
-/*
- * The signature algorithm for the key and the client's flags; -1 if
- * refused.  The flags choose RSA's hash only: ECDSA's follows the curve
- * and Ed25519 has none to choose, so both sign as their key type.
- */
-static int
-sig_alg(struct hwk_agent *a, const struct hwk_identity *id, uint32_t flags,
-    const char **algp)
-{
-	if (strcmp(id->pub->type, "ssh-ed25519") == 0) {
-		*algp = id->pub->type;
-		return HWK_SIG_ED25519;
-	}
-	if (strncmp(id->pub->type, "ecdsa-sha2-", 11) == 0) {
-		*algp = id->pub->type;
-		return HWK_SIG_ECDSA;
-	}
-	if (flags & AGENT_RSA_SHA2_256) {
-		*algp = "rsa-sha2-256";
-		return HWK_SIG_RSA_SHA256;
-	}
-	if (flags & AGENT_RSA_SHA2_512) {
-		*algp = "rsa-sha2-512";
-		return HWK_SIG_RSA_SHA512;
-	}
-	if (a->allow_sha1) {
-		*algp = "ssh-rsa";
-		return HWK_SIG_RSA_SHA1;
-	}
-	LOG(a, AGENT_LOG_INFO, "%s: refused an ssh-rsa (SHA-1) signature; "
-	    "start the agent with --allow-sha1 to allow it", id->path);
-	return -1;
 }
 
 /* Opens the identity's key at its first use; it must match its .pub. */
@@ -275,79 +279,6 @@ hwk_agent_open_identity(struct hwk_agent *a, struct hwk_identity *id)
 		    "match %s.pub", id->path);
  out:
 	hwk_pubkey_free(&kpub);
-	return r;
-}
-
-static int
-sign(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
-    struct hwk_buf *reply)
-{
-	struct hwk_identity *id;
-	struct hwk_buf *sig = NULL;
-	const uint8_t *blob, *data;
-	const char *alg;
-	uint8_t *raw = NULL;
-	size_t bloblen, datalen, rawlen = 0;
-	uint32_t flags;
-	size_t start = hwk_buf_len(reply);
-	int algno, r;
-
-	if (hwk_buf_get_string_direct(req, &blob, &bloblen) != 0 ||
-	    hwk_buf_get_string_direct(req, &data, &datalen) != 0 ||
-	    hwk_buf_get_u32(req, &flags) != 0 || hwk_buf_len(req) != 0)
-		return failure(reply);
-	if (a->locked) {
-		LOG(a, AGENT_LOG_INFO, "sign refused: the agent is locked");
-		return failure(reply);
-	}
-	if ((id = find_identity(a, blob, bloblen)) == NULL) {
-		if (a->upstream != NULL)
-			return PASS_ON;
-		LOG(a, AGENT_LOG_DEBUG, "sign refused: unknown key");
-		return failure(reply);
-	}
-	if ((algno = sig_alg(a, id, flags, &alg)) < 0 ||
-	    hwk_bind_may_sign(a, c, id) != 0 ||
-	    hwk_confirm_sign(a, c, id) != 0)
-		return failure(reply);
-	hwk_ctx_clear_error(a->ctx);
-	hwk_askpass_about(c, id);	/* a PIN prompt names key and asker */
-	if ((r = hwk_agent_open_identity(a, id)) != 0 ||
-	    (r = hwk_key_sign(a->ctx, id->key, algno, data, datalen, &raw,
-	    &rawlen)) != 0)
-		goto fail;
-	if ((sig = hwk_buf_new()) == NULL) {
-		r = HWK_ERR_NOMEM;
-		goto fail;
-	}
-	if ((r = hwk_sig_put_blob(id->key->pkey, alg, raw, rawlen,
-	    sig)) != 0) {
-		hwk_ctx_error(a->ctx, r, "the device's signature does not fit "
-		    "the key");
-		goto fail;
-	}
-	if ((r = hwk_buf_put_u8(reply, AGENT_SIGN_RESPONSE)) != 0 ||
-	    (r = hwk_buf_put_stringb(reply, sig)) != 0)
-		goto fail;
-	id->signatures++;
-	LOG(a, AGENT_LOG_DEBUG, "%s: %s signature", id->path, alg);
-	r = HWK_OK;
-	goto out;
- fail:
-	LOG(a, AGENT_LOG_ERR, "%s: signature failed: %s", id->path,
-	    *hwk_ctx_detail(a->ctx) != '\0' ? hwk_ctx_detail(a->ctx) :
-	    hwk_strerror(r));
-	/* Open afresh next time unless only the PIN or password was wrong. */
-	if (r != HWK_ERR_PIN_INCORRECT && r != HWK_ERR_WRONG_PASSPHRASE) {
-		hwk_key_free(&id->key);
-		id->unlocked = 0;	/* what add gave went with it */
-	}
-	hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
-	r = failure(reply);
- out:
-	hwk_askpass_about(NULL, NULL);
-	free(raw);
-	hwk_buf_free(&sig);
 	return r;
 }
 
@@ -408,15 +339,14 @@ lock(struct hwk_agent *a, int type, struct hwk_buf *req, struct hwk_buf *reply)
  * UNLOCK while ours is not locked is the upstream's alone.
  */
 static int
-lock_upstream(struct hwk_agent *a, uint8_t type, int was_locked,
-    const uint8_t *msg, size_t len, struct hwk_buf *reply, size_t start)
+lock_upstream(struct hwk_agent *a, struct hwk_conn *c, uint8_t type,
+    int was_locked, const uint8_t *msg, size_t len, struct hwk_buf *reply,
+    size_t start)
 {
-	if (a->locked != was_locked) {
-		if (hwk_upstream_tell(a, msg, len) != AGENT_SUCCESS)
-			LOG(a, AGENT_LOG_INFO, "the upstream agent did not %s",
-			    type == AGENTC_LOCK ? "lock" : "unlock");
-		return HWK_OK;
-	}
+	if (a->locked != was_locked)
+		return tell(a, c, msg, len, reply, start, AGENT_LOG_INFO,
+		    type == AGENTC_LOCK ? "the upstream agent did not lock" :
+		    "the upstream agent did not unlock");
 	if (type == AGENTC_UNLOCK && !was_locked) {
 		hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
 		return PASS_ON;
@@ -447,7 +377,8 @@ extension(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
     const uint8_t *msg, size_t msglen, struct hwk_buf *reply)
 {
 	const uint8_t *name;
-	size_t len;
+	size_t len, start;
+	int r;
 
 	if (hwk_buf_get_string_direct(req, &name, &len) != 0)
 		return failure(reply);
@@ -459,12 +390,13 @@ extension(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
 	    memcmp(name, "session-bind@openssh.com", len) == 0) {
 		if (hwk_bind_session(a, c, req) != 0)
 			return failure(reply);
+		start = hwk_buf_len(reply);
+		if ((r = hwk_buf_put_u8(reply, AGENT_SUCCESS)) != 0 ||
+		    a->upstream == NULL || a->locked)
+			return r;
 		/* The upstream binds its connection to the session too. */
-		if (a->upstream != NULL && !a->locked &&
-		    hwk_upstream_tell(a, msg, msglen) != AGENT_SUCCESS)
-			LOG(a, AGENT_LOG_DEBUG, "the upstream agent did not "
-			    "take the session-bind");
-		return hwk_buf_put_u8(reply, AGENT_SUCCESS);
+		return tell(a, c, msg, msglen, reply, start, AGENT_LOG_DEBUG,
+		    "the upstream agent did not take the session-bind");
 	}
 	if (a->upstream != NULL)
 		return PASS_ON;
@@ -488,7 +420,7 @@ remove_identity(struct hwk_agent *a, struct hwk_buf *req,
 	if (hwk_buf_get_string_direct(req, &blob, &len) != 0 ||
 	    hwk_buf_len(req) != 0)
 		return failure(reply);
-	if (find_identity(a, blob, len) == NULL)
+	if (hwk_agent_find_identity(a, blob, len) == NULL)
 		return PASS_ON;
 	if ((again = hwk_buf_new()) == NULL)
 		return HWK_ERR_NOMEM;
@@ -503,35 +435,32 @@ remove_identity(struct hwk_agent *a, struct hwk_buf *req,
  * that is away or refuses is logged, and our keys are gone all the same.
  */
 static int
-remove_all(struct hwk_agent *a, struct hwk_buf *req, const uint8_t *msg,
-    size_t len, struct hwk_buf *reply)
+remove_all(struct hwk_agent *a, struct hwk_conn *c, struct hwk_buf *req,
+    const uint8_t *msg, size_t len, struct hwk_buf *reply)
 {
-	struct hwk_buf *up;
+	size_t start = hwk_buf_len(reply);
 	int r;
 
 	if ((r = hwk_agent_remove_all(a, req, reply)) != 0 ||
 	    a->upstream == NULL || a->locked)
 		return r;
-	if ((up = hwk_buf_new()) == NULL)
-		return HWK_ERR_NOMEM;
-	if ((r = hwk_upstream_forward(a, msg, len, up)) == 0 &&
-	    (hwk_buf_len(up) != 1 || hwk_buf_ptr(up)[0] != AGENT_SUCCESS))
-		LOG(a, AGENT_LOG_INFO, "the upstream agent did not remove its "
-		    "keys");
-	hwk_buf_free(&up);
-	return r;
+	return tell(a, c, msg, len, reply, start, AGENT_LOG_INFO,
+	    "the upstream agent did not remove its keys");
 }
 
 /* What is not ours goes upstream, unless we are locked (as ssh-agent). */
 static int
-pass_on(struct hwk_agent *a, const uint8_t *msg, size_t len,
-    struct hwk_buf *reply)
+pass_on(struct hwk_agent *a, struct hwk_conn *c, const uint8_t *msg,
+    size_t len, struct hwk_buf *reply)
 {
 	if (a->locked) {
 		LOG(a, AGENT_LOG_INFO, "request %u refused: the agent is "
 		    "locked", msg[0]);
 		return failure(reply);
 	}
+	if (can_wait(c))
+		return hwk_upstream_defer(a, c, msg, len, UP_FORWARD, NULL, 0,
+		    NULL);
 	return hwk_upstream_forward(a, msg, len, reply);
 }
 
@@ -560,19 +489,19 @@ hwk_agent_dispatch_conn(struct hwk_agent *a, struct hwk_conn *c,
 	}
 	switch (type) {
 	case AGENTC_REQUEST_IDENTITIES:
-		r = hwk_buf_len(req) == 0 ? identities(a, reply) :
+		r = hwk_buf_len(req) == 0 ? identities(a, c, reply) :
 		    failure(reply);
 		break;
 	case AGENTC_SIGN_REQUEST:
-		r = sign(a, c, req, reply);
+		r = hwk_agent_sign(a, c, req, reply);
 		break;
 	case AGENTC_LOCK:
 	case AGENTC_UNLOCK:
 		was_locked = a->locked;
 		r = lock(a, type, req, reply);
 		if (r == 0 && a->upstream != NULL)
-			r = lock_upstream(a, type, was_locked, msg, len, reply,
-			    start);
+			r = lock_upstream(a, c, type, was_locked, msg, len,
+			    reply, start);
 		break;
 	case AGENTC_EXTENSION:
 		r = extension(a, c, req, msg, len, reply);
@@ -583,7 +512,7 @@ hwk_agent_dispatch_conn(struct hwk_agent *a, struct hwk_conn *c,
 		break;
 	case AGENTC_REMOVE_ALL_IDENTITIES:
 		r = forwarded(a, c, type) ? failure(reply) :
-		    remove_all(a, req, msg, len, reply);
+		    remove_all(a, c, req, msg, len, reply);
 		break;
 	case AGENTC_ADD_IDENTITY:
 	case AGENTC_ADD_ID_CONSTRAINED:
@@ -604,7 +533,7 @@ hwk_agent_dispatch_conn(struct hwk_agent *a, struct hwk_conn *c,
 		break;
 	}
 	if (r == PASS_ON)
-		r = pass_on(a, msg, len, reply);
+		r = pass_on(a, c, msg, len, reply);
  out:
 	hwk_buf_free(&req);
 	return r;

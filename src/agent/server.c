@@ -3,7 +3,10 @@
  * on message size and on answers left unread, so that no client, slow or
  * hostile, can hold up the others or the agent.  As with ssh-agent, a
  * client may stay idle, or take its time over a request, as long as it
- * likes: only one that stops reading its answers is dropped.
+ * likes: only one that stops reading its answers is dropped.  A request
+ * answered by the PKCS#11 helper or the upstream agent waits in the loop
+ * (its fd polled with the clients'), its client unread meanwhile; token
+ * requests take turns for the helper.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -23,6 +26,7 @@
 #include "hwkey/error.h"
 #include "agent.h"
 #include "conn.h"
+#include "p11helper.h"
 #include "upstream.h"
 
 #define MAX_PENDING_OUT	(1024 * 1024)
@@ -33,7 +37,8 @@
 
 struct client {
 	int		 fd;
-	int		 up_fd;		/* its connection to the upstream agent */
+	uint64_t	 queued;	/* waits for the helper: since which */
+	size_t		 wpfd;		/* its wait's poll entry, or 0 */
 	struct hwk_buf	*in;
 	struct hwk_buf	*out;
 	uint64_t	 active;	/* when it last sent or took a byte */
@@ -43,9 +48,12 @@ struct client {
 
 struct server {
 	struct client	*cl;
-	struct pollfd	*pfd;		/* [0] the listening socket */
+	/* [0] the listening socket, [1..n] clients, then the waits' fds */
+	struct pollfd	*pfd;
 	size_t		 n, alloc, max;
 	uint64_t	 turn;		/* counts activity: orders the idle */
+	uint64_t	 queue;		/* counts those queued for the helper */
+	nfds_t		 hpfd;		/* the helper's poll entry, or 0 */
 	time_t		 write_timeout;
 };
 
@@ -99,7 +107,6 @@ static void
 client_drop(struct client *c)
 {
 	close(c->fd);
-	hwk_upstream_close(&c->up_fd);
 	hwk_buf_free(&c->in);
 	hwk_buf_free(&c->out);
 	hwk_conn_free(&c->conn);
@@ -187,7 +194,8 @@ grow(struct server *sv)
 	if ((cl = reallocarray(sv->cl, alloc, sizeof(*cl))) == NULL)
 		return -1;
 	sv->cl = cl;
-	if ((pfd = reallocarray(sv->pfd, alloc + 1, sizeof(*pfd))) == NULL)
+	/* Room for a wait of each client, and the helper's. */
+	if ((pfd = reallocarray(sv->pfd, 2 * alloc + 2, sizeof(*pfd))) == NULL)
 		return -1;
 	sv->pfd = pfd;
 	sv->alloc = alloc;
@@ -221,7 +229,6 @@ accept_client(struct hwk_agent *a, int lfd, struct server *sv)
 	c = &sv->cl[sv->n];
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
-	c->up_fd = -1;
 	c->active = ++sv->turn;
 	if ((c->in = hwk_buf_new()) == NULL ||
 	    (c->out = hwk_buf_new()) == NULL ||
@@ -230,19 +237,68 @@ accept_client(struct hwk_agent *a, int lfd, struct server *sv)
 		client_drop(c);
 		return 0;
 	}
+	c->conn->can_wait = 1;	/* slow answers are finished in the loop */
 	sv->n++;
 	return 0;
 }
 
-/* Answers every whole request in the client's buffer. */
+/* An answer onto the client's output, unless it has too much unread. */
 static int
-process(struct hwk_agent *a, struct client *c)
+deliver(struct hwk_agent *a, struct client *c, const struct hwk_buf *reply)
+{
+	if (hwk_buf_len(c->out) + hwk_buf_len(reply) + 4 > MAX_PENDING_OUT) {
+		LOG(a, AGENT_LOG_ERR, "dropped a client that does not read its "
+		    "answers");
+		return -1;
+	}
+	if (hwk_buf_len(c->out) == 0)
+		c->out_since = now();	/* the answer's wait begins */
+	return hwk_buf_put_stringb(c->out, reply) != 0 ? -1 : 0;
+}
+
+/*
+ * Takes the client's wait on, an answer from the helper or the upstream
+ * agent: 1 once it is on the client's output, 0 while it is to come.
+ */
+static int
+wait_step(struct hwk_agent *a, struct client *c)
+{
+	struct hwk_buf *reply;
+	int r;
+
+	if ((reply = hwk_buf_new()) == NULL)
+		return -1;
+	if (c->conn->wait->kind == WAIT_HELPER)
+		r = hwk_agent_sign_step(a, c->conn, reply);
+	else if (c->conn->wait->kind == WAIT_CONFIRM)
+		r = hwk_agent_confirm_step(a, c->conn, reply);
+	else {
+		hwk_upstream_use(a->upstream, &c->conn->up_fd);
+		r = hwk_upstream_wait_step(a, c->conn, reply);
+		hwk_upstream_use(a->upstream, NULL);
+	}
+	if (r == 1) {
+		hwk_wait_free(&c->conn->wait);
+		r = deliver(a, c, reply) == 0 ? 1 : -1;
+	} else if (r == 0 && hwk_buf_len(reply) > 0)
+		r = -1;		/* an answer and a wait: a bug */
+	hwk_buf_free(&reply);
+	return r < 0 ? -1 : r;
+}
+
+/*
+ * Answers the whole requests in the client's buffer, in order: it stops
+ * at one whose answer is to come (a wait), or that waits for the helper.
+ */
+static int
+process(struct hwk_agent *a, struct server *sv, struct client *c)
 {
 	struct hwk_buf *reply = NULL;
 	uint32_t len;
 	int r = 0;
 
-	while (hwk_buf_peek_u32(c->in, &len) == 0) {
+	while (c->conn->wait == NULL && c->queued == 0 &&
+	    hwk_buf_peek_u32(c->in, &len) == 0) {
 		if (len > AGENT_MAX_MSG) {
 			LOG(a, AGENT_LOG_ERR, "dropped a client: a %u-byte "
 			    "request is over the %d-byte limit", len,
@@ -253,21 +309,24 @@ process(struct hwk_agent *a, struct client *c)
 			break;		/* wait for the rest */
 		if ((reply = hwk_buf_new()) == NULL)
 			return -1;
-		hwk_upstream_use(a->upstream, &c->up_fd);
+		hwk_upstream_use(a->upstream, &c->conn->up_fd);
 		r = hwk_agent_dispatch_conn(a, c->conn, hwk_buf_ptr(c->in) + 4,
 		    len, reply);
 		hwk_upstream_use(a->upstream, NULL);
-		hwk_buf_consume(c->in, 4 + (size_t)len);
-		if (r == 0 && hwk_buf_len(c->out) + hwk_buf_len(reply) + 4 >
-		    MAX_PENDING_OUT) {
-			LOG(a, AGENT_LOG_ERR, "dropped a client that does not "
-			    "read its answers");
-			r = -1;
+		if (r == HWK_AGENT_TURN) {
+			c->queued = ++sv->queue;	/* asked again later */
+			r = 0;
+		} else {
+			hwk_buf_consume(c->in, 4 + (size_t)len);
+			/* The upstream's is sent now; the helper has its. */
+			if (r == HWK_AGENT_WAIT &&
+			    c->conn->wait->kind == WAIT_UPSTREAM)
+				r = wait_step(a, c) < 0 ? -1 : 0;
+			else if (r == HWK_AGENT_WAIT)
+				r = 0;
+			else if (r == 0)
+				r = deliver(a, c, reply);
 		}
-		if (r == 0 && hwk_buf_len(c->out) == 0)
-			c->out_since = now();	/* the answer's wait begins */
-		if (r == 0)
-			r = hwk_buf_put_stringb(c->out, reply);
 		hwk_buf_free(&reply);
 		if (r != 0)
 			return -1;
@@ -309,10 +368,165 @@ client_read(struct hwk_agent *a, struct server *sv, struct client *c)
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	c->active = ++sv->turn;
-	if (process(a, c) != 0)
+	if (process(a, sv, c) != 0)
 		return -1;
 	/* The client waits for its answer, and its socket has room: now. */
 	return hwk_buf_len(c->out) > 0 ? client_write(sv, c) : 0;
+}
+
+/*
+ * What a client's wait waits on: the upstream's connection (for events),
+ * or the askpass's output, whose end says the answer is there.
+ */
+static int
+wait_fd(struct client *c, short *evp, uint64_t *deadlinep)
+{
+	struct hwk_wait *w = c->conn->wait;
+
+	if (w != NULL && w->kind == WAIT_CONFIRM) {
+		*evp = 0;	/* POLLHUP, always polled */
+		*deadlinep = UINT64_MAX;
+		return w->fd;
+	}
+	return hwk_upstream_wait_poll(c->conn, evp, deadlinep);
+}
+
+/*
+ * The poll set: the listening socket, the clients (not read while their
+ * request is out: they are answered in order), each upstream exchange or
+ * --confirm question, and the helper's answer; *msp: how long until the
+ * first deadline.
+ */
+static nfds_t
+poll_set(struct server *sv, int lfd, int paused, int *msp)
+{
+	uint64_t t = hwk_upx_now_ms(), dl, first = t + 1000;
+	nfds_t k = sv->n + 1;
+	size_t i;
+	short ev;
+	int fd;
+
+	sv->pfd[0].fd = lfd;
+	/* Out of descriptors with no one to close: wait a turn. */
+	sv->pfd[0].events = paused ? 0 : POLLIN;
+	for (i = 0; i < sv->n; i++) {
+		struct client *c = &sv->cl[i];
+
+		sv->pfd[i + 1].fd = c->fd;
+		sv->pfd[i + 1].events = c->conn->wait == NULL &&
+		    c->queued == 0 ? POLLIN : 0;
+		if (hwk_buf_len(c->out) > 0)
+			sv->pfd[i + 1].events |= POLLOUT;
+		c->wpfd = 0;
+		if ((fd = wait_fd(c, &ev, &dl)) < 0)
+			continue;
+		c->wpfd = k;
+		sv->pfd[k].fd = fd;
+		sv->pfd[k++].events = ev;
+		if (dl < first)
+			first = dl;
+	}
+	sv->hpfd = 0;
+	if ((fd = p11c_waiting(&dl)) != -1) {
+		sv->hpfd = k;
+		sv->pfd[k].fd = fd;	/* -2: read already, see to it now */
+		sv->pfd[k++].events = POLLIN;
+		if (fd < 0 || dl < first)
+			first = fd < 0 ? t : dl;
+	}
+	for (i = 0; i < k; i++)
+		sv->pfd[i].revents = 0;
+	*msp = first > t ? (int)(first - t) : 0;
+	return k;
+}
+
+/* The client of the helper's request out, or NULL if it left since. */
+static struct client *
+helper_client(struct server *sv)
+{
+	size_t i;
+
+	for (i = 0; i < sv->n; i++)
+		if (sv->cl[i].fd >= 0 && sv->cl[i].conn->wait != NULL &&
+		    sv->cl[i].conn->wait->kind == WAIT_HELPER)
+			return &sv->cl[i];
+	return NULL;
+}
+
+/* A wait taken on and, once answered, the requests after it. */
+static int
+wait_then(struct hwk_agent *a, struct server *sv, struct client *c)
+{
+	int r;
+
+	if ((r = wait_step(a, c)) <= 0)
+		return r;
+	if (process(a, sv, c) != 0)
+		return -1;
+	return hwk_buf_len(c->out) > 0 ? client_write(sv, c) : 0;
+}
+
+/* Answers that came (or are late), and the requests after them. */
+static void
+waits_step(struct hwk_agent *a, struct server *sv)
+{
+	uint64_t t = hwk_upx_now_ms(), dl;
+	struct hwk_buf *reply;
+	struct client *c;
+	size_t i;
+	short ev;
+	int fd;
+
+	for (i = 0; i < sv->n; i++) {
+		c = &sv->cl[i];
+		if (c->fd < 0 || c->wpfd == 0 || (sv->pfd[c->wpfd].revents ==
+		    0 && (wait_fd(c, &ev, &dl) < 0 || t < dl)))
+			continue;
+		if (wait_then(a, sv, c) != 0)
+			client_drop(c);
+	}
+	/* A request sent since the poll has its answer to come. */
+	fd = p11c_waiting(&dl);
+	if (fd == -1 || (fd >= 0 && (sv->hpfd == 0 ||
+	    sv->pfd[sv->hpfd].revents == 0) && t < dl))
+		return;
+	if ((c = helper_client(sv)) != NULL) {
+		if (wait_then(a, sv, c) != 0)
+			client_drop(c);
+	} else if ((reply = hwk_buf_new()) != NULL) {
+		hwk_agent_sign_step(a, NULL, reply);	/* read, let go */
+		hwk_buf_free(&reply);
+	}
+}
+
+/*
+ * Signatures that wait their turn (for the helper, or for a question on
+ * the screen), first come first served: each asked again, once a turn;
+ * one whose turn has not come keeps its place.
+ */
+static void
+serve_queue(struct hwk_agent *a, struct server *sv)
+{
+	struct client *c;
+	uint64_t last = 0, seq;
+	size_t i;
+
+	while (!hwk_agent_p11_busy() || !hwk_confirm_busy()) {
+		c = NULL;
+		for (i = 0; i < sv->n; i++)
+			if (sv->cl[i].fd >= 0 && sv->cl[i].queued > last &&
+			    (c == NULL || sv->cl[i].queued < c->queued))
+				c = &sv->cl[i];
+		if (c == NULL)
+			return;
+		last = seq = c->queued;
+		c->queued = 0;
+		if (process(a, sv, c) != 0 || (hwk_buf_len(c->out) > 0 &&
+		    client_write(sv, c) != 0))
+			client_drop(c);
+		else if (c->queued != 0)
+			c->queued = seq;
+	}
 }
 
 int
@@ -320,10 +534,11 @@ hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 {
 	struct server sv;
 	sigset_t none;
-	struct timespec tick = { 1, 0 };
+	struct timespec tick;
 	size_t i, j, k;
+	nfds_t np;
 	time_t t;
-	int n, paused = 0;
+	int n, ms, paused = 0;
 
 	memset(&sv, 0, sizeof(sv));
 	sv.max = max_clients();
@@ -333,26 +548,18 @@ hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 	sv.alloc = sv.max < 16 ? sv.max : 16;
 	sv.write_timeout = write_timeout(a);
 	if ((sv.cl = calloc(sv.alloc, sizeof(*sv.cl))) == NULL ||
-	    (sv.pfd = calloc(sv.alloc + 1, sizeof(*sv.pfd))) == NULL) {
+	    (sv.pfd = calloc(2 * sv.alloc + 2, sizeof(*sv.pfd))) == NULL) {
 		free(sv.cl);
 		return HWK_ERR_NOMEM;
 	}
 	sigemptyset(&none);
 	while (!*stop) {
-		sv.pfd[0].fd = lfd;
-		/* Out of descriptors with no one to close: wait a turn. */
-		sv.pfd[0].events = paused ? 0 : POLLIN;
-		sv.pfd[0].revents = 0;
+		np = poll_set(&sv, lfd, paused, &ms);
 		paused = 0;
-		for (i = 0; i < sv.n; i++) {
-			sv.pfd[i + 1].fd = sv.cl[i].fd;
-			sv.pfd[i + 1].events = POLLIN;
-			if (hwk_buf_len(sv.cl[i].out) > 0)
-				sv.pfd[i + 1].events |= POLLOUT;
-			sv.pfd[i + 1].revents = 0;
-		}
+		tick.tv_sec = ms / 1000;
+		tick.tv_nsec = (long)(ms % 1000) * 1000000L;
 		/* Signals are blocked except while waiting here. */
-		n = ppoll(sv.pfd, sv.n + 1, &tick, &none);
+		n = ppoll(sv.pfd, np, &tick, &none);
 		if (n < 0 && errno != EINTR)
 			break;
 		hwk_agent_expire(a);	/* secrets past their -t, on time */
@@ -368,6 +575,8 @@ hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 			    ((ev & POLLHUP) && !(ev & POLLIN)))
 				client_drop(c);
 		}
+		waits_step(a, &sv);
+		serve_queue(a, &sv);
 		/* Only an answer nobody reads for a long while is dropped. */
 		for (i = 0; i < sv.n; i++) {
 			struct client *c = &sv.cl[i];
@@ -394,6 +603,7 @@ hwk_agent_serve(struct hwk_agent *a, int lfd, volatile int *stop)
 	}
 	for (i = 0; i < sv.n; i++)
 		client_drop(&sv.cl[i]);
+	hwk_agent_sign_orphan(NULL);
 	free(sv.cl);
 	free(sv.pfd);
 	return HWK_OK;

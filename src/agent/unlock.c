@@ -16,6 +16,7 @@
 #include "hwkey/sshkey.h"
 #include "agent.h"
 #include "conn.h"
+#include "p11helper.h"
 
 /* What the check signs: no one else ever asks for this signature. */
 static const char probe_msg[] = "hwkey-agent: the secret given by "
@@ -121,6 +122,12 @@ hwk_agent_unlock(struct hwk_agent *a, struct hwk_identity *id,
 		LOG(a, AGENT_LOG_INFO, "%s: signs without a secret; the one "
 		    "given was not used", id->path);
 		return HWK_OK;
+	}
+	/* A helper started again after a crash logs in with it, unasked. */
+	if ((r = hwk_agent_p11_keep_pin(id->key, secret)) != 0) {
+		hwk_key_free(&id->key);
+		return hwk_ctx_error(a->ctx, r, "%s: cannot keep the PIN",
+		    id->path);
 	}
 	id->unlocked = 1;
 	id->unlock_until = life > 0 ? now_ms() + 1000LL * life : 0;

@@ -22,13 +22,11 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "agent.h"
+#include "conn.h"
 #include "upstream.h"
 
 #define TIMEOUT_MAX_S	86400	/* the most HWK_AGENT_UPSTREAM_TIMEOUT says */
-#define UPSTREAM_READ	4096	/* the first read of an answer */
 
-/* How an exchange went: a reused connection may have been closed since. */
-enum { XCH_OK = 0, XCH_FAIL = -1, XCH_STALE = -2 };
 
 static void
 nolog(int level, const char *fmt, ...)
@@ -38,15 +36,6 @@ nolog(int level, const char *fmt, ...)
 }
 
 #define LOG(a, lvl, ...) ((a)->log != NULL ? (a)->log : nolog)(lvl, __VA_ARGS__)
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* $HWK_AGENT_UPSTREAM_TIMEOUT: seconds (a fraction allowed), for tests. */
 static int
@@ -169,209 +158,27 @@ came_back(struct hwk_agent *a)
 	up->down = 0;
 }
 
-static int
-up_connect(struct hwk_upstream *up, int *fdp, char *why, size_t whylen)
-{
-	struct sockaddr_un sun;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	memcpy(sun.sun_path, up->path, strlen(up->path) + 1);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	    0)) < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
-		snprintf(why, whylen, "cannot connect: %s", strerror(errno));
-		goto fail;
-	}
-	/* Passing on to ourselves would wait on ourselves. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
-	    cred.pid == getpid()) {
-		snprintf(why, whylen, "that is this agent's own socket");
-		goto fail;
-	}
-	*fdp = fd;
-	return XCH_OK;
- fail:
-	if (fd >= 0)
-		close(fd);
-	return XCH_FAIL;
-}
-
-/* Waits until fd is ready for ev, or the deadline passes (ETIMEDOUT). */
-static int
-wait_fd(int fd, short ev, uint64_t deadline)
-{
-	struct pollfd p;
-	uint64_t t;
-	int n;
-
-	for (;;) {
-		if ((t = now_ms()) >= deadline) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		p.fd = fd;
-		p.events = ev;
-		p.revents = 0;
-		if ((n = poll(&p, 1, (int)(deadline - t))) > 0)
-			return 0;	/* or an error the next call tells */
-		if (n < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
-/* The length and the request in one sendmsg; no copy of what it holds. */
-static int
-send_msg(int fd, const uint8_t *msg, size_t len, uint64_t deadline,
-    char *why, size_t whylen)
-{
-	uint8_t head[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16),
-	    (uint8_t)(len >> 8), (uint8_t)len };
-	struct iovec iov[2];
-	struct msghdr mh;
-	size_t off = 0, at;
-	ssize_t n;
-
-	while (off < 4 + len) {
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = iov;
-		if (off < 4) {
-			iov[mh.msg_iovlen].iov_base = head + off;
-			iov[mh.msg_iovlen++].iov_len = 4 - off;
-		}
-		at = off > 4 ? off - 4 : 0;
-		iov[mh.msg_iovlen].iov_base = (void *)(msg + at);
-		iov[mh.msg_iovlen++].iov_len = len - at;
-		if ((n = sendmsg(fd, &mh, MSG_NOSIGNAL)) > 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EPIPE || errno == ECONNRESET) &&
-		    off == 0) {
-			snprintf(why, whylen, "closed the connection");
-			return XCH_STALE;
-		}
-		if ((n < 0 && errno != EAGAIN) ||
-		    wait_fd(fd, POLLOUT, deadline) != 0) {
-			snprintf(why, whylen, "cannot send: %s", strerror(errno));
-			return XCH_FAIL;
-		}
-	}
-	return XCH_OK;
-}
-
-/*
- * At least min bytes and at most max into p; *got counts all the bytes of
- * the answer so far (none: the connection may be one closed since).
- */
-static int
-recv_some(int fd, uint8_t *p, size_t min, size_t max, uint64_t deadline,
-    size_t *got, char *why, size_t whylen)
-{
-	size_t have = 0;
-	ssize_t n;
-
-	while (have < min) {
-		if ((n = recv(fd, p + have, max - have, 0)) > 0) {
-			have += (size_t)n;
-			*got += (size_t)n;
-			continue;
-		}
-		if (n == 0 || (errno == ECONNRESET && *got == 0)) {
-			snprintf(why, whylen, "closed the connection%s",
-			    *got > 0 ? " in the middle of an answer" : "");
-			return *got == 0 ? XCH_STALE : XCH_FAIL;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN || wait_fd(fd, POLLIN, deadline) != 0) {
-			snprintf(why, whylen, "cannot read: %s",
-			    errno == ETIMEDOUT ? "no answer in time" :
-			    strerror(errno));
-			return XCH_FAIL;
-		}
-	}
-	return XCH_OK;
-}
-
-/* The answer into ans, without its length; most come in one read. */
-static int
-recv_answer(int fd, struct hwk_buf *ans, uint64_t deadline, char *why,
-    size_t whylen)
-{
-	const uint8_t *h;
-	uint8_t *p;
-	size_t got = 0, first;
-	uint32_t len;
-	int r;
-
-	/* The answer is never there yet: wait before the first read. */
-	if (wait_fd(fd, POLLIN, deadline) != 0) {
-		snprintf(why, whylen, "no answer in time");
-		return XCH_FAIL;
-	}
-	if (hwk_buf_reserve(ans, UPSTREAM_READ, &p) != 0) {
-		snprintf(why, whylen, "out of memory");
-		return XCH_FAIL;
-	}
-	r = recv_some(fd, p, 4, UPSTREAM_READ, deadline, &got, why, whylen);
-	hwk_buf_consume_end(ans, UPSTREAM_READ - got);
-	if (r != XCH_OK)
-		return r;
-	h = hwk_buf_ptr(ans);
-	len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 |
-	    (uint32_t)h[2] << 8 | h[3];
-	if (len == 0 || len > AGENT_MAX_MSG || got > 4 + (size_t)len) {
-		snprintf(why, whylen, "sent a %u-byte answer%s", len,
-		    got > 4 + (size_t)len ? " and more" : "");
-		return XCH_FAIL;
-	}
-	hwk_buf_consume(ans, 4);
-	if ((first = got) == 4 + (size_t)len)
-		return XCH_OK;
-	if (hwk_buf_reserve(ans, 4 + len - first, &p) != 0) {
-		snprintf(why, whylen, "out of memory");
-		return XCH_FAIL;
-	}
-	return recv_some(fd, p, 4 + len - first, 4 + len - first, deadline,
-	    &got, why, whylen);
-}
-
 /*
  * One request and its answer on the client's connection, made when it
- * has none.  A connection kept from before may have been closed by an
- * upstream that restarted since: then once more on a new one.
+ * has none, while nothing else is served; the answer, or NULL.
  */
 static int
 exchange(struct hwk_agent *a, const uint8_t *msg, size_t len,
-    struct hwk_buf *ans)
+    struct hwk_buf **ansp)
 {
 	struct hwk_upstream *up = a->upstream;
-	int *fdp = conn_of(up);
-	uint64_t deadline = now_ms() + (uint64_t)up->timeout_ms;
-	char why[128];
-	int fresh, r, tries;
+	struct hwk_upx *x = NULL;
+	int r;
 
-	for (tries = 0; tries < 2; tries++) {
-		fresh = *fdp < 0;
-		if (fresh && up_connect(up, fdp, why, sizeof(why)) != 0)
-			break;
-		hwk_buf_reset(ans);
-		if ((r = send_msg(*fdp, msg, len, deadline, why,
-		    sizeof(why))) == XCH_OK &&
-		    (r = recv_answer(*fdp, ans, deadline, why,
-		    sizeof(why))) == XCH_OK)
-			return XCH_OK;
-		hwk_upstream_close(fdp);
-		if (fresh || r != XCH_STALE)
-			break;
-	}
-	went_down(a, why);
-	return XCH_FAIL;
+	*ansp = NULL;
+	if (hwk_upx_start(up, conn_of(up), msg, len, &x) != 0)
+		return HWK_ERR_NOMEM;
+	if ((r = hwk_upx_run(up, x)) == XCH_OK)
+		*ansp = hwk_upx_take(x);
+	else
+		went_down(a, hwk_upx_why(x));
+	hwk_upx_free(&x);
+	return HWK_OK;
 }
 
 /* Whether an answer is one the request may have. */
@@ -392,37 +199,43 @@ answer_fits(uint8_t req, uint8_t ans)
 	}
 }
 
+/* An answer that fits the request, else NULL (and it is logged). */
+static struct hwk_buf *
+judge(struct hwk_agent *a, int *fdp, uint8_t type, struct hwk_buf *ans)
+{
+	char why[64];
+
+	if (ans == NULL)
+		return NULL;
+	if (hwk_buf_len(ans) == 0 || !answer_fits(type, hwk_buf_ptr(ans)[0])) {
+		/* Out of step, or not an agent: start afresh next time. */
+		hwk_upstream_close(fdp);
+		snprintf(why, sizeof(why), "answered request %u with a "
+		    "message of type %u", type, hwk_buf_len(ans) > 0 ?
+		    hwk_buf_ptr(ans)[0] : 0);
+		went_down(a, why);
+		hwk_buf_free(&ans);
+		return NULL;
+	}
+	/* A list of keys is known good once it is read (identities). */
+	if (type != AGENTC_REQUEST_IDENTITIES)
+		came_back(a);
+	return ans;
+}
+
 /* An exchange whose answer fits the request; *ansp NULL if none. */
 static int
 ask(struct hwk_agent *a, const uint8_t *msg, size_t len,
     struct hwk_buf **ansp)
 {
-	struct hwk_buf *ans;
-	char why[64];
+	int r;
 
 	*ansp = NULL;
-	if (len == 0 || (ans = hwk_buf_new()) == NULL ||
-	    hwk_buf_set_max(ans, AGENT_MAX_MSG + UPSTREAM_READ) != 0) {
-		hwk_buf_free(&ans);
+	if (len == 0)
 		return HWK_ERR_NOMEM;
-	}
-	if (exchange(a, msg, len, ans) != XCH_OK) {
-		hwk_buf_free(&ans);
-		return HWK_OK;
-	}
-	if (!answer_fits(msg[0], hwk_buf_ptr(ans)[0])) {
-		/* Out of step, or not an agent: start afresh next time. */
-		hwk_upstream_close(conn_of(a->upstream));
-		snprintf(why, sizeof(why), "answered request %u with a "
-		    "message of type %u", msg[0], hwk_buf_ptr(ans)[0]);
-		went_down(a, why);
-		hwk_buf_free(&ans);
-		return HWK_OK;
-	}
-	/* A list of keys is known good once it is read (identities). */
-	if (msg[0] != AGENTC_REQUEST_IDENTITIES)
-		came_back(a);
-	*ansp = ans;
+	if ((r = exchange(a, msg, len, ansp)) != 0)
+		return r;
+	*ansp = judge(a, conn_of(a->upstream), msg[0], *ansp);
 	return HWK_OK;
 }
 
@@ -453,32 +266,109 @@ hwk_upstream_tell(struct hwk_agent *a, const uint8_t *msg, size_t len)
 	return type;
 }
 
-int
-hwk_upstream_identities(struct hwk_agent *a, const struct hwk_buf *ours,
-    struct hwk_buf *reply)
+/* Ours with theirs (ans, NULL if none came) onto reply. */
+static int
+merged(struct hwk_agent *a, int *fdp, const struct hwk_buf *ours,
+    const struct hwk_buf *ans, struct hwk_buf *reply)
 {
-	static const uint8_t req = AGENTC_REQUEST_IDENTITIES;
-	struct hwk_buf *ans = NULL;
 	size_t start = hwk_buf_len(reply);
 	int r;
 
-	if ((r = ask(a, &req, 1, &ans)) != 0)
-		return r;
 	if (ans != NULL && hwk_buf_ptr(ans)[0] == AGENT_IDENTITIES_ANSWER) {
 		r = hwk_upstream_merge(hwk_buf_ptr(ours), hwk_buf_len(ours),
 		    hwk_buf_ptr(ans), hwk_buf_len(ans), reply);
 		if (r == HWK_OK)
 			came_back(a);
 		if (r != HWK_ERR_FORMAT)
-			goto out;
+			return r;
 		hwk_buf_consume_end(reply, hwk_buf_len(reply) - start);
-		hwk_upstream_close(conn_of(a->upstream));
+		hwk_upstream_close(fdp);
 		went_down(a, "sent a malformed list of keys");
 	}
-	r = hwk_buf_putb(reply, ours);
- out:
+	return hwk_buf_putb(reply, ours);
+}
+
+int
+hwk_upstream_identities(struct hwk_agent *a, const struct hwk_buf *ours,
+    struct hwk_buf *reply)
+{
+	static const uint8_t req = AGENTC_REQUEST_IDENTITIES;
+	struct hwk_buf *ans = NULL;
+	int r;
+
+	if ((r = ask(a, &req, 1, &ans)) == 0)
+		r = merged(a, conn_of(a->upstream), ours, ans, reply);
 	hwk_buf_free(&ans);
 	return r;
+}
+
+int
+hwk_upstream_defer(struct hwk_agent *a, struct hwk_conn *c,
+    const uint8_t *msg, size_t len, int then, struct hwk_buf *ours,
+    int level, const char *fail)
+{
+	struct hwk_wait *w;
+	int r;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL) {
+		hwk_buf_free(&ours);
+		return HWK_ERR_NOMEM;
+	}
+	w->kind = WAIT_UPSTREAM;
+	w->type = msg[0];
+	w->then = then;
+	w->ours = ours;
+	w->level = level;
+	w->fail = fail;
+	if ((r = hwk_upx_start(a->upstream, &c->up_fd, msg, len,
+	    &w->x)) != 0) {
+		hwk_wait_free(&w);
+		return r;
+	}
+	c->wait = w;
+	return HWK_AGENT_WAIT;
+}
+
+int
+hwk_upstream_wait_poll(struct hwk_conn *c, short *eventsp,
+    uint64_t *deadlinep)
+{
+	if (c->wait == NULL || c->wait->kind != WAIT_UPSTREAM)
+		return -1;
+	return hwk_upx_poll(c->wait->x, eventsp, deadlinep);
+}
+
+int
+hwk_upstream_wait_step(struct hwk_agent *a, struct hwk_conn *c,
+    struct hwk_buf *reply)
+{
+	struct hwk_wait *w = c->wait;
+	struct hwk_buf *ans = NULL;
+	int r;
+
+	if ((r = hwk_upx_step(a->upstream, w->x)) == XCH_AGAIN)
+		return 0;
+	if (r == XCH_OK)
+		ans = hwk_upx_take(w->x);
+	else
+		went_down(a, hwk_upx_why(w->x));
+	ans = judge(a, &c->up_fd, w->type, ans);
+	switch (w->then) {
+	case UP_FORWARD:
+		r = ans != NULL ? hwk_buf_putb(reply, ans) :
+		    hwk_buf_put_u8(reply, AGENT_FAILURE);
+		break;
+	case UP_MERGE:
+		r = merged(a, &c->up_fd, w->ours, ans, reply);
+		break;
+	default:
+		if (ans == NULL || hwk_buf_ptr(ans)[0] != AGENT_SUCCESS)
+			LOG(a, w->level, "%s", w->fail);
+		r = hwk_buf_putb(reply, w->ours);
+		break;
+	}
+	hwk_buf_free(&ans);
+	return r != 0 ? r : 1;
 }
 
 /* A key of a list already taken, by its blob. */

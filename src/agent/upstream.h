@@ -7,7 +7,9 @@
 
 struct hwk_agent;
 struct hwk_buf;
+struct hwk_conn;
 struct hwk_ctx;
+struct hwk_upx;
 
 #define UPSTREAM_TIMEOUT_MS	30000	/* an exchange, unless set otherwise */
 #define UPSTREAM_MAX_IDS	2048	/* as OpenSSH's MAX_AGENT_IDENTITIES */
@@ -19,6 +21,9 @@ struct hwk_upstream {
 	int	*conn;		/* the connection of the client being answered */
 	int	 down;		/* its failure was logged; cleared when it answers */
 };
+
+/* How an exchange went: a reused connection may have been closed since. */
+enum { XCH_OK = 0, XCH_FAIL = -1, XCH_STALE = -2, XCH_AGAIN = -3 };
 
 /* path is made absolute: the agent leaves its folder for "/". */
 int	hwk_upstream_new(struct hwk_ctx *ctx, const char *path,
@@ -55,5 +60,37 @@ int	hwk_upstream_identities(struct hwk_agent *a, const struct hwk_buf *ours,
  */
 int	hwk_upstream_merge(const uint8_t *ours, size_t ourslen,
 	    const uint8_t *theirs, size_t theirslen, struct hwk_buf *out);
+
+/*
+ * A request passed on without waiting: c's wait (conn.h) gets the exchange
+ * and what to make of its answer (then, ours: taken, whatever happens;
+ * fail said at level when an UP_TELL was not done).  HWK_AGENT_WAIT.
+ */
+int	hwk_upstream_defer(struct hwk_agent *a, struct hwk_conn *c,
+	    const uint8_t *msg, size_t len, int then, struct hwk_buf *ours,
+	    int level, const char *fail);
+/* The fd c's exchange waits on, for which events, until when; -1: none. */
+int	hwk_upstream_wait_poll(struct hwk_conn *c, short *eventsp,
+	    uint64_t *deadlinep);
+/* Takes the exchange on; 1 once the answer for the client is on reply. */
+int	hwk_upstream_wait_step(struct hwk_agent *a, struct hwk_conn *c,
+	    struct hwk_buf *reply);
+
+/*
+ * upxchg.c: one exchange on the connection *fdp (made when -1), a step at
+ * a time.  step is XCH_AGAIN until it is done (then XCH_OK and the answer,
+ * without its length, taken by take; or XCH_FAIL and why); poll gives
+ * what to wait for in between, run waits for it all.
+ */
+int	hwk_upx_start(struct hwk_upstream *up, int *fdp, const uint8_t *msg,
+	    size_t len, struct hwk_upx **xp);
+int	hwk_upx_step(struct hwk_upstream *up, struct hwk_upx *x);
+int	hwk_upx_poll(const struct hwk_upx *x, short *eventsp,
+	    uint64_t *deadlinep);
+int	hwk_upx_run(struct hwk_upstream *up, struct hwk_upx *x);
+struct hwk_buf *hwk_upx_take(struct hwk_upx *x);
+const char *hwk_upx_why(const struct hwk_upx *x);
+void	hwk_upx_free(struct hwk_upx **xp);
+uint64_t hwk_upx_now_ms(void);
 
 #endif /* HWKEY_AGENT_UPSTREAM_H */

@@ -38,10 +38,13 @@
  *   HWK_FAKE_LOG=path         one line per call, "C_Name rv", and
  *                             "keygen_ms t": the real C_GenerateKeyPair's time
  *   HWK_FAKE_CRASH_AT=C_Name[:path]  that call kills its process
- *                             (SIGSEGV); with :path only while that file
+ *                             (abort); with :path only while that file
  *                             exists, and it goes as the fault happens, so a
- *                             test arms one crash in a running process
+ *                             test arms one crash in a running process;
+ *                             several, with commas between, for several
  *   HWK_FAKE_HANG_AT=C_Name[:path]   the same, but the call never returns
+ *   HWK_FAKE_SLOW_AT=C_Name[:path]   the same, but the call takes
+ *                             HWK_FAKE_SLOW_MS (default 1000) ms longer
  */
 #include <signal.h>
 #include <time.h>
@@ -83,21 +86,36 @@ fault_setting(void)
 	}
 }
 
-/* Nonzero if setting (HWK_FAKE_CRASH_AT's form) is for name and armed. */
+/*
+ * Nonzero if setting (HWK_FAKE_CRASH_AT's form, or several of them with
+ * commas between) is for name and armed.
+ */
 static int
 armed_at(const char *setting, const char *name)
 {
-	size_t n = strlen(name);
+	char one[512];
+	const char *end;
+	size_t n = strlen(name), len;
 
-	if (setting == NULL || strncmp(setting, name, n) != 0)
-		return 0;
-	if (setting[n] == '\0')
-		return 1;
-	/* Its file, taken as it fires: only one process sees it. */
-	return setting[n] == ':' && unlink(setting + n + 1) == 0;
+	for (; setting != NULL && *setting != '\0'; setting = end +
+	    (*end != '\0')) {
+		if ((end = strchr(setting, ',')) == NULL)
+			end = setting + strlen(setting);
+		if ((len = (size_t)(end - setting)) >= sizeof(one))
+			continue;
+		memcpy(one, setting, len);
+		one[len] = '\0';
+		if (strncmp(one, name, n) != 0 ||
+		    (one[n] != '\0' && one[n] != ':'))
+			continue;
+		/* Its file, taken as it fires: only one process sees it. */
+		if (one[n] == '\0' || unlink(one + n + 1) == 0)
+			return 1;
+	}
+	return 0;
 }
 
-/* HWK_FAKE_CRASH_AT and HWK_FAKE_HANG_AT. */
+/* HWK_FAKE_CRASH_AT, HWK_FAKE_HANG_AT and HWK_FAKE_SLOW_AT. */
 static void
 crash_or_hang(const char *name)
 {
@@ -114,6 +132,15 @@ crash_or_hang(const char *name)
 		fwd_log("%s hang", name);
 		for (;;)
 			pause();
+	}
+	if (armed_at(getenv("HWK_FAKE_SLOW_AT"), name)) {
+		const char *v = getenv("HWK_FAKE_SLOW_MS");
+		long ms = v != NULL ? atol(v) : 1000;
+		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+		fwd_log("%s slow", name);
+		while (nanosleep(&ts, &ts) != 0)
+			;
 	}
 }
 

@@ -150,6 +150,7 @@ check_replies(struct hwk_buf *out)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
+	struct server sv;
 	struct client c;
 	size_t step, n;
 	uint8_t how;
@@ -166,9 +167,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	data += 2;
 	len -= 2;
 
+	memset(&sv, 0, sizeof(sv));
 	memset(&c, 0, sizeof(c));
 	c.fd = -1;
-	c.up_fd = -1;
 	if ((c.in = hwk_buf_new()) == NULL || (c.out = hwk_buf_new()) == NULL ||
 	    (c.conn = hwk_conn_new(getpid())) == NULL ||
 	    hwk_buf_set_max(c.in, AGENT_MAX_MSG + 4 + 4096) != 0)
@@ -176,7 +177,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	/* As client_read() gets it: in pieces, each answered at once. */
 	while (len > 0) {
 		n = len < step ? len : step;
-		if (hwk_buf_put(c.in, data, n) != 0 || process(&agent, &c) != 0)
+		if (hwk_buf_put(c.in, data, n) != 0 || process(&agent, &sv, &c) != 0)
 			break;
 		data += n;
 		len -= n;

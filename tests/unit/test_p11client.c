@@ -3,10 +3,12 @@
  * p11wire.c): this test program plays the helper (it is what the agent
  * starts, /proc/self/exe), scripted by $HWK_TEST_HELPER, so that every
  * answer the agent may get is tried: a PIN asked and relayed, an error
- * with its words, a crash, an exit, a hang past the timeout, garbage.
+ * with its words, a crash, an exit, a hang past the timeout, garbage;
+ * requests in steps, one at a time, and a PIN kept for a new helper.
  */
 #include <sys/socket.h>
 
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,8 +20,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
 
 #include "hwkey/backend.h"
 #include "hwkey/buf.h"
@@ -27,6 +27,7 @@
 #include "hwkey/error.h"
 #include "hwkey/sshkey.h"
 #include "agent.h"
+#include "fixture.h"
 #include "p11helper.h"
 
 #define STUB	"pkcs11:token=t;id=%01;object=k"
@@ -34,20 +35,21 @@
 
 /* The helper's side: one answer a request, as $HWK_TEST_HELPER says. */
 
+/* The token's key: the same in every helper, as a token's is. */
 static int
 put_key(struct hwk_buf *m)
 {
-	EVP_PKEY *pk = EVP_EC_gen("P-256");
 	struct hwk_pubkey *pub = NULL;
+	char *line = fixture_read("ecdsa256.key.pub", NULL);
 	int r;
 
-	if (pk == NULL || hwk_pubkey_from_evp(pk, NULL, &pub) != 0)
+	if (hwk_pubkey_from_line(line, &pub) != 0)
 		return -1;
 	r = hwk_buf_put_u8(m, P11H_KEY) | hwk_buf_put_u32(m, 7) |
 	    hwk_buf_put_string(m, pub->blob, pub->bloblen) |
 	    hwk_buf_put_cstring(m, "k@token");
 	hwk_pubkey_free(&pub);
-	EVP_PKEY_free(pk);
+	free(line);
 	return r;
 }
 
@@ -272,6 +274,140 @@ test_garbage(void **state)
 	    "talking to the PKCS#11 helper failed"));
 }
 
+/* Steps of the request out until its answer: the signature it holds. */
+static void
+signed_in_steps(void)
+{
+	struct pollfd p = { .events = POLLIN };
+	struct hwk_buf *reply = hwk_buf_new();
+	uint64_t dl;
+	uint8_t *sig = NULL;
+	size_t siglen = 0;
+	int rc = -1, n = 0;
+
+	assert_non_null(reply);
+	while (p11c_step(agent.ctx, reply, &rc) == 0) {
+		assert_true(++n < 100);
+		assert_true((p.fd = p11c_waiting(&dl)) >= 0);
+		assert_true(poll(&p, 1, 3000) == 1);
+	}
+	assert_int_equal(rc, HWK_OK);
+	assert_int_equal(p11c_waiting(&dl), -1);
+	assert_false(hwk_agent_p11_busy());
+	assert_int_equal(hwk_agent_p11_sign_end(agent.ctx, reply, &sig,
+	    &siglen), HWK_OK);
+	assert_int_equal(siglen, 6);
+	assert_memory_equal(sig, "rawsig", 6);
+	free(sig);
+	hwk_buf_free(&reply);
+}
+
+/*
+ * A signature started and finished in steps; one request at a time: a
+ * second start is refused while one is out, a blocking call meanwhile
+ * waits for it and keeps its answer for the steps; a key opened in steps.
+ */
+static void
+test_in_steps(void **state)
+{
+	struct hwk_key *key = NULL, *key2 = NULL;
+	uint64_t dl;
+
+	(void)state;
+	assert_int_equal(load("ask", &key), HWK_OK);
+	assert_false(hwk_agent_p11_busy());
+	assert_int_equal(hwk_agent_p11_sign_start(agent.ctx, key,
+	    HWK_SIG_ECDSA, (const uint8_t *)"d1", 2), 0);
+	assert_true(hwk_agent_p11_busy());
+	assert_true(p11c_waiting(&dl) >= 0);
+	assert_int_equal(hwk_agent_p11_sign_start(agent.ctx, key,
+	    HWK_SIG_ECDSA, (const uint8_t *)"d2", 2), 1);
+	signed_in_steps();
+	/* A blocking call while one is out: that one's answer is kept. */
+	assert_int_equal(hwk_agent_p11_sign_start(agent.ctx, key,
+	    HWK_SIG_ECDSA, (const uint8_t *)"d3", 2), 0);
+	asked[0] = '\0';
+	assert_int_equal(load("ask", &key2), HWK_OK);
+	assert_string_equal(asked, "PIN for k:");
+	assert_int_equal(p11c_waiting(&dl), -2);
+	assert_true(hwk_agent_p11_busy());
+	signed_in_steps();
+	hwk_key_free(&key2);
+	/* Opening a key in steps. */
+	assert_int_equal(hwk_agent_p11_open_start(agent.ctx,
+	    (const uint8_t *)STUB, strlen(STUB)), 0);
+	assert_int_equal(hwk_agent_p11_open_start(agent.ctx,
+	    (const uint8_t *)STUB, strlen(STUB)), 1);
+	{
+		struct hwk_buf *reply = hwk_buf_new();
+		struct pollfd p = { .events = POLLIN };
+		int rc = -1;
+
+		assert_non_null(reply);
+		while (p11c_step(agent.ctx, reply, &rc) == 0) {
+			assert_true((p.fd = p11c_waiting(&dl)) >= 0);
+			assert_true(poll(&p, 1, 3000) == 1);
+		}
+		assert_int_equal(rc, HWK_OK);
+		assert_int_equal(hwk_agent_p11_open_end(agent.ctx, reply,
+		    (const uint8_t *)STUB, strlen(STUB), &key2), HWK_OK);
+		hwk_buf_free(&reply);
+	}
+	assert_non_null(key2);
+	assert_int_equal(hwk_agent_p11_sign_start(agent.ctx, key2,
+	    HWK_SIG_ECDSA, (const uint8_t *)"d4", 2), 0);
+	signed_in_steps();
+	hwk_key_free(&key2);
+	hwk_key_free(&key);
+}
+
+static int
+no_pin(void *arg, const char *prompt, char *buf, size_t len)
+{
+	(void)arg;
+	snprintf(asked, sizeof(asked), "%s", prompt);
+	buf[0] = '\0';
+	(void)len;
+	return HWK_ERR_CANCELLED;
+}
+
+/*
+ * A PIN kept for a key (hwkey-agent add's) logs a new helper in, unasked;
+ * without it the question is asked, and here refused.
+ */
+static void
+test_kept_pin(void **state)
+{
+	struct hwk_ui ui = { no_pin, NULL, NULL }, yes = { read_pin, NULL,
+		NULL };
+	struct hwk_key *key = NULL;
+	uint8_t *sig = NULL;
+	size_t siglen = 0;
+
+	(void)state;
+	assert_int_equal(load("ask", &key), HWK_OK);
+	assert_int_equal(hwk_agent_p11_keep_pin(key, PIN), HWK_OK);
+	hwk_ctx_set_ui(agent.ctx, &ui);
+	p11c_stop(1);			/* the helper is gone */
+	assert_true(hwk_agent_p11_reopens(key));
+	asked[0] = '\0';
+	assert_int_equal(hwk_key_sign(agent.ctx, key, HWK_SIG_ECDSA,
+	    (const uint8_t *)"d", 1, &sig, &siglen), HWK_OK);
+	assert_string_equal(asked, "");
+	assert_false(hwk_agent_p11_reopens(key));
+	free(sig);
+	hwk_key_free(&key);
+	/* No PIN kept: asked, and nothing signs without it. */
+	hwk_ctx_set_ui(agent.ctx, &yes);
+	assert_int_equal(load("ask", &key), HWK_OK);
+	hwk_ctx_set_ui(agent.ctx, &ui);
+	p11c_stop(1);
+	assert_int_not_equal(hwk_key_sign(agent.ctx, key, HWK_SIG_ECDSA,
+	    (const uint8_t *)"d", 1, &sig, &siglen), HWK_OK);
+	assert_string_equal(asked, "PIN for k:");
+	hwk_key_free(&key);
+}
+
 /* A frame's length is checked before anything is read into it. */
 static void
 test_wire_lengths(void **state)
@@ -307,6 +443,10 @@ main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_hang_timeout, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_in_steps, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_kept_pin, setup,
+		    teardown),
 		cmocka_unit_test(test_wire_lengths),
 	};
 

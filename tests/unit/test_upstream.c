@@ -3,7 +3,9 @@
  * no key twice, limits, every truncation of the upstream's list), and the
  * exchange over a socket pair standing for the upstream: answers passed on
  * as they came, answers that do not fit, oversized, cut short or missing;
- * LOCK and UNLOCK for both agents, and nothing passed on while locked.
+ * LOCK and UNLOCK for both agents, and nothing passed on while locked;
+ * the same requests on a connection the poll loop finishes, in steps as
+ * the answer comes.
  */
 #include <sys/socket.h>
 
@@ -23,6 +25,7 @@
 #include "hwkey/ctx.h"
 #include "hwkey/error.h"
 #include "agent.h"
+#include "conn.h"
 #include "upstream.h"
 
 /* An IDENTITIES_ANSWER of the keys named (blob "key-X", comment "X"). */
@@ -363,6 +366,103 @@ test_lock_both(void **state)
 	rig_stop(&g);
 }
 
+/*
+ * Dispatches msg on a connection whose answers may wait: passed on, it
+ * waits; steps until done; the answer's type, the answer in *replyp.
+ */
+static int
+waited(struct rig *g, struct hwk_conn *c, const uint8_t *msg, size_t len,
+    const uint8_t *ans, size_t anslen, struct hwk_buf **replyp)
+{
+	struct hwk_buf *reply = hwk_buf_new();
+	int r, steps = 0;
+
+	assert_non_null(reply);
+	assert_int_equal(hwk_agent_dispatch_conn(&g->a, c, msg, len, reply),
+	    HWK_AGENT_WAIT);
+	assert_int_equal(hwk_buf_len(reply), 0);
+	assert_non_null(c->wait);
+	/* Sent at the first step, whose answer is never there at once. */
+	assert_int_equal(hwk_upstream_wait_step(&g->a, c, reply), 0);
+	upstream_got(g, msg, len);
+	/* The answer in two pieces: a step each, done at the second. */
+	if (ans != NULL) {
+		answer(g, ans, 3);
+		assert_int_equal(hwk_upstream_wait_step(&g->a, c, reply), 0);
+		answer(g, ans + 3, anslen - 3);
+	}
+	while ((r = hwk_upstream_wait_step(&g->a, c, reply)) == 0) {
+		struct timespec ms = { 0, 1000000L };
+
+		assert_true(++steps < 2000);	/* the timeout is 100 ms */
+		nanosleep(&ms, NULL);
+	}
+	assert_int_equal(r, 1);
+	hwk_wait_free(&c->wait);
+	r = hwk_buf_ptr(reply)[0];
+	if (replyp != NULL)
+		*replyp = reply;
+	else
+		hwk_buf_free(&reply);
+	return r;
+}
+
+/*
+ * On a connection of the poll loop's: a signature passed on, the merged
+ * list, LOCK (ours stands, whatever the upstream says), each finished in
+ * steps as the answer comes in pieces; an upstream that says nothing fails
+ * that request at the timeout, and its connection is closed.
+ */
+static void
+test_deferred(void **state)
+{
+	static const uint8_t sig[] = { 0, 0, 0, 4, AGENT_SIGN_RESPONSE, 'S',
+		'I', 'G' };
+	static const uint8_t no[] = { 0, 0, 0, 1, AGENT_FAILURE };
+	static const uint8_t lock[] = { AGENTC_LOCK, 0, 0, 0, 2, 'p', 'w' };
+	static const uint8_t list[] = { AGENTC_REQUEST_IDENTITIES };
+	struct hwk_buf *reply, *theirs;
+	struct hwk_conn *c;
+	uint8_t ans[64];
+	struct rig g;
+
+	(void)state;
+	rig_start(&g);
+	assert_non_null(c = hwk_conn_new(0));
+	c->can_wait = 1;
+	c->up_fd = g.conn;	/* the client's own upstream connection */
+	g.conn = -1;
+	assert_int_equal(waited(&g, c, sign_req, sizeof(sign_req), sig,
+	    sizeof(sig), &reply), AGENT_SIGN_RESPONSE);
+	assert_int_equal(hwk_buf_len(reply), sizeof(sig) - 4);
+	assert_memory_equal(hwk_buf_ptr(reply), sig + 4, sizeof(sig) - 4);
+	hwk_buf_free(&reply);
+	/* The list: ours (none) and theirs. */
+	theirs = id_list("AB");
+	ans[0] = ans[1] = ans[2] = 0;
+	ans[3] = (uint8_t)hwk_buf_len(theirs);
+	memcpy(ans + 4, hwk_buf_ptr(theirs), hwk_buf_len(theirs));
+	assert_int_equal(waited(&g, c, list, sizeof(list), ans,
+	    4 + hwk_buf_len(theirs), &reply), AGENT_IDENTITIES_ANSWER);
+	assert_int_equal(hwk_buf_len(reply), hwk_buf_len(theirs));
+	assert_memory_equal(hwk_buf_ptr(reply), hwk_buf_ptr(theirs),
+	    hwk_buf_len(theirs));
+	hwk_buf_free(&reply);
+	hwk_buf_free(&theirs);
+	/* LOCK: locked here, said so, though the upstream refused. */
+	assert_int_equal(waited(&g, c, lock, sizeof(lock), no, sizeof(no),
+	    NULL), AGENT_SUCCESS);
+	assert_int_equal(g.a.locked, 1);
+	g.a.locked = 0;
+	/* No answer: FAILURE at the timeout, the connection let go. */
+	assert_int_equal(waited(&g, c, sign_req, sizeof(sign_req), NULL, 0,
+	    NULL), AGENT_FAILURE);
+	assert_int_equal(c->up_fd, -1);
+	assert_int_equal(g.a.upstream->down, 1);
+	hwk_conn_free(&c);
+	rig_stop(&g);
+}
+
 int
 main(void)
 {
@@ -373,6 +473,7 @@ main(void)
 		cmocka_unit_test(test_forward_as_is),
 		cmocka_unit_test(test_forward_faults),
 		cmocka_unit_test(test_lock_both),
+		cmocka_unit_test(test_deferred),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
