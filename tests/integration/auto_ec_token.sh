@@ -3,7 +3,10 @@
 # a TPM (swtpm): ECDSA and Ed25519 go to the token, RSA passes the token
 # over (saying why) and goes to the TPM, --require-hardware without the TPM
 # fails for RSA; --backends says what each backend makes.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/softhsm.sh"
 

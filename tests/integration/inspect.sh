@@ -1,5 +1,8 @@
 # -l, -lv, -y and --list compared with ssh-keygen on many keys and files.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 
 cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home

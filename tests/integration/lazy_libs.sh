@@ -3,7 +3,10 @@
 # the TPM and the token still work; and where one cannot be loaded, its
 # backend is unusable (exit 4) in words that name the library and its
 # Debian package, --backends says so and auto passes it over.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 . "$TOP/tests/lib/softhsm.sh"

@@ -1,5 +1,8 @@
 # Software keys judged by OpenSSH's own ssh-keygen: -y, -l, -lv, passphrases.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 
 cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home

@@ -1,7 +1,10 @@
 # What crosses the bus to the TPM (seen through a TCTI spy): the commands of
 # a keygen, a password never in clear, and a signature from a raw RSA
 # decrypt where the TPM has no SHA-512.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 
