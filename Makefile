@@ -21,17 +21,25 @@ MANDIR ?= $(PREFIX)/share/man
 # .pc file says them relative to its prefix (systemd's user units: PREFIX
 # /usr/local gives /usr/local/lib/systemd/user, which systemd reads), as
 # it says them where it does not (udev reads only its own rules.d).
+PKG_CONFIG ?= pkg-config
+# Each is asked once (a ?= variable would run its pkg-config at every use:
+# thirty times in a make install), unless given.
 PC_PREFIX = $(PKG_CONFIG) --define-variable=prefix=$(PREFIX)
-UDEV_RULES_DIR ?= $(shell d=$$($(PC_PREFIX) --variable=udevdir udev \
+ifeq ($(origin UDEV_RULES_DIR),undefined)
+UDEV_RULES_DIR := $(shell d=$$($(PC_PREFIX) --variable=udevdir udev \
 	2>/dev/null) && [ -n "$$d" ] && echo $$d/rules.d || \
 	echo /usr/lib/udev/rules.d)
-BASH_COMPLETION_DIR ?= $(shell $(PC_PREFIX) --variable=completionsdir \
+endif
+ifeq ($(origin BASH_COMPLETION_DIR),undefined)
+BASH_COMPLETION_DIR := $(shell $(PC_PREFIX) --variable=completionsdir \
 	bash-completion 2>/dev/null || \
 	echo $(PREFIX)/share/bash-completion/completions)
-SYSTEMD_USER_DIR ?= $(shell $(PC_PREFIX) --variable=systemduserunitdir \
+endif
+ifeq ($(origin SYSTEMD_USER_DIR),undefined)
+SYSTEMD_USER_DIR := $(shell $(PC_PREFIX) --variable=systemduserunitdir \
 	systemd 2>/dev/null || echo $(PREFIX)/lib/systemd/user)
+endif
 DESTDIR ?=
-PKG_CONFIG ?= pkg-config
 CFLAGS ?= -O2 -g
 
 # Where objects and binaries go; the tests find them through HWK_BUILD too.

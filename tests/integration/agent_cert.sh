@@ -4,7 +4,10 @@
 # to an sshd that trusts only the CA; a renewed certificate replaces the
 # old one, and files that are not a certificate of the key are ignored;
 # ssh-add -d / -D remove the key and `hwkey-agent add` brings it back.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/sshd.sh"
 

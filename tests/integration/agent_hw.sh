@@ -1,7 +1,10 @@
 # hwkey-agent with a TPM key (swtpm) and a token key (SoftHSM2): stock
 # ssh-add, ssh and ssh-keygen -Y through it; PINs and passwords; a TPM that
 # is reset or goes away, a token that fails; nothing left behind.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/softhsm.sh"
 . "$TOP/tests/lib/sshd.sh"

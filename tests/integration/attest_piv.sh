@@ -3,7 +3,10 @@
 # attestation certificate with Yubico's extensions, and slot f9's that
 # signed it) from a test CA standing for Yubico's PIV root; the chain alone
 # proves the key, checked with no token.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/softhsm.sh"
 . "$TOP/tests/lib/pkcs11.sh"
 

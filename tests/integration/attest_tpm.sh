@@ -3,7 +3,10 @@
 # a challenge only that TPM can answer; keys born elsewhere, tampered
 # evidence, a wrong root and another TPM's answers all fail.  (Tokens:
 # attest_piv.sh.)
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 

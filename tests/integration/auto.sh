@@ -2,7 +2,10 @@
 # --require-hardware; --backends and --json read by a JSON parser; bad
 # options are errors, never a reason to pass a backend over; a module that
 # fails to start is one short clause.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/softhsm.sh"
 

@@ -1,7 +1,10 @@
 # --backend auto with -t ed25519 beside a TPM (swtpm): no TPM makes
 # Ed25519, so auto passes it over and says why, --require-hardware fails
 # with that reason and writes nothing, and the TPM is left without a handle.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/softhsm.sh"
 

@@ -3,7 +3,10 @@
 # a TPM (swtpm): ECDSA and Ed25519 go to the token, RSA passes the token
 # over (saying why) and goes to the TPM, --require-hardware without the TPM
 # fails for RSA; --backends says what each backend makes.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/softhsm.sh"
 
@@ -83,15 +86,22 @@ check_line "... and what to do" "hwkeygen: Ask for a type the token makes (hwkey
 
 # --backends: the types and sizes of each backend.
 js=$("$HWK" --backends --json 2>/dev/null)
+# One python3 reads the four answers, a line each (a start costs ~30 ms).
+ec="[t for m in d['pkcs11']['modules'] for t in m['tokens'] if t['label'] == 'hwk-ec']"
+mapfile -t v < <(json "'\\n'.join((
+    ' '.join(str(x) for t in $ec for x in (t['can_make_rsa_keys'], t['why_not'])),
+    ' '.join(str(x) for t in $ec for x in (t['ecdsa_bits'], t['ed25519'])),
+    str(d['tpm2']['ecdsa_bits']),
+    ' '.join(str(d['software'][k]) for k in ('ecdsa_bits', 'ed25519'))))" <<<"$js")
 check_eq "--backends: the token cannot make RSA keys, and says so" \
     "False cannot make RSA keys (it makes ECDSA keys on P-256, P-384, P-521 and Ed25519 keys)" \
-    "$(json "' '.join(str(x) for t in [t for m in d['pkcs11']['modules'] for t in m['tokens'] if t['label'] == 'hwk-ec'] for x in (t['can_make_rsa_keys'], t['why_not']))" <<<"$js")"
+    "${v[0]-}"
 check_eq "--backends: the token's curves and Ed25519" "[256, 384, 521] True" \
-    "$(json "' '.join(str(x) for t in [t for m in d['pkcs11']['modules'] for t in m['tokens'] if t['label'] == 'hwk-ec'] for x in (t['ecdsa_bits'], t['ed25519']))" <<<"$js")"
+    "${v[1]-}"
 check_eq "--backends: the TPM's curves (swtpm: P-256 to P-521)" \
-    "[256, 384, 521]" "$(json "d['tpm2']['ecdsa_bits']" <<<"$js")"
+    "[256, 384, 521]" "${v[2]-}"
 check_eq "--backends: software makes every type" "[256, 384, 521] True" \
-    "$(json "' '.join(str(d['software'][k]) for k in ('ecdsa_bits', 'ed25519'))" <<<"$js")"
+    "${v[3]-}"
 
 # Modules nobody named start without a word on our output: one that
 # chatters on stdout and stderr as it starts leaves --json whole.

@@ -1,6 +1,9 @@
 # File safety: both files or neither, old pairs kept, modes, links, full
 # disks and I/O errors (injected with an LD_PRELOAD shim), Ctrl-C mid-write.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 
 FAULT=$B/tests/faultfs.so
 cd "$T_TMP" || exit 1

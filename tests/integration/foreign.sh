@@ -1,7 +1,10 @@
 # Files other tools wrote read as OpenSSH reads them: PuTTY's OpenSSH keys
 # (padded past one block), an ECDSA key in a TPM stub (tpm2-openssl); and
 # every error of -y and -l on a bad file says its reason once.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 
 cd "$T_TMP" || exit 1

@@ -1,5 +1,8 @@
 # -l, -lv, -y and --list compared with ssh-keygen on many keys and files.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 
 cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home
@@ -31,7 +34,12 @@ for bits in 2048 3072 4096; do
 	    >/dev/null ;;
 	4096) cp "$FIXTURES/rsa4096.key" theirs$bits ;;
 	esac
-	if [ $bits -lt 4096 ]; then
+	# 3072 bits: the default size, made without -b and without -q, its
+	# transcript checked below.
+	if [ $bits -eq 3072 ]; then
+		made=$("$HWK" -N '' -C "ours $bits" -f ours$bits)
+		ks="ours$bits $ks"
+	elif [ $bits -lt 4096 ]; then
 		"$HWK" -q -b $bits -N '' -C "ours $bits" -f ours$bits
 		ks="ours$bits $ks"
 	fi
@@ -46,6 +54,25 @@ for bits in 2048 3072 4096; do
 		    "$("$HWK" -y -f $k)"
 	done
 done
+# The key made at the default size: 3072 bits, and the generation
+# transcript shows the fingerprint and art of the key written.
+l=$(ssh-keygen -l -f ours3072.pub)
+check_match "3072 bits is the default" '^3072 ' "$l"
+read -r _ fp _ <<<"$l"
+check_line "the transcript prints the fingerprint line" "$fp ours 3072" \
+    "$made"
+# last11 TEXT: sets LAST to its last 11 lines.
+last11() {
+	local -a lines
+	mapfile -t lines <<<"$1"
+	[ ${#lines[@]} -gt 11 ] && lines=("${lines[@]: -11}")
+	printf -v LAST '%s\n' "${lines[@]}"
+	LAST=${LAST%$'\n'}
+}
+last11 "$(ssh-keygen -lv -f ours3072.pub)"
+art=$LAST
+last11 "$made"
+check_eq "the transcript prints ssh-keygen's randomart" "$art" "$LAST"
 # Without its .pub the private file still gives the fingerprint.
 cp ours2048 lonely
 check_eq "-l on a private file without .pub" \

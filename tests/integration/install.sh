@@ -1,7 +1,10 @@
 # make install / uninstall with PREFIX and DESTDIR, and the man pages.
 # hwk-test: serial (make install would rebuild what is out of date, under
 # the feet of the other scripts)
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 shopt -s globstar dotglob nullglob	# what is installed is found in bash
 
 D=$T_TMP/root

@@ -2,7 +2,10 @@
 # The layers: each binary carries only its own layer, the agent offers
 # only its own options, and tests/lib/layers catches a wrong include or an
 # op called around backends/ops.c.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 cd "$T_TMP" || exit 1
 AGENT=$B/hwkey-agent
 

@@ -1,7 +1,10 @@
 # Limits before keys: a passphrase, a token label, a TPM password that is
 # too long is refused before anything is made (no file, no token object, no
 # TPM handle); what -N accepts, -P and the prompt accept too.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/softhsm.sh"
 

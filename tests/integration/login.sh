@@ -1,5 +1,8 @@
 # Stock ssh logs in to an sshd of our own on 127.0.0.1 with keys we made.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/sshd.sh"
 
 cd "$T_TMP" || exit 1

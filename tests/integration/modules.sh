@@ -4,8 +4,11 @@
 # or the person named it with --module.  A module that would leave a mark
 # if it were ever loaded shows that -y, -l, --list and the agent refuse it,
 # and that a .pub beside the stub answers without any module.
-. "$(dirname "$0")/../lib/common.sh"
-. "$(dirname "$0")/../lib/softhsm.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
+. "$TOP/tests/lib/softhsm.sh"
 
 cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home

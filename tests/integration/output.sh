@@ -1,6 +1,9 @@
 # Text from files and tokens (comments, labels, paths) never reaches the
 # terminal raw, -l escapes it as ssh-keygen does, and every --json parses.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/softhsm.sh"
 
 cd "$T_TMP" || exit 1

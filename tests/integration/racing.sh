@@ -1,7 +1,10 @@
 # Racing RSA keygen: one OpenSSL keygen per CPU (up to 4), the key valid
 # RSA of the size asked; one CPU races nothing; all racers failing says
 # what a lone keygen failing said.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 
 cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home

@@ -2,7 +2,10 @@
 # are FIFOs, devices or folders are refused at once (each run under a
 # timeout, so a hang fails); PIN and private key files others can read are
 # refused; the .pub honours the umask as ssh-keygen's does.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/softhsm.sh"
 
 cd "$T_TMP" || exit 1

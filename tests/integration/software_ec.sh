@@ -1,7 +1,10 @@
 # Software ECDSA and Ed25519 keys judged by ssh-keygen 9.2: the transcript
 # of -t ecdsa/ed25519 byte for byte (random parts aside), -y, -l, -lv,
 # passphrases both ways, --list, and bad -t and -b refused with no file.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 
 cd "$T_TMP" || exit 1
 export HOME=$T_TMP/home

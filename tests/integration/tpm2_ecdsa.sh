@@ -5,7 +5,10 @@
 # travels encrypted, Ed25519 and a curve the TPM lacks are refused before
 # the TPM makes anything, and no object stays in the TPM.  The keys are
 # made by hwkeygen -t ecdsa.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 

@@ -3,7 +3,10 @@
 # our own with each, ssh-keygen -Y signatures made through the agent
 # verify, a key with a password signs after askpass, and the TPM holds no
 # object of ours once the agent is gone.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/sshd.sh"
 

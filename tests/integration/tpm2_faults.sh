@@ -1,7 +1,10 @@
 # A TPM that fails mid-operation (through a TCTI spy): every keygen and
 # signature losing one command, Ctrl-C during TPM2_Create, and the TPM
 # process dying; nothing written and no transient object left.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 

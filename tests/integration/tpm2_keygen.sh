@@ -2,7 +2,10 @@
 # in their tools, at the sizes the TPM makes; stubs that are cut short or
 # of another kind are refused.  After every step the TPM holds no transient
 # object.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 

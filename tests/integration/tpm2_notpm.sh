@@ -1,6 +1,9 @@
 # Without a TPM: -y and -l read a stub alone; no TPM at the TCTI, a missing
 # device and an unknown TCTI each say what is wrong.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 

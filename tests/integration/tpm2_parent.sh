@@ -1,6 +1,9 @@
 # Parents: a persistent key under which we make and sign, parents that are
 # no storage key or not there, and a stub made in another TPM.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 

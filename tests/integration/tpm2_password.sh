@@ -1,7 +1,10 @@
 # TPM keys with a password: asked for, refused when wrong (and forgotten),
 # and the TPM's dictionary-attack lockout, which keys without a password
 # made with noDA escape.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 

@@ -1,7 +1,10 @@
 # Keys the TPM loses (through a TCTI spy): a kept key, its parent or its
 # session flushed or lost on the way, loaded again without a second
 # question for the password.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 

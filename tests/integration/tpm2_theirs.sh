@@ -1,6 +1,9 @@
 # TPM keys other tools made, used by us: tpm2-openssl's, with and without a
 # password, and tpm2-tools' keys bound to one scheme or able to sign only.
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 . "$TOP/tests/lib/swtpm.sh"
 . "$TOP/tests/lib/tpm2.sh"
 

@@ -1,6 +1,9 @@
 # The udev rules: well-formed, and accepted by udev itself where we can ask.
 # hwk-test: serial (it puts our rules into the machine's /run/udev/rules.d)
-. "$(dirname "$0")/../lib/common.sh"
+# dirname without its process.
+here=${0%/*}
+[[ $0 == */* ]] || here=.
+. "$here/../lib/common.sh"
 
 RULES=$TOP/udev/70-hwkeygen.rules
 

@@ -22,7 +22,9 @@ p11kit_isolate() {
 # in $HOME/.config/pkcs11 for HOME=$T_TMP/home (what the tests use).
 p11kit_setup() {
 	P11KIT_DIR=$T_TMP/home/.config/pkcs11
-	mkdir -p "$P11KIT_DIR/modules" "$T_TMP/p11kit-etc"
+	# (common.sh made them with the temp dir.)
+	[ -d "$P11KIT_DIR/modules" ] && [ -d "$T_TMP/p11kit-etc" ] ||
+	    mkdir -p "$P11KIT_DIR/modules" "$T_TMP/p11kit-etc"
 	printf 'user-config: only\n' >"$P11KIT_DIR/pkcs11.conf"
 	# Only in a namespace other than our parent's, the one p11kit_isolate
 	# left: never over the host's own folders (HWK_P11KIT_NS set by hand).

@@ -35,7 +35,9 @@ def start_sshd(d, authorized_keys):
                     "PermitRootLogin prohibit-password\nUsePAM no\n"
                     "LogLevel VERBOSE\n%s\n" % (port, hostkey, d,
                                                 authorized_keys, SHLVL))
-        p = tap.start(["/usr/sbin/sshd", "-D", "-e", "-f", cfg], stderr=log)
+        # -r: each connection in a fork, not a new sshd (as sshd.sh).
+        p = tap.start(["/usr/sbin/sshd", "-r", "-D", "-e", "-f", cfg],
+                      stderr=log)
 
         def listening():
             try:

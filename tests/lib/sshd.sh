@@ -6,7 +6,9 @@
 # The user's shell runs each command ssh sends, and bash then reads the
 # user's ~/.bashrc (which can take longer than the login) unless it runs
 # nested: SetEnv SHLVL=1 says it does.  What the user's startup files do is
-# no part of our tests.
+# no part of our tests.  -r: sshd serves each connection in a fork of
+# itself, without starting itself again (~18 ms of CPU a login here); the
+# login is the same.
 start_sshd() {
 	local dir=$1 ak=$2 try
 	shift 2
@@ -22,7 +24,7 @@ start_sshd() {
 		    "KbdInteractiveAuthentication no" \
 		    "PermitRootLogin prohibit-password" "UsePAM no" \
 		    "LogLevel VERBOSE" "SetEnv SHLVL=1" "$@" >"$dir/sshd_config"
-		/usr/sbin/sshd -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
+		/usr/sbin/sshd -r -D -e -f "$dir/sshd_config" 2>>"$dir/sshd.log" &
 		SSHD_PID=$!
 		at_exit "kill_wait $SSHD_PID"
 		if wait_port "$SSHD_PORT" 10; then

@@ -197,10 +197,12 @@ transient_handles_of() { tpm_handles_of 80000000; }
 # swtpm_setup: an RSA-2048 EK and an ECC P-384 EK with their certificates
 # in NV, chained to a local CA of the test's own: EK_ROOT is its root's
 # PEM, EK_ISSUER its issuing CA's.  swtpm_run DIR then starts it.  Making
-# the RSA EK costs seconds: copy the state rather than make another.
+# the RSA EK costs seconds: copy the state rather than make another.  The
+# CA is tests/fixtures/localca (swtpm-localca's own, never expiring): made
+# afresh, its two RSA-3072 keys would cost ~0.5 s of CPU.
 swtpm_manufacture() {
 	local dir=$1 ca=$T_TMP/localca
-	mkdir -p "$dir" "$ca" || return 1
+	mkdir -p "$dir" "$ca" && cp "$FIXTURES/localca/"*.pem "$ca/" || return 1
 	printf '%s\n' "statedir = $ca" "signingkey = $ca/signkey.pem" \
 	    "issuercert = $ca/issuercert.pem" "certserial = $ca/certserial" \
 	    >"$ca/localca.conf"

@@ -1,6 +1,7 @@
 # TAP output and the test rig for Python integration tests: temp dirs,
 # cleanups that always run, processes stopped by their pid.
 import atexit
+import ctypes
 import os
 import shutil
 import signal
@@ -60,6 +61,35 @@ def tempdir():
     d = tempfile.mkdtemp(prefix="hwk-test.")
     at_exit(lambda: shutil.rmtree(d, ignore_errors=True))
     return d
+
+
+def _p11kit_isolate():
+    """p11-kit reads root's module folders, never a user's: as root the test
+    runs in a mount namespace of its own, where those folders are an empty
+    one of the test's, as tests/lib/p11kit.sh does for the shell tests.
+    Otherwise every program that looks for tokens would load the host's
+    modules (OpenSC starts threads, p11-kit-trust reads the trust store:
+    ~40 ms a run here) and find what the host registers.  In this process,
+    before it starts a thread; with HWK_P11KIT_NS set, the host's."""
+    if os.geteuid() != 0 or os.environ.get("HWK_P11KIT_NS"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    CLONE_NEWNS, MS_BIND, MS_REC, MS_PRIVATE = 0x20000, 0x1000, 0x4000, 0x40000
+    # Nothing mounted here may reach the host's namespace: private first.
+    if (libc.unshare(CLONE_NEWNS) != 0 or
+            libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0):
+        print("# p11-kit: no mount namespace here, the host's modules count")
+        return
+    empty = tempdir()
+    for d in ("/etc/pkcs11", "/usr/share/p11-kit/modules"):
+        if os.path.isdir(d):
+            if libc.mount(empty.encode(), d.encode(), None, MS_BIND, None):
+                print("# p11-kit: cannot hide %s: %s" %
+                      (d, os.strerror(ctypes.get_errno())))
+    os.environ["HWK_P11KIT_NS"] = "1"
+
+
+_p11kit_isolate()
 
 
 def stop(proc, timeout=5):
