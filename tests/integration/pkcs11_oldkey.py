@@ -235,7 +235,10 @@ for f in [os.path.join(ssh, f) for f in os.listdir(ssh)] + \
         named |= set(re.findall(r"[;:]id=%([0-9a-f]{2})", open(f).read()))
 on_token = set(ids())
 orphans = on_token - named
-r = tap.run([tap.HWK, "--list"])
+# The modules p11-kit registers are the test's own: SoftHSM2's alone (or,
+# where the test cannot have its own, the token's named with --module).
+lmod = [] if tap.p11kit_register("softhsm2", mod) else ["--module", mod]
+r = tap.run([tap.HWK, "--list"] + lmod)
 section = r.stdout.split("names (no stub):\n", 1)
 listed = set(re.findall(r"^  token 'old-test' \(serial \w+\)  id ([0-9a-f]+)"
                         r"  ECDSA 256  SHA256:", section[-1], re.M)) \
@@ -245,7 +248,7 @@ ok(len(orphans) >= 2 and listed == orphans,
    "%s vs %s\n%s" % (sorted(listed), sorted(orphans), r.stdout))
 ok(named & on_token and not (listed & named),
    "--list: not the keys the files name, in key_backup/ too", r.stdout)
-r = tap.run([tap.HWK, "--list", "--json"])
+r = tap.run([tap.HWK, "--list", "--json"] + lmod)
 d = json.loads(r.stdout)
 ok({e["id"] for e in d if e.get("no_file")} == orphans and
    all(e["path"] is None and e["type"] == "ECDSA" and e["bits"] == 256

@@ -80,13 +80,29 @@ def _p11kit_isolate():
             libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0):
         print("# p11-kit: no mount namespace here, the host's modules count")
         return
-    empty = tempdir()
+    global _p11kit_modules
     for d in ("/etc/pkcs11", "/usr/share/p11-kit/modules"):
         if os.path.isdir(d):
+            empty = tempdir()
             if libc.mount(empty.encode(), d.encode(), None, MS_BIND, None):
                 print("# p11-kit: cannot hide %s: %s" %
                       (d, os.strerror(ctypes.get_errno())))
+            elif d.endswith("/modules"):
+                _p11kit_modules = empty
     os.environ["HWK_P11KIT_NS"] = "1"
+
+
+def p11kit_register(name, module):
+    """Registers a module with p11-kit, in this test's own module folder;
+    False where the test has none (not root: the host's modules count)."""
+    if _p11kit_modules is None:
+        return False
+    with open(os.path.join(_p11kit_modules, name + ".module"), "w") as f:
+        f.write("module: %s\n" % module)
+    return True
+
+
+_p11kit_modules = None
 
 
 _p11kit_isolate()
