@@ -36,16 +36,8 @@ env = {k: v for k, v in os.environ.items()
        if k not in ("DISPLAY", "WAYLAND_DISPLAY", "SSH_ASKPASS",
                     "SSH_ASKPASS_REQUIRE", "SSH_AGENT_PID", "SSH_AUTH_SOCK")}
 env.update(HOME=tmp, LC_ALL="C")
-mod = next((m for m in ["/usr/lib/softhsm/libsofthsm2.so",
-                        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
-            if os.path.exists(m)), None)
-os.makedirs(os.path.join(tmp, "tokens"))
-env["SOFTHSM2_CONF"] = os.path.join(tmp, "softhsm2.conf")
-open(env["SOFTHSM2_CONF"], "w").write(
-    "directories.tokendir = %s/tokens\nobjectstore.backend = file\n" % tmp)
-subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "tok",
-                "--pin", "1234", "--so-pin", "5678"], env=env, check=True,
-               capture_output=True)
+mod = tap.softhsm_module()
+tap.softhsm_token(env, tmp, "tok", "1234")
 pin = os.path.join(tmp, "pin")
 open(pin, "w").write("1234\n")
 os.chmod(pin, 0o600)

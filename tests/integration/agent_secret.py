@@ -40,16 +40,8 @@ for _ in range(5):
             and sw.poll() is None:
         break
 env["TPM2TOOLS_TCTI"] = "swtpm:host=127.0.0.1,port=%d" % port
-mod = next((m for m in ["/usr/lib/softhsm/libsofthsm2.so",
-                        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
-            if os.path.exists(m)), None)
-os.makedirs(os.path.join(tmp, "tokens"))
-env["SOFTHSM2_CONF"] = os.path.join(tmp, "softhsm2.conf")
-open(env["SOFTHSM2_CONF"], "w").write(
-    "directories.tokendir = %s/tokens\nobjectstore.backend = file\n" % tmp)
-subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "tok",
-                "--pin", "1234", "--so-pin", "5678"], env=env, check=True,
-               capture_output=True)
+mod = tap.softhsm_module()
+tap.softhsm_token(env, tmp, "tok", "1234")
 pin = os.path.join(tmp, "pin")
 open(pin, "w").write("1234\n")
 os.chmod(pin, 0o600)

@@ -180,22 +180,13 @@ ok(quiet.returncode == 0 and "Generating the" not in err,
    "no progress when not on a terminal", err)
 # 10. A token's PIN prompt is not overwritten by the seconds counter,
 # and the count starts after the PIN is in.
-mod = next((m for m in ["/usr/lib/softhsm/libsofthsm2.so",
-                        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
-            if os.path.exists(m)), None)
+mod = tap.softhsm_module()
 if mod is not None:
-    sdir = os.path.join(tmp, "softhsm")
-    os.makedirs(os.path.join(sdir, "tokens"))
-    conf = os.path.join(sdir, "softhsm2.conf")
-    open(conf, "w").write("directories.tokendir = %s/tokens\n"
-                          "objectstore.backend = file\n" % sdir)
     # The token takes 1.5 s more to make the key: the count shows from the
     # first second after the PIN.
-    senv = dict(os.environ, HOME=home, SOFTHSM2_CONF=conf,
-                HWK_FAKE_REAL=mod, HWK_FAKE_DELAY_MS="1500")
-    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label",
-                    "pty", "--pin", "1234", "--so-pin", "5678"],
-                   env=senv, check=True, capture_output=True)
+    senv = dict(os.environ, HOME=home, HWK_FAKE_REAL=mod,
+                HWK_FAKE_DELAY_MS="1500")
+    tap.softhsm_token(senv, os.path.join(tmp, "softhsm"), "pty", "1234")
     k11 = os.path.join(tmp, "tok")
     # (ECDSA P-256: the PIN's prompt and the count are the subject.)
     c = pexpect.spawn(HWK, ["--backend", "pkcs11", "--module",

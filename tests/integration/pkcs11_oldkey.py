@@ -15,9 +15,7 @@ import pty_flow  # noqa: E402
 import tap  # noqa: E402
 
 ok = tap.ok
-mod = next((m for m in ["/usr/lib/softhsm/libsofthsm2.so",
-                        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
-            if os.path.exists(m)), None)
+mod = tap.softhsm_module()
 if mod is None:
     tap.skip("SoftHSM2 is not installed")
     tap.done()
@@ -28,15 +26,10 @@ tmp = tap.tempdir()
 home = os.path.join(tmp, "home")
 ssh = os.path.join(home, ".ssh")
 os.makedirs(ssh)
-os.makedirs(os.path.join(tmp, "tokens"))
-os.environ["SOFTHSM2_CONF"] = os.path.join(tmp, "softhsm2.conf")
-open(os.environ["SOFTHSM2_CONF"], "w").write(
-    "directories.tokendir = %s/tokens\nobjectstore.backend = file\n"
-    "log.level = ERROR\nslots.removable = false\n" % tmp)
 os.environ["HOME"] = home
 os.environ["HWK_FAKE_REAL"] = mod
-tap.run(["softhsm2-util", "--init-token", "--free", "--label", "old-test",
-         "--pin", PIN, "--so-pin", "13579135"], check=True)
+tap.softhsm_token(os.environ, tmp, "old-test", PIN, "13579135",
+                  "log.level = ERROR\nslots.removable = false\n")
 pin = os.path.join(tmp, "pin")
 open(pin, "w").write(PIN + "\n")
 os.chmod(pin, 0o600)

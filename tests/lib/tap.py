@@ -108,6 +108,29 @@ _p11kit_modules = None
 _p11kit_isolate()
 
 
+SOFTHSM_MODULES = ("/usr/lib/softhsm/libsofthsm2.so",
+                   "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
+
+
+def softhsm_module():
+    """SoftHSM2's PKCS#11 module where Debian puts it, or None."""
+    return next((m for m in SOFTHSM_MODULES if os.path.exists(m)), None)
+
+
+def softhsm_token(env, directory, label, pin, so_pin="5678", extra=""):
+    """A SoftHSM2 of the test's own in DIRECTORY (its configuration set as
+    SOFTHSM2_CONF in ENV, EXTRA lines added to it), with one token LABEL
+    initialised with PIN and SO_PIN."""
+    os.makedirs(os.path.join(directory, "tokens"), exist_ok=True)
+    env["SOFTHSM2_CONF"] = os.path.join(directory, "softhsm2.conf")
+    with open(env["SOFTHSM2_CONF"], "w") as f:
+        f.write("directories.tokendir = %s/tokens\n"
+                "objectstore.backend = file\n%s" % (directory, extra))
+    subprocess.run(["softhsm2-util", "--init-token", "--free", "--label",
+                    label, "--pin", pin, "--so-pin", so_pin], env=env,
+                   check=True, capture_output=True)
+
+
 def stop(proc, timeout=5):
     """Stops a process we started, by its pid, and reaps it."""
     if proc.poll() is None:
