@@ -27,13 +27,27 @@ key = os.path.join(tmp, "id_rsa")
 tap.run([tap.HWK, "-q", "-b", "2048", "-N", "", "-C", "agent@test", "-f", key],
         check=True)
 
+
+def accepts(path):
+    """The agent there takes a connection: its socket's file comes with
+    bind(), before listen(), so the file alone is not enough."""
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 adir = os.path.join(tmp, "agent")
 os.mkdir(adir, 0o700)
 sock = os.path.join(adir, "socket")
 log = open(os.path.join(tmp, "agent.log"), "w")
 agent = tap.start([tap.AGENT, "-d", "-a", sock, key], stdout=subprocess.PIPE,
                   stderr=log, env=env, text=True)
-tap.ok(tap.wait_for(lambda: os.path.exists(sock)), "agent listens")
+tap.ok(tap.wait_for(lambda: accepts(sock)), "agent listens")
 first = agent.stdout.readline()
 tap.ok(first == "SSH_AUTH_SOCK=%s; export SSH_AUTH_SOCK;\n" % sock,
        "prints the SSH_AUTH_SOCK line", first)
@@ -61,8 +75,9 @@ def start_agent(name, keys, nofile=None, extra_env=None):
                   stdout=subprocess.DEVNULL,
                   stderr=open(os.path.join(tmp, name + ".log"), "w"),
                   env=dict(env, **(extra_env or {})), preexec_fn=pre)
-    tap.wait_for(lambda: os.path.exists(path))
+    tap.wait_for(lambda: p.poll() is not None or accepts(path))
     return p, path
+
 
 # What ssh-add sees.
 r = tap.run(["ssh-add", "-l"], env=aenv)
